@@ -1,0 +1,2 @@
+// Placeholder until the daemon wiring lands (same session).
+int main() { return 0; }
