@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -16,10 +17,18 @@ struct Evidence {
   Layer layer = Layer::proactive;
   Verdict verdict = Verdict::unknown;
   std::string reason;
+  // Conclusive evidence is a fact that needs no repeating (the heartbeat key is
+  // gone, the engine says the container exited): a dead verdict takes the
+  // target offline at once. Inconclusive evidence (an HTTP check failed, health
+  // says unhealthy) counts toward failure_threshold/success_threshold.
+  bool conclusive = false;
   // When the fact became true (a heartbeat's TTL deadline, the engine's event
   // time), not when we noticed it: detection latency is measured from here.
   std::chrono::steady_clock::time_point observed_at{};
 };
+
+// Where layers hand their evidence; the daemon routes it to the state machine.
+using EvidenceSink = std::function<void(Evidence)>;
 
 constexpr std::string_view to_string(Layer l) {
   switch (l) {
