@@ -8,6 +8,16 @@
 
 namespace healthsweep::metrics {
 
+namespace {
+// Boost.JSON prints every double in exponent form (60 -> 6E1); whole numbers
+// go out as integers so people reading the endpoint see 60, not 6E1.
+boost::json::value seconds_value(double s) {
+  const double ms = std::round(s * 1000.0);
+  if (std::fmod(ms, 1000.0) == 0.0) return static_cast<std::int64_t>(ms / 1000.0);
+  return ms / 1000.0;
+}
+}  // namespace
+
 std::string_view to_string(Subsystem s) {
   switch (s) {
     case Subsystem::passive: return "passive";
@@ -87,8 +97,8 @@ std::string to_json(const LivenessView& view) {
       o["last_tick"] = format_rfc3339_ms(*s.last_tick);
     else
       o["last_tick"] = nullptr;
-    o["age_seconds"] = std::round(s.age_seconds * 1000.0) / 1000.0;
-    o["stale_after_seconds"] = s.stale_after_seconds;
+    o["age_seconds"] = seconds_value(s.age_seconds);
+    o["stale_after_seconds"] = seconds_value(s.stale_after_seconds);
     subs[to_string(s.subsystem)] = std::move(o);
   }
   boost::json::object root;

@@ -1,0 +1,181 @@
+#include "daemon/app.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+#include "daemon/http_server.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/routes.hpp"
+#include "daemon/systemd_notify.hpp"
+#include "metrics/liveness.hpp"
+#include "metrics/metrics.hpp"
+
+namespace healthsweep::daemon {
+
+namespace net = boost::asio;
+using metrics::Subsystem;
+
+struct App::Impl {
+  Impl(config::Config c, std::string path)
+      : cfg(std::move(c)), config_path(std::move(path)), metrics(HEALTHSWEEP_VERSION) {}
+
+  config::Config cfg;
+  std::string config_path;
+  net::io_context ioc{1};
+  metrics::Metrics metrics;
+  metrics::LivenessRegistry liveness;
+  std::unique_ptr<HttpServer> http;
+  net::signal_set stop_signals{ioc, SIGTERM, SIGINT};
+  net::signal_set reload_signal{ioc, SIGHUP};
+  net::steady_timer watchdog{ioc};
+  bool stopping = false;
+  Routes routes;
+
+  void enable_subsystems();
+  void build_routes();
+  void wait_stop_signal();
+  void wait_reload_signal();
+  void reload();
+  void start_watchdog();
+  void shutdown();
+  // Remediations and store writes still running (shutdown waits for them).
+  std::size_t inflight() const { return 0; }
+};
+
+void App::Impl::enable_subsystems() {
+  // Subsystems whose layer is configured; the others are `disabled` and never
+  // make the daemon stale. (Layers are wired in as they land.)
+  for (auto s : metrics::all_subsystems) liveness.disable(s);
+}
+
+void App::Impl::build_routes() {
+  routes.metrics = [this] { return metrics.scrape(liveness); };
+  routes.liveness = [this] {
+    const auto view = liveness.view();
+    return std::pair{view.status == metrics::Status::ok, metrics::to_json(view)};
+  };
+  routes.targets = [] { return std::string("[]"); };
+  routes.target = [](std::string_view) { return std::optional<std::string>{}; };
+  routes.hook = [](HookReport&&) { return HookAnswer{404}; };
+  routes.sweep = [](std::string_view) { return false; };
+  routes.reset = [](std::string_view) { return false; };
+  routes.hook_answered = [this](int code) { metrics.hook_request(code); };
+  routes.token = [this]() -> const std::optional<std::string>& { return cfg.token; };
+}
+
+void App::Impl::wait_stop_signal() {
+  stop_signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping (grace {} ms)", sig, cfg.shutdown_grace.count());
+    shutdown();
+  });
+}
+
+void App::Impl::wait_reload_signal() {
+  reload_signal.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    reload();
+    wait_reload_signal();
+  });
+}
+
+void App::Impl::reload() {
+  auto result = config::load_file(config_path);
+  if (!result.config) {
+    for (const auto& e : result.errors)
+      spdlog::error("config reload rejected, keeping the running configuration: {}", e.to_string());
+    metrics.config_reload(false);
+    return;
+  }
+  config::Config next = std::move(*result.config);
+  if (next.listen.host != cfg.listen.host || next.listen.port != cfg.listen.port)
+    spdlog::warn("config reload: listen changed; it takes effect at the next restart");
+  for (auto [changed, what] : {std::pair{next.redis.enabled != cfg.redis.enabled ||
+                                             next.redis.url != cfg.redis.url, "redis"},
+                               std::pair{next.engine.enabled != cfg.engine.enabled ||
+                                             next.engine.socket != cfg.engine.socket, "engine"},
+                               std::pair{next.postgres.enabled != cfg.postgres.enabled ||
+                                             next.postgres.dsn != cfg.postgres.dsn, "postgres"}})
+    if (changed) spdlog::warn("config reload: {} connection changed; it takes effect at the next restart", what);
+  next.listen = cfg.listen;
+  setup_logging(next.log_level, next.log_format);
+  cfg = std::move(next);
+  metrics.config_reload(true);
+  spdlog::info("config reloaded from {}", config_path);
+}
+
+void App::Impl::start_watchdog() {
+  const auto period = watchdog_period();
+  if (!period) return;
+  spdlog::info("systemd watchdog: pinging every {} ms while every enabled subsystem is fresh",
+               std::chrono::duration_cast<std::chrono::milliseconds>(*period).count());
+  net::co_spawn(ioc, [this, p = *period]() -> net::awaitable<void> {
+    bool was_fresh = true;
+    while (!stopping) {
+      // Fed only while every enabled subsystem is fresh: a daemon whose
+      // checks are stuck is not alive, however well its HTTP port answers.
+      const bool fresh = liveness.all_fresh();
+      if (fresh) notify("WATCHDOG=1");
+      else if (was_fresh) spdlog::error("watchdog: a subsystem is stale, not feeding the watchdog");
+      was_fresh = fresh;
+      watchdog.expires_after(p);
+      boost::system::error_code ec;
+      co_await watchdog.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+  }, net::detached);
+}
+
+void App::Impl::shutdown() {
+  if (stopping) return;
+  stopping = true;
+  notify("STOPPING=1");
+  if (http) http->stop();
+  watchdog.cancel();
+  reload_signal.cancel();
+  // In-flight work (remediations, store writes) gets shutdown_grace to
+  // finish; then the loop stops whatever is left.
+  net::co_spawn(ioc, [this]() -> net::awaitable<void> {
+    const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace;
+    net::steady_timer t(ioc);
+    while (inflight() > 0 && std::chrono::steady_clock::now() < deadline) {
+      t.expires_after(std::chrono::milliseconds(10));
+      co_await t.async_wait(net::use_awaitable);
+    }
+    if (inflight() > 0) spdlog::warn("shutdown grace over with {} operations in flight", inflight());
+    ioc.stop();
+  }, net::detached);
+}
+
+App::App(config::Config config, std::string config_path)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(config_path))) {}
+
+App::~App() = default;
+
+int App::run() {
+  auto& d = *impl_;
+  setup_logging(d.cfg.log_level, d.cfg.log_format);
+  spdlog::info("healthsweepd {} starting, config {}", HEALTHSWEEP_VERSION, d.config_path);
+  d.enable_subsystems();
+  d.build_routes();
+  d.http = std::make_unique<HttpServer>(d.ioc.get_executor(), d.cfg.listen,
+                                        [&d](Request&& req) { return route(d.routes, std::move(req)); });
+  d.http->start();
+  spdlog::info("listening on {}", d.http->local_address());
+  d.wait_stop_signal();
+  d.wait_reload_signal();
+  notify("READY=1");
+  d.start_watchdog();
+  d.ioc.run();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace healthsweep::daemon

@@ -1,0 +1,160 @@
+#include "daemon/routes.hpp"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/url/parse.hpp>
+#include <vector>
+
+#include "daemon/auth.hpp"
+
+namespace healthsweep::daemon {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+Response make(http::status status, std::string body, std::string_view content_type,
+              unsigned version) {
+  Response res{status, version};
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::server, "healthsweepd");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+Response json(http::status status, std::string body, unsigned version) {
+  return make(status, std::move(body), "application/json", version);
+}
+
+Response error(http::status status, std::string_view message, unsigned version) {
+  boost::json::object o;
+  o["error"] = message;
+  return json(status, boost::json::serialize(o), version);
+}
+
+Response method_not_allowed(std::string_view allow, unsigned version) {
+  auto res = error(http::status::method_not_allowed, "method not allowed", version);
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+// Decoded path segments ("/admin/targets/ws%2D1" -> {"admin","targets","ws-1"});
+// nullopt when the target is not a valid origin-form.
+std::optional<std::vector<std::string>> segments_of(std::string_view target) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto seg : url->segments()) out.push_back(seg);
+  if (!out.empty() && out.back().empty()) out.pop_back();  // trailing slash
+  return out;
+}
+
+// POST endpoints: 401 without or with a wrong token, 403 when none is configured.
+std::optional<Response> refuse_unauthorized(const Routes& r, const Request& req) {
+  const auto auth = check_bearer(r.token(), req[http::field::authorization]);
+  if (auth == AuthResult::ok) return std::nullopt;
+  if (auth == AuthResult::not_configured)
+    return error(http::status::forbidden, "no auth token configured (auth.token_file)",
+                 req.version());
+  auto res = error(http::status::unauthorized, "missing or wrong bearer token", req.version());
+  res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
+Response hook(const Routes& r, Request&& req) {
+  if (auto refused = refuse_unauthorized(r, req)) return std::move(*refused);
+  auto parsed = parse_hook_body(req.body());
+  if (auto* bad = std::get_if<HookBodyError>(&parsed))
+    return error(http::status::bad_request, bad->message, req.version());
+  const auto answer = r.hook(std::move(std::get<HookReport>(parsed)));
+  switch (answer.status) {
+    case 202:
+      return json(http::status::accepted,
+                  answer.coalesced ? R"({"accepted":true,"coalesced":true})"
+                                   : R"({"accepted":true,"coalesced":false})",
+                  req.version());
+    case 404: return error(http::status::not_found, "unknown target", req.version());
+    case 429: {
+      auto res = error(http::status::too_many_requests, "too many checks queued", req.version());
+      res.set(http::field::retry_after, std::to_string(answer.retry_after_seconds));
+      return res;
+    }
+    default:
+      return error(http::status::service_unavailable, "reactive layer disabled", req.version());
+  }
+}
+
+Response admin_target(const Routes& r, Request&& req, const std::vector<std::string>& seg) {
+  const std::string& id = seg[2];
+  const bool post = req.method() == http::verb::post;
+  if (seg.size() == 3) {
+    if (req.method() != http::verb::get) return method_not_allowed("GET", req.version());
+    if (auto body = r.target(id)) return json(http::status::ok, std::move(*body), req.version());
+    return error(http::status::not_found, "unknown target", req.version());
+  }
+  if (seg.size() == 4 && (seg[3] == "sweep" || seg[3] == "reset")) {
+    if (!post) return method_not_allowed("POST", req.version());
+    if (auto refused = refuse_unauthorized(r, req)) return std::move(*refused);
+    if (seg[3] == "sweep") {
+      if (!r.sweep(id)) return error(http::status::not_found, "unknown target", req.version());
+      return json(http::status::accepted, R"({"accepted":true})", req.version());
+    }
+    if (!r.reset(id)) return error(http::status::not_found, "unknown target", req.version());
+    return json(http::status::ok, R"({"reset":true})", req.version());
+  }
+  return error(http::status::not_found, "no such endpoint", req.version());
+}
+
+Response dispatch(const Routes& r, Request&& req) {
+  const auto seg = segments_of(req.target());
+  if (!seg) return error(http::status::bad_request, "malformed request target", req.version());
+  const auto& s = *seg;
+  const auto method = req.method();
+  const bool get = method == http::verb::get || method == http::verb::head;
+
+  if (s.size() == 1 && s[0] == "healthz") {
+    if (!get) return method_not_allowed("GET", req.version());
+    return make(http::status::ok, "ok", "text/plain", req.version());
+  }
+  if (s.size() == 1 && s[0] == "metrics") {
+    if (!get) return method_not_allowed("GET", req.version());
+    return make(http::status::ok, r.metrics(), "text/plain; version=0.0.4; charset=utf-8",
+                req.version());
+  }
+  if (s.size() == 2 && s[0] == "admin" && s[1] == "liveness") {
+    if (!get) return method_not_allowed("GET", req.version());
+    auto [fresh, body] = r.liveness();
+    return json(fresh ? http::status::ok : http::status::service_unavailable, std::move(body),
+                req.version());
+  }
+  if (s.size() == 2 && s[0] == "admin" && s[1] == "targets") {
+    if (!get) return method_not_allowed("GET", req.version());
+    return json(http::status::ok, r.targets(), req.version());
+  }
+  if (s.size() >= 3 && s[0] == "admin" && s[1] == "targets") return admin_target(r, std::move(req), s);
+  if (s.size() == 2 && s[0] == "hooks" && s[1] == "connection-error") {
+    if (method != http::verb::post) return method_not_allowed("POST", req.version());
+    auto res = hook(r, std::move(req));
+    if (r.hook_answered) r.hook_answered(res.result_int());
+    return res;
+  }
+  return error(http::status::not_found, "no such endpoint", req.version());
+}
+
+}  // namespace
+
+Response route(const Routes& r, Request&& req) {
+  const bool head = req.method() == http::verb::head;
+  auto res = dispatch(r, std::move(req));
+  if (head) {  // same headers as GET, no body
+    const auto length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
+  }
+  return res;
+}
+
+}  // namespace healthsweep::daemon
