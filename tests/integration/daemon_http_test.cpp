@@ -1,0 +1,164 @@
+// A real healthsweepd process on an ephemeral loopback port: the endpoints,
+// the limits of the listener, and what it does with bad clients.
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+#include <thread>
+
+#include "tests/support/daemon.hpp"
+
+using namespace healthsweep::testing;
+using namespace std::chrono_literals;
+namespace net = boost::asio;
+
+namespace {
+
+const char* kConfig = "log:\n  level: debug\nshutdown_grace: 2s\n";
+
+// A raw loopback connection, for what a well-behaved client would never send.
+struct RawClient {
+  net::io_context ioc;
+  net::ip::tcp::socket s{ioc};
+  explicit RawClient(int port) {
+    s.connect({net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  }
+  void send(std::string_view bytes) { net::write(s, net::buffer(bytes)); }
+  // Everything until the peer closes (or `limit` passes).
+  std::string read_all(std::chrono::milliseconds limit = 15s) {
+    std::string out;
+    s.non_blocking(true);
+    const auto end = std::chrono::steady_clock::now() + limit;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < end) {
+      boost::system::error_code ec;
+      const auto n = s.read_some(net::buffer(buf), ec);
+      if (ec == net::error::would_block) { std::this_thread::sleep_for(5ms); continue; }
+      if (ec) break;
+      out.append(buf, n);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST(DaemonHttp, HealthzMetricsLivenessAndTargetsAnswer) {
+  Daemon d(kConfig);
+  auto h = d.get("/healthz");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body, "ok");
+
+  auto m = d.get("/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("healthsweep_build_info{version=\""), std::string::npos);
+  EXPECT_NE(m.body.find("process_resident_memory_bytes"), std::string::npos);
+  EXPECT_NE(m.body.find("process_start_time_seconds"), std::string::npos);
+
+  auto l = d.get("/admin/liveness");
+  EXPECT_EQ(l.status, 200);
+  auto j = boost::json::parse(l.body).as_object();
+  EXPECT_EQ(j.at("status").as_string(), "ok");
+  EXPECT_EQ(j.at("subsystems").as_object().size(), 6u);
+
+  auto t = d.get("/admin/targets");
+  EXPECT_EQ(t.status, 200);
+  EXPECT_TRUE(boost::json::parse(t.body).is_array());
+}
+
+TEST(DaemonHttp, MetricsPassPromtoolCheckMetrics) {
+  Daemon d(kConfig);
+  auto m = d.get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  const auto file = d.dir().write("metrics.txt", m.body);
+  std::string out;
+  const int rc = run_shell("promtool check metrics < " + file, &out);
+  // promtool exits 0 for valid exposition (lint warnings about help text
+  // would make it 1; we have none).
+  EXPECT_EQ(rc, 0) << out;
+}
+
+TEST(DaemonHttp, UnknownPathIs404AndWrongMethodIs405) {
+  Daemon d(kConfig);
+  auto nf = d.get("/does/not/exist");
+  EXPECT_EQ(nf.status, 404);
+  EXPECT_NO_THROW(boost::json::parse(nf.body));
+  EXPECT_EQ(d.post("/healthz", "").status, 405);
+  EXPECT_EQ(http_request(d.port(), "PUT", "/metrics").status, 405);
+}
+
+TEST(DaemonHttp, PostWithoutConfiguredTokenIs403) {
+  Daemon d(kConfig);
+  EXPECT_EQ(d.post("/hooks/connection-error", R"({"target":"ws-1"})", "x").status, 403);
+}
+
+TEST(DaemonHttp, BodyOver64KiBIs413AndTheDaemonKeepsServing) {
+  Daemon d(kConfig);
+  const std::string big(65 * 1024, 'x');
+  EXPECT_EQ(d.post("/hooks/connection-error", big, "x").status, 413);
+  EXPECT_EQ(d.get("/healthz").status, 200);
+}
+
+TEST(DaemonHttp, HeaderOver8KiBIs431) {
+  Daemon d(kConfig);
+  auto r = http_request(d.port(), "GET", "/healthz", "", {{"X-Big", std::string(9000, 'a')}});
+  EXPECT_EQ(r.status, 431);
+  EXPECT_EQ(d.get("/healthz").status, 200);
+}
+
+TEST(DaemonHttp, GarbageIs400AndClosed) {
+  Daemon d(kConfig);
+  RawClient c(d.port());
+  c.send("THIS IS NOT HTTP\r\n\r\n");
+  const auto reply = c.read_all();
+  EXPECT_EQ(reply.rfind("HTTP/1.1 400", 0), 0u) << reply;
+  EXPECT_EQ(d.get("/healthz").status, 200);
+}
+
+TEST(DaemonHttp, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {
+  Daemon d(kConfig);
+  RawClient c(d.port());
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+         "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+         "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const auto reply = c.read_all();
+  const auto a = reply.find("HTTP/1.1 200");
+  const auto b = reply.find("HTTP/1.1 404");
+  const auto c3 = reply.rfind("HTTP/1.1 200");
+  ASSERT_NE(a, std::string::npos) << reply;
+  ASSERT_NE(b, std::string::npos) << reply;
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c3);
+}
+
+TEST(DaemonHttp, SlowClientIsDroppedAndOthersAreServedMeanwhile) {
+  // One byte a second: the whole request must arrive within the read
+  // timeout (10 s), so the connection is closed well before it completes.
+  Daemon d(kConfig);
+  RawClient slow(d.port());
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+                              std::string(40, 'a') + "\r\n\r\n";
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (char ch : request) {
+    boost::system::error_code ec;
+    net::write(slow.s, net::buffer(&ch, 1), ec);
+    if (ec) { closed = true; break; }
+    EXPECT_EQ(d.get("/healthz").status, 200);  // the daemon is not held up
+    std::this_thread::sleep_for(1s);
+    if (std::chrono::steady_clock::now() - start > 20s) break;
+    // a closed peer shows as a readable EOF
+    slow.s.non_blocking(true);
+    char b;
+    slow.s.read_some(net::buffer(&b, 1), ec);
+    slow.s.non_blocking(false);
+    if (ec && ec != net::error::would_block) { closed = true; break; }
+  }
+  EXPECT_TRUE(closed) << "slow client was not dropped";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 16s);
+}
+

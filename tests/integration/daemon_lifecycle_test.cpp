@@ -1,0 +1,122 @@
+// The process lifecycle: command line, config errors, READY/STOPPING, reload
+// on SIGHUP, graceful stop on SIGTERM, the watchdog.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "tests/support/daemon.hpp"
+
+using namespace healthsweep::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+int run_daemon(const std::string& args, std::string* out) {
+  return run_shell(std::string(HEALTHSWEEPD_PATH) + " " + args, out);
+}
+
+int count(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (auto p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(DaemonLifecycle, VersionPrintsAndExitsZero) {
+  std::string out;
+  EXPECT_EQ(run_daemon("--version", &out), 0);
+  EXPECT_EQ(out.rfind("healthsweepd ", 0), 0u) << out;
+}
+
+TEST(DaemonLifecycle, ShippedConfigIsValid) {
+  std::string out;
+  EXPECT_EQ(run_daemon(std::string("--check-config ") + HS_SOURCE_DIR + "/config/healthsweep.yaml", &out), 0)
+      << out;
+}
+
+TEST(DaemonLifecycle, InvalidConfigExitsTwoWithPathLineColumn) {
+  TempDir dir;
+  const auto path = dir.write("bad.yaml", "listen: \"127.0.0.1:9470\"\nlog:\n  levle: info\nshutdown_grace: 10 parsecs\n");
+  std::string out;
+  EXPECT_EQ(run_daemon("--check-config " + path, &out), 2);
+  EXPECT_NE(out.find(path + ":3:3: "), std::string::npos) << out;
+  EXPECT_NE(out.find(path + ":4:17: "), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(run_daemon("--config " + path, &out), 2) << "never starts half-configured";
+}
+
+TEST(DaemonLifecycle, MissingConfigFileExitsTwo) {
+  std::string out;
+  EXPECT_EQ(run_daemon("--check-config /nonexistent/healthsweep.yaml", &out), 2);
+  EXPECT_NE(out.find("/nonexistent/healthsweep.yaml:1:1: "), std::string::npos) << out;
+}
+
+TEST(DaemonLifecycle, UnknownArgumentExitsTwo) {
+  std::string out;
+  EXPECT_EQ(run_daemon("--frobnicate", &out), 2);
+}
+
+TEST(DaemonLifecycle, ReadyIsSentAfterTheListenerIsUp) {
+  Daemon d("");
+  ASSERT_TRUE(d.wait_notification("READY=1", 1s));
+  EXPECT_EQ(d.get("/healthz").status, 200);
+  std::printf("[ measured ] start to READY=1: %.1f ms\n", d.time_to_ready().count() / 1000.0);
+}
+
+TEST(DaemonLifecycle, SigtermStopsGracefullyWithExitZeroAndStopping) {
+  Daemon d("shutdown_grace: 3s\n");
+  d.process().signal(SIGTERM);
+  const auto status = d.process().wait_exit(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0) << d.log();
+  EXPECT_TRUE(d.wait_notification("STOPPING=1", 1s));
+}
+
+TEST(DaemonLifecycle, SigintStopsToo) {
+  Daemon d("");
+  d.process().signal(SIGINT);
+  const auto status = d.process().wait_exit(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0);
+}
+
+TEST(DaemonLifecycle, SighupReloadsAGoodConfigAndKeepsTheOldOnABadOne) {
+  Daemon d("log:\n  level: info\n");
+  // good: log level changes to debug
+  d.write_config("log:\n  level: debug\n");
+  d.process().signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return d.get("/metrics").body.find(
+      "healthsweep_config_reloads_total{result=\"ok\"} 1") != std::string::npos; }, 10s))
+      << d.log();
+  // bad: rejected with the location, old config kept, daemon keeps serving
+  d.write_config("log:\n  level: loud\n");
+  d.process().signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return d.get("/metrics").body.find(
+      "healthsweep_config_reloads_total{result=\"error\"} 1") != std::string::npos; }, 10s))
+      << d.log();
+  EXPECT_NE(d.log().find(d.config_path() + ":3:10: "), std::string::npos) << d.log();
+  EXPECT_TRUE(d.process().running());
+  EXPECT_EQ(d.get("/healthz").status, 200);
+}
+
+TEST(DaemonLifecycle, WatchdogIsFedAtHalfTheIntervalWhileFresh) {
+  Daemon::Options o;
+  o.watchdog_usec = "400000";  // 0.4 s: pings every 0.2 s
+  Daemon d("", o);
+  std::this_thread::sleep_for(1500ms);
+  const auto notes = d.notifications();
+  int pings = 0;
+  for (const auto& n : notes) pings += n == "WATCHDOG=1";
+  EXPECT_GE(pings, 4);
+  EXPECT_LE(pings, 12);
+}
+
+TEST(DaemonLifecycle, JsonLogFormatWritesOneObjectPerLine) {
+  Daemon d("log:\n  format: json\n");
+  d.process().signal(SIGTERM);
+  d.process().wait_exit(10s);
+  const auto log = d.log();
+  EXPECT_GE(count(log, "{\"ts\":\""), 2) << log;
+  EXPECT_EQ(count(log, "\n"), count(log, "}\n")) << log;
+}

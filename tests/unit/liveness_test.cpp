@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "metrics/liveness.hpp"
+
+using namespace healthsweep::metrics;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+const steady::time_point t0{std::chrono::hours(1000)};
+const std::chrono::system_clock::time_point w0{std::chrono::hours(490000)};
+}  // namespace
+
+TEST(Liveness, EverySubsystemStartsDisabledAndTheWholeIsOk) {
+  LivenessRegistry r;
+  const auto v = r.view(t0, w0);
+  EXPECT_EQ(v.status, Status::ok);
+  for (const auto& s : v.subsystems) EXPECT_EQ(s.status, Status::disabled);
+  EXPECT_TRUE(r.all_fresh(t0));
+}
+
+TEST(Liveness, EnabledSubsystemThatNeverTicksGoesStaleAfterStaleAfter) {
+  LivenessRegistry r;
+  r.enable(Subsystem::redis, 60s, t0);
+  EXPECT_EQ(r.view(t0 + 59s, w0).status, Status::ok);
+  EXPECT_EQ(r.view(t0 + 61s, w0).status, Status::stale);
+  EXPECT_FALSE(r.all_fresh(t0 + 61s));
+}
+
+TEST(Liveness, TickKeepsFreshAndRecordsWallTime) {
+  LivenessRegistry r;
+  r.enable(Subsystem::engine, 10s, t0);
+  r.tick(Subsystem::engine, t0 + 9s, w0);
+  const auto v = r.view(t0 + 18s, w0 + 9s);
+  const auto& e = v.subsystems[static_cast<size_t>(Subsystem::engine)];
+  EXPECT_EQ(e.status, Status::ok);
+  ASSERT_TRUE(e.last_tick.has_value());
+  EXPECT_EQ(*e.last_tick, w0);
+  EXPECT_DOUBLE_EQ(e.age_seconds, 9.0);
+  EXPECT_EQ(r.view(t0 + 20s, w0).status, Status::stale);
+}
+
+TEST(Liveness, DisabledSubsystemNeverMakesTheWholeStale) {
+  LivenessRegistry r;
+  r.enable(Subsystem::passive, 1s, t0);
+  r.disable(Subsystem::passive);
+  EXPECT_EQ(r.view(t0 + 1h, w0).status, Status::ok);
+  EXPECT_TRUE(r.all_fresh(t0 + 1h));
+}
+
+TEST(Liveness, OneStaleSubsystemMakesTheWholeStaleAndOthersStayOk) {
+  LivenessRegistry r;
+  r.enable(Subsystem::passive, 10s, t0);
+  r.enable(Subsystem::store, 10s, t0);
+  r.tick(Subsystem::passive, t0 + 15s, w0);
+  const auto v = r.view(t0 + 16s, w0);
+  EXPECT_EQ(v.status, Status::stale);
+  EXPECT_EQ(v.subsystems[static_cast<size_t>(Subsystem::passive)].status, Status::ok);
+  EXPECT_EQ(v.subsystems[static_cast<size_t>(Subsystem::store)].status, Status::stale);
+}
+
+TEST(Liveness, JsonHasTheShapeOfSpecSection4) {
+  LivenessRegistry r;
+  r.enable(Subsystem::passive, 60s, t0);
+  r.tick(Subsystem::passive, t0, std::chrono::system_clock::time_point{} +
+                                       std::chrono::milliseconds(1795651200123));
+  const auto j = boost::json::parse(to_json(r.view(t0 + 400ms, w0))).as_object();
+  EXPECT_EQ(j.at("status").as_string(), "ok");
+  const auto& p = j.at("subsystems").as_object().at("passive").as_object();
+  EXPECT_EQ(p.at("status").as_string(), "ok");
+  EXPECT_EQ(p.at("last_tick").as_string(), "2026-11-26T00:00:00.123Z");
+  EXPECT_DOUBLE_EQ(p.at("age_seconds").to_number<double>(), 0.4);
+  EXPECT_EQ(p.at("stale_after_seconds").as_int64(), 60);
+  for (auto name : {"proactive", "reactive", "redis", "engine", "store"})
+    EXPECT_EQ(j.at("subsystems").as_object().at(name).as_object().at("status").as_string(), "disabled");
+}

@@ -1,0 +1,143 @@
+#include <gtest/gtest.h>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/json/parse.hpp>
+
+#include "daemon/routes.hpp"
+
+using namespace healthsweep::daemon;
+namespace http = boost::beast::http;
+
+namespace {
+
+struct FakeDaemon {
+  std::optional<std::string> token = "tok";
+  bool fresh = true;
+  std::vector<std::string> hooks, sweeps, resets;
+  std::vector<int> answered;
+  HookAnswer next_hook{202, false};
+  Routes routes() {
+    Routes r;
+    r.metrics = [] { return std::string("healthsweep_build_info{version=\"x\"} 1\n"); };
+    r.liveness = [this] { return std::pair{fresh, std::string(R"({"status":"ok"})")}; };
+    r.targets = [] { return std::string(R"([{"id":"ws-1"}])"); };
+    r.target = [](std::string_view id) -> std::optional<std::string> {
+      if (id == "ws-1" || id == "a b") return "{\"id\":\"" + std::string(id) + "\"}";
+      return std::nullopt;
+    };
+    r.hook = [this](HookReport&& h) { hooks.push_back(h.target); return next_hook; };
+    r.sweep = [this](std::string_view id) { sweeps.emplace_back(id); return id == "ws-1"; };
+    r.reset = [this](std::string_view id) { resets.emplace_back(id); return id == "ws-1"; };
+    r.hook_answered = [this](int c) { answered.push_back(c); };
+    r.token = [this]() -> const std::optional<std::string>& { return token; };
+    return r;
+  }
+};
+
+Response call(Routes& r, http::verb verb, std::string target, std::string body = {},
+              std::string bearer = {}) {
+  Request req{verb, target, 11};
+  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return route(r, std::move(req));
+}
+
+}  // namespace
+
+TEST(Routes, HealthzAnswersOk) {
+  FakeDaemon d;
+  auto r = d.routes();
+  auto res = call(r, http::verb::get, "/healthz");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "ok");
+}
+
+TEST(Routes, MetricsUseTheTextFormatContentType) {
+  FakeDaemon d;
+  auto r = d.routes();
+  auto res = call(r, http::verb::get, "/metrics");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+}
+
+TEST(Routes, LivenessIs503WhenStale) {
+  FakeDaemon d;
+  auto r = d.routes();
+  EXPECT_EQ(call(r, http::verb::get, "/admin/liveness").result_int(), 200);
+  d.fresh = false;
+  EXPECT_EQ(call(r, http::verb::get, "/admin/liveness").result_int(), 503);
+}
+
+TEST(Routes, TargetsAndOneTargetWithPercentDecodedId) {
+  FakeDaemon d;
+  auto r = d.routes();
+  EXPECT_EQ(call(r, http::verb::get, "/admin/targets").result_int(), 200);
+  EXPECT_EQ(call(r, http::verb::get, "/admin/targets/ws-1").result_int(), 200);
+  EXPECT_EQ(call(r, http::verb::get, "/admin/targets/a%20b").body(), R"({"id":"a b"})");
+  EXPECT_EQ(call(r, http::verb::get, "/admin/targets/ws-9").result_int(), 404);
+}
+
+TEST(Routes, UnknownPathIs404JsonAndWrongMethodIs405WithAllow) {
+  FakeDaemon d;
+  auto r = d.routes();
+  auto res = call(r, http::verb::get, "/nope");
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_NO_THROW(boost::json::parse(res.body()));
+  auto bad = call(r, http::verb::post, "/healthz");
+  EXPECT_EQ(bad.result_int(), 405);
+  EXPECT_EQ(bad[http::field::allow], "GET");
+  EXPECT_EQ(call(r, http::verb::get, "/hooks/connection-error").result_int(), 405);
+  EXPECT_EQ(call(r, http::verb::get, "/admin/targets/ws-1/sweep").result_int(), 405);
+  EXPECT_EQ(call(r, http::verb::delete_, "/admin/targets/ws-1").result_int(), 405);
+}
+
+TEST(Routes, HookNeedsTheBearerToken) {
+  FakeDaemon d;
+  auto r = d.routes();
+  const std::string body = R"({"target":"ws-1"})";
+  EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", body).result_int(), 401);
+  EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", body, "bad").result_int(), 401);
+  d.token.reset();
+  EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", body, "tok").result_int(), 403);
+  EXPECT_TRUE(d.hooks.empty());
+  EXPECT_EQ(d.answered, (std::vector<int>{401, 401, 403}));
+}
+
+TEST(Routes, HookAcceptsAndReportsCoalescing) {
+  FakeDaemon d;
+  auto r = d.routes();
+  const std::string body = R"({"target":"ws-1","error":"x","source":"y"})";
+  auto res = call(r, http::verb::post, "/hooks/connection-error", body, "tok");
+  EXPECT_EQ(res.result_int(), 202);
+  EXPECT_EQ(res.body(), R"({"accepted":true,"coalesced":false})");
+  d.next_hook = {202, true};
+  EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", body, "tok").body(),
+            R"({"accepted":true,"coalesced":true})");
+  EXPECT_EQ(d.hooks, (std::vector<std::string>{"ws-1", "ws-1"}));
+}
+
+TEST(Routes, HookBadBodyIs400UnknownTargetIs404QueueFullIs429) {
+  FakeDaemon d;
+  auto r = d.routes();
+  EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", "{", "tok").result_int(), 400);
+  EXPECT_TRUE(d.hooks.empty());
+  d.next_hook = {404};
+  EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", R"({"target":"zz"})", "tok")
+                .result_int(), 404);
+  d.next_hook = {429, false, 2};
+  auto res = call(r, http::verb::post, "/hooks/connection-error", R"({"target":"ws-1"})", "tok");
+  EXPECT_EQ(res.result_int(), 429);
+  EXPECT_EQ(res[http::field::retry_after], "2");
+}
+
+TEST(Routes, SweepAndResetNeedTokenAndKnownTarget) {
+  FakeDaemon d;
+  auto r = d.routes();
+  EXPECT_EQ(call(r, http::verb::post, "/admin/targets/ws-1/sweep").result_int(), 401);
+  EXPECT_EQ(call(r, http::verb::post, "/admin/targets/ws-1/sweep", "", "tok").result_int(), 202);
+  EXPECT_EQ(call(r, http::verb::post, "/admin/targets/ws-1/reset", "", "tok").result_int(), 200);
+  EXPECT_EQ(call(r, http::verb::post, "/admin/targets/ws-9/reset", "", "tok").result_int(), 404);
+  EXPECT_EQ(d.sweeps, (std::vector<std::string>{"ws-1"}));
+  EXPECT_EQ(d.resets, (std::vector<std::string>{"ws-1", "ws-9"}));
+}
