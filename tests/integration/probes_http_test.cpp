@@ -1,0 +1,240 @@
+// HttpChecker against real HTTP servers on loopback (tests/integration/probes_server.hpp):
+// status codes, timeouts, refused connections, keep-alive reuse and its stale
+// connections, the in-flight bound and the body cap.
+#include "sweeps/http_checker.hpp"
+
+#include "tests/integration/probes_server.hpp"
+#include "tests/support/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <unistd.h>
+
+namespace healthsweep::sweeps {
+namespace {
+
+namespace net = boost::asio;
+using namespace std::chrono_literals;
+using testing::probes::Reply;
+using testing::probes::run;
+using testing::probes::run_until;
+using testing::probes::Seen;
+using testing::probes::Server;
+using testing::probes::sleep_for;
+
+Reply ok_reply(const Seen&) { return Reply{}; }
+
+ProbeOutcome check(net::io_context& ctx, HttpChecker& checker, const std::string& url,
+                   std::chrono::milliseconds timeout = 5000ms) {
+  return run(ctx, checker.check(url, timeout));
+}
+
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+TEST(ProbesHttp, Status200IsAlive) {
+  net::io_context ctx;
+  Server server(ctx, ok_reply);
+  HttpChecker checker(ctx.get_executor());
+  const auto outcome = check(ctx, checker, server.url("/health?x=1"));
+  EXPECT_TRUE(outcome.alive);
+  EXPECT_EQ(outcome.http_status, 200);
+  EXPECT_EQ(outcome.detail, "HTTP 200");
+  EXPECT_GT(outcome.elapsed.count(), 0);
+  ASSERT_EQ(server.requests(), 1u);
+  EXPECT_EQ(server.seen()[0].method, "GET");
+  EXPECT_EQ(server.seen()[0].target, "/health?x=1");
+}
+
+TEST(ProbesHttp, Status500IsDeadWithTheStatusInTheDetail) {
+  net::io_context ctx;
+  Server server(ctx, [](const Seen&) { return Reply{.status = 500, .body = "boom"}; });
+  HttpChecker checker(ctx.get_executor());
+  const auto outcome = check(ctx, checker, server.url());
+  EXPECT_FALSE(outcome.alive);
+  EXPECT_EQ(outcome.http_status, 500);
+  EXPECT_EQ(outcome.detail, "HTTP 500");
+}
+
+TEST(ProbesHttp, RedirectIsDeadAndNotFollowed) {
+  net::io_context ctx;
+  Server server(ctx, [](const Seen& s) {
+    if (s.target == "/moved") return Reply{};
+    return Reply{.status = 302, .body = "", .location = "/moved"};
+  });
+  HttpChecker checker(ctx.get_executor());
+  const auto outcome = check(ctx, checker, server.url("/health"));
+  EXPECT_FALSE(outcome.alive);
+  EXPECT_EQ(outcome.http_status, 302);
+  EXPECT_EQ(outcome.detail, "HTTP 302 (redirects are not followed)");
+  EXPECT_EQ(server.requests(), 1u);
+}
+
+TEST(ProbesHttp, ServerThatNeverAnswersTimesOutWithinTheBound) {
+  net::io_context ctx;
+  Server server(ctx, [](const Seen&) { return Reply{.never_answer = true}; });
+  HttpChecker checker(ctx.get_executor());
+  const auto started = std::chrono::steady_clock::now();
+  const auto outcome = check(ctx, checker, server.url(), 300ms);
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_FALSE(outcome.alive);
+  EXPECT_EQ(outcome.http_status, 0);
+  EXPECT_EQ(outcome.detail, "timeout after 300 ms");
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 3s);  // generous: CI cores are busy
+  EXPECT_EQ(server.requests(), 1u);
+}
+
+TEST(ProbesHttp, ConnectionRefusedIsDead) {
+  net::io_context ctx;
+  HttpChecker checker(ctx.get_executor());
+  const int port = testing::free_port();  // nothing listens there
+  const auto outcome = check(ctx, checker, "http://127.0.0.1:" + std::to_string(port) + "/health");
+  EXPECT_FALSE(outcome.alive);
+  EXPECT_EQ(outcome.http_status, 0);
+  EXPECT_EQ(outcome.detail, "connect: Connection refused");
+}
+
+TEST(ProbesHttp, UrlThatIsNotHttpIsDeadWithAClearDetail) {
+  net::io_context ctx;
+  HttpChecker checker(ctx.get_executor());
+  const auto outcome = check(ctx, checker, "ftp://127.0.0.1/health");
+  EXPECT_FALSE(outcome.alive);
+  EXPECT_EQ(outcome.detail, "url: scheme 'ftp' is not http or https");
+  EXPECT_EQ(checker.connections_opened(), 0u);
+}
+
+TEST(ProbesHttp, LocalhostIsResolved) {
+  net::io_context ctx;
+  Server server(ctx, ok_reply);
+  HttpChecker checker(ctx.get_executor());
+  const auto outcome = check(ctx, checker, "http://localhost:" + std::to_string(server.port()) + "/h");
+  EXPECT_TRUE(outcome.alive) << outcome.detail;
+}
+
+TEST(ProbesHttp, HundredChecksShareOneKeepAliveConnection) {
+  net::io_context ctx;
+  Server server(ctx, ok_reply);
+  HttpChecker checker(ctx.get_executor());
+  int alive = 0;
+  for (int i = 0; i < 100; ++i) alive += check(ctx, checker, server.url()).alive ? 1 : 0;
+  EXPECT_EQ(alive, 100);
+  EXPECT_EQ(checker.connections_opened(), 1u);
+  EXPECT_EQ(server.accepted(), 1u);
+  EXPECT_EQ(server.requests(), 100u);
+  EXPECT_EQ(checker.stats().idle, 1u);
+}
+
+TEST(ProbesHttp, ServerClosingAnIdleConnectionIsNoFalseDead) {
+  net::io_context ctx;
+  Server server(ctx, ok_reply, nullptr, /*idle_timeout=*/100ms);
+  HttpChecker checker(ctx.get_executor());
+  EXPECT_TRUE(check(ctx, checker, server.url()).alive);
+  run(ctx, [&]() -> net::awaitable<int> {
+    co_await sleep_for(400ms);  // the server closes the pooled connection meanwhile
+    co_return 0;
+  }());
+  const auto second = check(ctx, checker, server.url());
+  EXPECT_TRUE(second.alive) << second.detail;
+  EXPECT_EQ(server.accepted(), 2u);
+  EXPECT_EQ(checker.connections_opened(), 2u);
+  EXPECT_EQ(checker.stats().stale_replaced, 1u);
+}
+
+TEST(ProbesHttp, ConnectionClosedAsTheRequestArrivesIsRetriedOnAFreshOne) {
+  // The race a peek cannot see: the server drops the pooled connection just
+  // as our request reaches it. Not the target's answer: one retry, fresh.
+  net::io_context ctx;
+  Server server(ctx, [](const Seen& s) { return Reply{.drop_without_answer = s.index_on_connection > 0}; });
+  HttpChecker checker(ctx.get_executor());
+  EXPECT_TRUE(check(ctx, checker, server.url()).alive);
+  const auto second = check(ctx, checker, server.url());
+  EXPECT_TRUE(second.alive) << second.detail;
+  EXPECT_EQ(server.requests(), 3u);
+  EXPECT_EQ(server.accepted(), 2u);
+  EXPECT_EQ(checker.stats().stale_replaced, 1u);
+}
+
+TEST(ProbesHttp, FreshConnectionClosedWithoutAnswerIsDeadAndNotRetried) {
+  net::io_context ctx;
+  Server server(ctx, [](const Seen&) { return Reply{.drop_without_answer = true}; });
+  HttpChecker checker(ctx.get_executor());
+  const auto outcome = check(ctx, checker, server.url());
+  EXPECT_FALSE(outcome.alive);
+  EXPECT_EQ(outcome.detail, "receive: end of stream");
+  EXPECT_EQ(server.requests(), 1u);
+}
+
+TEST(ProbesHttp, ConnectionCloseFromTheServerIsHonoured) {
+  net::io_context ctx;
+  Server server(ctx, [](const Seen&) { return Reply{.close_after = true}; });
+  HttpChecker checker(ctx.get_executor());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(check(ctx, checker, server.url()).alive);
+  EXPECT_EQ(server.accepted(), 3u);
+  EXPECT_EQ(checker.stats().idle, 0u);
+  EXPECT_EQ(checker.stats().stale_replaced, 0u);
+}
+
+TEST(ProbesHttp, ThousandConcurrentChecksNeverOpenMoreThanMaxInFlightSockets) {
+  net::io_context ctx;
+  // A little delay per answer so that checks really overlap.
+  Server server(ctx, [](const Seen&) { return Reply{.delay = 5ms}; });
+  HttpChecker checker(ctx.get_executor(), 64);
+  int done = 0, alive = 0;
+  for (int i = 0; i < 1000; ++i)
+    net::co_spawn(ctx, checker.check(server.url("/h/" + std::to_string(i)), 10s),
+                  [&](std::exception_ptr e, ProbeOutcome o) {
+                    ++done;
+                    alive += (!e && o.alive) ? 1 : 0;
+                  });
+  ASSERT_TRUE(run_until(ctx, [&] { return done == 1000; }, 120s));
+  EXPECT_EQ(alive, 1000);
+  EXPECT_EQ(server.requests(), 1000u);
+  EXPECT_LE(server.max_open(), 64u);
+  EXPECT_GE(server.max_open(), 32u);  // the bound was reached for, not serialised
+  EXPECT_LE(checker.connections_opened(), 64u);
+  EXPECT_EQ(checker.stats().in_flight, 0u);
+  EXPECT_EQ(checker.stats().waiting, 0u);
+}
+
+TEST(ProbesHttp, HugeBodyIsCutShortAndTheStatusIsTheAnswer) {
+  net::io_context ctx;
+  constexpr std::size_t huge = 64u * 1024 * 1024;
+  Server server(ctx, [](const Seen& s) {
+    return Reply{.status = s.target == "/sick" ? 503 : 200, .huge_body_bytes = huge};
+  });
+  HttpChecker checker(ctx.get_executor());
+  const std::size_t rss_before = resident_bytes();
+  const auto outcome = check(ctx, checker, server.url("/health"));
+  const auto sick = check(ctx, checker, server.url("/sick"));
+  const std::size_t rss_after = resident_bytes();
+  EXPECT_TRUE(outcome.alive);
+  EXPECT_EQ(outcome.detail, "HTTP 200");
+  EXPECT_FALSE(sick.alive);
+  EXPECT_EQ(sick.detail, "HTTP 503");
+  // The client stopped reading after its cap and dropped the connection.
+  EXPECT_LT(server.huge_bytes_written(), huge);
+  EXPECT_EQ(checker.connections_opened(), 2u);
+  EXPECT_EQ(checker.stats().idle, 0u);
+  EXPECT_LT(rss_after, rss_before + 16u * 1024 * 1024) << "the body was buffered";
+}
+
+TEST(ProbesHttp, DestroyingTheCheckerClosesItsIdleConnections) {
+  // Idle connections and the pool's idle timer go with the checker.
+  net::io_context ctx;
+  Server server(ctx, ok_reply);
+  {
+    HttpChecker checker(ctx.get_executor());
+    EXPECT_TRUE(check(ctx, checker, server.url()).alive);
+    EXPECT_EQ(checker.stats().idle, 1u);
+  }
+  EXPECT_TRUE(run_until(ctx, [&] { return server.open_now() == 0; }, 5s));
+}
+
+}  // namespace
+}  // namespace healthsweep::sweeps
