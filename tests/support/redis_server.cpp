@@ -32,7 +32,10 @@ std::string reply_text(const redisReply* r) {
     case REDIS_REPLY_ERROR: return "ERR: " + std::string(r->str, r->len);
     case REDIS_REPLY_ARRAY: {
       std::string out;
-      for (size_t i = 0; i < r->elements; ++i) out += (i ? "\n" : "") + reply_text(r->element[i]);
+      for (size_t i = 0; i < r->elements; ++i) {
+        if (i) out.push_back('\n');
+        out.append(reply_text(r->element[i]));
+      }
       return out;
     }
     default: return std::string(r->str, r->len);
@@ -136,7 +139,8 @@ bool RedisServer::launch(std::string* why) {
       [&] {
         if (!process_->running()) return true;
         RedisTestClient c("127.0.0.1", port_);
-        return c.ok() && c.run({"PING"}) == "PONG";
+        const auto pong = c.ok() ? c.run({"PING"}) : "";
+        return pong == "PONG" || pong.starts_with("ERR: NOAUTH");  // up, wants a password
       },
       std::chrono::seconds(10));
   if (up && process_->running()) return true;
@@ -173,6 +177,14 @@ bool RedisServer::restart() {
   process_.reset();
   std::string why;
   return launch(&why);
+}
+
+void RedisServer::pause() {
+  if (process_) process_->signal(SIGSTOP);
+}
+
+void RedisServer::resume() {
+  if (process_) process_->signal(SIGCONT);
 }
 
 bool RedisServer::running() { return process_ && process_->running(); }

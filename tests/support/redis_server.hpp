@@ -58,6 +58,8 @@ class RedisServer {
   void stop();     // SIGTERM, wait
   void kill();     // SIGKILL, wait
   bool restart();  // a fresh server on the same port and socket (data gone)
+  void pause();    // SIGSTOP: connected but silent, like a hung server
+  void resume();   // SIGCONT
   bool running();
 
   // A new blocking client (its own connection).
