@@ -35,6 +35,9 @@ net::ssl::context make_tls_context(const HttpClientOptions& options) {
   // TLS 1.2 as well and would fail against TLS-1.3-only servers.
   net::ssl::context ctx(net::ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  // Idle keep-alive connections give their read/write buffers back (some
+  // 30 KiB each): a 1,000-URL fleet keeps a connection per origin.
+  SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   ctx.set_default_verify_paths();
   ctx.set_verify_mode(net::ssl::verify_peer);
   if (!options.extra_ca_file.empty()) {

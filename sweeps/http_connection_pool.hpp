@@ -11,6 +11,9 @@
 //   the response arrives is replaced by a fresh one once, within the same
 //   deadline, so a stale connection never reads as a dead target.
 // - Open sockets never exceed max_in_flight + max_idle.
+// - Runs on the one executor it is given (the daemon's single-threaded loop);
+//   not for use from several threads. While idle connections exist, one timer
+//   is pending on that executor to close them when they expire.
 #pragma once
 
 #include "sweeps/probe_outcome.hpp"

@@ -6,6 +6,7 @@
 #include "tests/integration/probes_server.hpp"
 #include "tests/support/process.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -200,6 +201,33 @@ TEST(ProbesHttp, ThousandConcurrentChecksNeverOpenMoreThanMaxInFlightSockets) {
   EXPECT_LE(checker.connections_opened(), 64u);
   EXPECT_EQ(checker.stats().in_flight, 0u);
   EXPECT_EQ(checker.stats().waiting, 0u);
+}
+
+TEST(ProbesHttp, CallerCancellingACheckThatWaitsForASlotLeavesNoTrace) {
+  // A caller may bound a check by its own deadline (awaitable operator ||):
+  // a check cancelled while queued for a slot leaves the queue, and the
+  // slot bookkeeping stays right for the checks after it.
+  using namespace net::experimental::awaitable_operators;
+  net::io_context ctx;
+  Server server(ctx, [](const Seen& s) { return Reply{.never_answer = s.target == "/stuck"}; });
+  HttpChecker checker(ctx.get_executor(), 1);
+  std::optional<ProbeOutcome> stuck;
+  net::co_spawn(ctx, checker.check(server.url("/stuck"), 1500ms),
+                [&](std::exception_ptr, ProbeOutcome o) { stuck = o; });
+  const auto raced = run(ctx, [&]() -> net::awaitable<bool> {
+    net::steady_timer give_up(co_await net::this_coro::executor, 100ms);
+    auto winner = co_await (checker.check(server.url("/health"), 5s) ||
+                            give_up.async_wait(net::use_awaitable));
+    co_return winner.index() == 1;
+  }());
+  EXPECT_TRUE(raced) << "the queued check should still have been waiting for the only slot";
+  EXPECT_EQ(checker.stats().waiting, 0u);
+  EXPECT_EQ(checker.stats().in_flight, 1u);
+  ASSERT_TRUE(run_until(ctx, [&] { return stuck.has_value(); }, 10s));
+  EXPECT_EQ(stuck->detail, "timeout after 1500 ms");
+  EXPECT_EQ(checker.stats().in_flight, 0u);
+  const auto after = check(ctx, checker, server.url("/health"));
+  EXPECT_TRUE(after.alive) << after.detail;
 }
 
 TEST(ProbesHttp, HugeBodyIsCutShortAndTheStatusIsTheAnswer) {
