@@ -91,6 +91,34 @@ TEST(PassiveLayer, HungRedisIsAnOutageNotADeath) {
   EXPECT_EQ(h.count("b", Verdict::dead), 0);
 }
 
+TEST(PassiveLayer, RedisLoadingItsDatasetIsAnOutageUntilLoaded) {
+  HS_REQUIRE_REDIS(redis);
+  auto cli = redis->client();
+  std::vector<std::vector<std::string>> filler;
+  for (int i = 0; i < 20000; ++i) filler.push_back({"SET", std::string("f:").append(std::to_string(i)), "1"});
+  ASSERT_EQ(cli->pipeline(filler), 0);
+  cli->run({"SET", "hb:a", "1", "PX", "120000"});
+  cli->run({"SET", "hb:b", "1", "PX", "120000"});
+  ASSERT_EQ(cli->run({"SAVE"}), "OK");
+  PassiveHarness h(redis_config(redis->url(), 300ms), fast_options(500ms));
+  h.layer->set_targets({"a", "b"}, Clock::now());
+  h.layer->start();
+  ASSERT_TRUE(h.wait_healthy());
+
+  // Restarted with the snapshot, loaded slowly (200 us a key: ~4 s), answering
+  // -LOADING meanwhile.
+  redis->kill();
+  ASSERT_TRUE(redis->restart({"key-load-delay 200", "loading-process-events-interval-bytes 1024"}, false));
+  bool saw_loading = false;
+  const auto watch = [&] { saw_loading = saw_loading || cli->run({"PING"}).find("LOADING") != std::string::npos; };
+  ASSERT_TRUE(h.run_until([&] { return !h.layer->source_healthy(); }, 5s, watch));
+  ASSERT_TRUE(h.run_until([&] { return h.layer->source_healthy(); }, 30s, watch));
+  EXPECT_TRUE(saw_loading) << "the test did not catch Redis loading";
+  EXPECT_EQ(h.health, (std::vector<bool>{true, false, true}));
+  h.run_for(1s);
+  EXPECT_EQ(h.count(Verdict::dead), 0) << "the keys came back with the snapshot";
+}
+
 TEST(PassiveLayer, ReconfigureMovesToAnotherServerAndReconciles) {
   HS_REQUIRE_REDIS(first);
   HS_REQUIRE_REDIS(second);

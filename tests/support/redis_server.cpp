@@ -122,7 +122,7 @@ std::unique_ptr<RedisServer> RedisServer::start(Options options, std::string* wh
   return nullptr;
 }
 
-bool RedisServer::launch(std::string* why) {
+bool RedisServer::launch(std::string* why, const std::vector<std::string>& extra_lines, bool wait_ready) {
   const auto binary = find_redis_server();
   if (binary.empty()) {
     if (why) *why = "redis-server is not installed (apt-get install redis-server)";
@@ -132,9 +132,11 @@ bool RedisServer::launch(std::string* why) {
   conf << "port " << port_ << "\nbind 127.0.0.1\nunixsocket " << socket_ << "\nunixsocketperm 700\n"
        << "save \"\"\nappendonly no\ndir " << dir_.path() << "\ndaemonize no\nlogfile \"\"\n";
   for (const auto& line : options_.config_lines) conf << line << "\n";
+  for (const auto& line : extra_lines) conf << line << "\n";
   const auto conf_path = dir_.write("redis.conf", conf.str());
   process_.reset();
   process_ = std::make_unique<Subprocess>(std::vector<std::string>{binary, conf_path}, dir_.file("redis.log"));
+  if (!wait_ready) return process_->running();
   const bool up = eventually(
       [&] {
         if (!process_->running()) return true;
@@ -173,10 +175,10 @@ void RedisServer::kill() {
   process_.reset();
 }
 
-bool RedisServer::restart() {
+bool RedisServer::restart(const std::vector<std::string>& extra_lines, bool wait_ready) {
   process_.reset();
   std::string why;
-  return launch(&why);
+  return launch(&why, extra_lines, wait_ready);
 }
 
 void RedisServer::pause() {

@@ -57,7 +57,11 @@ class RedisServer {
 
   void stop();     // SIGTERM, wait
   void kill();     // SIGKILL, wait
-  bool restart();  // a fresh server on the same port and socket (data gone)
+  // A fresh server on the same port and socket. Data is gone unless a SAVE
+  // left dump.rdb behind (then it is loaded). `extra_lines` apply to this
+  // launch only; without `wait_ready` it returns once the process runs
+  // (e.g. to watch it answer LOADING).
+  bool restart(const std::vector<std::string>& extra_lines = {}, bool wait_ready = true);
   void pause();    // SIGSTOP: connected but silent, like a hung server
   void resume();   // SIGCONT
   bool running();
@@ -67,7 +71,7 @@ class RedisServer {
 
  private:
   RedisServer() = default;
-  bool launch(std::string* why);
+  bool launch(std::string* why, const std::vector<std::string>& extra_lines = {}, bool wait_ready = true);
   TempDir dir_;
   Options options_;
   int port_ = 0;
