@@ -1,0 +1,21 @@
+// The target object of SPEC section 4, as GET /admin/targets[/{id}] shows it.
+#pragma once
+
+#include <chrono>
+
+#include <boost/json/object.hpp>
+
+#include "sweeps/target.hpp"
+
+namespace healthsweep::sweeps {
+
+// {"id","state","container","since","reason","last_heartbeat","restarts",
+//  "quarantined","evidence":{"passive","proactive","reactive"}}.
+// Times are RFC 3339 UTC with milliseconds; steady-clock times (last
+// heartbeat) are converted with the pair (now_steady, now_wall). container is
+// null when the target has none; last_heartbeat and each evidence entry
+// ("verdict: reason") are null until there is one.
+boost::json::object to_json(const TargetRecord& rec, std::chrono::steady_clock::time_point now_steady,
+                            std::chrono::system_clock::time_point now_wall);
+
+}  // namespace healthsweep::sweeps
