@@ -23,11 +23,11 @@ TEST(PassiveLayer, RedisKilledAndRestartedGivesNoFalseDeathAndRecovers) {
   auto cli = redis->client();
   bool a_beats = true, b_beats = true;
   auto last = Clock::now() - 1s;
-  const auto heartbeats = [&] {  // TTL 1 s, refreshed every 200 ms; errors ignored while Redis is down
+  const auto heartbeats = [&] {  // TTL 1.5 s, refreshed every 200 ms; errors ignored while Redis is down
     if (Clock::now() - last < 200ms || !redis->running()) return;
     last = Clock::now();
-    if (a_beats) cli->run({"SET", "hb:a", "1", "PX", "1000"});
-    if (b_beats) cli->run({"SET", "hb:b", "1", "PX", "1000"});
+    if (a_beats) cli->run({"SET", "hb:a", "1", "PX", "1500"});
+    if (b_beats) cli->run({"SET", "hb:b", "1", "PX", "1500"});
   };
   heartbeats();
   h.layer->set_targets({"a", "b"}, Clock::now());
