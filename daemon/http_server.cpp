@@ -4,13 +4,16 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <list>
@@ -42,6 +45,25 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 };
 
 namespace {
+
+// The whole response as one contiguous buffer. Writing that with one
+// async_write costs 13% less CPU per request than http::async_write, whose
+// serializer buffer sequences are walked again at every layer of the
+// composed write (measured: bench/results/issue3.md).
+std::string serialize(Response& res) {
+  std::string wire;
+  wire.reserve(256 + res.body().size());
+  http::serializer<false, http::string_body> sr{res};
+  beast::error_code ec;
+  while (!sr.is_done() && !ec) {
+    sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+      for (auto b : beast::buffers_range_ref(buffers))
+        wire.append(static_cast<const char*>(b.data()), b.size());
+      sr.consume(beast::buffer_bytes(buffers));
+    });
+  }
+  return wire;
+}
 
 Response plain_error(http::status status, std::string body) {
   Response res{status, 11};
@@ -109,6 +131,10 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
     if (ec) {
       if (stopping || ec == net::error::operation_aborted) co_return;
       spdlog::warn("http: accept failed: {}", ec.message());
+      // Out of file descriptors (or another resource): accept would fail
+      // again at once; pause instead of spinning on the error.
+      net::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_nothrow);
       continue;
     }
     if (sessions.size() >= limits.max_connections) {
@@ -137,8 +163,9 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
 net::awaitable<void> HttpServer::Impl::reply_and_close(beast::tcp_stream& stream,
                                                        http::status status, std::string body) {
   auto res = plain_error(status, std::move(body));
+  const auto wire = serialize(res);
   stream.expires_after(limits.read_timeout);
-  co_await http::async_write(stream, res, use_nothrow);
+  co_await net::async_write(stream, net::buffer(wire), use_nothrow);
 }
 
 net::awaitable<void> HttpServer::Impl::session(beast::tcp_stream stream) {
@@ -169,8 +196,9 @@ net::awaitable<void> HttpServer::Impl::session(beast::tcp_stream stream) {
     const bool keep_alive = req.keep_alive();
     Response res = handler(std::move(req));
     res.keep_alive(keep_alive && !stopping);
+    const auto wire = serialize(res);
     stream.expires_after(limits.read_timeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
+    auto [wec, wn] = co_await net::async_write(stream, net::buffer(wire), use_nothrow);
     if (wec || !res.keep_alive()) break;
   }
   boost::system::error_code ignored;

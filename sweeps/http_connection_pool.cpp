@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <system_error>
 #include <unordered_map>
 #include <vector>
@@ -52,14 +53,22 @@ net::ssl::context make_tls_context(const HttpClientOptions& options) {
 
 struct HttpConnectionPool::Impl : std::enable_shared_from_this<Impl> {
   Impl(net::any_io_executor executor, HttpClientOptions o)
-      : ex(std::move(executor)), options(std::move(o)), tls_context(make_tls_context(options)),
-        reaper(ex) {
+      : ex(std::move(executor)), options(std::move(o)), reaper(ex) {
+    // An extra CA file is checked at once: a bad one is a startup error.
+    if (!options.extra_ca_file.empty()) tls();
     options.max_in_flight = std::max<std::size_t>(options.max_in_flight, 1);
   }
 
   net::any_io_executor ex;
   HttpClientOptions options;
-  net::ssl::context tls_context;
+  // Made on the first https URL: OpenSSL's setup (the system CA store) costs
+  // tens of milliseconds, which a daemon with only http targets (or none)
+  // should not pay at start.
+  std::optional<net::ssl::context> tls_context;
+  net::ssl::context& tls() {
+    if (!tls_context) tls_context.emplace(make_tls_context(options));
+    return *tls_context;
+  }
   std::unordered_map<std::string, std::vector<ConnectionPtr>> idle;  // most recently used last
   std::size_t idle_count = 0;
   std::size_t in_flight = 0;
@@ -216,7 +225,7 @@ net::awaitable<ProbeOutcome> HttpConnectionPool::Impl::request(std::shared_ptr<I
     ConnectionPtr conn = fresh_only ? nullptr : self->take_idle(origin);
     const bool reused = conn != nullptr;
     if (!conn) {
-      auto connected = co_await http_exchange::connect(self->ex, req, self->tls_context);
+      auto connected = co_await http_exchange::connect(self->ex, req, self->tls());
       if (!connected.connection) {
         outcome.detail = std::move(connected.detail);
         break;

@@ -162,3 +162,32 @@ TEST(DaemonHttp, SlowClientIsDroppedAndOthersAreServedMeanwhile) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 16s);
 }
 
+
+TEST(DaemonHttp, ConnectionCapRefusesExtraConnectionsWithALogLineAndKeepsServing) {
+  // 300 file descriptors: the daemon caps connections at 300 - 128 = 172.
+  Daemon::Options o;
+  o.command_prefix = {"/usr/bin/prlimit", "--nofile=300:300"};
+  Daemon d(kConfig, o);
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 200; ++i) clients.push_back(std::make_unique<RawClient>(d.port()));
+  // The connections beyond the cap are closed by the daemon at once: they
+  // read end-of-stream, the others would block.
+  std::this_thread::sleep_for(500ms);
+  int closed = 0;
+  for (auto& c : clients) {
+    c->s.non_blocking(true);
+    char b;
+    boost::system::error_code ec;
+    c->s.read_some(net::buffer(&b, 1), ec);
+    if (ec && ec != net::error::would_block) ++closed;
+  }
+  EXPECT_TRUE(eventually([&] { return d.log().find("connection cap of 172 reached") != std::string::npos; }, 5s))
+      << d.log();
+  // The connections within the cap still work.
+  clients.front()->s.non_blocking(false);
+  clients.front()->send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(clients.front()->read_all().rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_GE(closed, 20);
+  clients.clear();
+  EXPECT_TRUE(eventually([&] { return d.get("/healthz").status == 200; }, 5s));
+}

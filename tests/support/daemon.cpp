@@ -79,9 +79,10 @@ Daemon::Daemon(const std::string& config_yaml, Options options)
   env.push_back("NOTIFY_SOCKET=" + notify_path);
   if (!options.watchdog_usec.empty()) env.push_back("WATCHDOG_USEC=" + options.watchdog_usec);
   const auto start = std::chrono::steady_clock::now();
-  process_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{HEALTHSWEEPD_PATH, "--config", config_path()},
-      dir_->file("daemon.log"), env);
+  std::vector<std::string> argv = options.command_prefix;
+  for (std::string a : {std::string(HEALTHSWEEPD_PATH), std::string("--config"), config_path()})
+    argv.push_back(a);
+  process_ = std::make_unique<Subprocess>(argv, dir_->file("daemon.log"), env);
 
   if (options.wait_ready) {
     if (!wait_notification("READY=1", std::chrono::seconds(20)))

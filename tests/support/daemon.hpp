@@ -31,6 +31,7 @@ class Daemon {
     std::vector<std::string> extra_env;
     bool wait_ready = true;            // wait for READY=1 on NOTIFY_SOCKET
     std::string watchdog_usec;         // sets WATCHDOG_USEC when not empty
+    std::vector<std::string> command_prefix;  // e.g. {"/usr/bin/prlimit", "--nofile=300:300"}
   };
   // `config_yaml` is written to <dir>/healthsweep.yaml; unless it sets
   // `listen`, "listen: 127.0.0.1:0" is prepended and the bound port is read
