@@ -163,8 +163,10 @@ std::optional<std::string> check_redis_url(std::string_view text) {
       return "must name an absolute socket path, e.g. unix:///run/redis/redis.sock";
     return std::nullopt;
   }
-  if (scheme != "redis" && scheme != "rediss")
-    return "must start with redis://, rediss:// or unix://";
+  // The passive layer's client (hiredis 0.14 on the Asio loop) speaks plain
+  // TCP or a unix socket; a TLS URL is refused here rather than at runtime.
+  if (scheme == "rediss") return "rediss:// (TLS) is not supported: use redis:// or unix://";
+  if (scheme != "redis") return "must start with redis:// or unix://";
   if (auto problem = check_authority(*url)) return problem;
   // The path is empty, "/", or "/<database number>".
   const auto path = url->encoded_path();

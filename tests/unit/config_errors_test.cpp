@@ -144,8 +144,11 @@ TEST_F(ConfigErrors, InvalidEnumValues) {
 
 TEST_F(ConfigErrors, InvalidUrls) {
   EXPECT_THAT(errors_of("redis:\n  url: \"http://127.0.0.1:6379\"\n"),
-              ElementsAre("cfg.yaml:2:8: redis.url: invalid URL 'http://127.0.0.1:6379': must start with redis://, "
-                          "rediss:// or unix://"));
+              ElementsAre("cfg.yaml:2:8: redis.url: invalid URL 'http://127.0.0.1:6379': must start with redis:// "
+                          "or unix://"));
+  EXPECT_THAT(errors_of("redis:\n  url: \"rediss://127.0.0.1:6380/0\"\n"),
+              ElementsAre("cfg.yaml:2:8: redis.url: invalid URL 'rediss://127.0.0.1:6380/0': rediss:// (TLS) is not "
+                          "supported: use redis:// or unix://"));
   EXPECT_THAT(errors_of("redis:\n  url: \"redis://127.0.0.1:99999/0\"\n"),
               ElementsAre(HasSubstr("cfg.yaml:2:8: redis.url: invalid URL 'redis://127.0.0.1:99999/0': invalid port")));
   EXPECT_THAT(errors_of("redis:\n  url: \"redis://127.0.0.1/zero\"\n"),

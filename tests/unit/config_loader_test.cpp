@@ -78,7 +78,7 @@ targets:
   postgres_query: "select id, container from workspaces"
   targets_refresh: 45s
 redis:
-  url: "rediss://:pw@127.0.0.1:6380/3"
+  url: "redis://:pw@127.0.0.1:6380/3"
   heartbeat_key: "hb:{id}"
   keyspace_events: false
   reconcile_interval: 20s
@@ -139,7 +139,7 @@ shutdown_grace: 3s
   EXPECT_EQ(c.targets.targets_refresh, 45s);
 
   EXPECT_TRUE(c.redis.enabled);
-  EXPECT_EQ(c.redis.url, "rediss://:pw@127.0.0.1:6380/3");
+  EXPECT_EQ(c.redis.url, "redis://:pw@127.0.0.1:6380/3");
   EXPECT_EQ(c.redis.heartbeat_key, "hb:{id}");
   EXPECT_FALSE(c.redis.keyspace_events);
   EXPECT_EQ(c.redis.reconcile_interval, 20s);
