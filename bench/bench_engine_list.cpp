@@ -1,0 +1,167 @@
+// Engine client, listing a fleet (issue 4 goal: 1,000 containers parsed in
+// under 20 ms):
+// - parse_container_list over a generated Docker-style answer for N
+//   containers, against a plain boost::json::parse of the same text (the
+//   least any DOM-based client pays) measured in the same run;
+// - a whole EngineClient::list call for the same answer served from a unix
+//   socket on this loop (HTTP + parse), against the parse alone.
+// Times are medians of this thread's CPU time.
+// Usage: bench_engine_list [containers=1000] [rounds=200]
+#include <time.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/parse.hpp>
+
+#include "sweeps/engine_client.hpp"
+#include "sweeps/engine_json.hpp"
+
+namespace {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using namespace healthsweep::sweeps;
+
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+template <class F>
+double median_ms(int rounds, F&& f) {
+  std::vector<double> samples;
+  samples.reserve(static_cast<std::size_t>(rounds));
+  for (int i = 0; i < rounds; ++i) {
+    const double start = cpu_seconds();
+    f();
+    samples.push_back((cpu_seconds() - start) * 1e3);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+// What Docker 24 answers for GET /containers/json?all=1, one entry per
+// container: ~1.2 KB each with ports, labels, networks and a mount.
+std::string docker_list(int n) {
+  std::string out = "[";
+  char id[65];
+  for (int i = 0; i < n; ++i) {
+    std::snprintf(id, sizeof id, "%064x", i * 2654435761u);
+    if (i) out += ",";
+    const std::string name = "ws-" + std::to_string(i);
+    const char* status = i % 10 == 0 ? "Exited (137) 3 minutes ago" : i % 7 == 0 ? "Up 2 hours (unhealthy)" : "Up 2 hours (healthy)";
+    out += R"({"Id":")" + std::string(id) + R"(","Names":["/)" + name +
+           R"("],"Image":"registry.example.com/agents/workspace:2024.11","ImageID":"sha256:)" + std::string(id) +
+           R"(","Command":"/usr/local/bin/entrypoint --serve","Created":1732000000,"Ports":[{"IP":"127.0.0.1","PrivatePort":8080,"PublicPort":)" +
+           std::to_string(20000 + i) + R"(,"Type":"tcp"}],"Labels":{"healthsweep.target":")" + name +
+           R"(","healthsweep.http":"http://127.0.0.1:)" + std::to_string(20000 + i) +
+           R"(/health","com.example.team":"agents","org.opencontainers.image.version":"2024.11"},"State":")" +
+           (i % 10 == 0 ? "exited" : "running") + R"(","Status":")" + status +
+           R"(","HostConfig":{"NetworkMode":"none"},"NetworkSettings":{"Networks":{"none":{"IPAMConfig":null,"Links":null,"Aliases":null,"NetworkID":"4f1f)" +
+           std::string(id).substr(0, 40) +
+           R"(","EndpointID":"","Gateway":"","IPAddress":"","IPPrefixLen":0,"IPv6Gateway":"","GlobalIPv6Address":"","GlobalIPv6PrefixLen":0,"MacAddress":""}}},"Mounts":[{"Type":"volume","Name":")" +
+           name + R"(-home","Source":"/var/lib/docker/volumes/)" + name +
+           R"(-home/_data","Destination":"/home/agent","Driver":"local","Mode":"z","RW":true,"Propagation":""}]})";
+  }
+  return out + "]";
+}
+
+// Answers every request on the socket with `body` (keep-alive).
+net::awaitable<void> serve(net::local::stream_protocol::socket socket, const std::string& body) {
+  boost::beast::flat_buffer buffer;
+  const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
+  for (;;) {
+    http::request<http::string_body> req;
+    boost::system::error_code ec;
+    co_await http::async_read(socket, buffer, req, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    const std::array<net::const_buffer, 2> reply{net::buffer(head), net::buffer(body)};
+    co_await net::async_write(socket, reply, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
+net::awaitable<void> accept_all(net::local::stream_protocol::acceptor& acceptor, const std::string& body) {
+  for (;;) {
+    boost::system::error_code ec;
+    auto socket = co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    net::co_spawn(acceptor.get_executor(), serve(std::move(socket), body), net::detached);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int containers = argc > 1 ? std::atoi(argv[1]) : 1000;
+  const int rounds = argc > 2 ? std::atoi(argv[2]) : 200;
+  const std::string body = docker_list(containers);
+
+  std::size_t sink = 0;
+  const double baseline = median_ms(rounds, [&] {
+    boost::system::error_code ec;
+    sink += boost::json::parse(body, ec).as_array().size();
+  });
+  const double parse = median_ms(rounds, [&] {
+    auto r = parse_container_list(body);
+    if (!r.ok()) std::abort();
+    sink += r.value.size();
+  });
+  std::printf("parse_container_list: %d containers (%.0f KB): %.2f ms median (goal < 20 ms) %s; "
+              "baseline boost::json::parse %.2f ms; ratio %.2f\n",
+              containers, static_cast<double>(body.size()) / 1024, parse, parse < 20 ? "OK" : "MISSED", baseline,
+              parse / baseline);
+
+  // The same answer through the client: HTTP framing over a unix socket,
+  // the pooled keep-alive connection, then the parse.
+  const std::string path = "/tmp/hs-bench-engine-" + std::to_string(::getpid()) + ".sock";
+  ::unlink(path.c_str());
+  net::io_context io;
+  net::local::stream_protocol::acceptor acceptor(io, net::local::stream_protocol::endpoint(path));
+  net::co_spawn(io, accept_all(acceptor, body), net::detached);
+  EngineClient client(io.get_executor(), path, "v1.41", std::chrono::seconds(10));
+  std::vector<double> samples;
+  bool failed = false;
+  net::co_spawn(io, [&]() -> net::awaitable<void> {
+    for (int i = 0; i < rounds; ++i) {
+      const double start = cpu_seconds();
+      auto r = co_await client.list("healthsweep.target");
+      samples.push_back((cpu_seconds() - start) * 1e3);
+      failed = failed || !r.ok() || r.value.size() != static_cast<std::size_t>(containers);
+    }
+    acceptor.close();
+    client.close_idle();
+  }, net::detached);
+  io.run();
+  ::unlink(path.c_str());
+  if (failed || samples.empty()) {
+    std::fprintf(stderr, "EngineClient::list failed\n");
+    return 1;
+  }
+  std::sort(samples.begin(), samples.end());
+  const double call = samples[samples.size() / 2];
+  std::printf("EngineClient::list over a unix socket: %.2f ms median CPU per call (client and server on this "
+              "thread), %llu requests on %llu connection(s); ratio to parse alone %.2f\n",
+              call, static_cast<unsigned long long>(client.requests_sent()),
+              static_cast<unsigned long long>(client.stats().connections_opened), call / parse);
+  return sink == 0 ? 1 : 0;
+}
