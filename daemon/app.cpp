@@ -9,8 +9,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 
+#include "daemon/components.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/routes.hpp"
@@ -32,6 +36,7 @@ struct App::Impl {
   net::io_context ioc{1};
   metrics::Metrics metrics;
   metrics::LivenessRegistry liveness;
+  std::unique_ptr<Components> components;
   std::unique_ptr<HttpServer> http;
   net::signal_set stop_signals{ioc, SIGTERM, SIGINT};
   net::signal_set reload_signal{ioc, SIGHUP};
@@ -47,12 +52,12 @@ struct App::Impl {
   void start_watchdog();
   void shutdown();
   // Remediations and store writes still running (shutdown waits for them).
-  std::size_t inflight() const { return 0; }
+  std::size_t inflight() const { return components ? components->in_flight() : 0; }
 };
 
 void App::Impl::enable_subsystems() {
-  // Subsystems whose layer is configured; the others are `disabled` and never
-  // make the daemon stale. (Layers are wired in as they land.)
+  // Every subsystem starts disabled; each layer enables its own when it is
+  // configured, so an absent layer never makes the daemon stale.
   for (auto s : metrics::all_subsystems) liveness.disable(s);
 }
 
@@ -62,11 +67,11 @@ void App::Impl::build_routes() {
     const auto view = liveness.view();
     return std::pair{view.status == metrics::Status::ok, metrics::to_json(view)};
   };
-  routes.targets = [] { return std::string("[]"); };
-  routes.target = [](std::string_view) { return std::optional<std::string>{}; };
-  routes.hook = [](HookReport&&) { return HookAnswer{404}; };
-  routes.sweep = [](std::string_view) { return false; };
-  routes.reset = [](std::string_view) { return false; };
+  routes.targets = [this] { return components->targets_json(); };
+  routes.target = [this](std::string_view id) { return components->target_json(id); };
+  routes.hook = [this](HookReport&& r) { return components->hook(std::move(r)); };
+  routes.sweep = [this](std::string_view id) { return components->sweep(id); };
+  routes.reset = [this](std::string_view id) { return components->reset(id); };
   routes.hook_answered = [this](int code) { metrics.hook_request(code); };
   routes.token = [this]() -> const std::optional<std::string>& { return cfg.token; };
 }
@@ -107,6 +112,7 @@ void App::Impl::reload() {
     if (changed) spdlog::warn("config reload: {} connection changed; it takes effect at the next restart", what);
   next.listen = cfg.listen;
   setup_logging(next.log_level, next.log_format);
+  components->reconfigure(next);
   cfg = std::move(next);
   metrics.config_reload(true);
   spdlog::info("config reloaded from {}", config_path);
@@ -138,6 +144,7 @@ void App::Impl::shutdown() {
   stopping = true;
   notify("STOPPING=1");
   if (http) http->stop();
+  if (components) components->stop();
   watchdog.cancel();
   reload_signal.cancel();
   // In-flight work (remediations, store writes) gets shutdown_grace to
@@ -154,6 +161,28 @@ void App::Impl::shutdown() {
   }, net::detached);
 }
 
+namespace {
+
+// Raises the soft file-descriptor limit to the hard one (systemd's default
+// soft limit is 1024) and keeps the connection cap well below it, so the
+// cap, not EMFILE, is what a connection flood meets.
+HttpLimits listener_limits() {
+  HttpLimits limits;
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    if (lim.rlim_cur < lim.rlim_max) {
+      lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 65536);
+      setrlimit(RLIMIT_NOFILE, &lim);
+      getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > 256)
+      limits.max_connections = std::min<std::size_t>(limits.max_connections, lim.rlim_cur - 128);
+  }
+  return limits;
+}
+
+}  // namespace
+
 App::App(config::Config config, std::string config_path)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(config_path))) {}
 
@@ -164,16 +193,21 @@ int App::run() {
   setup_logging(d.cfg.log_level, d.cfg.log_format);
   spdlog::info("healthsweepd {} starting, config {}", HEALTHSWEEP_VERSION, d.config_path);
   d.enable_subsystems();
+  d.components = std::make_unique<Components>(d.ioc, d.cfg, d.metrics, d.liveness);
   d.build_routes();
   d.http = std::make_unique<HttpServer>(d.ioc.get_executor(), d.cfg.listen,
-                                        [&d](Request&& req) { return route(d.routes, std::move(req)); });
+                                        [&d](Request&& req) { return route(d.routes, std::move(req)); },
+                                        listener_limits());
   d.http->start();
   spdlog::info("listening on {}", d.http->local_address());
   d.wait_stop_signal();
   d.wait_reload_signal();
+  d.components->start();
   notify("READY=1");
   d.start_watchdog();
   d.ioc.run();
+  d.http.reset();
+  d.components.reset();
   spdlog::info("stopped");
   return 0;
 }

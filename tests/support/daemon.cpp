@@ -90,7 +90,7 @@ Daemon::Daemon(const std::string& config_yaml, Options options)
     time_to_ready_ = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
   }
-  static const std::regex listening(R"(listening on [^ ]*:(\d+))");
+  static const std::regex listening(R"(listening on [^ ]*:(\d+)\n)");
   eventually([&] {
     std::smatch m;
     const auto text = log();

@@ -61,6 +61,9 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, const std::string& 
     const int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) { dup2(devnull, 0); close(devnull); }
     setpgid(0, 0);  // own process group: a killed test kills the whole tree
+    // Nothing of the test's leaks into the child (listening sockets above all:
+    // a test closing its listener must really close it).
+    close_range(3, ~0U, 0);
     execve(cargv[0], cargv.data(), cenv.data());
     _exit(127);
   }

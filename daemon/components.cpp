@@ -1,0 +1,224 @@
+#include "daemon/components.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "metrics/liveness.hpp"
+#include "metrics/metrics.hpp"
+#include "sweeps/engine_client.hpp"
+#include "sweeps/fleet.hpp"
+#include "sweeps/http_checker.hpp"
+#include "sweeps/passive_layer.hpp"
+#include "sweeps/proactive_layer.hpp"
+#include "sweeps/reactive_layer.hpp"
+#include "sweeps/remediator.hpp"
+#include "sweeps/target_check.hpp"
+#include "sweeps/target_sources.hpp"
+#include "sweeps/webhook_client.hpp"
+
+namespace healthsweep::daemon {
+
+namespace net = boost::asio;
+using namespace healthsweep::sweeps;
+using metrics::Subsystem;
+
+namespace {
+
+std::vector<TargetSpec> static_specs(const config::Config& cfg) {
+  std::vector<TargetSpec> out;
+  for (const auto& s : cfg.targets.static_targets)
+    out.push_back(TargetSpec{s.id, s.container, s.http, s.tcp, s.paused});
+  return out;
+}
+
+bool needs_proactive(const config::Config& cfg) {
+  if (cfg.engine.enabled) return true;
+  for (const auto& s : cfg.targets.static_targets)
+    if (!s.http.empty() || s.tcp) return true;
+  return false;
+}
+
+}  // namespace
+
+struct Components::Impl {
+  Impl(net::io_context& io, const config::Config& c, metrics::Metrics& m, metrics::LivenessRegistry& l)
+      : ioc(io), cfg(c), metrics(m), liveness(l), http(io.get_executor()), webhook(io.get_executor()),
+        fleet(io.get_executor(), c, m) {}
+
+  net::io_context& ioc;
+  config::Config cfg;
+  metrics::Metrics& metrics;
+  metrics::LivenessRegistry& liveness;
+  std::unique_ptr<EngineClient> engine;
+  HttpChecker http;
+  WebhookClient webhook;
+  Fleet fleet;
+  std::unique_ptr<Remediator> remediator;
+  std::unique_ptr<ProactiveLayer> proactive;
+  std::unique_ptr<ReactiveLayer> reactive;
+  std::unique_ptr<PassiveLayer> passive;
+  bool passive_targets_dirty = false;
+
+  void build();
+  void watch_passive_targets();
+  std::vector<TargetSpec> checkable_targets() const;
+  net::awaitable<Evidence> check(const std::string& id, Layer layer);
+};
+
+std::vector<TargetSpec> Components::Impl::checkable_targets() const {
+  std::vector<TargetSpec> out;
+  for (const auto& id : fleet.ids())
+    if (auto spec = fleet.spec(id); spec && (!spec->container.empty() || !spec->http.empty() || spec->tcp))
+      out.push_back(std::move(*spec));
+  return out;
+}
+
+net::awaitable<Evidence> Components::Impl::check(const std::string& id, Layer layer) {
+  auto spec = fleet.spec(id);
+  if (!spec) co_return Evidence{id, layer, Verdict::unknown, "target left", false, std::chrono::steady_clock::now()};
+  co_return co_await check_target(ioc.get_executor(), *spec, engine.get(), &http, cfg.proactive.timeout, layer);
+}
+
+void Components::Impl::watch_passive_targets() {
+  // The passive layer watches every target's heartbeat; the set changes with
+  // discovery, so it is refreshed once per loop turn after a batch of changes.
+  fleet.on_transition([this](const Transition& t) {
+    if (!(t.added || t.removed) || !passive || passive_targets_dirty) return;
+    passive_targets_dirty = true;
+    net::post(ioc, [this] {
+      passive_targets_dirty = false;
+      if (passive) passive->set_targets(fleet.ids(), std::chrono::steady_clock::now());
+    });
+  });
+}
+
+void Components::Impl::build() {
+  if (cfg.engine.enabled)
+    engine = std::make_unique<EngineClient>(ioc.get_executor(), cfg.engine.socket, cfg.engine.api_version,
+                                            cfg.proactive.timeout);
+  remediator = std::make_unique<Remediator>(
+      ioc.get_executor(), cfg.restart, engine.get(), &webhook, metrics,
+      [this](const RemediationOrder& o, bool ok, std::string detail) {
+        fleet.remediation_result(o.target, o.kind, ok, detail);
+      });
+  fleet.on_order([this](const RemediationOrder& o) { remediator->execute(o); });
+  fleet.on_transition([this](const Transition& t) {
+    if (t.removed && reactive) reactive->forget(t.target);
+  });
+  fleet.replace_source(TargetSources::static_source, static_specs(cfg));
+
+  if (needs_proactive(cfg)) {
+    ProactiveOutputs out;
+    out.evidence = fleet.sink();
+    out.discovered = [this](std::vector<TargetSpec> specs) {
+      fleet.replace_source(TargetSources::engine_source, std::move(specs));
+    };
+    out.started = [this](const std::string& id, const std::string& reason) {
+      fleet.begin_grace(id, Layer::proactive, reason);
+    };
+    out.engine_healthy = [this](bool healthy) { fleet.set_source_healthy("engine", healthy); };
+    out.targets = [this] { return checkable_targets(); };
+    proactive = std::make_unique<ProactiveLayer>(ioc.get_executor(), cfg, engine.get(), http, std::move(out),
+                                                 metrics, liveness);
+  }
+  if (cfg.reactive.enabled) {
+    ReactiveLayer::Options o;
+    o.coalesce_window = cfg.reactive.coalesce_window;
+    o.stale_after = cfg.liveness_stale_after;
+    reactive = std::make_unique<ReactiveLayer>(
+        ioc.get_executor(), o,
+        [this](const ReactiveLayer::Report& r) { return check(r.target, Layer::reactive); },
+        fleet.sink(), metrics, liveness);
+  }
+  if (cfg.redis.enabled) {
+    passive = std::make_unique<PassiveLayer>(
+        ioc.get_executor(), cfg.redis, metrics, liveness, fleet.sink(),
+        [this](bool healthy) { fleet.set_source_healthy("redis", healthy); });
+    // Ticks come from reconciliations and deadline passes: allow two
+    // reconcile intervals between them before calling it stale.
+    const auto budget = std::max(cfg.liveness_stale_after, cfg.redis.reconcile_interval * 2 + std::chrono::seconds(5));
+    liveness.enable(Subsystem::redis, budget);
+    liveness.enable(Subsystem::passive, budget);
+    watch_passive_targets();
+    passive->set_targets(fleet.ids(), std::chrono::steady_clock::now());
+  }
+  if (!cfg.postgres.enabled)
+    spdlog::warn("no postgres section: state and events are kept in memory only and lost at exit");
+  else
+    spdlog::warn("postgres: the durable store is not built yet; state and events are in memory only");
+}
+
+Components::Components(net::io_context& ioc, const config::Config& cfg, metrics::Metrics& metrics,
+                       metrics::LivenessRegistry& liveness)
+    : impl_(std::make_unique<Impl>(ioc, cfg, metrics, liveness)) {
+  impl_->build();
+}
+
+Components::~Components() { stop(); }
+
+void Components::start() {
+  if (impl_->proactive) impl_->proactive->start();
+  if (impl_->reactive) impl_->reactive->start();
+  if (impl_->passive) impl_->passive->start();
+}
+
+void Components::stop() {
+  if (impl_->proactive) impl_->proactive->stop();
+  if (impl_->reactive) impl_->reactive->stop();
+  if (impl_->passive) impl_->passive->stop();
+  impl_->fleet.stop();
+}
+
+void Components::reconfigure(const config::Config& cfg) {
+  auto& d = *impl_;
+  d.cfg.targets = cfg.targets;
+  d.cfg.proactive = cfg.proactive;
+  d.cfg.reactive = cfg.reactive;
+  d.cfg.restart = cfg.restart;
+  d.cfg.fail_safe = cfg.fail_safe;
+  d.fleet.configure(cfg);
+  d.remediator->configure(cfg.restart);
+  if (d.proactive) d.proactive->configure(cfg);
+  if (d.reactive) d.reactive->set_coalesce_window(cfg.reactive.coalesce_window);
+  d.fleet.replace_source(TargetSources::static_source, static_specs(cfg));
+}
+
+std::string Components::targets_json() const { return impl_->fleet.targets_json(); }
+
+std::optional<std::string> Components::target_json(std::string_view id) const {
+  return impl_->fleet.target_json(id);
+}
+
+HookAnswer Components::hook(HookReport&& report) {
+  auto& d = *impl_;
+  if (!d.reactive) return HookAnswer{503};
+  if (!d.fleet.contains(report.target)) return HookAnswer{404};
+  const auto admission = d.reactive->report(
+      {std::move(report.target), std::move(report.error), std::move(report.source), std::chrono::steady_clock::now()});
+  switch (admission) {
+    case ReactiveLayer::Admission::started:
+    case ReactiveLayer::Admission::queued: return HookAnswer{202, false};
+    case ReactiveLayer::Admission::coalesced: return HookAnswer{202, true};
+    case ReactiveLayer::Admission::refused: return HookAnswer{429, false, 1};
+  }
+  return HookAnswer{503};
+}
+
+bool Components::sweep(std::string_view id) {
+  auto& d = *impl_;
+  if (!d.fleet.contains(id)) return false;
+  net::co_spawn(d.ioc, [&d, target = std::string(id)]() -> net::awaitable<void> {
+    auto ev = co_await d.check(target, Layer::proactive);
+    ev.reason = "admin sweep: " + ev.reason;
+    d.fleet.submit(std::move(ev));
+  }, net::detached);
+  return true;
+}
+
+bool Components::reset(std::string_view id) { return impl_->fleet.reset(id); }
+
+std::size_t Components::in_flight() const { return impl_->remediator->in_flight(); }
+
+}  // namespace healthsweep::daemon

@@ -1,0 +1,202 @@
+#include "sweeps/fleet.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include "metrics/metrics.hpp"
+#include "sweeps/state_machine.hpp"
+#include "sweeps/target_json.hpp"
+#include "sweeps/target_sources.hpp"
+
+namespace healthsweep::sweeps {
+
+namespace net = boost::asio;
+
+struct Fleet::Impl {
+  Impl(net::any_io_executor ex, const config::Config& cfg, metrics::Metrics& m)
+      : machine(cfg), metrics(m), timer(ex) {}
+
+  StateMachine machine;
+  TargetSources sources;
+  metrics::Metrics& metrics;
+  net::steady_timer timer;
+  std::optional<steady::time_point> armed;  // when `timer` fires, if waiting
+  std::vector<OrderHandler> order_handlers;
+  std::vector<TransitionHandler> transition_handlers;
+  bool stopped = false;
+
+  void apply(Effects&& fx);
+  void record(const Transition& t);
+  void rearm();
+  void update_gauges();
+};
+
+void Fleet::Impl::record(const Transition& t) {
+  if (t.added) {
+    spdlog::info("target {} appeared ({})", t.target, to_string(t.to));
+    return;
+  }
+  if (t.removed) {
+    spdlog::info("target {} removed (was {})", t.target, to_string(t.from));
+    return;
+  }
+  metrics.transition(to_string(t.from), to_string(t.to));
+  if (t.to == State::offline && t.from != State::offline && t.observed_at &&
+      t.layer != Layer::admin) {
+    // A detection: the time from the fact (TTL deadline, hook received,
+    // engine event) to this verdict.
+    metrics.detection(to_string(t.layer), std::chrono::duration<double>(t.at - *t.observed_at).count());
+  }
+  const auto level = t.to == State::offline || t.to == State::quarantined ? spdlog::level::warn
+                                                                           : spdlog::level::info;
+  spdlog::log(level, "target {}: {} -> {} ({}: {})", t.target, to_string(t.from), to_string(t.to),
+              to_string(t.layer), t.reason);
+}
+
+void Fleet::Impl::apply(Effects&& fx) {
+  for (const auto& t : fx.transitions) {
+    record(t);
+    for (const auto& h : transition_handlers) h(t);
+  }
+  if (fx.failsafe_changed) {
+    metrics.set_failsafe(*fx.failsafe_changed);
+    if (*fx.failsafe_changed)
+      spdlog::error("FAIL-SAFE ACTIVE: remediation paused: {}", fx.failsafe_reason);
+    else
+      spdlog::warn("fail-safe cleared: remediation resumes: {}", fx.failsafe_reason);
+  }
+  for (const auto& o : fx.orders) {
+    const auto action = to_string(o.kind);
+    if (o.suppressed) {
+      metrics.remediation(action, "suppressed");
+      spdlog::warn("target {}: {} suppressed by the fail-safe ({})", o.target, action, o.reason);
+      continue;
+    }
+    if (o.kind == RemediationKind::mark_offline) {
+      metrics.remediation(action, "ok");
+      continue;
+    }
+    for (const auto& h : order_handlers) h(o);
+  }
+  if (!fx.transitions.empty()) update_gauges();
+  rearm();
+}
+
+void Fleet::Impl::update_gauges() {
+  const auto counts = machine.counts_by_state();
+  for (std::size_t i = 0; i < state_count; ++i)
+    metrics.set_targets(to_string(all_states[i]), static_cast<double>(counts[i]));
+}
+
+void Fleet::Impl::rearm() {
+  if (stopped) return;
+  const auto next = machine.next_deadline();
+  if (!next) return;  // an armed timer that fires early finds nothing due: harmless
+  if (armed && *armed <= *next) return;
+  armed = *next;
+  timer.expires_at(*next);
+  timer.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // re-armed earlier, or stopped
+    armed.reset();
+    apply(machine.tick(steady::now()));
+  });
+}
+
+Fleet::Fleet(net::any_io_executor ex, const config::Config& config, metrics::Metrics& metrics)
+    : impl_(std::make_unique<Impl>(ex, config, metrics)) {
+  impl_->update_gauges();
+  impl_->metrics.set_failsafe(false);
+}
+
+Fleet::~Fleet() { stop(); }
+
+void Fleet::on_order(OrderHandler h) { impl_->order_handlers.push_back(std::move(h)); }
+void Fleet::on_transition(TransitionHandler h) { impl_->transition_handlers.push_back(std::move(h)); }
+
+void Fleet::configure(const config::Config& config) {
+  impl_->machine.configure(config);
+  impl_->rearm();
+}
+
+void Fleet::set_settle_delay(config::Duration d) { impl_->machine.set_settle_delay(d); }
+
+void Fleet::submit(Evidence ev) {
+  if (!impl_->machine.find(ev.target)) return;  // a target that left meanwhile
+  impl_->apply(impl_->machine.submit(ev, steady::now()));
+}
+
+EvidenceSink Fleet::sink() {
+  return [this](Evidence ev) { submit(std::move(ev)); };
+}
+
+void Fleet::replace_source(std::string_view source, std::vector<TargetSpec> specs) {
+  auto diff = impl_->sources.replace(source, std::move(specs));
+  const auto now = steady::now();
+  Effects fx;
+  for (const auto& id : diff.removals) fx.append(impl_->machine.remove(id, now));
+  for (const auto& spec : diff.upserts) fx.append(impl_->machine.upsert(spec, now));
+  impl_->apply(std::move(fx));
+}
+
+void Fleet::remediation_result(std::string_view id, RemediationKind kind, bool ok,
+                               std::string_view detail) {
+  impl_->apply(impl_->machine.remediation_result(id, kind, ok, detail, steady::now()));
+}
+
+void Fleet::begin_grace(std::string_view id, Layer layer, std::string_view reason) {
+  impl_->apply(impl_->machine.begin_grace(id, layer, reason, steady::now()));
+}
+
+bool Fleet::reset(std::string_view id) {
+  if (!impl_->machine.find(id)) return false;
+  impl_->apply(impl_->machine.reset(id, steady::now()));
+  return true;
+}
+
+void Fleet::set_source_healthy(std::string_view source, bool healthy) {
+  impl_->apply(impl_->machine.set_source_healthy(source, healthy, steady::now()));
+}
+
+bool Fleet::contains(std::string_view id) const { return impl_->machine.find(id) != nullptr; }
+
+std::optional<TargetSpec> Fleet::spec(std::string_view id) const {
+  const auto* rec = impl_->machine.find(id);
+  if (!rec) return std::nullopt;
+  return rec->spec;
+}
+
+std::vector<std::string> Fleet::ids() const {
+  std::vector<std::string> out;
+  out.reserve(impl_->machine.size());
+  impl_->machine.for_each([&](const TargetRecord& r) { out.push_back(r.spec.id); });
+  return out;
+}
+
+std::size_t Fleet::size() const { return impl_->machine.size(); }
+bool Fleet::failsafe_active() const { return impl_->machine.failsafe_active(); }
+
+std::string Fleet::targets_json() const {
+  const auto now = steady::now();
+  const auto wall = std::chrono::system_clock::now();
+  boost::json::array arr;
+  arr.reserve(impl_->machine.size());
+  impl_->machine.for_each([&](const TargetRecord& r) { arr.push_back(to_json(r, now, wall)); });
+  return boost::json::serialize(arr);
+}
+
+std::optional<std::string> Fleet::target_json(std::string_view id) const {
+  const auto* rec = impl_->machine.find(id);
+  if (!rec) return std::nullopt;
+  return boost::json::serialize(to_json(*rec, steady::now(), std::chrono::system_clock::now()));
+}
+
+const StateMachine& Fleet::machine() const { return impl_->machine; }
+
+void Fleet::stop() {
+  impl_->stopped = true;
+  impl_->timer.cancel();
+}
+
+}  // namespace healthsweep::sweeps

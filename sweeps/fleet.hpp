@@ -1,0 +1,71 @@
+// The fleet: the state machine on the event loop. Layers hand it evidence,
+// sources hand it target lists; it runs the machine, arms one timer for the
+// machine's next deadline, and passes every decision to the effects —
+// metrics here, remediation orders and transitions to whoever subscribed
+// (remediator, store, reactive layer). It decides nothing itself.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "sweeps/evidence.hpp"
+#include "sweeps/target.hpp"
+
+namespace healthsweep::metrics { class Metrics; }
+
+namespace healthsweep::sweeps {
+
+class StateMachine;
+
+class Fleet {
+ public:
+  using steady = std::chrono::steady_clock;
+  using OrderHandler = std::function<void(const RemediationOrder&)>;
+  using TransitionHandler = std::function<void(const Transition&)>;
+
+  Fleet(boost::asio::any_io_executor ex, const config::Config& config, metrics::Metrics& metrics);
+  ~Fleet();
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
+
+  // Effects (subscribe before the first evidence arrives).
+  void on_order(OrderHandler h);            // restart and webhook orders, not suppressed
+  void on_transition(TransitionHandler h);  // every transition, including added/removed
+
+  void configure(const config::Config& config);
+  void set_settle_delay(config::Duration d);
+
+  // Inputs.
+  void submit(Evidence ev);
+  EvidenceSink sink();  // submit() as a function for the layers
+  void replace_source(std::string_view source, std::vector<TargetSpec> specs);
+  void remediation_result(std::string_view id, RemediationKind kind, bool ok, std::string_view detail);
+  void begin_grace(std::string_view id, Layer layer, std::string_view reason);
+  bool reset(std::string_view id);  // false: unknown target
+  void set_source_healthy(std::string_view source, bool healthy);
+
+  // Views.
+  bool contains(std::string_view id) const;
+  std::optional<TargetSpec> spec(std::string_view id) const;
+  std::vector<std::string> ids() const;
+  std::size_t size() const;
+  bool failsafe_active() const;
+  std::string targets_json() const;
+  std::optional<std::string> target_json(std::string_view id) const;
+  const StateMachine& machine() const;
+
+  void stop();  // cancels the deadline timer
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace healthsweep::sweeps

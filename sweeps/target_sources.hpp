@@ -1,0 +1,41 @@
+// Which targets exist: the union of what each source (static config, engine
+// label discovery, postgres_query) says. A target present in several sources
+// is merged field by field (static wins where it sets a field; paused if any
+// source says so). A target that leaves every source is gone.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sweeps/target.hpp"
+
+namespace healthsweep::sweeps {
+
+class TargetSources {
+ public:
+  // Source names in priority order: earlier sources win a field conflict.
+  static constexpr std::string_view static_source = "static";
+  static constexpr std::string_view engine_source = "engine";
+  static constexpr std::string_view postgres_source = "postgres";
+
+  struct Diff {
+    std::vector<TargetSpec> upserts;  // new targets and changed specs
+    std::vector<std::string> removals;
+  };
+
+  // Replaces everything `source` says; returns what changed in the merged view.
+  Diff replace(std::string_view source, std::vector<TargetSpec> specs);
+  const std::map<std::string, TargetSpec, std::less<>>& merged() const { return merged_; }
+
+ private:
+  TargetSpec merge(const std::string& id) const;
+  // source -> id -> spec, sources kept in priority order
+  std::vector<std::pair<std::string, std::map<std::string, TargetSpec, std::less<>>>> by_source_;
+  std::map<std::string, TargetSpec, std::less<>> merged_;
+};
+
+bool operator==(const TargetSpec& a, const TargetSpec& b);
+
+}  // namespace healthsweep::sweeps

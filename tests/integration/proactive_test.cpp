@@ -1,0 +1,174 @@
+// Issue 8 against a real daemon: the engine's event stream, health status
+// with failure_threshold, HTTP and TCP checks on loopback, an engine outage,
+// and one sweep over 500 containers.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "tests/integration/target_json.hpp"
+#include "tests/support/podman.hpp"
+
+using namespace healthsweep::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string engine_config(const Podman& p, const std::string& proactive,
+                          const std::string& extra = "") {
+  return "engine:\n  socket: \"" + p.socket() + "\"\n"
+         "targets:\n  engine_label: \"" + p.label() + "\"\n"
+         "sweeps:\n  proactive: { " + proactive + " }\n"
+         "remediation:\n  restart: { via: none }\n  fail_safe: { min_targets: 1000 }\n" + extra;
+}
+
+// An HTTP server answering the status code in a file the test writes.
+struct StatusServer {
+  TempDir dir;
+  std::string status_file = dir.write("status", "200");
+  Subprocess process{{"/usr/bin/python3", std::string(HS_SOURCE_DIR) + "/tests/integration/tools/status_server.py",
+                      status_file}, dir.file("server.log")};
+  int port = 0;
+  StatusServer() {
+    static const std::regex re(R"(listening on (\d+))");
+    eventually([&] {
+      std::smatch m;
+      const auto log = process.log();
+      if (std::regex_search(log, m, re)) port = std::stoi(m[1]);
+      return port != 0;
+    }, 10s);
+  }
+  void answer(int code) { dir.write("status", std::to_string(code)); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/health"; }
+};
+
+// A listening TCP socket (connects succeed through the backlog) until closed.
+struct Listener {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  Listener() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(fd, 64);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  void close_now() { if (fd >= 0) ::close(fd); fd = -1; }
+  ~Listener() { close_now(); }
+};
+
+}  // namespace
+
+TEST(Proactive, KilledContainerIsOfflineThroughTheEventStreamWithAnHourlyPoll) {
+  HS_REQUIRE_PODMAN(p);
+  p.run(p.name("e"), "ws-e");
+  Daemon d(engine_config(p, "interval: 1h, timeout: 2s", "liveness: { stale_after: 2h }\n"));
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-e") == "online"; }, 15s)) << d.log();
+  std::this_thread::sleep_for(300ms);  // the event stream is subscribed
+  p.kill(p.name("e"));
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-e") == "offline"; }, 10s)) << d.log();
+  EXPECT_NE(target(d, "ws-e")->reason.find("container died"), std::string::npos);
+  EXPECT_EQ(metric(d, "healthsweep_detections_total{layer=\"proactive\"}"), 1);
+  EXPECT_EQ(metric(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"proactive\"}"), 1)
+      << "only the first sweep ran: the event stream did it";
+}
+
+TEST(Proactive, UnhealthyContainerGoesOfflineAfterFailureThreshold) {
+  HS_REQUIRE_PODMAN(p);
+  p.run(p.name("h"), "ws-h", "--health-cmd 'test -f /tmp/ok' --health-interval 1h --health-retries 1",
+        "sh -c 'touch /tmp/ok; sleep 100000'");
+  ASSERT_EQ(p.run_shell("healthcheck run " + p.name("h")), 0);
+  Daemon d(engine_config(p, "interval: 1s, timeout: 2s, failure_threshold: 2"));
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-h") == "online"; }, 15s)) << d.log();
+  ASSERT_EQ(p.run_shell("exec " + p.name("h") + " rm /tmp/ok"), 0);
+  p.run_shell("healthcheck run " + p.name("h"));  // exits 1: unhealthy
+  // one unhealthy look is not enough; the next sweeps make it two
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-h") == "offline"; }, 15s)) << d.log();
+  EXPECT_NE(target(d, "ws-h")->body.find("unhealthy"), std::string::npos);
+  EXPECT_GE(metric(d, "healthsweep_transitions_total{from=\"online\",to=\"suspect\"}"), 1);
+  EXPECT_GE(metric(d, "healthsweep_transitions_total{from=\"suspect\",to=\"offline\"}"), 1);
+}
+
+TEST(Proactive, HttpTargetAnswering500IsOfflineAndOnlineAgainAt200) {
+  StatusServer server;
+  ASSERT_NE(server.port, 0) << server.process.log();
+  Daemon d("targets:\n  static:\n    - { id: web-1, http: \"" + server.url() + "\" }\n"
+           "sweeps:\n  proactive: { interval: 300ms, timeout: 2s, failure_threshold: 2 }\n"
+           "remediation:\n  restart: { via: none }\n");
+  ASSERT_TRUE(eventually([&] { return state_of(d, "web-1") == "online"; }, 10s)) << d.log();
+  server.answer(500);
+  ASSERT_TRUE(eventually([&] { return state_of(d, "web-1") == "offline"; }, 10s)) << d.log();
+  EXPECT_NE(target(d, "web-1")->reason.find("HTTP 500"), std::string::npos) << target(d, "web-1")->body;
+  server.answer(200);
+  EXPECT_TRUE(eventually([&] { return state_of(d, "web-1") == "online"; }, 10s)) << d.log();
+}
+
+TEST(Proactive, TcpTargetWhoseListenerClosesGoesOffline) {
+  Listener l;
+  Daemon d("targets:\n  static:\n    - { id: db-1, tcp: \"127.0.0.1:" + std::to_string(l.port) + "\" }\n"
+           "sweeps:\n  proactive: { interval: 300ms, timeout: 2s, failure_threshold: 2 }\n"
+           "remediation:\n  restart: { via: none }\n");
+  ASSERT_TRUE(eventually([&] { return state_of(d, "db-1") == "online"; }, 10s)) << d.log();
+  l.close_now();
+  ASSERT_TRUE(eventually([&] { return state_of(d, "db-1") == "offline"; }, 10s)) << d.log();
+  EXPECT_NE(target(d, "db-1")->reason.find("refused"), std::string::npos) << target(d, "db-1")->body;
+}
+
+TEST(Proactive, EngineOutageMakesEngineStaleWithNoDeadVerdictsAndRecovers) {
+  HS_REQUIRE_PODMAN(p);
+  HS_REQUIRE_ENV(podman_cmd, "HS_TEST_PODMAN");
+  p.run(p.name("o"), "ws-o");
+  // An API service of the test's own (same storage), so stopping it harms no one else.
+  TempDir dir;
+  const auto sock = dir.file("engine.sock");
+  auto start_service = [&] {
+    return std::make_unique<Subprocess>(
+        std::vector<std::string>{"/bin/sh", "-c", "exec " + podman_cmd + " system service --time=0 unix://" + sock},
+        dir.file("service.log"));
+  };
+  auto service = start_service();
+  ASSERT_TRUE(eventually([&] { return ::access(sock.c_str(), F_OK) == 0; }, 10s)) << service->log();
+  Daemon d("engine:\n  socket: \"" + sock + "\"\n"
+           "targets:\n  engine_label: \"" + p.label() + "\"\n"
+           "sweeps:\n  proactive: { interval: 300ms, timeout: 500ms }\n"
+           "liveness: { stale_after: 2s }\n"
+           "remediation:\n  fail_safe: { min_targets: 1000 }\n");
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-o") == "online"; }, 15s)) << d.log();
+  service.reset();  // SIGKILL: the engine is gone
+  ASSERT_TRUE(eventually([&] { return d.get("/admin/liveness").status == 503; }, 15s)) << d.log();
+  const auto live = d.get("/admin/liveness").body;
+  EXPECT_NE(live.find("\"engine\":{\"status\":\"stale\""), std::string::npos) << live;
+  EXPECT_EQ(state_of(d, "ws-o"), "online") << "an unreachable engine is no evidence of death";
+  EXPECT_EQ(metric(d, "healthsweep_failsafe_active"), 1);
+  EXPECT_GE(metric(d, "healthsweep_sweep_runs_total{result=\"error\",sweep=\"proactive\"}"), 1);
+  service = start_service();
+  EXPECT_TRUE(eventually([&] { return d.get("/admin/liveness").status == 200; }, 20s)) << d.log();
+  EXPECT_EQ(metric(d, "healthsweep_failsafe_active"), 0);
+  EXPECT_EQ(state_of(d, "ws-o"), "online");
+}
+
+TEST(Proactive, OneSweepCoversFiveHundredContainers) {
+  HS_REQUIRE_PODMAN(p);
+  // Created four at a time, started in one call: a few seconds per hundred.
+  std::string cmd = "seq 0 499 | xargs -P 4 -I{} sh -c '" + std::string(std::getenv("HS_TEST_PODMAN")) +
+                    " create --network none --name " + p.name("{}") + " --label " + p.label() +
+                    "=ws-{} " + std::getenv("HS_TEST_IMAGE") + " sleep 100000 >/dev/null'";
+  ASSERT_EQ(run_shell(cmd), 0);
+  std::string ids;
+  p.run_shell("ps -aq --filter label=" + p.label(), &ids);
+  for (char& c : ids) if (c == '\n') c = ' ';
+  ASSERT_EQ(p.run_shell("start " + ids), 0);
+  Daemon d(engine_config(p, "interval: 2s, timeout: 5s"));
+  ASSERT_TRUE(eventually([&] {
+    return metric(d, "healthsweep_targets{state=\"online\"}") == 500; }, 60s)) << d.log().substr(0, 4000);
+  EXPECT_GE(metric(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"proactive\"}"), 1);
+  EXPECT_EQ(metric(d, "healthsweep_sweep_runs_total{result=\"error\",sweep=\"proactive\"}"), -1);
+}

@@ -1,0 +1,121 @@
+// Issue 4 against a real engine (Podman's Docker-compatible API): discovery
+// by label, kill -> offline -> restarted -> online, crash loops quarantined,
+// startup grace, paused targets, and the fail-safe.
+#include <gtest/gtest.h>
+
+#include "tests/integration/target_json.hpp"
+#include "tests/support/podman.hpp"
+
+using namespace healthsweep::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string config_for(const Podman& p, const std::string& extra_restart = "",
+                       const std::string& fail_safe = "min_targets: 100") {
+  return "engine:\n  socket: \"" + p.socket() + "\"\n"
+         "targets:\n  engine_label: \"" + p.label() + "\"\n"
+         "sweeps:\n  proactive: { interval: 1s, timeout: 2s }\n"
+         "remediation:\n  restart: { backoff_initial: 200ms, backoff_max: 1s" + extra_restart + " }\n"
+         "  fail_safe: { " + fail_safe + " }\n"
+         "log:\n  level: debug\n";
+}
+
+}  // namespace
+
+TEST(RemediationPodman, LabelledContainerIsDiscoveredOnline) {
+  HS_REQUIRE_PODMAN(p);
+  p.run(p.name("a"), "ws-a");
+  Daemon d(config_for(p));
+  EXPECT_TRUE(eventually([&] { return state_of(d, "ws-a") == "online"; }, 15s)) << d.log();
+  auto t = target(d, "ws-a");
+  ASSERT_TRUE(t);
+  EXPECT_NE(t->body.find("\"container\":\"" + p.name("a") + "\""), std::string::npos) << t->body;
+}
+
+TEST(RemediationPodman, KilledContainerGoesOfflineIsRestartedAndComesBackOnline) {
+  HS_REQUIRE_PODMAN(p);
+  p.run(p.name("k"), "ws-k");
+  Daemon d(config_for(p));
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-k") == "online"; }, 15s)) << d.log();
+  p.kill(p.name("k"));
+  ASSERT_TRUE(eventually([&] {
+    auto t = target(d, "ws-k");
+    return t && t->restarts >= 1 && t->state == "online";
+  }, 20s)) << d.log();
+  EXPECT_EQ(p.status(p.name("k")), "running");
+  EXPECT_GE(metric(d, "healthsweep_remediations_total{action=\"restart\",result=\"ok\"}"), 1);
+  EXPECT_GE(metric(d, "healthsweep_transitions_total{from=\"online\",to=\"offline\"}"), 1);
+  EXPECT_GE(metric(d, "healthsweep_detections_total{layer=\"proactive\"}"), 1);
+}
+
+TEST(RemediationPodman, ContainerThatDiesAfterEveryStartEndsQuarantined) {
+  HS_REQUIRE_PODMAN(p);
+  p.run(p.name("c"), "ws-c", "", "sh -c 'sleep 2; exit 3'");
+  Daemon d(config_for(p, ", max_restarts: 2, startup_grace: 10s"));
+  ASSERT_TRUE(eventually([&] {
+    auto t = target(d, "ws-c");
+    return t && t->quarantined;
+  }, 60s)) << d.log();
+  auto t = target(d, "ws-c");
+  EXPECT_EQ(t->state, "quarantined");
+  EXPECT_EQ(t->restarts, 2);
+  // no more restarts once quarantined
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(target(d, "ws-c")->restarts, 2);
+  EXPECT_EQ(p.status(p.name("c")), "exited");
+}
+
+TEST(RemediationPodman, ContainerUpButNeverAliveIsRestartedOncePerStartupGrace) {
+  HS_REQUIRE_PODMAN(p);
+  // The health check never passes (no /tmp/ok) and Podman runs health checks
+  // only when asked (no systemd timers here): health stays "starting", so the
+  // container never proves alive after its restart.
+  p.run(p.name("g"), "ws-g", "--health-cmd 'test -f /tmp/ok' --health-interval 1h");
+  Daemon d(config_for(p, ", startup_grace: 3s"));
+  ASSERT_TRUE(eventually([&] { return target(d, "ws-g").has_value(); }, 15s)) << d.log();
+  p.kill(p.name("g"));
+  ASSERT_TRUE(eventually([&] { return target(d, "ws-g")->restarts >= 1; }, 15s)) << d.log();
+  const auto first = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(8s);
+  const int restarts = target(d, "ws-g")->restarts;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - first).count();
+  // One restart per grace (3 s) plus backoff at most: never a tight loop.
+  EXPECT_GE(restarts, 2) << d.log();
+  EXPECT_LE(restarts, 1 + static_cast<int>(elapsed / 3.0) + 1) << d.log();
+  EXPECT_NE(target(d, "ws-g")->body.find("failed start"), std::string::npos);
+}
+
+TEST(RemediationPodman, PausedTargetIsWatchedButNeverRestarted) {
+  HS_REQUIRE_PODMAN(p);
+  p.run(p.name("p"), "ws-p", "--label healthsweep.paused=true");
+  Daemon d(config_for(p));
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-p") == "paused"; }, 15s)) << d.log();
+  p.kill(p.name("p"));
+  std::this_thread::sleep_for(5s);
+  auto t = target(d, "ws-p");
+  EXPECT_EQ(t->state, "paused");
+  EXPECT_EQ(t->restarts, 0);
+  EXPECT_NE(t->body.find("dead"), std::string::npos) << "evidence is still recorded: " << t->body;
+  EXPECT_EQ(p.status(p.name("p")), "exited");
+}
+
+TEST(RemediationPodman, TenOfTwentyKilledAtOnceTripTheFailSafeAndNothingIsRestarted) {
+  HS_REQUIRE_PODMAN(p);
+  std::string names;
+  for (int i = 0; i < 20; ++i) p.run(p.name("f" + std::to_string(i)), "ws-f" + std::to_string(i));
+  Daemon d(config_for(p, "", "max_offline_fraction: 0.3, min_targets: 10, window: 60s"));
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 0; i < 20; ++i)
+      if (state_of(d, "ws-f" + std::to_string(i)) != "online") return false;
+    return true;
+  }, 30s)) << d.log();
+  for (int i = 0; i < 10; ++i) names += p.name("f" + std::to_string(i)) + " ";
+  ASSERT_EQ(p.run_shell("kill " + names), 0);
+  EXPECT_TRUE(eventually([&] { return metric(d, "healthsweep_failsafe_active") == 1; }, 15s)) << d.log();
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(metric(d, "healthsweep_remediations_total{action=\"restart\",result=\"ok\"}"), 0) << d.log();
+  EXPECT_GE(metric(d, "healthsweep_remediations_total{action=\"restart\",result=\"suppressed\"}"), 1);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(p.status(p.name("f" + std::to_string(i))), "exited");
+  EXPECT_NE(d.log().find("FAIL-SAFE ACTIVE"), std::string::npos);
+}

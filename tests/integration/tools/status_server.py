@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""A loopback HTTP server for the daemon's HTTP health-check tests.
+
+Answers every GET with the status code written in STATUS_FILE (re-read on
+each request, so a test flips a target between healthy and not by writing
+the file). Prints "listening on PORT" once bound. Usage: status_server.py STATUS_FILE
+"""
+import http.server
+import sys
+
+STATUS_FILE = sys.argv[1]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        with open(STATUS_FILE) as f:
+            code = int(f.read().strip() or "200")
+        body = b"status %d\n" % code
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print("listening on %d" % server.server_address[1], flush=True)
+server.serve_forever()

@@ -1,0 +1,32 @@
+// Test support: a unix-socket proxy in front of the engine API that counts
+// the requests passing through it ("the engine side" of a test): the daemon
+// talks to the proxy's socket, the proxy to the real engine. Runs on its own
+// thread and io_context; stops and joins on destruction.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace healthsweep::testing {
+
+class RecordingProxy {
+ public:
+  // forward_events = false: requests for /events are swallowed (the
+  // connection stays open, nothing comes back), so a test sees what the
+  // daemon does without the engine's event stream.
+  RecordingProxy(const std::string& listen_path, const std::string& engine_path,
+                 bool forward_events = true);
+  ~RecordingProxy();
+  RecordingProxy(const RecordingProxy&) = delete;
+  RecordingProxy& operator=(const RecordingProxy&) = delete;
+
+  const std::string& path() const;
+  // Request lines seen so far that contain `needle` (e.g. "/containers/ws-1/json").
+  int count(const std::string& needle) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace healthsweep::testing
