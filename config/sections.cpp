@@ -215,7 +215,12 @@ void read_liveness(const Section& root, const std::optional<Field>& proactive,
                                           "), or that subsystem is always stale");
     return false;
   };
-  if (check(config.proactive.interval, proactive, "sweeps.proactive.interval") && config.redis.enabled)
+  // The proactive layer runs only with an engine or HTTP/TCP checks to do.
+  bool proactive_in_use = config.engine.enabled;
+  for (const auto& t : config.targets.static_targets)
+    proactive_in_use = proactive_in_use || !t.http.empty() || t.tcp.has_value();
+  if ((!proactive_in_use || check(config.proactive.interval, proactive, "sweeps.proactive.interval")) &&
+      config.redis.enabled)
     check(config.redis.reconcile_interval, reconcile, "redis.reconcile_interval");
 }
 

@@ -141,6 +141,7 @@ void Components::Impl::build() {
     const auto budget = std::max(cfg.liveness_stale_after, cfg.redis.reconcile_interval * 2 + std::chrono::seconds(5));
     liveness.enable(Subsystem::redis, budget);
     liveness.enable(Subsystem::passive, budget);
+    fleet.set_heartbeat_lookup([this](std::string_view id) { return passive->last_heartbeat(id); });
     watch_passive_targets();
     passive->set_targets(fleet.ids(), std::chrono::steady_clock::now());
   }

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/metrics.hpp"
+#include "metrics/time_format.hpp"
 #include "sweeps/state_machine.hpp"
 #include "sweeps/target_json.hpp"
 #include "sweeps/target_sources.hpp"
@@ -25,7 +26,16 @@ struct Fleet::Impl {
   std::optional<steady::time_point> armed;  // when `timer` fires, if waiting
   std::vector<OrderHandler> order_handlers;
   std::vector<TransitionHandler> transition_handlers;
+  HeartbeatLookup heartbeat;
   bool stopped = false;
+
+  boost::json::object object_of(const TargetRecord& r, steady::time_point now,
+                                std::chrono::system_clock::time_point wall) const {
+    auto o = to_json(r, now, wall);
+    if (heartbeat)
+      if (auto hb = heartbeat(r.spec.id)) o["last_heartbeat"] = metrics::format_rfc3339_ms(*hb);
+    return o;
+  }
 
   void apply(Effects&& fx);
   void record(const Transition& t);
@@ -115,6 +125,8 @@ Fleet::~Fleet() { stop(); }
 void Fleet::on_order(OrderHandler h) { impl_->order_handlers.push_back(std::move(h)); }
 void Fleet::on_transition(TransitionHandler h) { impl_->transition_handlers.push_back(std::move(h)); }
 
+void Fleet::set_heartbeat_lookup(HeartbeatLookup lookup) { impl_->heartbeat = std::move(lookup); }
+
 void Fleet::configure(const config::Config& config) {
   impl_->machine.configure(config);
   impl_->rearm();
@@ -182,14 +194,14 @@ std::string Fleet::targets_json() const {
   const auto wall = std::chrono::system_clock::now();
   boost::json::array arr;
   arr.reserve(impl_->machine.size());
-  impl_->machine.for_each([&](const TargetRecord& r) { arr.push_back(to_json(r, now, wall)); });
+  impl_->machine.for_each([&](const TargetRecord& r) { arr.push_back(impl_->object_of(r, now, wall)); });
   return boost::json::serialize(arr);
 }
 
 std::optional<std::string> Fleet::target_json(std::string_view id) const {
   const auto* rec = impl_->machine.find(id);
   if (!rec) return std::nullopt;
-  return boost::json::serialize(to_json(*rec, steady::now(), std::chrono::system_clock::now()));
+  return boost::json::serialize(impl_->object_of(*rec, steady::now(), std::chrono::system_clock::now()));
 }
 
 const StateMachine& Fleet::machine() const { return impl_->machine; }

@@ -39,6 +39,12 @@ class Fleet {
   void on_order(OrderHandler h);            // restart and webhook orders, not suppressed
   void on_transition(TransitionHandler h);  // every transition, including added/removed
 
+  // Where the target object's last_heartbeat comes from: the passive layer
+  // knows every refresh, the state machine only the first after a lapse.
+  using HeartbeatLookup =
+      std::function<std::optional<std::chrono::system_clock::time_point>(std::string_view)>;
+  void set_heartbeat_lookup(HeartbeatLookup lookup);
+
   void configure(const config::Config& config);
   void set_settle_delay(config::Duration d);
 

@@ -153,8 +153,9 @@ void PassiveLayer::Impl::on_pttl(const std::string& id, Clock::time_point sent_a
 void PassiveLayer::Impl::emit(const HeartbeatVerdict& v) {
   if (stopping) return;
   if (v.verdict == Verdict::dead) {
+    // healthsweep_detections_total counts state changes to offline, in the
+    // fleet; a dead verdict about a target already offline is no detection.
     const auto late = std::chrono::duration<double>(Clock::now() - v.observed_at).count();
-    metrics.detection("passive", std::max(0.0, late));
     spdlog::info("passive: {} dead ({}), verdict {:.1f} ms after the deadline", v.target, v.reason, late * 1e3);
   } else {
     spdlog::debug("passive: {} alive ({})", v.target, v.reason);  // 100,000 of them at start

@@ -116,16 +116,18 @@ TEST_F(ConfigErrors, BackoffInitialAboveMax) {
 }
 
 TEST_F(ConfigErrors, StaleAfterMustOutlastTheTicks) {
-  EXPECT_THAT(errors_of("sweeps:\n  proactive:\n    interval: 2m\n"),
-              ElementsAre("cfg.yaml:3:15: liveness.stale_after (1m) must be longer than sweeps.proactive.interval "
+  EXPECT_THAT(errors_of("engine: {}\nsweeps:\n  proactive:\n    interval: 2m\n"),
+              ElementsAre("cfg.yaml:4:15: liveness.stale_after (1m) must be longer than sweeps.proactive.interval "
                           "(2m), or that subsystem is always stale"));
-  EXPECT_THAT(errors_of("liveness:\n  stale_after: 10s\n"),
-              ElementsAre("cfg.yaml:2:16: liveness.stale_after (10s) must be longer than sweeps.proactive.interval "
+  EXPECT_THAT(errors_of("engine: {}\nliveness:\n  stale_after: 10s\n"),
+              ElementsAre("cfg.yaml:3:16: liveness.stale_after (10s) must be longer than sweeps.proactive.interval "
                           "(15s), or that subsystem is always stale"));
   EXPECT_THAT(errors_of("redis:\n  reconcile_interval: 30s\nliveness:\n  stale_after: 20s\n"),
               ElementsAre("cfg.yaml:4:16: liveness.stale_after (20s) must be longer than redis.reconcile_interval "
                           "(30s), or that subsystem is always stale"));
-  // Without the redis section its interval does not matter.
+  // Without an engine or HTTP/TCP targets the proactive interval does not
+  // matter; without the redis section its interval does not.
+  EXPECT_THAT(errors_of("liveness:\n  stale_after: 5s\n"), ElementsAre());
   EXPECT_THAT(errors_of("liveness:\n  stale_after: 20s\n"), ElementsAre());
   EXPECT_THAT(errors_of("redis:\n  reconcile_interval: 90s\n"),
               ElementsAre("cfg.yaml:2:23: liveness.stale_after (1m) must be longer than redis.reconcile_interval "
