@@ -49,10 +49,13 @@ TEST(RemediationPodman, KilledContainerGoesOfflineIsRestartedAndComesBackOnline)
   EXPECT_GE(metric(d, "healthsweep_detections_total{layer=\"proactive\"}"), 1);
 }
 
-TEST(RemediationPodman, ContainerThatDiesAfterEveryStartEndsQuarantined) {
+TEST(RemediationPodman, ContainerThatDiesAfterEveryStartEndsQuarantinedUntilReset) {
   HS_REQUIRE_PODMAN(p);
   p.run(p.name("c"), "ws-c", "", "sh -c 'sleep 2; exit 3'");
-  Daemon d(config_for(p, ", max_restarts: 2, startup_grace: 10s"));
+  TempDir dir;
+  const auto token_file = dir.write("token", "reset-token\n");
+  Daemon d(config_for(p, ", max_restarts: 2, startup_grace: 10s") +
+           "auth: { token_file: \"" + token_file + "\" }\n");
   ASSERT_TRUE(eventually([&] {
     auto t = target(d, "ws-c");
     return t && t->quarantined;
@@ -64,6 +67,12 @@ TEST(RemediationPodman, ContainerThatDiesAfterEveryStartEndsQuarantined) {
   std::this_thread::sleep_for(4s);
   EXPECT_EQ(target(d, "ws-c")->restarts, 2);
   EXPECT_EQ(p.status(p.name("c")), "exited");
+  // The operator resets it: quarantine and history cleared, remediated afresh.
+  EXPECT_EQ(d.post("/admin/targets/ws-c/reset", "", "wrong").status, 401);
+  ASSERT_EQ(d.post("/admin/targets/ws-c/reset", "", "reset-token").status, 200);
+  EXPECT_FALSE(target(d, "ws-c")->quarantined);
+  EXPECT_TRUE(eventually([&] { return target(d, "ws-c")->restarts >= 1; }, 15s)) << d.log();
+  EXPECT_EQ(d.post("/admin/targets/ws-nobody/reset", "", "reset-token").status, 404);
 }
 
 TEST(RemediationPodman, ContainerUpButNeverAliveIsRestartedOncePerStartupGrace) {

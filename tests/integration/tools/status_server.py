@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""A loopback HTTP server for the daemon's HTTP health-check tests.
+"""A loopback HTTP server for the daemon's HTTP health-check and webhook tests.
 
-Answers every GET with the status code written in STATUS_FILE (re-read on
-each request, so a test flips a target between healthy and not by writing
-the file). Prints "listening on PORT" once bound. Usage: status_server.py STATUS_FILE
+Answers every request with the status code written in STATUS_FILE (re-read
+on each request, so a test flips a target between healthy and not by
+writing the file). The body of every POST is appended, one per line, to
+STATUS_FILE.posts. Prints "listening on PORT" once bound.
+Usage: status_server.py STATUS_FILE
 """
 import http.server
 import sys
@@ -14,9 +16,21 @@ STATUS_FILE = sys.argv[1]
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self):
+    def status(self):
         with open(STATUS_FILE) as f:
-            code = int(f.read().strip() or "200")
+            return int(f.read().strip() or "200")
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(STATUS_FILE + ".posts", "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        code = self.status()
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        code = self.status()
         body = b"status %d\n" % code
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))
