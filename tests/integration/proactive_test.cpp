@@ -8,9 +8,9 @@
 
 #include <csignal>
 #include <fstream>
-#include <regex>
 #include <thread>
 
+#include "tests/integration/status_server.hpp"
 #include "tests/integration/target_json.hpp"
 #include "tests/support/podman.hpp"
 
@@ -26,26 +26,6 @@ std::string engine_config(const Podman& p, const std::string& proactive,
          "sweeps:\n  proactive: { " + proactive + " }\n"
          "remediation:\n  restart: { via: none }\n  fail_safe: { min_targets: 1000 }\n" + extra;
 }
-
-// An HTTP server answering the status code in a file the test writes.
-struct StatusServer {
-  TempDir dir;
-  std::string status_file = dir.write("status", "200");
-  Subprocess process{{"/usr/bin/python3", std::string(HS_SOURCE_DIR) + "/tests/integration/tools/status_server.py",
-                      status_file}, dir.file("server.log")};
-  int port = 0;
-  StatusServer() {
-    static const std::regex re(R"(listening on (\d+))");
-    eventually([&] {
-      std::smatch m;
-      const auto log = process.log();
-      if (std::regex_search(log, m, re)) port = std::stoi(m[1]);
-      return port != 0;
-    }, 10s);
-  }
-  void answer(int code) { dir.write("status", std::to_string(code)); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/health"; }
-};
 
 // A listening TCP socket (connects succeed through the backlog) until closed.
 struct Listener {

@@ -6,39 +6,29 @@
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
-#include <regex>
 
+#include "tests/integration/status_server.hpp"
 #include "tests/integration/target_json.hpp"
 
 using namespace healthsweep::testing;
 using namespace std::chrono_literals;
 
 TEST(WebhookRemediation, OfflineTargetIsReportedToTheWebhookWithRetry) {
-  TempDir dir;
-  const auto status_file = dir.write("status", "503");  // the receiver fails first
-  Subprocess server({"/usr/bin/python3", std::string(HS_SOURCE_DIR) + "/tests/integration/tools/status_server.py",
-                     status_file}, dir.file("server.log"));
-  int port = 0;
-  ASSERT_TRUE(eventually([&] {
-    std::smatch m;
-    const auto log = server.log();
-    static const std::regex re(R"(listening on (\d+))");
-    if (std::regex_search(log, m, re)) port = std::stoi(m[1]);
-    return port != 0;
-  }, 10s)) << server.log();
+  StatusServer server(503);  // the receiver fails first
+  ASSERT_NE(server.port, 0) << server.process.log();
 
   // A TCP target on a port nobody listens on: offline after two checks.
   const int closed_port = free_port();
   Daemon d("targets:\n  static:\n    - { id: hook-t, tcp: \"127.0.0.1:" + std::to_string(closed_port) + "\" }\n"
            "sweeps:\n  proactive: { interval: 300ms, timeout: 1s, failure_threshold: 2 }\n"
            "remediation:\n  restart:\n    via: webhook\n"
-           "    webhook_url: \"http://127.0.0.1:" + std::to_string(port) + "/remediate\"\n"
+           "    webhook_url: \"" + server.url("/remediate") + "\"\n"
            "    startup_grace: 30s\n");
-  ASSERT_TRUE(eventually([&] { return !read_file(status_file + ".posts").empty(); }, 15s)) << d.log();
-  dir.write("status", "200");  // the retry succeeds
+  ASSERT_TRUE(eventually([&] { return !server.posts().empty(); }, 15s)) << d.log();
+  server.answer(200);  // the retry succeeds
   ASSERT_TRUE(eventually([&] {
     return metric(d, "healthsweep_remediations_total{action=\"webhook\",result=\"ok\"}") == 1; }, 15s)) << d.log();
-  const auto posts = read_file(status_file + ".posts");
+  const auto posts = server.posts();
   const auto first = boost::json::parse(posts.substr(0, posts.find('\n'))).as_object();
   EXPECT_EQ(first.at("target").as_string(), "hook-t");
   EXPECT_EQ(first.at("action").as_string(), "restart");
