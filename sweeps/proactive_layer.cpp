@@ -35,6 +35,7 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
       : executor(ex), proactive(cfg.proactive), stale_after(cfg.liveness_stale_after),
         label(cfg.targets.engine_label), engine(e), http(h),
         out(std::move(o)), metrics(m), liveness(l), wait_timer(ex), retry_timer(ex),
+        discovery_timer(ex), targets_refresh(cfg.targets.targets_refresh),
         overruns(m.counter("healthsweep_proactive_overruns_total",
                            "Proactive sweeps that took longer than the interval.")),
         event_deaths(m.counter("healthsweep_proactive_event_deaths_total",
@@ -51,6 +52,9 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   metrics::LivenessRegistry& liveness;
   net::steady_timer wait_timer;   // between sweeps
   net::steady_timer retry_timer;  // event stream reconnect backoff
+  net::steady_timer discovery_timer;
+  std::chrono::milliseconds targets_refresh;
+  steady::time_point last_discovery{};
   prometheus::Counter& overruns;
   prometheus::Counter& event_deaths;
   std::mt19937 rng{std::random_device{}()};
@@ -66,6 +70,8 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   net::awaitable<void> poll_loop();
   net::awaitable<void> sweep();
   net::awaitable<bool> list_containers(std::unordered_map<std::string, Finding>& by_container);
+  std::vector<TargetSpec> discover(const std::vector<ContainerSummary>& listed);
+  net::awaitable<void> discovery_loop();
   net::awaitable<std::vector<Finding>> run_probes(const std::vector<TargetSpec>& targets);
   net::awaitable<void> events_loop();
   void on_event(const EngineEvent& ev);
@@ -111,6 +117,45 @@ net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
   }
 }
 
+std::vector<TargetSpec> ProactiveLayer::Impl::discover(const std::vector<ContainerSummary>& listed) {
+  std::vector<TargetSpec> specs;
+  if (label.empty()) return specs;
+  for (const auto& c : listed) {
+    auto it = c.labels.find(label);
+    if (it == c.labels.end() || it->second.empty()) continue;
+    TargetSpec spec;
+    spec.id = it->second;
+    spec.container = c.name.empty() ? c.id : c.name;
+    if (auto p = c.labels.find(label_paused); p != c.labels.end()) spec.paused = p->second == "true";
+    if (auto h = c.labels.find(label_http); h != c.labels.end()) spec.http = h->second;
+    specs.push_back(std::move(spec));
+  }
+  last_discovery = steady::now();
+  if (out.discovered) out.discovered(specs);
+  return specs;
+}
+
+net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
+  auto self = shared_from_this();
+  // The poll discovers at every sweep; with a poll interval longer than
+  // targets_refresh, this keeps discovery at targets_refresh.
+  while (!stopped) {
+    discovery_timer.expires_after(targets_refresh);
+    boost::system::error_code ec;
+    co_await discovery_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (stopped || steady::now() - last_discovery < targets_refresh) continue;
+    auto listed = co_await engine->list(label);
+    if (stopped) co_return;
+    if (!listed.ok()) {
+      set_engine_health(false, listed.error);
+      continue;
+    }
+    set_engine_health(true, "");
+    liveness.tick(Subsystem::engine);
+    discover(listed.value);
+  }
+}
+
 net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     std::unordered_map<std::string, Finding>& by_container) {
   auto listed = co_await engine->list_with_health(label);
@@ -134,20 +179,10 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     if (it != named.end()) ids[c.id] = ids[c.name] = it->second;
   };
 
-  std::vector<TargetSpec> discovered;
-  for (const auto& c : listed.value) {
-    note(c);
-    auto it = c.labels.find(label);
-    if (label.empty() || it == c.labels.end() || it->second.empty()) continue;
-    TargetSpec spec;
-    spec.id = it->second;
-    spec.container = c.name.empty() ? c.id : c.name;
-    if (auto p = c.labels.find(label_paused); p != c.labels.end()) spec.paused = p->second == "true";
-    if (auto h = c.labels.find(label_http); h != c.labels.end()) spec.http = h->second;
-    ids[c.id] = ids[c.name] = spec.id;
-    discovered.push_back(std::move(spec));
-  }
-  if (!label.empty() && out.discovered) out.discovered(std::move(discovered));
+  for (const auto& c : listed.value) note(c);
+  for (const auto& spec : discover(listed.value)) ids[spec.container] = spec.id;
+  for (const auto& c : listed.value)
+    if (auto it = ids.find(c.name); it != ids.end()) ids[c.id] = it->second;
 
   // Static targets naming containers without the label: one unfiltered list
   // for all of them (still one call for the fleet, not one per target).
@@ -248,6 +283,14 @@ void ProactiveLayer::Impl::on_event(const EngineEvent& ev) {
   last_event_time = ev.time;
   const std::string id = target_of(ev);
   if (id.empty()) return;
+  // A labelled container we have not listed yet (created after the last
+  // sweep), or one removed (Docker says destroy, Podman remove): discovery
+  // runs now rather than at the next sweep.
+  const bool known = id_by_container.count(ev.name) || id_by_container.count(ev.id);
+  if ((!known && (ev.action == "create" || ev.action == "start")) || ev.action == "destroy" || ev.action == "remove") {
+    poll_requested = true;
+    wait_timer.cancel();
+  }
   // When the engine saw it, on our steady clock: detection latency counts
   // from the engine's event, not from when we read it.
   const auto now = steady::now();
@@ -329,17 +372,20 @@ void ProactiveLayer::start() {
   };
   net::co_spawn(d.executor, d.poll_loop(), log("poll"));
   if (d.engine) net::co_spawn(d.executor, d.events_loop(), log("events"));
+  if (d.engine && !d.label.empty()) net::co_spawn(d.executor, d.discovery_loop(), log("discovery"));
 }
 
 void ProactiveLayer::stop() {
   impl_->stopped = true;
   impl_->wait_timer.cancel();
   impl_->retry_timer.cancel();
+  impl_->discovery_timer.cancel();
   if (impl_->engine) impl_->engine->stop_events();
 }
 
 void ProactiveLayer::configure(const config::Config& config) {
   impl_->proactive = config.proactive;
+  impl_->targets_refresh = config.targets.targets_refresh;
 }
 
 void ProactiveLayer::poll_now() {

@@ -152,3 +152,13 @@ TEST(Proactive, OneSweepCoversFiveHundredContainers) {
   EXPECT_GE(metric(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"proactive\"}"), 1);
   EXPECT_EQ(metric(d, "healthsweep_sweep_runs_total{result=\"error\",sweep=\"proactive\"}"), -1);
 }
+
+TEST(Proactive, ContainersCreatedOrRemovedAfterStartAreDiscoveredWithoutWaitingForThePoll) {
+  HS_REQUIRE_PODMAN(p);
+  Daemon d(engine_config(p, "interval: 1h, timeout: 2s", "liveness: { stale_after: 2h }\n"));
+  std::this_thread::sleep_for(500ms);  // first sweep done, event stream up
+  p.run(p.name("n"), "ws-n");
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-n") == "online"; }, 10s)) << d.log();
+  ASSERT_EQ(p.run_shell("rm -f -t 0 " + p.name("n")), 0);
+  EXPECT_TRUE(eventually([&] { return state_of(d, "ws-n") == "<absent>"; }, 10s)) << d.log();
+}
