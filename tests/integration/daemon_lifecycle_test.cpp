@@ -142,3 +142,15 @@ TEST(DaemonLifecycle, WatchdogIsNotFedWhileAnEnabledSubsystemIsStale) {
   EXPECT_EQ(d.get("/healthz").status, 200);
   EXPECT_NE(d.log().find("not feeding the watchdog"), std::string::npos);
 }
+
+TEST(DaemonLifecycle, SighupAppliesANewStaticTargetList) {
+  Daemon d("targets:\n  static:\n    - { id: old-1 }\n    - { id: both-1 }\n");
+  ASSERT_EQ(d.get("/admin/targets/old-1").status, 200);
+  d.write_config("targets:\n  static:\n    - { id: both-1 }\n    - { id: new-1, paused: true }\n");
+  d.process().signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return d.get("/admin/targets/new-1").status == 200; }, 10s)) << d.log();
+  EXPECT_EQ(d.get("/admin/targets/old-1").status, 404);
+  EXPECT_EQ(d.get("/admin/targets/both-1").status, 200);
+  EXPECT_NE(d.get("/admin/targets/new-1").body.find("\"state\":\"paused\""), std::string::npos);
+  EXPECT_NE(d.log().find("target old-1 removed"), std::string::npos);
+}
