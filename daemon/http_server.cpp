@@ -50,8 +50,9 @@ namespace {
 // async_write costs 13% less CPU per request than http::async_write, whose
 // serializer buffer sequences are walked again at every layer of the
 // composed write (measured: bench/results/issue3.md).
-std::string serialize(Response& res) {
-  std::string wire;
+// `wire` is the session's buffer, reused from one response to the next.
+void serialize(Response& res, std::string& wire) {
+  wire.clear();
   wire.reserve(256 + res.body().size());
   http::serializer<false, http::string_body> sr{res};
   beast::error_code ec;
@@ -62,7 +63,6 @@ std::string serialize(Response& res) {
       sr.consume(beast::buffer_bytes(buffers));
     });
   }
-  return wire;
 }
 
 Response plain_error(http::status status, std::string body) {
@@ -163,7 +163,8 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
 net::awaitable<void> HttpServer::Impl::reply_and_close(beast::tcp_stream& stream,
                                                        http::status status, std::string body) {
   auto res = plain_error(status, std::move(body));
-  const auto wire = serialize(res);
+  std::string wire;
+  serialize(res, wire);
   stream.expires_after(limits.read_timeout);
   co_await net::async_write(stream, net::buffer(wire), use_nothrow);
 }
@@ -173,6 +174,7 @@ net::awaitable<void> HttpServer::Impl::session(beast::tcp_stream stream) {
   sessions.push_front(&stream);
   const auto me = sessions.begin();
   beast::flat_buffer buffer;
+  std::string wire;
   while (!stopping) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
@@ -196,7 +198,7 @@ net::awaitable<void> HttpServer::Impl::session(beast::tcp_stream stream) {
     const bool keep_alive = req.keep_alive();
     Response res = handler(std::move(req));
     res.keep_alive(keep_alive && !stopping);
-    const auto wire = serialize(res);
+    serialize(res, wire);
     stream.expires_after(limits.read_timeout);
     auto [wec, wn] = co_await net::async_write(stream, net::buffer(wire), use_nothrow);
     if (wec || !res.keep_alive()) break;
