@@ -1,0 +1,36 @@
+#include "store/schema.hpp"
+
+#include <array>
+
+namespace healthsweep::store {
+
+namespace {
+constexpr std::array<Migration, 2> all{{
+    {1, R"(
+CREATE TABLE healthsweep_targets (
+  id text PRIMARY KEY,
+  state text NOT NULL,
+  since timestamptz NOT NULL,
+  reason text NOT NULL DEFAULT '',
+  restarts int NOT NULL DEFAULT 0,
+  quarantined bool NOT NULL DEFAULT false,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE healthsweep_events (
+  id bigserial PRIMARY KEY,
+  event_id text NOT NULL UNIQUE,
+  target text NOT NULL,
+  from_state text NOT NULL,
+  to_state text NOT NULL,
+  layer text NOT NULL,
+  reason text NOT NULL,
+  at timestamptz NOT NULL,
+  detail jsonb NOT NULL DEFAULT '{}'
+);)"},
+    {2, "CREATE INDEX healthsweep_events_target_at ON healthsweep_events (target, at);"},
+}};
+}  // namespace
+
+std::span<const Migration> migrations() { return all; }
+
+}  // namespace healthsweep::store

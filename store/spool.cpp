@@ -1,0 +1,187 @@
+#include "store/spool.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace healthsweep::store {
+namespace json = boost::json;
+using std::chrono::system_clock;
+
+namespace {
+
+std::runtime_error io_error(const std::string& what, const std::string& path) {
+  return std::runtime_error("spool: " + what + " " + path + ": " + std::strerror(errno));
+}
+
+void write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw io_error("cannot write", path);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // the rename happened; only its durability is weaker
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+std::string to_spool_line(const Event& e) {
+  const auto at_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(e.at.time_since_epoch()).count();
+  json::object o;
+  o["event_id"] = e.event_id;
+  o["target"] = e.target;
+  o["from"] = e.from_state;
+  o["to"] = e.to_state;
+  o["layer"] = e.layer;
+  o["reason"] = e.reason;
+  o["at_us"] = at_us;
+  o["detail"] = e.detail_json;
+  o["restarts"] = e.restarts;
+  o["quarantined"] = e.quarantined;
+  o["removed"] = e.removed;
+  return json::serialize(o);
+}
+
+std::optional<Event> from_spool_line(std::string_view line) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(line, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  const auto str = [&](const char* k) -> const json::string* {
+    const auto* p = o.if_contains(k);
+    return p ? p->if_string() : nullptr;
+  };
+  Event e;
+  const json::string* fields[] = {str("event_id"), str("target"), str("from"), str("to"),
+                                  str("layer"),    str("reason"), str("detail")};
+  for (const auto* f : fields)
+    if (!f) return std::nullopt;
+  const auto* at = o.if_contains("at_us");
+  const auto* restarts = o.if_contains("restarts");
+  const auto* quarantined = o.if_contains("quarantined");
+  const auto* removed = o.if_contains("removed");
+  if (!at || !at->is_int64() || !restarts || !restarts->is_int64() || !quarantined ||
+      !quarantined->is_bool() || !removed || !removed->is_bool())
+    return std::nullopt;
+  e.event_id = *fields[0];
+  if (e.event_id.empty()) return std::nullopt;
+  e.target = *fields[1];
+  e.from_state = *fields[2];
+  e.to_state = *fields[3];
+  e.layer = *fields[4];
+  e.reason = *fields[5];
+  e.detail_json = *fields[6];
+  e.at = system_clock::time_point(
+      std::chrono::duration_cast<system_clock::duration>(std::chrono::microseconds(at->as_int64())));
+  e.restarts = static_cast<int>(restarts->as_int64());
+  e.quarantined = quarantined->as_bool();
+  e.removed = removed->as_bool();
+  return e;
+}
+
+SpoolContents parse_spool(std::string_view text) {
+  SpoolContents out;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const auto nl = text.find('\n');
+    const bool complete = nl != std::string_view::npos;
+    const auto line = text.substr(0, complete ? nl : text.size());
+    text.remove_prefix(complete ? nl + 1 : text.size());
+    if (!complete) out.needs_rewrite = true;
+    if (line.empty()) continue;
+    if (auto e = from_spool_line(line)) {
+      out.events.push_back(std::move(*e));
+    } else {
+      out.needs_rewrite = true;
+      out.warnings.push_back("line " + std::to_string(line_no) +
+                             (complete ? " is not a spooled event" : " is torn (no newline)") +
+                             "; skipped");
+    }
+  }
+  return out;
+}
+
+SpoolFile::SpoolFile(std::string dir) : dir_(std::move(dir)), path_(dir_ + "/events.jsonl") {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw std::runtime_error("spool: cannot create " + dir_ + ": " + ec.message());
+}
+
+SpoolFile::~SpoolFile() { close_append(); }
+
+void SpoolFile::close_append() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+std::deque<Event> SpoolFile::load() {
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto contents = parse_spool(text.str());
+  for (const auto& w : contents.warnings) spdlog::warn("store: spool {}: {}", path_, w);
+  if (contents.needs_rewrite) rewrite(contents.events);
+  return std::move(contents.events);
+}
+
+void SpoolFile::append(const Event& e) {
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw io_error("cannot open", path_);
+  }
+  write_all(fd_, to_spool_line(e) + "\n", path_);
+  if (::fdatasync(fd_) != 0) throw io_error("cannot fsync", path_);
+}
+
+void SpoolFile::clear() {
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw io_error("cannot open", path_);
+  }
+  // O_APPEND: the next append lands at the new end, offset 0.
+  if (::ftruncate(fd_, 0) != 0) throw io_error("cannot truncate", path_);
+  if (::fdatasync(fd_) != 0) throw io_error("cannot fsync", path_);
+}
+
+void SpoolFile::rewrite(const std::deque<Event>& events) {
+  const std::string tmp = path_ + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw io_error("cannot create", tmp);
+  try {
+    std::string text;
+    for (const auto& e : events) text += to_spool_line(e) + "\n";
+    write_all(fd, text, tmp);
+    if (::fsync(fd) != 0) throw io_error("cannot fsync", tmp);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) throw io_error("cannot rename", tmp);
+  close_append();  // the old descriptor points at the replaced file
+  fsync_dir(dir_);
+}
+
+}  // namespace healthsweep::store

@@ -1,0 +1,56 @@
+// The spool: events not yet known to be in PostgreSQL, one JSON object per
+// line in <spool_dir>/events.jsonl. Appends are fsync'd before record()
+// returns, so an event survives a crash or a restart while PostgreSQL is down.
+// Written events are removed by rewriting the file (temp file + rename), in
+// batches: a replayed line is harmless because writes are idempotent by
+// event_id. A line torn by a crash is skipped with a warning, never fatal.
+#pragma once
+
+#include "store/event.hpp"
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace healthsweep::store {
+
+std::string to_spool_line(const Event& e);  // without the trailing newline
+std::optional<Event> from_spool_line(std::string_view line);
+
+struct SpoolContents {
+  std::deque<Event> events;
+  std::vector<std::string> warnings;  // one per skipped line
+  bool needs_rewrite = false;         // a skipped line or a missing final newline
+};
+// Parses a whole spool file's text.
+SpoolContents parse_spool(std::string_view text);
+
+class SpoolFile {
+ public:
+  // Creates dir if needed; throws std::runtime_error when it cannot.
+  explicit SpoolFile(std::string dir);
+  ~SpoolFile();
+  SpoolFile(const SpoolFile&) = delete;
+  SpoolFile& operator=(const SpoolFile&) = delete;
+  const std::string& path() const { return path_; }
+
+  // Reads what a previous run left (warnings logged); rewrites the file when
+  // a torn line was skipped, so the next append starts on a clean line.
+  std::deque<Event> load();
+  // Appends one line and fsyncs. Throws std::runtime_error on I/O failure.
+  void append(const Event& e);
+  // Empties the file (every spooled event is written). Throws on I/O failure.
+  void clear();
+  // Replaces the contents with `events` (atomically: temp file, fsync, rename).
+  void rewrite(const std::deque<Event>& events);
+
+ private:
+  std::string dir_, path_;
+  int fd_ = -1;  // append descriptor, opened lazily
+  void close_append();
+};
+
+}  // namespace healthsweep::store

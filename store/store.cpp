@@ -1,0 +1,303 @@
+#include "store/store.hpp"
+
+#include "metrics/liveness.hpp"
+#include "metrics/metrics.hpp"
+#include "store/pg_connection.hpp"
+#include "store/schema.hpp"
+#include "store/spool.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <random>
+
+namespace healthsweep::store {
+namespace net = boost::asio;
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using Subsystem = metrics::Subsystem;
+
+namespace {
+
+constexpr milliseconds connect_timeout = 5s;
+constexpr milliseconds query_timeout = 10s;
+constexpr milliseconds backoff_first = 100ms;
+constexpr milliseconds backoff_max = 5s;
+constexpr std::size_t compact_every = 256;  // written events between spool rewrites
+constexpr int attempts_before_reject = 5;   // a statement PostgreSQL refuses this often
+
+std::string random_boot_id() {
+  std::random_device rd;
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  return buf;
+}
+
+std::string object_or_raw(const std::string& text) {
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(text, ec);
+  if (!ec && v.is_object()) return text;
+  return boost::json::serialize(boost::json::object{{"raw", text}});
+}
+
+}  // namespace
+
+struct Store::Impl : std::enable_shared_from_this<Impl> {
+  Impl(net::any_io_executor e, std::string d, std::string spool_dir, metrics::Metrics& mm,
+       metrics::LivenessRegistry& l, milliseconds stale)
+      : ex(e), dsn(std::move(d)), spool(std::move(spool_dir)), m(mm), live(l),
+        ping_interval(std::clamp<milliseconds>(stale / 3, 100ms, 10s)), conn(e), wake(e),
+        retry(e), boot_id(random_boot_id()) {}
+
+  net::any_io_executor ex;
+  std::string dsn;
+  SpoolFile spool;
+  metrics::Metrics& m;
+  metrics::LivenessRegistry& live;
+  milliseconds ping_interval;
+  PgConnection conn;
+  net::steady_timer wake, retry;
+  std::deque<Event> queue;  // in order; front is the next to write
+  std::string boot_id;
+  std::uint64_t seq = 0;
+  bool started = false, stopping = false, migrated = false, ok = false, reported_down = false;
+  std::size_t written_since_compact = 0;
+  int refusals = 0;  // of queue.front() on a live connection
+
+  void gauge() { m.set_spool_events(static_cast<double>(queue.size())); }
+
+  // Drops written events from the spool file.
+  void compact() {
+    try {
+      if (queue.empty()) spool.clear();
+      else spool.rewrite(queue);
+      written_since_compact = 0;
+    } catch (const std::exception& x) {
+      spdlog::error("store: {}", x.what());  // harmless: written lines replay as no-ops
+    }
+  }
+
+  void went_down(const std::string& why) {
+    ok = false;
+    if (!reported_down)
+      spdlog::warn("store: PostgreSQL unavailable ({}); events are spooled in {} and retried",
+                   why, spool.path());
+    reported_down = true;
+  }
+
+  // Parameterless statements in order; the first error, if any.
+  net::awaitable<std::string> run_all(std::vector<std::string> statements) {
+    for (auto& sql : statements) {
+      auto r = co_await conn.exec(std::move(sql), PgConnection::Params(), query_timeout);
+      if (!r.ok) co_return sql + ": " + r.error;
+    }
+    co_return std::string{};
+  }
+
+  // Each migration in its own transaction under the advisory lock; a version
+  // already listed in healthsweep_schema_migrations is skipped.
+  net::awaitable<std::string> migrate() {
+    const std::string lock(migration_lock_sql);
+    std::vector<std::string> setup{"BEGIN", lock, std::string(create_migrations_table_sql), "COMMIT"};
+    if (auto e = co_await run_all(std::move(setup)); !e.empty()) co_return co_await abort_with(e);
+    for (const auto& mig : migrations()) {
+      const auto v = std::to_string(mig.version);
+      std::vector<std::string> begin{"BEGIN", lock};
+      if (auto e = co_await run_all(std::move(begin)); !e.empty()) co_return co_await abort_with(e);
+      PgConnection::Params version;
+      version.emplace_back(v);
+      auto seen = co_await conn.exec(
+          "SELECT 1 FROM healthsweep_schema_migrations WHERE version = $1::int", version, query_timeout);
+      if (!seen.ok) co_return co_await abort_with("migration " + v + ": " + seen.error);
+      if (seen.rows.empty()) {
+        auto r = co_await conn.exec_script(std::string(mig.sql), query_timeout);
+        if (r.ok)
+          r = co_await conn.exec("INSERT INTO healthsweep_schema_migrations (version, applied_at) "
+                                 "VALUES ($1::int, now())", version, query_timeout);
+        if (!r.ok) co_return co_await abort_with("migration " + v + ": " + r.error);
+        spdlog::info("store: applying schema migration {}", v);
+      }
+      std::vector<std::string> commit{"COMMIT"};
+      if (auto e = co_await run_all(std::move(commit)); !e.empty()) co_return co_await abort_with(e);
+    }
+    co_return std::string{};
+  }
+  // Ends a failed transaction; the caller reconnects and retries anyway.
+  net::awaitable<std::string> abort_with(std::string e) {
+    if (conn.connected()) co_await conn.exec("ROLLBACK", PgConnection::Params(), query_timeout);
+    co_return e;
+  }
+
+  // Writes queue.front(). False: the connection is gone (or the event was
+  // refused and stays queued for another try).
+  net::awaitable<bool> write_front() {
+    const Event e = queue.front();
+    const auto at_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(e.at.time_since_epoch()).count();
+    PgConnection::Params params;
+    for (std::string v : {e.event_id, e.target, e.from_state, e.to_state, e.layer, e.reason,
+                          std::to_string(at_us), e.detail_json, std::to_string(e.restarts),
+                          std::string(e.quarantined ? "true" : "false"),
+                          std::string(e.removed ? "true" : "false")})
+      params.emplace_back(std::move(v));
+    auto r = co_await conn.exec(std::string(write_event_sql), std::move(params), query_timeout);
+    if (stopping && !r.ok) co_return false;
+    if (!r.ok && !r.connection_lost && ++refusals < attempts_before_reject) {
+      spdlog::error("store: PostgreSQL refused event {} (attempt {}): {}", e.event_id, refusals, r.error);
+      co_return false;
+    }
+    if (!r.ok && !r.connection_lost) {
+      set_aside(e, r.error);  // would block every later event forever
+    } else if (!r.ok) {
+      went_down(r.error);
+      co_return false;
+    }
+    refusals = 0;
+    queue.pop_front();
+    gauge();
+    live.tick(Subsystem::store);
+    if (queue.empty() || ++written_since_compact >= compact_every) compact();
+    co_return true;
+  }
+
+  // Keeps an event PostgreSQL keeps refusing, for a person to look at.
+  void set_aside(const Event& e, const std::string& why) {
+    try {
+      SpoolFile rejected(spool.path().substr(0, spool.path().rfind('/')) + "/rejected");
+      spdlog::error("store: event {} refused {} times ({}); moved to {}", e.event_id, refusals, why,
+                    rejected.path());
+      rejected.append(e);
+    } catch (const std::exception& x) {
+      spdlog::error("store: {}", x.what());
+    }
+  }
+
+  net::awaitable<void> sleep(net::steady_timer& t, milliseconds d) {
+    boost::system::error_code ec;
+    t.expires_after(d);
+    co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
+
+  static net::awaitable<void> run(std::shared_ptr<Impl> s) {
+    try {
+      co_await s->loop();
+    } catch (const std::exception& x) {
+      s->ok = false;
+      spdlog::error("store: writer stopped by an error: {}", x.what());
+    }
+  }
+
+  net::awaitable<void> loop() {
+    milliseconds backoff = backoff_first;
+    while (!stopping) {
+      if (!conn.connected()) {
+        ok = false;
+        auto e = co_await conn.connect(dsn, connect_timeout);
+        if (e.empty() && !migrated) e = co_await migrate();
+        if (stopping) break;
+        if (!e.empty()) {
+          conn.close();
+          went_down(e);
+          co_await sleep(retry, backoff);
+          backoff = std::min(backoff * 2, backoff_max);
+          continue;
+        }
+        migrated = ok = true;
+        backoff = backoff_first;
+        if (reported_down) spdlog::info("store: PostgreSQL reachable again; {} events to write", queue.size());
+        reported_down = false;
+        live.tick(Subsystem::store);
+      }
+      if (queue.empty()) {
+        co_await sleep(wake, ping_interval);  // record() cuts this short
+        if (stopping || !queue.empty()) continue;
+        auto r = co_await conn.exec("SELECT 1", PgConnection::Params{}, query_timeout);
+        if (r.ok) live.tick(Subsystem::store);
+        else went_down(r.error);
+        continue;
+      }
+      if (co_await write_front()) {
+        ok = true;
+        backoff = backoff_first;
+      } else if (!stopping && conn.connected()) {
+        co_await sleep(retry, backoff);  // refused: try again later
+        backoff = std::min(backoff * 2, backoff_max);
+      }
+    }
+  }
+};
+
+Store::Store(net::any_io_executor ex, std::string dsn, std::string spool_dir, metrics::Metrics& m,
+             metrics::LivenessRegistry& live, milliseconds stale_after)
+    : impl_(std::make_shared<Impl>(ex, std::move(dsn), std::move(spool_dir), m, live, stale_after)) {
+  impl_->queue = impl_->spool.load();
+  if (!impl_->queue.empty())
+    spdlog::info("store: {} spooled events from a previous run in {}", impl_->queue.size(),
+                 impl_->spool.path());
+  impl_->gauge();
+  live.enable(Subsystem::store, stale_after);
+}
+
+Store::~Store() { stop(); }
+
+void Store::start() {
+  if (impl_->started || impl_->stopping) return;  // a stopped Store stays stopped
+  impl_->started = true;
+  net::co_spawn(impl_->ex, Impl::run(impl_), net::detached);
+}
+
+void Store::record(Event e) {
+  auto& s = *impl_;
+  if (e.event_id.empty()) e.event_id = s.boot_id + "-" + std::to_string(++s.seq);
+  e.detail_json = object_or_raw(e.detail_json);
+  try {
+    s.spool.append(e);
+  } catch (const std::exception& x) {
+    spdlog::error("store: {}; event {} is kept in memory only", x.what(), e.event_id);
+  }
+  s.queue.push_back(std::move(e));
+  s.gauge();
+  s.wake.cancel();
+}
+
+std::size_t Store::spooled() const { return impl_->queue.size(); }
+
+bool Store::healthy() const { return impl_->ok && impl_->conn.connected(); }
+
+net::awaitable<void> Store::drain(milliseconds grace) {
+  auto s = impl_;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  s->wake.cancel();
+  net::steady_timer poll(s->ex);
+  while (!s->queue.empty() && !s->stopping) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= 0s) break;
+    co_await s->sleep(poll, std::min<milliseconds>(
+                                10ms, std::chrono::duration_cast<milliseconds>(left) + 1ms));
+  }
+  if (!s->queue.empty())
+    spdlog::warn("store: {} events not written within the grace period; they stay in {}",
+                 s->queue.size(), s->spool.path());
+  s->compact();
+}
+
+void Store::stop() {
+  auto& s = *impl_;
+  if (s.stopping) return;
+  s.stopping = true;
+  s.wake.cancel();
+  s.retry.cancel();
+  s.conn.close();
+  s.ok = false;
+  s.compact();
+}
+
+}  // namespace healthsweep::store

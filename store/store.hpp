@@ -1,0 +1,67 @@
+// The PostgreSQL store (SPEC section 6): durable target state and the event
+// log, with a spool file so that no event is lost while PostgreSQL is away.
+//
+// record() never blocks on the network: the event is appended (fsync'd) to
+// the spool file and queued; one writer coroutine on the Asio loop writes the
+// queue in order over a non-blocking libpq connection (store/pg_connection),
+// one statement per event (insert event if new, upsert or delete the target
+// row, NOTIFY healthsweep_events). Written events leave the spool; what is
+// not written when the process stops is replayed at the next start, and the
+// replay duplicates nothing (idempotent by event_id).
+// While PostgreSQL is unreachable the writer reconnects with backoff
+// (100 ms doubling to 5 s). Liveness subsystem `store` ticks on successful
+// writes and pings. An event PostgreSQL itself refuses five times in a row
+// (on a live connection) is moved to <spool_dir>/rejected/events.jsonl so it
+// cannot block the events after it.
+// Single-threaded: call everything on the loop's thread.
+#pragma once
+
+#include "store/event.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace healthsweep::metrics {
+class Metrics;
+class LivenessRegistry;
+}  // namespace healthsweep::metrics
+
+namespace healthsweep::store {
+
+class Store {
+ public:
+  // dsn: libpq conninfo; spool_dir: created if missing (throws
+  // std::runtime_error when it cannot be). Loads what a previous run spooled.
+  // Enables liveness subsystem `store` with stale_after.
+  Store(boost::asio::any_io_executor ex, std::string dsn, std::string spool_dir,
+        metrics::Metrics& m, metrics::LivenessRegistry& live,
+        std::chrono::milliseconds stale_after = std::chrono::seconds(60));
+  ~Store();  // stop()s
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Starts the writer: connect, migrate, write the spool, then events as
+  // they come. Returns at once. Once stop()ped, a Store does not start again.
+  void start();
+  // Never blocks on the network, never loses: spool file (fsync) + queue.
+  // Fills e.event_id when empty; a detail_json that is not a JSON object is
+  // kept as {"raw": "<text>"}.
+  void record(Event e);
+  std::size_t spooled() const;  // events not yet written
+  bool healthy() const;         // connected, migrated, last write or ping ok
+  // Shutdown: writes what is queued for at most `grace`; the rest stays in
+  // the spool file for the next start.
+  boost::asio::awaitable<void> drain(std::chrono::milliseconds grace);
+  void stop();  // closes the connection; the spool keeps what is unwritten
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace healthsweep::store
