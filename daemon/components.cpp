@@ -3,10 +3,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
+#include "store/store.hpp"
 #include "sweeps/engine_client.hpp"
 #include "sweeps/fleet.hpp"
 #include "sweeps/http_checker.hpp"
@@ -14,6 +17,7 @@
 #include "sweeps/proactive_layer.hpp"
 #include "sweeps/reactive_layer.hpp"
 #include "sweeps/remediator.hpp"
+#include "sweeps/state_machine.hpp"
 #include "sweeps/target_check.hpp"
 #include "sweeps/target_sources.hpp"
 #include "sweeps/webhook_client.hpp"
@@ -59,9 +63,11 @@ struct Components::Impl {
   std::unique_ptr<ProactiveLayer> proactive;
   std::unique_ptr<ReactiveLayer> reactive;
   std::unique_ptr<PassiveLayer> passive;
+  std::unique_ptr<store::Store> store;
   bool passive_targets_dirty = false;
 
   void build();
+  void build_store();
   void watch_passive_targets();
   std::vector<TargetSpec> checkable_targets() const;
   net::awaitable<Evidence> check(const std::string& id, Layer layer);
@@ -148,7 +154,35 @@ void Components::Impl::build() {
   if (!cfg.postgres.enabled)
     spdlog::warn("no postgres section: state and events are kept in memory only and lost at exit");
   else
-    spdlog::warn("postgres: the durable store is not built yet; state and events are in memory only");
+    build_store();
+}
+
+void Components::Impl::build_store() {
+  store = std::make_unique<store::Store>(ioc.get_executor(), cfg.postgres.dsn, cfg.postgres.spool_dir, metrics,
+                                         liveness, cfg.liveness_stale_after);
+  // Every state change is one event row (SPEC section 6); a target appearing
+  // is not a state change, its leaving is (the target row is deleted).
+  fleet.on_transition([this](const Transition& t) {
+    if (t.added) return;
+    store::Event e;
+    e.target = t.target;
+    e.from_state = to_string(t.from);
+    e.to_state = to_string(t.to);
+    e.layer = to_string(t.layer);
+    e.reason = t.reason;
+    e.at = t.wall;
+    e.removed = t.removed;
+    boost::json::object detail;
+    if (t.observed_at)
+      detail["detection_latency_seconds"] = std::chrono::duration<double>(t.at - *t.observed_at).count();
+    if (t.removed) detail["removed"] = true;
+    e.detail_json = boost::json::serialize(detail);
+    if (const auto* rec = fleet.machine().find(t.target)) {
+      e.restarts = static_cast<int>(rec->restarts);
+      e.quarantined = rec->quarantined;
+    }
+    store->record(std::move(e));
+  });
 }
 
 Components::Components(net::io_context& ioc, const config::Config& cfg, metrics::Metrics& metrics,
@@ -160,6 +194,7 @@ Components::Components(net::io_context& ioc, const config::Config& cfg, metrics:
 Components::~Components() { stop(); }
 
 void Components::start() {
+  if (impl_->store) impl_->store->start();
   if (impl_->proactive) impl_->proactive->start();
   if (impl_->reactive) impl_->reactive->start();
   if (impl_->passive) impl_->passive->start();
@@ -220,6 +255,10 @@ bool Components::sweep(std::string_view id) {
 
 bool Components::reset(std::string_view id) { return impl_->fleet.reset(id); }
 
-std::size_t Components::in_flight() const { return impl_->remediator->in_flight(); }
+std::size_t Components::in_flight() const {
+  // Shutdown waits (at most shutdown_grace) for remediations and for events
+  // still on their way to PostgreSQL; what is left stays in the spool.
+  return impl_->remediator->in_flight() + (impl_->store && impl_->store->healthy() ? impl_->store->spooled() : 0);
+}
 
 }  // namespace healthsweep::daemon

@@ -1,0 +1,68 @@
+// SPEC section 6 through the whole daemon: every state change of a target
+// becomes one row of healthsweep_events and its healthsweep_targets row
+// follows; with PostgreSQL unreachable the events wait in the spool.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "tests/integration/target_json.hpp"
+
+using namespace healthsweep::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string psql(const std::string& dsn, const std::string& sql) {
+  std::string out;
+  run_shell("psql \"" + dsn + "\" -Atqc \"" + sql + "\"", &out);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+TEST(StoreDaemon, EveryTransitionIsOneEventRowAndTheTargetRowFollows) {
+  HS_REQUIRE_ENV(dsn, "HS_TEST_PG_DSN");
+  const std::string db = "daemon_" + std::to_string(std::random_device{}() % 1000000);
+  ASSERT_EQ(psql(dsn, "create database " + db), "");
+  const std::string db_dsn = dsn + " dbname=" + db;
+  {
+    TempDir spool;
+    // A TCP target on a port nobody listens on: unknown -> suspect -> offline.
+    const int closed = free_port();
+    Daemon d("postgres:\n  dsn: \"" + db_dsn + "\"\n  spool_dir: \"" + spool.path() + "\"\n"
+             "targets:\n  static:\n    - { id: pg-t, tcp: \"127.0.0.1:" + std::to_string(closed) + "\" }\n"
+             "sweeps:\n  proactive: { interval: 200ms, timeout: 1s, failure_threshold: 2 }\n"
+             "remediation:\n  restart: { via: none }\n");
+    ASSERT_TRUE(eventually([&] { return state_of(d, "pg-t") == "offline"; }, 10s)) << d.log();
+    ASSERT_TRUE(eventually([&] {
+      return psql(db_dsn, "select state from healthsweep_targets where id = 'pg-t'") == "offline"; }, 10s))
+        << d.log();
+    EXPECT_EQ(psql(db_dsn, "select string_agg(from_state || '>' || to_state, ',' order by id) "
+                           "from healthsweep_events where target = 'pg-t'"),
+              "unknown>suspect,suspect>offline");
+    EXPECT_EQ(psql(db_dsn, "select count(*) from healthsweep_schema_migrations"), "2");
+    EXPECT_EQ(psql(db_dsn, "select layer from healthsweep_events where to_state = 'offline'"), "proactive");
+    EXPECT_EQ(metric(d, "healthsweep_store_spool_events"), 0);
+    EXPECT_NE(d.get("/admin/liveness").body.find("\"store\":{\"status\":\"ok\""), std::string::npos);
+  }
+  psql(dsn, "drop database " + db);
+}
+
+TEST(StoreDaemon, UnreachableDatabaseSpoolsEventsAndTheStoreGoesStale) {
+  TempDir spool;
+  const int closed_db = free_port();
+  const int closed = free_port();
+  Daemon d("postgres:\n  dsn: \"host=127.0.0.1 port=" + std::to_string(closed_db) + " dbname=x\"\n"
+           "  spool_dir: \"" + spool.path() + "\"\n"
+           "targets:\n  static:\n    - { id: sp-t, tcp: \"127.0.0.1:" + std::to_string(closed) + "\" }\n"
+           "sweeps:\n  proactive: { interval: 200ms, timeout: 1s, failure_threshold: 2 }\n"
+           "liveness: { stale_after: 1s }\n"
+           "remediation:\n  restart: { via: none }\n");
+  ASSERT_TRUE(eventually([&] { return state_of(d, "sp-t") == "offline"; }, 10s)) << d.log();
+  EXPECT_TRUE(eventually([&] { return metric(d, "healthsweep_store_spool_events") == 2; }, 5s)) << d.log();
+  EXPECT_TRUE(eventually([&] { return d.get("/admin/liveness").status == 503; }, 10s));
+  EXPECT_NE(d.get("/admin/liveness").body.find("\"store\":{\"status\":\"stale\""), std::string::npos);
+  const auto spooled = read_file(spool.file("events.jsonl"));
+  EXPECT_NE(spooled.find("\"to\":\"offline\""), std::string::npos) << spooled;
+}
