@@ -10,6 +10,7 @@
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "store/store.hpp"
+#include "store/target_query.hpp"
 #include "sweeps/engine_client.hpp"
 #include "sweeps/fleet.hpp"
 #include "sweeps/http_checker.hpp"
@@ -64,6 +65,7 @@ struct Components::Impl {
   std::unique_ptr<ReactiveLayer> reactive;
   std::unique_ptr<PassiveLayer> passive;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::TargetQuery> target_query;
   bool passive_targets_dirty = false;
 
   void build();
@@ -183,6 +185,16 @@ void Components::Impl::build_store() {
     }
     store->record(std::move(e));
   });
+  if (cfg.targets.postgres_query) {
+    target_query = std::make_unique<store::TargetQuery>(
+        ioc.get_executor(), cfg.postgres.dsn, *cfg.targets.postgres_query, cfg.targets.targets_refresh,
+        [this](std::vector<store::TargetQuery::Row> rows) {
+          std::vector<TargetSpec> specs;
+          specs.reserve(rows.size());
+          for (auto& r : rows) specs.push_back(TargetSpec{std::move(r.id), std::move(r.container), {}, {}, false});
+          fleet.replace_source(TargetSources::postgres_source, std::move(specs));
+        });
+  }
 }
 
 Components::Components(net::io_context& ioc, const config::Config& cfg, metrics::Metrics& metrics,
@@ -195,12 +207,14 @@ Components::~Components() { stop(); }
 
 void Components::start() {
   if (impl_->store) impl_->store->start();
+  if (impl_->target_query) impl_->target_query->start();
   if (impl_->proactive) impl_->proactive->start();
   if (impl_->reactive) impl_->reactive->start();
   if (impl_->passive) impl_->passive->start();
 }
 
 void Components::stop() {
+  if (impl_->target_query) impl_->target_query->stop();
   if (impl_->proactive) impl_->proactive->stop();
   if (impl_->reactive) impl_->reactive->stop();
   if (impl_->passive) impl_->passive->stop();
@@ -219,6 +233,7 @@ void Components::reconfigure(const config::Config& cfg) {
   if (d.proactive) d.proactive->configure(cfg);
   if (d.reactive) d.reactive->set_coalesce_window(cfg.reactive.coalesce_window);
   d.fleet.replace_source(TargetSources::static_source, static_specs(cfg));
+  if (d.target_query) d.target_query->set_refresh(cfg.targets.targets_refresh);
 }
 
 std::string Components::targets_json() const { return impl_->fleet.targets_json(); }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include "tests/integration/target_json.hpp"
 
@@ -65,4 +66,30 @@ TEST(StoreDaemon, UnreachableDatabaseSpoolsEventsAndTheStoreGoesStale) {
   EXPECT_NE(d.get("/admin/liveness").body.find("\"store\":{\"status\":\"stale\""), std::string::npos);
   const auto spooled = read_file(spool.file("events.jsonl"));
   EXPECT_NE(spooled.find("\"to\":\"offline\""), std::string::npos) << spooled;
+}
+
+TEST(StoreDaemon, PostgresQueryTargetsFollowTheTable) {
+  HS_REQUIRE_ENV(dsn, "HS_TEST_PG_DSN");
+  const std::string db = "query_" + std::to_string(std::random_device{}() % 1000000);
+  ASSERT_EQ(psql(dsn, "create database " + db), "");
+  const std::string db_dsn = dsn + " dbname=" + db;
+  ASSERT_EQ(psql(db_dsn, "create table fleet(id text, ctr text); "
+                         "insert into fleet values ('q-1', 'ctr-1'), ('q-2', null)"), "");
+  {
+    TempDir spool;
+    Daemon d("postgres:\n  dsn: \"" + db_dsn + "\"\n  spool_dir: \"" + spool.path() + "\"\n"
+             "targets:\n  postgres_query: \"select id, ctr from fleet\"\n  targets_refresh: 500ms\n");
+    ASSERT_TRUE(eventually([&] { return d.get("/admin/targets/q-2").status == 200; }, 10s)) << d.log();
+    EXPECT_NE(d.get("/admin/targets/q-1").body.find("\"container\":\"ctr-1\""), std::string::npos);
+    psql(db_dsn, "insert into fleet values ('q-3', null); delete from fleet where id = 'q-1'");
+    EXPECT_TRUE(eventually([&] {
+      return d.get("/admin/targets/q-3").status == 200 && d.get("/admin/targets/q-1").status == 404; }, 10s))
+        << d.log();
+    // The table gone (a broken query) keeps the last list: no target removed.
+    psql(db_dsn, "drop table fleet");
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(d.get("/admin/targets/q-3").status, 200);
+    EXPECT_NE(d.log().find("keeping the last target list"), std::string::npos);
+  }
+  psql(dsn, "drop database " + db);
 }
