@@ -63,12 +63,13 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   std::optional<std::chrono::system_clock::time_point> last_event_time;
   bool stopped = false;
   bool poll_requested = false;
+  int failures = 0;  // consecutive sweeps that could not ask the engine
   std::uint64_t sweeps = 0;
 
   void set_engine_health(bool healthy, const std::string& why);
   std::chrono::milliseconds next_interval();
   net::awaitable<void> poll_loop();
-  net::awaitable<void> sweep();
+  net::awaitable<bool> sweep();  // false: the engine could not be asked
   net::awaitable<bool> list_containers(std::unordered_map<std::string, Finding>& by_container);
   std::vector<TargetSpec> discover(const std::vector<ContainerSummary>& listed);
   net::awaitable<void> discovery_loop();
@@ -100,7 +101,8 @@ net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
   while (!stopped) {
     const auto start = steady::now();
     poll_requested = false;
-    co_await sweep();
+    const bool ok = co_await sweep();
+    failures = ok ? 0 : failures + 1;
     ++sweeps;
     const auto took = steady::now() - start;
     if (took > proactive.interval) {
@@ -111,7 +113,13 @@ net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
     if (poll_requested || stopped) continue;
     // The next sweep starts an interval after this one started; an overrun
     // starts the next one at once instead of doubling up.
-    wait_timer.expires_at(start + next_interval());
+    // After a failed sweep the engine is asked again soon (1 s doubling up
+    // to the interval), not an interval later: with an hourly poll one
+    // failed answer must not blind the layer for an hour.
+    auto next = next_interval();
+    if (failures > 0)
+      next = std::min(next, std::chrono::milliseconds(1000LL << std::min(failures - 1, 16)));
+    wait_timer.expires_at(start + next);
     boost::system::error_code ec;
     co_await wait_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
   }
@@ -238,7 +246,7 @@ net::awaitable<std::vector<Finding>> ProactiveLayer::Impl::run_probes(
   co_return out;
 }
 
-net::awaitable<void> ProactiveLayer::Impl::sweep() {
+net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   const auto t0 = steady::now();
   std::unordered_map<std::string, Finding> by_container;
   const bool engine_ok = engine ? co_await list_containers(by_container) : true;
@@ -262,12 +270,13 @@ net::awaitable<void> ProactiveLayer::Impl::sweep() {
     if (t.tcp) findings.push_back(probes[2 * i + 1]);
     if (findings.empty()) continue;  // nothing this layer can look at
     Finding f = fold(findings);
-    if (stopped) co_return;
+    if (stopped) co_return engine_ok;
     out.evidence(Evidence{t.id, Layer::proactive, f.verdict, std::move(f.reason), f.conclusive, now});
   }
   const double secs = std::chrono::duration<double>(steady::now() - t0).count();
   metrics.sweep_run("proactive", engine_ok, secs);
   if (engine_ok) liveness.tick(Subsystem::proactive);
+  co_return engine_ok;
 }
 
 std::string ProactiveLayer::Impl::target_of(const EngineEvent& ev) const {

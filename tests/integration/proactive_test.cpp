@@ -50,7 +50,7 @@ struct Listener {
 TEST(Proactive, KilledContainerIsOfflineThroughTheEventStreamWithAnHourlyPoll) {
   HS_REQUIRE_PODMAN(p);
   p.run(p.name("e"), "ws-e");
-  Daemon d(engine_config(p, "interval: 1h, timeout: 2s", "liveness: { stale_after: 2h }\n"));
+  Daemon d(engine_config(p, "interval: 1h, timeout: 10s", "liveness: { stale_after: 2h }\n"));
   ASSERT_TRUE(eventually([&] { return state_of(d, "ws-e") == "online"; }, 15s)) << d.log();
   std::this_thread::sleep_for(300ms);  // the event stream is subscribed
   p.kill(p.name("e"));
@@ -137,8 +137,9 @@ TEST(Proactive, EngineOutageMakesEngineStaleWithNoDeadVerdictsAndRecovers) {
 
 TEST(Proactive, OneSweepCoversFiveHundredContainers) {
   HS_REQUIRE_PODMAN(p);
-  // Created four at a time, started in one call: a few seconds per hundred.
-  std::string cmd = "seq 0 499 | xargs -P 4 -I{} sh -c '" + std::string(std::getenv("HS_TEST_PODMAN")) +
+  // Created two at a time (the engine is shared with tests running beside
+  // this one), started in one call.
+  std::string cmd = "seq 0 499 | xargs -P 2 -I{} sh -c '" + std::string(std::getenv("HS_TEST_PODMAN")) +
                     " create --network none --name " + p.name("{}") + " --label " + p.label() +
                     "=ws-{} " + std::getenv("HS_TEST_IMAGE") + " sleep 100000 >/dev/null'";
   ASSERT_EQ(run_shell(cmd), 0);
@@ -155,7 +156,7 @@ TEST(Proactive, OneSweepCoversFiveHundredContainers) {
 
 TEST(Proactive, ContainersCreatedOrRemovedAfterStartAreDiscoveredWithoutWaitingForThePoll) {
   HS_REQUIRE_PODMAN(p);
-  Daemon d(engine_config(p, "interval: 1h, timeout: 2s", "liveness: { stale_after: 2h }\n"));
+  Daemon d(engine_config(p, "interval: 1h, timeout: 10s", "liveness: { stale_after: 2h }\n"));
   std::this_thread::sleep_for(500ms);  // first sweep done, event stream up
   p.run(p.name("n"), "ws-n");
   ASSERT_TRUE(eventually([&] { return state_of(d, "ws-n") == "online"; }, 10s)) << d.log();
