@@ -64,6 +64,9 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   bool stopped = false;
   bool poll_requested = false;
   int failures = 0;  // consecutive sweeps that could not ask the engine
+  // When the event stream last said something about a target: a sweep whose
+  // list was asked for before that is older news and says nothing of it.
+  std::unordered_map<std::string, steady::time_point> last_event_at;
   std::uint64_t sweeps = 0;
 
   void set_engine_health(bool healthy, const std::string& why);
@@ -247,13 +250,12 @@ net::awaitable<std::vector<Finding>> ProactiveLayer::Impl::run_probes(
 }
 
 net::awaitable<bool> ProactiveLayer::Impl::sweep() {
-  const auto t0 = steady::now();
+  const auto t0 = steady::now();  // the engine is asked now: the evidence is this old
   std::unordered_map<std::string, Finding> by_container;
   const bool engine_ok = engine ? co_await list_containers(by_container) : true;
 
   const auto targets = out.targets();
   const auto probes = co_await run_probes(targets);
-  const auto now = steady::now();
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const auto& t = targets[i];
     std::vector<Finding> findings;
@@ -269,10 +271,13 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
     if (!t.http.empty()) findings.push_back(probes[2 * i]);
     if (t.tcp) findings.push_back(probes[2 * i + 1]);
     if (findings.empty()) continue;  // nothing this layer can look at
+    if (auto e = last_event_at.find(t.id); e != last_event_at.end() && e->second >= t0)
+      continue;  // the event stream spoke after the list was asked for
     Finding f = fold(findings);
     if (stopped) co_return engine_ok;
-    out.evidence(Evidence{t.id, Layer::proactive, f.verdict, std::move(f.reason), f.conclusive, now});
+    out.evidence(Evidence{t.id, Layer::proactive, f.verdict, std::move(f.reason), f.conclusive, t0});
   }
+  std::erase_if(last_event_at, [&](const auto& kv) { return kv.second < t0; });
   const double secs = std::chrono::duration<double>(steady::now() - t0).count();
   metrics.sweep_run("proactive", engine_ok, secs);
   if (engine_ok) liveness.tick(Subsystem::proactive);
@@ -306,6 +311,9 @@ void ProactiveLayer::Impl::on_event(const EngineEvent& ev) {
   const auto age = std::chrono::system_clock::now() - ev.time;
   const auto observed = age > std::chrono::system_clock::duration::zero()
                             ? now - std::chrono::duration_cast<steady::duration>(age) : now;
+  if (ev.action == "die" || ev.action == "oom" || ev.action == "start" || ev.action == "restart" ||
+      ev.action == "health_status")
+    last_event_at[id] = now;
   if (ev.action == "die" || ev.action == "oom") {
     event_deaths.Increment();
     std::string reason = ev.action == "oom" ? "container OOM-killed" : "container died";

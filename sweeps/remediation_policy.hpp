@@ -11,7 +11,7 @@
 // - settle: an acting order is emitted no earlier than `settle` after the
 //   target went offline, so targets that die together (10 containers killed
 //   at once, a burst of expired heartbeats) are seen together by the
-//   fail-safe before anything is restarted. Not in the SPEC; default 1s.
+//   fail-safe before anything is restarted. Not in the SPEC; default 2s.
 // - backoff: the first restart of an incident is due at once (after settle);
 //   the n-th (n >= 2) is due backoff_initial * 2^(n-2), capped at backoff_max,
 //   after the previous restart.
@@ -40,7 +40,9 @@ namespace healthsweep::sweeps {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-inline constexpr config::Duration default_settle_delay = std::chrono::seconds(1);
+// Long enough for the deaths of a fleet, reported one engine event at a time
+// on a loaded machine, to reach the fail-safe before the first restart.
+inline constexpr config::Duration default_settle_delay = std::chrono::seconds(2);
 
 // What entering offline asks for, given the configuration and the target.
 RemediationKind remediation_kind(const config::Restart& restart, const TargetSpec& spec);

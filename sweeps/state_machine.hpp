@@ -93,7 +93,7 @@ class StateMachine {
   // already armed (a grace period in progress) keep their time.
   void configure(const config::Config& config);
   // Delay between going offline and the first acting order (see
-  // remediation_policy.hpp); default 1s, 0 for immediate.
+  // remediation_policy.hpp); default 2s, 0 for immediate.
   void set_settle_delay(config::Duration delay) { settle_ = delay; }
 
   Effects upsert(const TargetSpec& spec, steady::time_point now);

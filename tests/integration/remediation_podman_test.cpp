@@ -120,7 +120,12 @@ TEST(RemediationPodman, TenOfTwentyKilledAtOnceTripTheFailSafeAndNothingIsRestar
     return true;
   }, 30s)) << d.log();
   for (int i = 0; i < 10; ++i) names += p.name("f" + std::to_string(i)) + " ";
-  ASSERT_EQ(p.run_shell("kill " + names), 0);
+  // At once: one kill(1) of the ten containers' processes (a `podman kill` of
+  // ten names stops them one after another, seconds apart on a busy machine).
+  std::string pids;
+  ASSERT_EQ(p.run_shell("inspect --format '{{.State.Pid}}' " + names, &pids), 0);
+  for (char& c : pids) if (c == '\n') c = ' ';
+  ASSERT_EQ(run_shell("kill -9 " + pids), 0) << pids;
   EXPECT_TRUE(eventually([&] { return metric(d, "healthsweep_failsafe_active") == 1; }, 15s)) << d.log();
   std::this_thread::sleep_for(4s);
   EXPECT_EQ(metric(d, "healthsweep_remediations_total{action=\"restart\",result=\"ok\"}"), 0) << d.log();
