@@ -29,7 +29,7 @@ struct HookSetup {
         "auth: { token_file: \"" + token_file + "\" }\n"
         "engine: { socket: \"" + proxy->path() + "\" }\n"
         "targets:\n  engine_label: \"\"\n  static:\n    - { id: ws-r, container: " + container + " }\n"
-        "sweeps:\n  proactive: { interval: 1h, timeout: 10s }\n  reactive: { coalesce_window: 2s }\n"
+        "sweeps:\n  proactive: { interval: 1h, timeout: 10s }\n  reactive: { coalesce_window: 10s }\n"
         "liveness: { stale_after: 2h }\n"
         "remediation:\n  fail_safe: { min_targets: 100 }\n");
   }
