@@ -44,7 +44,6 @@ struct App::Impl {
   bool stopping = false;
   Routes routes;
 
-  void enable_subsystems();
   void build_routes();
   void wait_stop_signal();
   void wait_reload_signal();
@@ -55,11 +54,6 @@ struct App::Impl {
   std::size_t inflight() const { return components ? components->in_flight() : 0; }
 };
 
-void App::Impl::enable_subsystems() {
-  // Every subsystem starts disabled; each layer enables its own when it is
-  // configured, so an absent layer never makes the daemon stale.
-  for (auto s : metrics::all_subsystems) liveness.disable(s);
-}
 
 void App::Impl::build_routes() {
   routes.metrics = [this] { return metrics.scrape(liveness); };
@@ -192,7 +186,8 @@ int App::run() {
   auto& d = *impl_;
   setup_logging(d.cfg.log_level, d.cfg.log_format);
   spdlog::info("healthsweepd {} starting, config {}", HEALTHSWEEP_VERSION, d.config_path);
-  d.enable_subsystems();
+  // Every liveness subsystem starts disabled; each layer enables its own when
+  // it is configured, so an absent layer never makes the daemon stale.
   d.components = std::make_unique<Components>(d.ioc, d.cfg, d.metrics, d.liveness);
   d.build_routes();
   d.http = std::make_unique<HttpServer>(d.ioc.get_executor(), d.cfg.listen,

@@ -77,9 +77,10 @@ struct Components::Impl {
 
 std::vector<TargetSpec> Components::Impl::checkable_targets() const {
   std::vector<TargetSpec> out;
-  for (const auto& id : fleet.ids())
-    if (auto spec = fleet.spec(id); spec && (!spec->container.empty() || !spec->http.empty() || spec->tcp))
-      out.push_back(std::move(*spec));
+  fleet.machine().for_each([&](const TargetRecord& r) {
+    const auto& spec = r.spec;
+    if (!spec.container.empty() || !spec.http.empty() || spec.tcp) out.push_back(spec);
+  });
   return out;
 }
 
