@@ -49,6 +49,9 @@ struct Engine {
   bool enabled = false;  // section present
   std::string socket = "/var/run/docker.sock";
   std::string api_version = "v1.41";
+  // Beyond SPEC: watch each running container's main process (pidfd) so its
+  // exit is a dead verdict at once, ahead of the engine's `die` event.
+  bool watch_processes = true;
 };
 
 struct Postgres {

@@ -63,7 +63,7 @@ std::optional<Field> read_redis(const Section& root, Config& config) {
 void read_engine(const Section& root, Config& config) {
   if (!root.has("engine")) return;
   config.engine.enabled = true;
-  const Section engine = root.child("engine", {"socket", "api_version"});
+  const Section engine = root.child("engine", {"socket", "api_version", "watch_processes"});
   Reader& reader = engine.reader();
   std::string socket;
   if (engine.string("socket", socket)) {
@@ -84,6 +84,7 @@ void read_engine(const Section& root, Config& config) {
     else
       config.engine.api_version = version;
   }
+  engine.boolean("watch_processes", config.engine.watch_processes);
 }
 
 // The DSN comes from dsn, dsn_file or HEALTHSWEEP_PG_DSN (which wins, so a

@@ -110,6 +110,7 @@ struct Metrics::Impl {
 
   std::unordered_map<std::string, Family<Counter>*> extra_families;
   std::unordered_map<std::string, Counter*> extra_series;
+  std::unordered_map<std::string, Gauge*> extra_gauges;
 };
 
 Metrics::Metrics(std::string_view version) : impl_(std::make_unique<Impl>()) {
@@ -196,6 +197,14 @@ prometheus::Counter& Metrics::counter(std::string_view name, std::string_view he
   auto& series = fam->Add(labels);
   impl_->extra_series.emplace(std::move(key), &series);
   return series;
+}
+
+prometheus::Gauge& Metrics::gauge(std::string_view name, std::string_view help) {
+  auto& g = impl_->extra_gauges[std::string(name)];
+  if (!g)
+    g = &prometheus::BuildGauge().Name(std::string(name)).Help(std::string(help))
+             .Register(*impl_->registry).Add({});
+  return *g;
 }
 
 }  // namespace healthsweep::metrics

@@ -46,6 +46,9 @@ class Metrics {
   prometheus::Counter& counter(std::string_view name, std::string_view help,
                                std::string_view label = {},
                                std::string_view value = {});
+  // A gauge without labels, for a layer's own gauges
+  // (healthsweep_proactive_watched_processes). Same name, same series.
+  prometheus::Gauge& gauge(std::string_view name, std::string_view help);
 
  private:
   struct Impl;

@@ -177,6 +177,7 @@ EngineResult<ContainerInfo> parse_inspect(std::string_view text) {
   info.restarting = bool_at(*state, "Restarting");
   info.oom_killed = bool_at(*state, "OOMKilled");
   info.exit_code = small_int_at(*state, "ExitCode");
+  info.pid = small_int_at(*state, "Pid");
   info.started_at = string_at(*state, "StartedAt");
   info.finished_at = string_at(*state, "FinishedAt");
   info.error = string_at(*state, "Error");

@@ -82,6 +82,7 @@ struct ContainerInfo {
   int failing_streak = 0;
   int restart_count = 0;
   int exit_code = 0;
+  int pid = 0;  // State.Pid: the main process, as the engine's PID namespace numbers it; 0 when not running
   std::string started_at;   // RFC 3339 as the engine wrote it
   std::string finished_at;  // "0001-01-01T00:00:00Z" when never finished
   std::string error;        // State.Error

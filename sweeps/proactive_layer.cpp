@@ -6,15 +6,19 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
 
+#include <deque>
 #include <random>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "sweeps/engine_client.hpp"
 #include "sweeps/http_checker.hpp"
+#include "sweeps/process_exit_watch.hpp"
 #include "sweeps/target_check.hpp"
 #include "sweeps/tcp_checker.hpp"
 
@@ -39,7 +43,15 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
         overruns(m.counter("healthsweep_proactive_overruns_total",
                            "Proactive sweeps that took longer than the interval.")),
         event_deaths(m.counter("healthsweep_proactive_event_deaths_total",
-                               "Container deaths seen on the engine's event stream.")) {}
+                               "Container deaths seen on the engine's event stream.")),
+        process_exits(m.counter("healthsweep_proactive_process_exits_total",
+                                "Container deaths seen as the exit of the container's main process (pidfd).")),
+        watched(m.gauge("healthsweep_proactive_watched_processes",
+                        "Containers whose main process is watched for its exit (pidfd).")) {
+    watch_wanted = e && cfg.engine.watch_processes;
+    if (watch_wanted && ProcessExitWatch::supported())
+      exits = std::make_unique<ProcessExitWatch>(ex, [this](const ProcessExit& pe) { on_process_exit(pe); });
+  }
 
   net::any_io_executor executor;
   config::Proactive proactive;
@@ -57,6 +69,18 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   steady::time_point last_discovery{};
   prometheus::Counter& overruns;
   prometheus::Counter& event_deaths;
+  prometheus::Counter& process_exits;
+  prometheus::Gauge& watched;
+  // Container main processes watched through pidfds (null: off or no pidfds).
+  std::unique_ptr<ProcessExitWatch> exits;
+  bool watch_wanted = false;
+  std::deque<std::pair<std::string, std::string>> to_arm;  // target id, container id: inspect, then watch
+  bool arming = false;
+  // Running containers of the last list: name and id -> full id.
+  std::unordered_map<std::string, std::string> running_ids;
+  // Containers whose process cannot be watched (another PID namespace, ...):
+  // not inspected again at every sweep; forgotten once they leave the list.
+  std::unordered_set<std::string> unwatchable;
   std::mt19937 rng{std::random_device{}()};
   std::unordered_map<std::string, std::string> id_by_container;  // container name/id -> target id
   std::optional<bool> engine_was_healthy;
@@ -80,6 +104,10 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   net::awaitable<void> events_loop();
   void on_event(const EngineEvent& ev);
   net::awaitable<void> confirm_started(std::string id, std::string container);
+  void arm_watches(const std::vector<TargetSpec>& targets);
+  net::awaitable<void> arm_loop();
+  void watch_process(const std::string& id, const ContainerInfo& info);
+  void on_process_exit(const ProcessExit& exit);
   std::string target_of(const EngineEvent& ev) const;
 };
 
@@ -181,7 +209,9 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
   for (const auto& t : out.targets())
     if (!t.container.empty()) named.emplace(t.container, t.id);
   std::unordered_map<std::string, std::string> ids;  // container name/id -> target id
+  std::unordered_map<std::string, std::string> running;
   auto note = [&](const ContainerSummary& c) {
+    if (c.state == "running") running[c.name] = running[c.id] = c.id;
     const auto finding = container_finding(c.state, c.health, c.status);
     by_container.try_emplace(c.name, finding);
     by_container.try_emplace(c.id, finding);
@@ -207,6 +237,7 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     for (const auto& c : all.value) note(c);
   }
   id_by_container = std::move(ids);
+  running_ids = std::move(running);
   set_engine_health(true, "");
   liveness.tick(Subsystem::engine);
   co_return true;
@@ -278,6 +309,7 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
     out.evidence(Evidence{t.id, Layer::proactive, f.verdict, std::move(f.reason), f.conclusive, t0});
   }
   std::erase_if(last_event_at, [&](const auto& kv) { return kv.second < t0; });
+  if (engine_ok) arm_watches(targets);
   const double secs = std::chrono::duration<double>(steady::now() - t0).count();
   metrics.sweep_run("proactive", engine_ok, secs);
   if (engine_ok) liveness.tick(Subsystem::proactive);
@@ -336,9 +368,69 @@ net::awaitable<void> ProactiveLayer::Impl::confirm_started(std::string id, std::
   // health check proves it with its health_status event.
   auto info = co_await engine->inspect(container);
   if (stopped || !info.ok()) co_return;
+  watch_process(id, info.value);
   const Finding f = container_finding(info.value);
   if (f.verdict == Verdict::alive)
     out.evidence(Evidence{id, Layer::proactive, Verdict::alive, f.reason, true, steady::now()});
+}
+
+void ProactiveLayer::Impl::arm_watches(const std::vector<TargetSpec>& targets) {
+  if (!exits) return;
+  // The list has no PIDs: each running container not watched yet is
+  // inspected once (one at a time, so the fleet's first sweep does not crowd
+  // the engine). Later sweeps only inspect containers that changed.
+  std::unordered_set<std::string> present;
+  for (const auto& t : targets) {
+    if (t.container.empty()) continue;
+    present.insert(t.id);
+    auto it = running_ids.find(t.container);
+    if (it == running_ids.end()) {
+      exits->forget(t.id);
+      continue;
+    }
+    if (!exits->watching(t.id, it->second) && !unwatchable.count(it->second)) to_arm.emplace_back(t.id, it->second);
+  }
+  exits->retain([&](const std::string& id) { return present.count(id) > 0; });
+  watched.Set(static_cast<double>(exits->size()));
+  std::erase_if(unwatchable, [&](const std::string& c) { return !running_ids.count(c); });
+  if (!to_arm.empty() && !arming) {
+    arming = true;
+    net::co_spawn(executor, arm_loop(), net::detached);
+  }
+}
+
+net::awaitable<void> ProactiveLayer::Impl::arm_loop() {
+  auto self = shared_from_this();
+  while (!to_arm.empty() && !stopped) {
+    auto [id, container] = std::move(to_arm.front());
+    to_arm.pop_front();
+    if (exits->watching(id, container)) continue;  // a start event armed it meanwhile
+    auto info = co_await engine->inspect(container);
+    if (stopped) break;
+    if (info.ok()) watch_process(id, info.value);
+  }
+  arming = false;
+}
+
+void ProactiveLayer::Impl::watch_process(const std::string& id, const ContainerInfo& info) {
+  if (!exits || !info.running || info.pid <= 0) return;
+  const auto r = exits->watch(id, info.id, info.pid);
+  watched.Set(static_cast<double>(exits->size()));
+  if (r == WatchResult::not_container || r == WatchResult::unsupported) {
+    // Not a failure: the events stream and the poll still cover it.
+    if (unwatchable.insert(info.id).second)
+      spdlog::debug("proactive: container {} (pid {}) not watched: {}", info.name, info.pid, to_string(r));
+  }
+}
+
+void ProactiveLayer::Impl::on_process_exit(const ProcessExit& exit) {
+  // The container's main process is gone: the container is dead, as surely
+  // as a `die` event says, and sooner. A sweep asked before now is older news.
+  last_event_at[exit.key] = exit.when;
+  process_exits.Increment();
+  watched.Set(static_cast<double>(exits->size()));
+  out.evidence(Evidence{exit.key, Layer::proactive, Verdict::dead,
+                        "container process exited (pid " + std::to_string(exit.pid) + ")", true, exit.when});
 }
 
 net::awaitable<void> ProactiveLayer::Impl::events_loop() {
@@ -390,10 +482,15 @@ void ProactiveLayer::start() {
   net::co_spawn(d.executor, d.poll_loop(), log("poll"));
   if (d.engine) net::co_spawn(d.executor, d.events_loop(), log("events"));
   if (d.engine && !d.label.empty()) net::co_spawn(d.executor, d.discovery_loop(), log("discovery"));
+  if (d.engine)
+    spdlog::info("proactive: container process watch {}", d.exits ? "on (pidfd)"
+                 : d.watch_wanted ? "off: this kernel or seccomp filter refuses pidfd_open"
+                                            : "off (engine.watch_processes: false)");
 }
 
 void ProactiveLayer::stop() {
   impl_->stopped = true;
+  if (impl_->exits) impl_->exits->stop();
   impl_->wait_timer.cancel();
   impl_->retry_timer.cancel();
   impl_->discovery_timer.cancel();

@@ -20,8 +20,8 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string engine_config(const Podman& p, const std::string& proactive,
-                          const std::string& extra = "") {
-  return "engine:\n  socket: \"" + p.socket() + "\"\n"
+                          const std::string& extra = "", const std::string& engine_extra = "") {
+  return "engine:\n  socket: \"" + p.socket() + "\"\n" + engine_extra +
          "targets:\n  engine_label: \"" + p.label() + "\"\n"
          "sweeps:\n  proactive: { " + proactive + " }\n"
          "remediation:\n  restart: { via: none }\n  fail_safe: { min_targets: 1000 }\n" + extra;
@@ -50,7 +50,9 @@ struct Listener {
 TEST(Proactive, KilledContainerIsOfflineThroughTheEventStreamWithAnHourlyPoll) {
   HS_REQUIRE_PODMAN(p);
   p.run(p.name("e"), "ws-e");
-  Daemon d(engine_config(p, "interval: 1h, timeout: 10s", "liveness: { stale_after: 2h }\n"));
+  // The process watch off: only the event stream can see this death.
+  Daemon d(engine_config(p, "interval: 1h, timeout: 10s", "liveness: { stale_after: 2h }\n",
+                         "  watch_processes: false\n"));
   ASSERT_TRUE(eventually([&] { return state_of(d, "ws-e") == "online"; }, 15s)) << d.log();
   std::this_thread::sleep_for(300ms);  // the event stream is subscribed
   p.kill(p.name("e"));
@@ -59,6 +61,37 @@ TEST(Proactive, KilledContainerIsOfflineThroughTheEventStreamWithAnHourlyPoll) {
   EXPECT_EQ(metric(d, "healthsweep_detections_total{layer=\"proactive\"}"), 1);
   EXPECT_EQ(metric(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"proactive\"}"), 1)
       << "only the first sweep ran: the event stream did it";
+  EXPECT_EQ(metric(d, "healthsweep_proactive_watched_processes"), 0);
+  EXPECT_EQ(metric(d, "healthsweep_proactive_process_exits_total"), 0);
+}
+
+TEST(Proactive, KilledContainerIsOfflineAtOnceThroughItsProcessExitAndWatchedAgainAfterItsRestart) {
+  HS_REQUIRE_PODMAN(p);
+  p.run(p.name("x"), "ws-x");
+  Daemon d(engine_config(p, "interval: 1h, timeout: 10s", "liveness: { stale_after: 2h }\n"));
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-x") == "online"; }, 15s)) << d.log();
+  ASSERT_TRUE(eventually([&] { return metric(d, "healthsweep_proactive_watched_processes") == 1; }, 10s))
+      << d.log();
+  std::this_thread::sleep_for(300ms);  // the event stream is subscribed
+  p.kill(p.name("x"));
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-x") == "offline"; }, 10s)) << d.log();
+  EXPECT_EQ(metric(d, "healthsweep_proactive_process_exits_total"), 1);
+  // The engine's die event follows; the death still counts once.
+  ASSERT_TRUE(eventually([&] { return metric(d, "healthsweep_proactive_event_deaths_total") == 1; }, 10s))
+      << d.log();
+  EXPECT_EQ(metric(d, "healthsweep_detections_total{layer=\"proactive\"}"), 1);
+  EXPECT_EQ(metric(d, "healthsweep_proactive_watched_processes"), 0);
+
+  // Started again: the start event re-arms the watch on the new process.
+  p.start(p.name("x"));
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-x") == "online"; }, 10s)) << d.log();
+  ASSERT_TRUE(eventually([&] { return metric(d, "healthsweep_proactive_watched_processes") == 1; }, 10s))
+      << d.log();
+  p.kill(p.name("x"));
+  ASSERT_TRUE(eventually([&] { return state_of(d, "ws-x") == "offline"; }, 10s)) << d.log();
+  EXPECT_EQ(metric(d, "healthsweep_proactive_process_exits_total"), 2);
+  EXPECT_EQ(metric(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"proactive\"}"), 1)
+      << "only the first sweep ran";
 }
 
 TEST(Proactive, UnhealthyContainerGoesOfflineAfterFailureThreshold) {
@@ -152,6 +185,10 @@ TEST(Proactive, OneSweepCoversFiveHundredContainers) {
     return metric(d, "healthsweep_targets{state=\"online\"}") == 500; }, 60s)) << d.log().substr(0, 4000);
   EXPECT_GE(metric(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"proactive\"}"), 1);
   EXPECT_EQ(metric(d, "healthsweep_sweep_runs_total{result=\"error\",sweep=\"proactive\"}"), -1);
+  // Each running container's process is watched, armed by one inspect each,
+  // once (not at every sweep).
+  EXPECT_TRUE(eventually([&] {
+    return metric(d, "healthsweep_proactive_watched_processes") == 500; }, 60s)) << d.log().substr(0, 4000);
 }
 
 TEST(Proactive, ContainersCreatedOrRemovedAfterStartAreDiscoveredWithoutWaitingForThePoll) {

@@ -87,6 +87,7 @@ redis:
 engine:
   socket: "unix:///run/podman/podman.sock"
   api_version: "v1.40"
+  watch_processes: false
 postgres:
   dsn: "host=127.0.0.1 dbname=hs"
   spool_dir: spool
@@ -148,6 +149,7 @@ shutdown_grace: 3s
   EXPECT_TRUE(c.engine.enabled);
   EXPECT_EQ(c.engine.socket, "/run/podman/podman.sock");
   EXPECT_EQ(c.engine.api_version, "v1.40");
+  EXPECT_FALSE(c.engine.watch_processes);
   EXPECT_TRUE(c.postgres.enabled);
   EXPECT_EQ(c.postgres.dsn, "host=127.0.0.1 dbname=hs");
   EXPECT_EQ(c.postgres.spool_dir, dir.path() + "/spool");

@@ -125,6 +125,7 @@ TEST(EngineJson, InspectReadsPodmanHealth) {
   EXPECT_TRUE(r.value.running);
   EXPECT_EQ(r.value.health, "unhealthy");
   EXPECT_EQ(r.value.failing_streak, 4);
+  EXPECT_EQ(r.value.pid, 7609);
   EXPECT_EQ(r.value.started_at, "2026-11-26T04:07:51.630982076Z");
   EXPECT_EQ(r.value.labels.at("healthsweep.target"), "p1");
 }
@@ -135,6 +136,7 @@ TEST(EngineJson, InspectReadsExitedContainer) {
   EXPECT_EQ(r.value.status, "exited");
   EXPECT_FALSE(r.value.running);
   EXPECT_EQ(r.value.exit_code, 137);
+  EXPECT_EQ(r.value.pid, 0);
   EXPECT_EQ(r.value.health, "");
   EXPECT_EQ(r.value.finished_at, "2026-11-26T04:10:00.154688021Z");
 }
