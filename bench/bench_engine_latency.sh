@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Detection latency against a real Podman API service:
 #   issue 6: hook received -> verdict for a dead container   (bench_reactive_latency)
-#   issue 8: kill -> offline through the engine's events      (bench_event_latency)
+#   issue 8: kill -> offline, events only vs the process watch (bench_event_latency)
 #
 #   bench/bench_engine_latency.sh [BUILD_DIR [N [SPACING_MS [WHICH]]]]
 #     BUILD_DIR   holds healthsweepd and bench/bench_reactive_latency,
@@ -107,7 +107,7 @@ if [[ $which == reactive || $which == both ]]; then
 fi
 if [[ $which == events || $which == both ]]; then
   create hse- e-
-  echo "## issue 8: kill -> offline through the engine's events"
+  echo "## issue 8: kill -> offline: events only, then with the process watch"
   echo "# command: $build/bench/bench_event_latency $build/healthsweepd ENGINE_SOCKET WORKDIR hse- $n $spacing"
   run_driver "$build/bench/bench_event_latency" "$build/healthsweepd" "$sock" "$dir/work" hse- "$n" "$spacing" || rc=1
 fi
