@@ -21,6 +21,7 @@
 #include "daemon/systemd_notify.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
+#include "sweeps/process_exit_watch.hpp"
 
 namespace healthsweep::daemon {
 
@@ -158,19 +159,25 @@ void App::Impl::shutdown() {
 namespace {
 
 // Raises the soft file-descriptor limit to the hard one (systemd's default
-// soft limit is 1024) and keeps the connection cap well below it, so the
-// cap, not EMFILE, is what a connection flood meets.
+// soft limit is 1024), before any component opens descriptors.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 65536);
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+// Keeps the connection cap well below the descriptor limit, minus what the
+// process watch may hold (a quarter of it) and 128 for everything else, so
+// the cap, not EMFILE, is what a connection flood meets.
 HttpLimits listener_limits() {
   HttpLimits limits;
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
-    if (lim.rlim_cur < lim.rlim_max) {
-      lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 65536);
-      setrlimit(RLIMIT_NOFILE, &lim);
-      getrlimit(RLIMIT_NOFILE, &lim);
-    }
-    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > 256)
-      limits.max_connections = std::min<std::size_t>(limits.max_connections, lim.rlim_cur - 128);
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > 256) {
+    const auto watches = sweeps::ProcessExitWatch::default_max_watches();
+    const auto room = lim.rlim_cur - 128 > watches + 128 ? lim.rlim_cur - 128 - watches : 128;
+    limits.max_connections = std::min<std::size_t>(limits.max_connections, room);
   }
   return limits;
 }
@@ -186,6 +193,7 @@ int App::run() {
   auto& d = *impl_;
   setup_logging(d.cfg.log_level, d.cfg.log_format);
   spdlog::info("healthsweepd {} starting, config {}", HEALTHSWEEP_VERSION, d.config_path);
+  raise_fd_limit();
   // Every liveness subsystem starts disabled; each layer enables its own when
   // it is configured, so an absent layer never makes the daemon stale.
   d.components = std::make_unique<Components>(d.ioc, d.cfg, d.metrics, d.liveness);

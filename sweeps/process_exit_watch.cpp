@@ -2,6 +2,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -101,6 +102,13 @@ bool ProcessExitWatch::supported() {
     return true;
   }();
   return ok;
+}
+
+std::size_t ProcessExitWatch::default_max_watches() {
+  constexpr std::size_t cap = 16384;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return cap;
+  return std::min<std::size_t>(cap, static_cast<std::size_t>(lim.rlim_cur / 4));
 }
 
 WatchResult ProcessExitWatch::watch(const std::string& key, const std::string& container_id, int pid) {

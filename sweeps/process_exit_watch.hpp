@@ -54,14 +54,18 @@ class ProcessExitWatch {
   // Is `pid` the main process of `container_id`? Default: its cgroup says so.
   using Identify = std::function<bool(int pid, const std::string& container_id)>;
 
-  ProcessExitWatch(boost::asio::any_io_executor ex, OnExit on_exit, std::size_t max_watches = 16384,
-                   Identify identify = {});
+  ProcessExitWatch(boost::asio::any_io_executor ex, OnExit on_exit,
+                   std::size_t max_watches = default_max_watches(), Identify identify = {});
   ~ProcessExitWatch();
   ProcessExitWatch(const ProcessExitWatch&) = delete;
   ProcessExitWatch& operator=(const ProcessExitWatch&) = delete;
 
   // Whether this kernel (and seccomp filter) lets us open pidfds at all.
   static bool supported();
+  // Each watch holds a descriptor: at most a quarter of RLIMIT_NOFILE (as it
+  // is now), and never more than 16,384. Beyond it containers go unwatched
+  // (events and the poll still cover them); the listener leaves this much room.
+  static std::size_t default_max_watches();
 
   // Watches `pid` as `container_id`'s main process for `key`, replacing any
   // other watch of `key`. on_exit runs once, on the loop, when it exits.

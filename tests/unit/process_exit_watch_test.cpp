@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <csignal>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,4 +169,16 @@ TEST_F(ExitWatch, TheNumberOfWatchesIsBounded) {
   EXPECT_EQ(watch.watch("d", id_a, d.pid), WatchResult::unsupported) << "cap of 3 in this fixture";
   EXPECT_EQ(watch.watch("c", id_b, d.pid), WatchResult::armed) << "replacing within the cap is fine";
   EXPECT_EQ(watch.size(), 3u);
+}
+
+TEST(ProcessExitWatch, WatchesTakeAtMostAQuarterOfTheDescriptorLimit) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 400;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  const auto small = ProcessExitWatch::default_max_watches();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(small, 100u);
+  EXPECT_LE(ProcessExitWatch::default_max_watches(), 16384u);
 }
