@@ -46,7 +46,8 @@ std::string config_yaml(const Options& o, unsigned short port, const std::string
                   "targets:\n  engine_label: \"\"\n  static:\n";
   for (int i = 0; i < o.n; ++i)
     y += "    - { id: r-" + std::to_string(i) + ", container: " + o.prefix + std::to_string(i) + " }\n";
-  y += "engine: { socket: " + proxy + " }\n"
+  // The process watch off: this measures the hook's path, not the kernel's.
+  y += "engine: { socket: " + proxy + ", watch_processes: false }\n"
        "sweeps:\n  proactive: { interval: 1h, timeout: 5s }\n  reactive: { enabled: true, coalesce_window: 2s }\n"
        "remediation:\n  restart: { enabled: true, via: none }\n  fail_safe: { max_offline_fraction: 1.0 }\n"
          "liveness: { stale_after: 2h }\n";

@@ -168,15 +168,16 @@ void raise_fd_limit() {
   }
 }
 
-// Keeps the connection cap well below the descriptor limit, minus what the
-// process watch may hold (a quarter of it) and 128 for everything else, so
-// the cap, not EMFILE, is what a connection flood meets.
-HttpLimits listener_limits() {
+// Keeps the connection cap well below the descriptor limit, minus 128 for
+// everything else and what the process watch may hold (a quarter of it,
+// when it runs), so the cap, not EMFILE, is what a connection flood meets.
+HttpLimits listener_limits(const config::Config& cfg) {
   HttpLimits limits;
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > 256) {
-    const auto watches = sweeps::ProcessExitWatch::default_max_watches();
-    const auto room = lim.rlim_cur - 128 > watches + 128 ? lim.rlim_cur - 128 - watches : 128;
+    const bool watching = cfg.engine.enabled && cfg.engine.watch_processes;
+    const rlim_t watches = watching ? sweeps::ProcessExitWatch::default_max_watches() : 0;
+    const rlim_t room = std::max<rlim_t>(64, lim.rlim_cur - 128 - std::min<rlim_t>(watches, lim.rlim_cur - 192));
     limits.max_connections = std::min<std::size_t>(limits.max_connections, room);
   }
   return limits;
@@ -200,7 +201,7 @@ int App::run() {
   d.build_routes();
   d.http = std::make_unique<HttpServer>(d.ioc.get_executor(), d.cfg.listen,
                                         [&d](Request&& req) { return route(d.routes, std::move(req)); },
-                                        listener_limits());
+                                        listener_limits(d.cfg));
   d.http->start();
   spdlog::info("listening on {}", d.http->local_address());
   d.wait_stop_signal();

@@ -17,7 +17,8 @@ namespace {
 const std::string token = "hook-test-token";
 
 // The daemon talks to the engine through a recording proxy; the event stream
-// is cut so that only the hook can notice a death (the poll runs hourly).
+// is cut and the process watch off, so that only the hook can notice a death
+// (the poll runs hourly).
 struct HookSetup {
   TempDir dir;
   std::unique_ptr<RecordingProxy> proxy;
@@ -27,7 +28,7 @@ struct HookSetup {
     const auto token_file = dir.write("token", token + "\n");
     daemon = std::make_unique<Daemon>(
         "auth: { token_file: \"" + token_file + "\" }\n"
-        "engine: { socket: \"" + proxy->path() + "\" }\n"
+        "engine: { socket: \"" + proxy->path() + "\", watch_processes: false }\n"
         "targets:\n  engine_label: \"\"\n  static:\n    - { id: ws-r, container: " + container + " }\n"
         "sweeps:\n  proactive: { interval: 1h, timeout: 10s }\n  reactive: { coalesce_window: 10s }\n"
         "liveness: { stale_after: 2h }\n"
