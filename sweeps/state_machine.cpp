@@ -27,6 +27,7 @@ StateMachine::StateMachine(const config::Config& config, WallClock wall_clock)
   reason_unpaused_ = texts_->intern("unpaused");
   reason_removed_ = texts_->intern("removed: in no source any more");
   reason_reset_ = texts_->intern("reset by admin");
+  reason_restored_quarantine_ = texts_->intern("quarantined before the daemon restarted; reset to retry");
 }
 
 StateMachine::~StateMachine() = default;

@@ -117,6 +117,13 @@ class StateMachine {
   // remediated afresh. Always emits one Transition (layer admin; from may
   // equal to). Empty Effects when the id is unknown.
   Effects reset(std::string_view id, steady::time_point now);
+  // After a daemon restart: the restart count, quarantine and crash-loop
+  // history the previous run left (restarts older than `window` are
+  // dropped; the backoff continues from them). A restored quarantine holds
+  // like any other until reset(): a target down now goes `quarantined`, one
+  // alive stays online with quarantined=true. Adds to what this run already
+  // counted. Empty Effects when the id is unknown.
+  Effects restore(const RestoredTarget& restored, steady::time_point now);
   // An evidence source ("redis", "engine") unhealthy => fail-safe active.
   Effects set_source_healthy(std::string_view source, bool healthy, steady::time_point now);
 
@@ -199,7 +206,8 @@ class StateMachine {
   std::string failsafe_reason_;
 
   // Constant reasons, interned once.
-  Text reason_discovered_, reason_paused_, reason_unpaused_, reason_removed_, reason_reset_;
+  Text reason_discovered_, reason_paused_, reason_unpaused_, reason_removed_, reason_reset_,
+      reason_restored_quarantine_;
 };
 
 }  // namespace healthsweep::sweeps

@@ -215,6 +215,52 @@ Effects StateMachine::begin_grace(std::string_view id, Layer layer, std::string_
   return fx;
 }
 
+Effects StateMachine::restore(const RestoredTarget& restored, steady::time_point now) {
+  Effects fx;
+  advance(now, fx);
+  TargetRecord* rec = lookup(restored.id);
+  if (!rec) return fx;
+  rec->restarts += restored.restarts;
+  // Wall-clock times of the previous run, placed on this run's steady clock
+  // by their age now; only those still inside the crash-loop window count.
+  const auto wall_now = wall_clock_();
+  std::vector<steady::time_point> recent;
+  for (const auto t : restored.recent_restarts) {
+    const auto age = std::max(wall_now - t, std::chrono::system_clock::duration::zero());
+    if (age < restart_.window) recent.push_back(now - std::chrono::duration_cast<steady::duration>(age));
+  }
+  if (!recent.empty()) {
+    if (!rec->history) rec->history = std::make_unique<RestartHistory>();
+    RestartHistory& h = *rec->history;
+    h.recent.insert(h.recent.end(), recent.begin(), recent.end());
+    std::sort(h.recent.begin(), h.recent.end());
+    h.last = std::max(h.last, h.recent.back());
+    // Restarts within the window stand for the incident's: the previous run
+    // forgot its backoff only after `window` online.
+    h.in_incident += static_cast<std::uint32_t>(recent.size());
+  }
+  if (restored.quarantined && !rec->quarantined) {
+    rec->quarantined = true;
+    rec->suppressed_pending = false;
+    switch (rec->state) {
+      case State::online:
+      case State::suspect:
+      case State::paused:
+      case State::unknown:  // going down makes it `quarantined`; alive, `online` and still quarantined
+        break;
+      default:
+        rec->order_in_flight = rec->start_confirmed = false;
+        set_state(*rec, State::quarantined, Layer::admin, reason_restored_quarantine_, now, std::nullopt, fx);
+    }
+  } else if (rec->state == State::offline && rec->deadline_kind == DeadlineKind::restart_due) {
+    plan_remediation(*rec, now, fx);  // due again, with the restored backoff (or a crash loop)
+  } else if (rec->state == State::online && rec->history && rec->deadline_kind == DeadlineKind::none) {
+    went_online(*rec, now);  // forget the restored history after `window` online
+  }
+  advance(now, fx);
+  return fx;
+}
+
 Effects StateMachine::reset(std::string_view id, steady::time_point now) {
   Effects fx;
   advance(now, fx);

@@ -38,6 +38,15 @@ constexpr std::string_view to_string(State s) {
   return "?";
 }
 
+// What a previous run of the daemon left in PostgreSQL about a target
+// (healthsweep_targets): StateMachine::restore() takes it up after a restart.
+struct RestoredTarget {
+  std::string id;
+  std::uint32_t restarts = 0;  // lifetime count shown by the admin API
+  bool quarantined = false;
+  std::vector<std::chrono::system_clock::time_point> recent_restarts;  // the crash-loop window's restarts
+};
+
 // What the sources (static config, engine label, postgres_query) say.
 struct TargetSpec {
   std::string id;
