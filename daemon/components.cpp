@@ -183,8 +183,22 @@ void Components::Impl::build_store() {
     if (const auto* rec = fleet.machine().find(t.target)) {
       e.restarts = static_cast<int>(rec->restarts);
       e.quarantined = rec->quarantined;
+      if (rec->history)  // steady times of this run, written as wall-clock times
+        for (const auto r : rec->history->recent)
+          e.recent_restarts.push_back(t.wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(t.at - r));
     }
     store->record(std::move(e));
+  });
+  // A restarted daemon keeps counts, quarantines and the crash-loop backoff.
+  // Until the rows are read (normally within milliseconds of connecting)
+  // remediation goes on without them; a late restore still quarantines.
+  store->on_restore([this](std::vector<store::TargetRow> rows) {
+    std::vector<RestoredTarget> restored;
+    restored.reserve(rows.size());
+    for (auto& r : rows)
+      restored.push_back(RestoredTarget{std::move(r.id), static_cast<std::uint32_t>(std::max(r.restarts, 0)),
+                                        r.quarantined, std::move(r.recent_restarts)});
+    fleet.restore(std::move(restored));
   });
   if (cfg.targets.postgres_query) {
     target_query = std::make_unique<store::TargetQuery>(

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace healthsweep::store {
 
@@ -15,7 +16,19 @@ struct Event {
   // The target row after the transition:
   int restarts = 0;
   bool quarantined = false;
+  // The restarts of the crash-loop window, so that a restarted daemon keeps
+  // the backoff and the quarantine count (healthsweep_targets.recent_restarts).
+  std::vector<std::chrono::system_clock::time_point> recent_restarts;
   bool removed = false;  // the target left the fleet: its row is deleted
+};
+
+// A healthsweep_targets row as a previous run left it: what the state
+// machine restores after a restart.
+struct TargetRow {
+  std::string id;
+  int restarts = 0;
+  bool quarantined = false;
+  std::vector<std::chrono::system_clock::time_point> recent_restarts;
 };
 
 }  // namespace healthsweep::store

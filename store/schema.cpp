@@ -5,7 +5,7 @@
 namespace healthsweep::store {
 
 namespace {
-constexpr std::array<Migration, 2> all{{
+constexpr std::array<Migration, 3> all{{
     {1, R"(
 CREATE TABLE healthsweep_targets (
   id text PRIMARY KEY,
@@ -28,6 +28,8 @@ CREATE TABLE healthsweep_events (
   detail jsonb NOT NULL DEFAULT '{}'
 );)"},
     {2, "CREATE INDEX healthsweep_events_target_at ON healthsweep_events (target, at);"},
+    // The crash-loop window's restarts: a restarted daemon keeps its backoff.
+    {3, "ALTER TABLE healthsweep_targets ADD COLUMN recent_restarts timestamptz[] NOT NULL DEFAULT '{}';"},
 }};
 }  // namespace
 

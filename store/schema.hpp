@@ -32,17 +32,25 @@ WITH ev AS (
   ON CONFLICT (event_id) DO NOTHING
   RETURNING 1
 ), upsert AS (
-  INSERT INTO healthsweep_targets (id, state, since, reason, restarts, quarantined, updated_at)
-  SELECT $2, $4, 'epoch'::timestamptz + $7::bigint * interval '1 microsecond', $6, $9::int, $10::bool, now()
+  INSERT INTO healthsweep_targets (id, state, since, reason, restarts, quarantined, updated_at, recent_restarts)
+  SELECT $2, $4, 'epoch'::timestamptz + $7::bigint * interval '1 microsecond', $6, $9::int, $10::bool, now(),
+    ARRAY(SELECT 'epoch'::timestamptz + us * interval '1 microsecond' FROM unnest($12::bigint[]) us)
   WHERE NOT $11::bool AND EXISTS (SELECT 1 FROM ev)
   ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since,
     reason = EXCLUDED.reason, restarts = EXCLUDED.restarts,
-    quarantined = EXCLUDED.quarantined, updated_at = EXCLUDED.updated_at
+    quarantined = EXCLUDED.quarantined, updated_at = EXCLUDED.updated_at,
+    recent_restarts = EXCLUDED.recent_restarts
   RETURNING 1
 ), removed AS (
   DELETE FROM healthsweep_targets WHERE id = $2 AND $11::bool AND EXISTS (SELECT 1 FROM ev)
   RETURNING 1
 )
 SELECT pg_notify('healthsweep_events', $2) FROM ev)";
+
+// What a previous run left: read once at start, before this run writes.
+inline constexpr std::string_view read_targets_sql = R"(
+SELECT id, restarts, quarantined,
+  array_to_string(ARRAY(SELECT (extract(epoch FROM t) * 1000000)::bigint FROM unnest(recent_restarts) t), ',')
+FROM healthsweep_targets)";
 
 }  // namespace healthsweep::store

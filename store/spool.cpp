@@ -59,6 +59,10 @@ std::string to_spool_line(const Event& e) {
   o["restarts"] = e.restarts;
   o["quarantined"] = e.quarantined;
   o["removed"] = e.removed;
+  json::array recent;
+  for (const auto t : e.recent_restarts)
+    recent.push_back(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+  o["recent_restarts_us"] = std::move(recent);
   return json::serialize(o);
 }
 
@@ -96,6 +100,16 @@ std::optional<Event> from_spool_line(std::string_view line) {
   e.restarts = static_cast<int>(restarts->as_int64());
   e.quarantined = quarantined->as_bool();
   e.removed = removed->as_bool();
+  // Absent in spools written before it existed: no history, nothing lost.
+  if (const auto* recent = o.if_contains("recent_restarts_us")) {
+    const auto* list = recent->if_array();
+    if (!list) return std::nullopt;
+    for (const auto& us : *list) {
+      if (!us.is_int64()) return std::nullopt;
+      e.recent_restarts.emplace_back(
+          std::chrono::duration_cast<system_clock::duration>(std::chrono::microseconds(us.as_int64())));
+    }
+  }
   return e;
 }
 

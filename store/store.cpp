@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <random>
 
@@ -71,6 +72,12 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   bool started = false, stopping = false, migrated = false, ok = false, reported_down = false;
   std::size_t written_since_compact = 0;
   int refusals = 0;  // of queue.front() on a live connection
+  // The healthsweep_targets rows are read once, after the previous run's
+  // spooled events (the front `previous_left` of the queue) are written and
+  // before any of this run's: those would overwrite what is to be restored.
+  std::size_t previous_left = 0;
+  bool restored = false;
+  std::function<void(std::vector<TargetRow>)> on_restore;
 
   void gauge() { m.set_spool_events(static_cast<double>(queue.size())); }
 
@@ -140,13 +147,20 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   // refused and stays queued for another try).
   net::awaitable<bool> write_front() {
     const Event e = queue.front();
-    const auto at_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(e.at.time_since_epoch()).count();
+    const auto micros = [](std::chrono::system_clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+    };
+    std::string recent = "{";
+    for (const auto t : e.recent_restarts) {
+      if (recent.size() > 1) recent.push_back(',');
+      recent.append(std::to_string(micros(t)));
+    }
+    recent += "}";
     PgConnection::Params params;
     for (std::string v : {e.event_id, e.target, e.from_state, e.to_state, e.layer, e.reason,
-                          std::to_string(at_us), e.detail_json, std::to_string(e.restarts),
+                          std::to_string(micros(e.at)), e.detail_json, std::to_string(e.restarts),
                           std::string(e.quarantined ? "true" : "false"),
-                          std::string(e.removed ? "true" : "false")})
+                          std::string(e.removed ? "true" : "false"), recent})
       params.emplace_back(std::move(v));
     auto r = co_await conn.exec(std::string(write_event_sql), std::move(params), query_timeout);
     if (stopping && !r.ok) co_return false;
@@ -162,9 +176,42 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     }
     refusals = 0;
     queue.pop_front();
+    if (previous_left > 0) --previous_left;
     gauge();
     live.tick(Subsystem::store);
     if (queue.empty() || ++written_since_compact >= compact_every) compact();
+    co_return true;
+  }
+
+  // Reads what the previous run left and hands it to on_restore, once.
+  // False: the connection is gone (try again after reconnecting).
+  net::awaitable<bool> read_targets() {
+    auto r = co_await conn.exec(std::string(read_targets_sql), PgConnection::Params{}, query_timeout);
+    if (!r.ok && r.connection_lost) {
+      went_down(r.error);
+      co_return false;
+    }
+    restored = true;
+    std::vector<TargetRow> rows;
+    if (!r.ok) {
+      spdlog::error("store: could not read healthsweep_targets ({}): restart history not restored", r.error);
+    } else {
+      for (const auto& row : r.rows) {
+        if (row.size() != 4 || !row[0] || !row[1] || !row[2]) continue;
+        TargetRow t{*row[0], std::atoi(row[1]->c_str()), *row[2] == "t", {}};
+        std::string_view list = row[3] ? std::string_view(*row[3]) : std::string_view();
+        while (!list.empty()) {
+          const auto comma = list.find(',');
+          const auto us = std::strtoll(std::string(list.substr(0, comma)).c_str(), nullptr, 10);
+          t.recent_restarts.emplace_back(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+              std::chrono::microseconds(us)));
+          list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        }
+        rows.push_back(std::move(t));
+      }
+      spdlog::info("store: {} target rows of the previous run read back", rows.size());
+    }
+    if (on_restore) on_restore(std::move(rows));
     co_return true;
   }
 
@@ -216,6 +263,10 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
         reported_down = false;
         live.tick(Subsystem::store);
       }
+      if (!restored && previous_left == 0) {
+        if (!co_await read_targets()) continue;
+        if (stopping) break;
+      }
       if (queue.empty()) {
         co_await sleep(wake, ping_interval);  // record() cuts this short
         if (stopping || !queue.empty()) continue;
@@ -239,6 +290,7 @@ Store::Store(net::any_io_executor ex, std::string dsn, std::string spool_dir, me
              metrics::LivenessRegistry& live, milliseconds stale_after)
     : impl_(std::make_shared<Impl>(ex, std::move(dsn), std::move(spool_dir), m, live, stale_after)) {
   impl_->queue = impl_->spool.load();
+  impl_->previous_left = impl_->queue.size();
   if (!impl_->queue.empty())
     spdlog::info("store: {} spooled events from a previous run in {}", impl_->queue.size(),
                  impl_->spool.path());
@@ -252,6 +304,10 @@ void Store::start() {
   if (impl_->started || impl_->stopping) return;  // a stopped Store stays stopped
   impl_->started = true;
   net::co_spawn(impl_->ex, Impl::run(impl_), net::detached);
+}
+
+void Store::on_restore(std::function<void(std::vector<TargetRow>)> handler) {
+  impl_->on_restore = std::move(handler);
 }
 
 void Store::record(Event e) {

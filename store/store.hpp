@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,12 @@ class Store {
   // Starts the writer: connect, migrate, write the spool, then events as
   // they come. Returns at once. Once stop()ped, a Store does not start again.
   void start();
+  // Once connected, after writing what a previous run spooled and before
+  // anything of this run: the healthsweep_targets rows (restart count,
+  // quarantine, the crash-loop window's restarts), for the state machine to
+  // restore. Called once (an empty list when the read failed); never while
+  // PostgreSQL is unreachable. Set before start().
+  void on_restore(std::function<void(std::vector<TargetRow>)> handler);
   // Never blocks on the network, never loses: spool file (fsync) + queue.
   // Fills e.event_id when empty; a detail_json that is not a JSON object is
   // kept as {"raw": "<text>"}.

@@ -5,6 +5,8 @@
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unordered_map>
+
 #include "metrics/metrics.hpp"
 #include "metrics/time_format.hpp"
 #include "sweeps/state_machine.hpp"
@@ -27,6 +29,8 @@ struct Fleet::Impl {
   std::vector<OrderHandler> order_handlers;
   std::vector<TransitionHandler> transition_handlers;
   HeartbeatLookup heartbeat;
+  // Restored rows of targets no source has named yet: taken up when they appear.
+  std::unordered_map<std::string, RestoredTarget> pending_restore;
   bool stopped = false;
 
   boost::json::object object_of(const TargetRecord& r, steady::time_point now,
@@ -148,7 +152,23 @@ void Fleet::replace_source(std::string_view source, std::vector<TargetSpec> spec
   const auto now = steady::now();
   Effects fx;
   for (const auto& id : diff.removals) fx.append(impl_->machine.remove(id, now));
-  for (const auto& spec : diff.upserts) fx.append(impl_->machine.upsert(spec, now));
+  for (const auto& spec : diff.upserts) {
+    fx.append(impl_->machine.upsert(spec, now));
+    if (auto it = impl_->pending_restore.find(spec.id); it != impl_->pending_restore.end()) {
+      fx.append(impl_->machine.restore(it->second, now));
+      impl_->pending_restore.erase(it);
+    }
+  }
+  impl_->apply(std::move(fx));
+}
+
+void Fleet::restore(std::vector<RestoredTarget> rows) {
+  const auto now = steady::now();
+  Effects fx;
+  for (auto& row : rows) {
+    if (impl_->machine.find(row.id)) fx.append(impl_->machine.restore(row, now));
+    else impl_->pending_restore.insert_or_assign(row.id, std::move(row));
+  }
   impl_->apply(std::move(fx));
 }
 

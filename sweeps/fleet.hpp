@@ -56,6 +56,9 @@ class Fleet {
   void begin_grace(std::string_view id, Layer layer, std::string_view reason);
   bool reset(std::string_view id);  // false: unknown target
   void set_source_healthy(std::string_view source, bool healthy);
+  // After a daemon restart: what the previous run left in PostgreSQL. A
+  // target no source names yet takes it up when it appears.
+  void restore(std::vector<RestoredTarget> rows);
 
   // Views.
   bool contains(std::string_view id) const;

@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "tests/integration/status_server.hpp"
 #include "tests/integration/target_json.hpp"
 
 using namespace healthsweep::testing;
@@ -42,10 +43,52 @@ TEST(StoreDaemon, EveryTransitionIsOneEventRowAndTheTargetRowFollows) {
     EXPECT_EQ(psql(db_dsn, "select string_agg(from_state || '>' || to_state, ',' order by id) "
                            "from healthsweep_events where target = 'pg-t'"),
               "unknown>suspect,suspect>offline");
-    EXPECT_EQ(psql(db_dsn, "select count(*) from healthsweep_schema_migrations"), "2");
+    EXPECT_EQ(psql(db_dsn, "select count(*) from healthsweep_schema_migrations"), "3");
     EXPECT_EQ(psql(db_dsn, "select layer from healthsweep_events where to_state = 'offline'"), "proactive");
     EXPECT_EQ(metric(d, "healthsweep_store_spool_events"), 0);
     EXPECT_NE(d.get("/admin/liveness").body.find("\"store\":{\"status\":\"ok\""), std::string::npos);
+  }
+  psql(dsn, "drop database " + db);
+}
+
+TEST(StoreDaemon, AQuarantineAndTheRestartCountSurviveADaemonRestart) {
+  HS_REQUIRE_ENV(dsn, "HS_TEST_PG_DSN");
+  const std::string db = "restore_" + std::to_string(std::random_device{}() % 1000000);
+  ASSERT_EQ(psql(dsn, "create database " + db), "");
+  const std::string db_dsn = dsn + " dbname=" + db;
+  {
+    StatusServer hook(200);  // takes every restart order; the target never comes back
+    ASSERT_NE(hook.port, 0) << hook.process.log();
+    TempDir spool;
+    const int closed = free_port();
+    // One restart allowed per hour: the failed start after it is a crash loop.
+    const std::string config =
+        "postgres:\n  dsn: \"" + db_dsn + "\"\n  spool_dir: \"" + spool.path() + "\"\n"
+        "targets:\n  static:\n    - { id: rq-t, tcp: \"127.0.0.1:" + std::to_string(closed) + "\" }\n"
+        "sweeps:\n  proactive: { interval: 200ms, timeout: 1s, failure_threshold: 1 }\n"
+        "remediation:\n  restart:\n    via: webhook\n    webhook_url: \"" + hook.url("/restart") + "\"\n"
+        "    max_restarts: 1\n    window: 1h\n    startup_grace: 1s\n"
+        "  fail_safe: { min_targets: 1000 }\n";
+    {
+      Daemon first(config);
+      ASSERT_TRUE(eventually([&] { return state_of(first, "rq-t") == "quarantined"; }, 20s)) << first.log();
+      EXPECT_EQ(target(first, "rq-t")->restarts, 1);
+      ASSERT_TRUE(eventually([&] {
+        return psql(db_dsn, "select quarantined, restarts, cardinality(recent_restarts) "
+                            "from healthsweep_targets where id = 'rq-t'") == "t|1|1"; }, 10s)) << first.log();
+    }
+    const auto orders_before = hook.posts();
+    ASSERT_FALSE(orders_before.empty());
+    {
+      Daemon second(config);
+      ASSERT_TRUE(eventually([&] { return state_of(second, "rq-t") == "quarantined"; }, 10s)) << second.log();
+      EXPECT_EQ(target(second, "rq-t")->restarts, 1) << "the count carries on";
+      EXPECT_TRUE(target(second, "rq-t")->quarantined);
+      std::this_thread::sleep_for(3s);  // past the settle delay (2 s) a restart would have gone out
+      EXPECT_EQ(state_of(second, "rq-t"), "quarantined") << second.log();
+      EXPECT_EQ(hook.posts(), orders_before) << "no restart order after the daemon's restart";
+      EXPECT_LT(metric(second, "healthsweep_remediations_total{action=\"webhook\",result=\"ok\"}"), 1);
+    }
   }
   psql(dsn, "drop database " + db);
 }

@@ -16,6 +16,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
+#include <optional>
 #include <random>
 
 namespace healthsweep::store {
@@ -184,9 +186,10 @@ TEST(StorePg, MigrationsRunOnceEvenWhenTwoStoresStartTogether) {
   }
   Pg pg(db.dsn());
   const auto applied = pg.query("SELECT version, applied_at FROM healthsweep_schema_migrations ORDER BY version");
-  ASSERT_EQ(applied.size(), 2u);
+  ASSERT_EQ(applied.size(), 3u);
   EXPECT_EQ(applied[0][0], "1");
   EXPECT_EQ(applied[1][0], "2");
+  EXPECT_EQ(applied[2][0], "3");
   EXPECT_EQ(pg.query("SELECT table_name FROM information_schema.tables WHERE table_name IN "
                      "('healthsweep_targets', 'healthsweep_events') ORDER BY 1"),
             (Rows{{"healthsweep_events"}, {"healthsweep_targets"}}));
@@ -244,6 +247,67 @@ TEST(StorePg, EventsAreWrittenInOrderWithANotifyEach) {
       [&] { return listener.notifications().size() >= expected_targets.size(); }, 10s));
   EXPECT_EQ(listener.notifications(), expected_targets);
   EXPECT_NE(loop.metrics.scrape(loop.live).find("healthsweep_store_spool_events 0"), std::string::npos);
+}
+
+TEST(StorePg, ThePreviousRunsTargetRowsAreReadBackBeforeThisRunWritesAny) {
+  HS_REQUIRE_ENV(server, "HS_TEST_PG_DSN");
+  TestDatabase db(server);
+  TempDir first_dir, second_dir;
+  Loop loop;
+  using std::chrono::system_clock;
+  const system_clock::time_point r1(std::chrono::microseconds(1764134400000001LL));
+  const system_clock::time_point r2(std::chrono::microseconds(1764134460000002LL));
+  {  // The previous run: q quarantined after restarts at r1 and r2.
+    auto store = loop.healthy_store(db.dsn(), first_dir.path());
+    ASSERT_TRUE(store);
+    auto e = transition(0);
+    e.target = "q";
+    e.restarts = 4;
+    e.quarantined = true;
+    e.recent_restarts = {r1, r2};
+    store->record(e);
+    bool drained = false;
+    boost::asio::co_spawn(loop.io, store->drain(30s), [&](std::exception_ptr) { drained = true; });
+    ASSERT_TRUE(loop.run_until([&] { return drained && store->spooled() == 0; }));
+  }
+  {  // ... whose last event never reached PostgreSQL: it waits in the spool.
+    SpoolFile spool(second_dir.path());
+    auto e = transition(1);
+    e.event_id = "previous-run-1";  // Store::record would have named it
+    e.target = "s";
+    e.restarts = 2;
+    e.recent_restarts = {r2};
+    spool.append(e);
+  }
+  // This run: an event for q is recorded before the store even connects.
+  auto store = loop.store(db.dsn(), second_dir.path());
+  std::optional<std::vector<TargetRow>> rows;
+  Pg pg(db.dsn());
+  std::string q_row_when_read;
+  store->on_restore([&](std::vector<TargetRow> r) {
+    rows = std::move(r);
+    q_row_when_read = pg.query("SELECT restarts FROM healthsweep_targets WHERE id = 'q'").at(0).at(0);
+  });
+  auto now_event = transition(2);
+  now_event.target = "q";
+  now_event.restarts = 0;
+  store->record(now_event);
+  store->start();
+  ASSERT_TRUE(loop.run_until([&] { return rows.has_value(); }));
+  EXPECT_EQ(q_row_when_read, "4") << "this run's event was written before the read";
+  std::sort(rows->begin(), rows->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].id, "q");
+  EXPECT_EQ((*rows)[0].restarts, 4);
+  EXPECT_TRUE((*rows)[0].quarantined);
+  EXPECT_EQ((*rows)[0].recent_restarts, (std::vector<system_clock::time_point>{r1, r2}));
+  EXPECT_EQ((*rows)[1].id, "s") << "the previous run's spooled event was written first";
+  EXPECT_EQ((*rows)[1].restarts, 2);
+  EXPECT_FALSE((*rows)[1].quarantined);
+  EXPECT_EQ((*rows)[1].recent_restarts, (std::vector<system_clock::time_point>{r2}));
+  ASSERT_TRUE(loop.run_until([&] { return store->spooled() == 0; }));
+  EXPECT_EQ(pg.query("SELECT restarts, cardinality(recent_restarts) FROM healthsweep_targets WHERE id = 'q'"),
+            (Rows{{"0", "0"}}));
 }
 
 TEST(StorePg, AnEventPostgresKeepsRefusingIsSetAsideNotBlocking) {

@@ -25,6 +25,7 @@ Event sample(int n) {
   e.restarts = n;
   e.quarantined = n % 2 == 1;
   e.removed = n == 3;
+  for (int i = 0; i < n; ++i) e.recent_restarts.push_back(e.at - std::chrono::seconds(10 * (i + 1)));
   return e;
 }
 
@@ -40,6 +41,7 @@ void expect_same(const Event& a, const Event& b) {
   EXPECT_EQ(a.restarts, b.restarts);
   EXPECT_EQ(a.quarantined, b.quarantined);
   EXPECT_EQ(a.removed, b.removed);
+  EXPECT_EQ(a.recent_restarts, b.recent_restarts);
 }
 
 TEST(StoreSpool, LineRoundTripsEveryFieldOnOneLine) {
@@ -50,6 +52,18 @@ TEST(StoreSpool, LineRoundTripsEveryFieldOnOneLine) {
     ASSERT_TRUE(back) << line;
     expect_same(sample(n), *back);
   }
+}
+
+TEST(StoreSpool, LinesWrittenBeforeTheRestartHistoryExistedStillLoad) {
+  auto line = to_spool_line(sample(0));
+  const auto at = line.find(",\"recent_restarts_us\":[]");
+  ASSERT_NE(at, std::string::npos) << line;
+  line.erase(at, std::string_view(",\"recent_restarts_us\":[]").size());
+  auto back = from_spool_line(line);
+  ASSERT_TRUE(back) << line;
+  EXPECT_TRUE(back->recent_restarts.empty());
+  EXPECT_FALSE(from_spool_line(to_spool_line(sample(0)).replace(at, 25, ",\"recent_restarts_us\":[\"x\"]")))
+      << "a history that is there must be well-formed";
 }
 
 TEST(StoreSpool, RejectsLinesThatAreNotEvents) {
