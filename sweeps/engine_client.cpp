@@ -11,6 +11,7 @@
 #include <boost/system/system_error.hpp>
 #include <boost/url/url.hpp>
 
+#include <algorithm>
 #include <unordered_map>
 #include <utility>
 
@@ -80,7 +81,12 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_
   if (q.all) params.emplace_back("all", "1");
   if (!q.label.empty() || !q.health.empty()) params.emplace_back("filters", filters_json(q.label, q.health));
   std::string target = make_target(self->versioned("/containers/json"), {}, params), op = "list";
-  auto raw = co_await Impl::request(self, http::verb::get, std::move(target), std::move(op), self->timeout);
+  auto timeout = self->timeout;
+  if (q.deadline != std::chrono::steady_clock::time_point::max())
+    timeout = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             q.deadline - std::chrono::steady_clock::now()),
+                         std::chrono::milliseconds(1), timeout);
+  auto raw = co_await Impl::request(self, http::verb::get, std::move(target), std::move(op), timeout);
   auto r = failed_like<Result::value_type>(raw);
   if (!raw.ok()) co_return r;
   apply_http_status(r, raw.value.status, raw.value.body, "list");
@@ -91,9 +97,10 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_
   co_return parsed;
 }
 
-net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list_with_health(std::shared_ptr<Impl> self,
-                                                                                 std::string label) {
+net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list_with_health(
+    std::shared_ptr<Impl> self, std::string label, std::chrono::steady_clock::time_point deadline) {
   ListQuery everything{label, true};
+  everything.deadline = deadline;
   auto r = co_await do_list(self, std::move(everything));
   if (!r.ok()) co_return r;
   bool any_running = false;
@@ -106,6 +113,7 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list_with_health(
   for (auto& c : r.value) by_id.emplace(c.id, &c);
   for (const char* health : {"unhealthy", "starting", "healthy"}) {
     ListQuery only_health{label, true, health};
+    only_health.deadline = deadline;
     auto part = co_await do_list(self, std::move(only_health));
     if (!part.ok()) co_return part;
     for (const auto& c : part.value)
@@ -162,8 +170,8 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> EngineClient::list(L
 }
 
 net::awaitable<EngineResult<std::vector<ContainerSummary>>> EngineClient::list_with_health(
-    std::string_view label_key) {
-  return guarded("list", do_list_with_health(impl_, std::string(label_key)));
+    std::string_view label_key, std::chrono::steady_clock::time_point deadline) {
+  return guarded("list", do_list_with_health(impl_, std::string(label_key), deadline));
 }
 
 net::awaitable<EngineResult<ContainerInfo>> EngineClient::inspect(std::string_view id_or_name) {

@@ -43,6 +43,9 @@ struct ListQuery {
   std::string label;   // filter label=KEY (or KEY=VALUE); "" = every container
   bool all = true;     // also stopped ones
   std::string health;  // filter health=healthy|unhealthy|starting|none; "" = no filter
+  // The answer is awaited until the request timeout or this, whichever is
+  // sooner (a sweep's deadline).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct EventsQuery {
@@ -89,7 +92,8 @@ class EngineClient {
   // text (Podman): when no running container shows health there, three more
   // fleet-wide calls with filters health=unhealthy|starting|healthy fill it in.
   boost::asio::awaitable<EngineResult<std::vector<ContainerSummary>>> list_with_health(
-      std::string_view label_key);
+      std::string_view label_key,
+      std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
   // GET /{v}/containers/{id}/json; an unknown container is ec == EngineErrc::not_found.
   boost::asio::awaitable<EngineResult<ContainerInfo>> inspect(std::string_view id_or_name);

@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -27,6 +28,7 @@ namespace healthsweep::sweeps {
 namespace net = boost::asio;
 using steady = std::chrono::steady_clock;
 using metrics::Subsystem;
+using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 constexpr auto label_paused = "healthsweep.paused";
@@ -97,7 +99,8 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   std::chrono::milliseconds next_interval();
   net::awaitable<void> poll_loop();
   net::awaitable<bool> sweep();  // false: the engine could not be asked
-  net::awaitable<bool> list_containers(std::unordered_map<std::string, Finding>& by_container);
+  net::awaitable<bool> list_containers(std::unordered_map<std::string, Finding>& by_container,
+                                       steady::time_point deadline);
   std::vector<TargetSpec> discover(const std::vector<ContainerSummary>& listed);
   net::awaitable<void> discovery_loop();
   net::awaitable<std::vector<Finding>> run_probes(const std::vector<TargetSpec>& targets);
@@ -196,8 +199,8 @@ net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
 }
 
 net::awaitable<bool> ProactiveLayer::Impl::list_containers(
-    std::unordered_map<std::string, Finding>& by_container) {
-  auto listed = co_await engine->list_with_health(label);
+    std::unordered_map<std::string, Finding>& by_container, steady::time_point deadline) {
+  auto listed = co_await engine->list_with_health(label, deadline);
   if (!listed.ok()) {
     set_engine_health(false, listed.error);
     co_return false;
@@ -229,7 +232,9 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
   // for all of them (still one call for the fleet, not one per target).
   for (const auto& [container, id] : named) unlisted = unlisted || !by_container.count(container);
   if (unlisted) {
-    auto all = co_await engine->list(ListQuery{});
+    ListQuery everything;
+    everything.deadline = deadline;
+    auto all = co_await engine->list(std::move(everything));
     if (!all.ok()) {
       set_engine_health(false, all.error);
       co_return false;
@@ -282,13 +287,24 @@ net::awaitable<std::vector<Finding>> ProactiveLayer::Impl::run_probes(
 
 net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   const auto t0 = steady::now();  // the engine is asked now: the evidence is this old
+  // The sweep's deadline is `timeout`: the engine's list and every HTTP/TCP
+  // check run at once, each bounded by it.
+  const auto deadline = t0 + proactive.timeout;
+  const auto probed = out.targets();
   std::unordered_map<std::string, Finding> by_container;
-  const bool engine_ok = engine ? co_await list_containers(by_container) : true;
+  bool engine_ok = true;
+  std::vector<Finding> probes;
+  if (engine)
+    std::tie(engine_ok, probes) = co_await (list_containers(by_container, deadline) && run_probes(probed));
+  else
+    probes = co_await run_probes(probed);
 
+  // Targets the list has just discovered were not probed: their container's
+  // state counts now, their HTTP/TCP checks from the next sweep on.
+  std::unordered_map<std::string_view, std::size_t> probe_slot;
+  for (std::size_t i = 0; i < probed.size(); ++i) probe_slot.emplace(probed[i].id, i);
   const auto targets = out.targets();
-  const auto probes = co_await run_probes(targets);
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    const auto& t = targets[i];
+  for (const auto& t : targets) {
     std::vector<Finding> findings;
     if (!t.container.empty() && engine) {
       if (!engine_ok) {
@@ -299,8 +315,11 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
         findings.push_back({Verdict::dead, true, "container " + t.container + " not found"});
       }
     }
-    if (!t.http.empty()) findings.push_back(probes[2 * i]);
-    if (t.tcp) findings.push_back(probes[2 * i + 1]);
+    if (auto slot = probe_slot.find(t.id); slot != probe_slot.end()) {
+      const auto i = slot->second;
+      if (!probed[i].http.empty()) findings.push_back(probes[2 * i]);
+      if (probed[i].tcp) findings.push_back(probes[2 * i + 1]);
+    }
     if (findings.empty()) continue;  // nothing this layer can look at
     if (auto e = last_event_at.find(t.id); e != last_event_at.end() && e->second >= t0)
       continue;  // the event stream spoke after the list was asked for

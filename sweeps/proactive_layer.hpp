@@ -8,8 +8,10 @@
 //   from the last event seen, then one immediate full poll.
 // - Poll: every `interval` (with jitter), one label-filtered container list
 //   for the whole fleet (discovery + state), plus the HTTP/TCP checks, folded
-//   into one piece of evidence per target per sweep. A sweep still running
-//   when the next is due is not doubled: it is counted as an overrun.
+//   into one piece of evidence per target per sweep. The list and the checks
+//   run at once, each within `timeout`: that is the sweep's deadline. A sweep
+//   still running when the next is due is not doubled: it is counted as an
+//   overrun.
 // - An unreachable engine gives no dead verdicts: `engine` goes stale and
 //   the source is reported unhealthy (the fail-safe).
 #pragma once

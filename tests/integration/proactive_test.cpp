@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -133,6 +135,37 @@ TEST(Proactive, TcpTargetWhoseListenerClosesGoesOffline) {
   l.close_now();
   ASSERT_TRUE(eventually([&] { return state_of(d, "db-1") == "offline"; }, 10s)) << d.log();
   EXPECT_NE(target(d, "db-1")->reason.find("refused"), std::string::npos) << target(d, "db-1")->body;
+}
+
+TEST(Proactive, ASweepTakesTheTimeoutOnceEvenWhenTheEngineAndTheCheckBothHang) {
+  // An engine socket that takes connections and never answers, and an HTTP
+  // health URL whose listener never accepts: both wait out the timeout.
+  TempDir dir;
+  const std::string sock = dir.file("hung.sock");
+  const int engine_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
+  ASSERT_EQ(bind(engine_fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(engine_fd, 64), 0);
+  Listener http;
+  Daemon d("engine:\n  socket: \"" + sock + "\"\n"
+           "targets:\n  static:\n    - { id: hung-1, container: c-hung, http: \"http://127.0.0.1:" +
+           std::to_string(http.port) + "/health\" }\n"
+           "sweeps:\n  proactive: { interval: 1s, timeout: 500ms }\n"
+           "liveness: { stale_after: 1m }\n"
+           "remediation:\n  restart: { via: none }\n");
+  ASSERT_TRUE(eventually([&] {
+    return metric(d, "healthsweep_sweep_runs_total{result=\"error\",sweep=\"proactive\"}") >= 3; }, 15s))
+      << d.log();
+  const double sum = metric(d, "healthsweep_sweep_duration_seconds_sum{sweep=\"proactive\"}");
+  const double count = metric(d, "healthsweep_sweep_duration_seconds_count{sweep=\"proactive\"}");
+  ASSERT_GT(count, 0);
+  // One after the other they would take 1 s; at the same time, 0.5 s.
+  EXPECT_LT(sum / count, 0.8) << "mean sweep " << sum / count << " s";
+  EXPECT_GE(sum / count, 0.45) << "mean sweep " << sum / count << " s";
+  EXPECT_NE(target(d, "hung-1")->body.find("http"), std::string::npos) << "the check's result still counts";
+  close(engine_fd);
 }
 
 TEST(Proactive, EngineOutageMakesEngineStaleWithNoDeadVerdictsAndRecovers) {
