@@ -187,6 +187,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   // False: the connection is gone (try again after reconnecting).
   net::awaitable<bool> read_targets() {
     auto r = co_await conn.exec(std::string(read_targets_sql), PgConnection::Params{}, query_timeout);
+    if (stopping) co_return true;
     if (!r.ok && r.connection_lost) {
       went_down(r.error);
       co_return false;
@@ -349,6 +350,7 @@ void Store::stop() {
   auto& s = *impl_;
   if (s.stopping) return;
   s.stopping = true;
+  s.on_restore = nullptr;  // its owner may be gone before the writer wakes up
   s.wake.cancel();
   s.retry.cancel();
   s.conn.close();
