@@ -77,7 +77,7 @@ TEST(Proactive, KilledContainerIsOfflineAtOnceThroughItsProcessExitAndWatchedAga
   std::this_thread::sleep_for(300ms);  // the event stream is subscribed
   p.kill(p.name("x"));
   ASSERT_TRUE(eventually([&] { return state_of(d, "ws-x") == "offline"; }, 10s)) << d.log();
-  EXPECT_EQ(metric(d, "healthsweep_proactive_process_exits_total"), 1);
+  EXPECT_TRUE(eventually([&] { return metric(d, "healthsweep_proactive_process_exits_total") == 1; }, 5s));
   // The engine's die event follows; the death still counts once.
   ASSERT_TRUE(eventually([&] { return metric(d, "healthsweep_proactive_event_deaths_total") == 1; }, 10s))
       << d.log();
@@ -91,7 +91,7 @@ TEST(Proactive, KilledContainerIsOfflineAtOnceThroughItsProcessExitAndWatchedAga
       << d.log();
   p.kill(p.name("x"));
   ASSERT_TRUE(eventually([&] { return state_of(d, "ws-x") == "offline"; }, 10s)) << d.log();
-  EXPECT_EQ(metric(d, "healthsweep_proactive_process_exits_total"), 2);
+  EXPECT_TRUE(eventually([&] { return metric(d, "healthsweep_proactive_process_exits_total") == 2; }, 5s));
   EXPECT_EQ(metric(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"proactive\"}"), 1)
       << "only the first sweep ran";
 }
