@@ -62,10 +62,12 @@ TEST(StoreDaemon, AQuarantineAndTheRestartCountSurviveADaemonRestart) {
     TempDir spool;
     const int closed = free_port();
     // One restart allowed per hour: the failed start after it is a crash loop.
+    // Five failed checks (~1 s) plus the settle delay (2 s) before any order:
+    // time for the restore, which normally lands within milliseconds.
     const std::string config =
         "postgres:\n  dsn: \"" + db_dsn + "\"\n  spool_dir: \"" + spool.path() + "\"\n"
         "targets:\n  static:\n    - { id: rq-t, tcp: \"127.0.0.1:" + std::to_string(closed) + "\" }\n"
-        "sweeps:\n  proactive: { interval: 200ms, timeout: 1s, failure_threshold: 1 }\n"
+        "sweeps:\n  proactive: { interval: 200ms, timeout: 1s, failure_threshold: 5 }\n"
         "remediation:\n  restart:\n    via: webhook\n    webhook_url: \"" + hook.url("/restart") + "\"\n"
         "    max_restarts: 1\n    window: 1h\n    startup_grace: 1s\n"
         "  fail_safe: { min_targets: 1000 }\n";
