@@ -1,11 +1,16 @@
 #include "store/pg_connection.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <libpq-fe.h>
+
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 namespace healthsweep::store {
@@ -126,10 +131,90 @@ void PgConnection::close() {
   impl_->close();
 }
 
+namespace {
+
+// The DSN's keywords and values, plus hostaddr= when `host` is one name that
+// needs a lookup: libpq would resolve it with a blocking getaddrinfo() inside
+// PQconnectPoll, on the event loop. Asio resolves it on a thread of its own,
+// within the connect timeout; libpq keeps `host` for TLS and .pgpass.
+struct ConnParams {
+  std::vector<std::string> keys, values;
+  std::string error;
+};
+
+net::awaitable<ConnParams> connection_params(net::any_io_executor ex, const std::string& dsn,
+                                             std::chrono::milliseconds timeout) {
+  ConnParams p;
+  char* parse_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &parse_error);
+  if (!options) {
+    p.error = "connect: " + std::string(parse_error ? parse_error : "invalid connection string");
+    if (parse_error) PQfreemem(parse_error);
+    co_return p;
+  }
+  std::string host;
+  bool has_hostaddr = false;
+  for (auto* o = options; o->keyword; ++o) {
+    if (!o->val) continue;
+    p.keys.emplace_back(o->keyword);
+    p.values.emplace_back(o->val);
+    if (p.keys.back() == "host") host = o->val;
+    if (p.keys.back() == "hostaddr") has_hostaddr = true;
+  }
+  PQconninfoFree(options);
+  boost::system::error_code ec;
+  net::ip::make_address(host, ec);
+  const bool name = !host.empty() && ec && host.find(',') == std::string::npos && host[0] != '/' && host[0] != '@';
+  if (!name || has_hostaddr) co_return p;
+  net::ip::tcp::resolver resolver(ex);
+  net::steady_timer limit(ex, timeout);
+  limit.async_wait([&resolver](boost::system::error_code e) { if (!e) resolver.cancel(); });
+  auto [rec, found] = co_await resolver.async_resolve(host, "", net::as_tuple(net::use_awaitable));
+  limit.cancel();
+  if (rec || found.empty())
+    p.error = "connect: cannot resolve " + host + ": " +
+              (rec == net::error::operation_aborted ? std::string("no answer in time")
+                                                    : rec ? rec.message() : std::string("no address"));
+  else {
+    // Every address, in the resolver's order, as libpq would try them: one
+    // host=NAME per hostaddr=ADDRESS.
+    std::vector<std::string> seen;  // the resolver lists an address once per socket type
+    std::string hosts, addrs;
+    for (const auto& entry : found) {
+      auto addr = entry.endpoint().address().to_string();
+      if (std::find(seen.begin(), seen.end(), addr) != seen.end()) continue;
+      if (!seen.empty()) {
+        hosts.push_back(',');
+        addrs.push_back(',');
+      }
+      hosts.append(host);
+      addrs.append(addr);
+      seen.push_back(std::move(addr));
+    }
+    for (std::size_t i = 0; i < p.keys.size(); ++i)
+      if (p.keys[i] == "host") p.values[i] = hosts;
+    p.keys.emplace_back("hostaddr");
+    p.values.push_back(addrs);
+  }
+  co_return p;
+}
+
+}  // namespace
+
 net::awaitable<std::string> PgConnection::connect(std::string dsn, std::chrono::milliseconds timeout) {
   auto s = impl_;  // alive across suspension even if we are destroyed
   s->close();
-  s->pg = PQconnectStart(dsn.c_str());
+  const auto params = co_await connection_params(s->sd.get_executor(), dsn, timeout);
+  if (!params.error.empty()) co_return params.error;
+  std::vector<const char*> keys, values;
+  for (std::size_t i = 0; i < params.keys.size(); ++i) {
+    keys.push_back(params.keys[i].c_str());
+    values.push_back(params.values[i].c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  s->close();  // a connect() or close() may have come while resolving
+  s->pg = PQconnectStartParams(keys.data(), values.data(), /*expand_dbname=*/0);
   if (!s->pg) co_return "cannot allocate a libpq connection";
   if (PQstatus(s->pg) == CONNECTION_BAD) {
     auto e = s->error_text("connect");

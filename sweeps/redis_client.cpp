@@ -6,6 +6,9 @@
 // connection loss can complete all of them exactly once, never re-entrantly.
 #include "sweeps/redis_client.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -57,6 +60,39 @@ error_code code_of(int err, const char* text) {
   if (err == REDIS_ERR_IO && text && std::strstr(text, std::strerror(ENOENT)))
     return net::error::not_found;
   return net::error::connection_reset;
+}
+
+// hiredis resolves a host name with a blocking getaddrinfo() on the calling
+// thread, which is the event loop: a slow DNS would stall every layer. So a
+// name is resolved here first (Asio runs getaddrinfo on a thread of its own,
+// bounded by the connect timeout) and hiredis gets the address.
+net::awaitable<error_code> resolve_for_hiredis(net::any_io_executor ex, std::string& host,
+                                               std::chrono::milliseconds timeout, std::string& error) {
+  error_code ec;
+  net::ip::make_address(host, ec);
+  if (!ec) co_return error_code{};  // an address already
+  net::ip::tcp::resolver resolver(ex);
+  net::steady_timer limit(ex, timeout);
+  limit.async_wait([&resolver](error_code e) { if (!e) resolver.cancel(); });
+  auto [rec, results] = co_await resolver.async_resolve(host, "", net::as_tuple(net::use_awaitable));
+  limit.cancel();
+  if (!rec && results.empty()) rec = net::error::host_not_found;
+  if (rec) {
+    error = "cannot resolve " + host + ": " +
+            (rec == net::error::operation_aborted ? "no answer within " + std::to_string(timeout.count()) + " ms"
+                                                  : rec.message());
+    co_return rec == net::error::operation_aborted ? error_code(net::error::timed_out) : rec;
+  }
+  // Like hiredis itself: IPv4 first, IPv6 only when the name has no IPv4
+  // address (a Redis client cannot afford to probe IPv6 connectivity).
+  auto chosen = results.begin();
+  for (auto it = results.begin(); it != results.end(); ++it)
+    if (it->endpoint().address().is_v4()) {
+      chosen = it;
+      break;
+    }
+  host = chosen->endpoint().address().to_string();
+  co_return error_code{};
 }
 
 }  // namespace
@@ -290,7 +326,14 @@ net::awaitable<error_code> RedisConnection::connect() {
   close();
   auto link = std::make_shared<Link>(ex_, options_);
   link_ = link;
-  if (auto ec = link->open(endpoint_)) co_return ec;
+  RedisEndpoint at = endpoint_;
+  if (at.unix_path.empty())
+    if (auto ec = co_await resolve_for_hiredis(ex_, at.host, options_.connect_timeout, link->last_error)) {
+      link->closed = true;
+      co_return ec;
+    }
+  if (link_ != link) co_return net::error::operation_aborted;  // closed while resolving
+  if (auto ec = link->open(at)) co_return ec;
   link->on_message = on_message_;
 
   // AUTH, SELECT and PING pipelined; the PING's reply means the others came.

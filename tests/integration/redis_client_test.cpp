@@ -48,6 +48,17 @@ RedisResult command(net::io_context& ioc, RedisConnection& c, std::vector<std::s
   return run_co(ioc, c.command(std::move(args))).value_or(RedisResult{net::error::timed_out, {}});
 }
 
+TEST(RedisClient, AHostNameIsResolvedOffTheLoopAndConnects) {
+  // localhost comes from /etc/hosts: no DNS traffic. The name is resolved by
+  // Asio (not by hiredis on the loop); the endpoint still says the name.
+  HS_REQUIRE_REDIS(redis);
+  net::io_context ioc;
+  RedisConnection c(ioc.get_executor(), endpoint("redis://localhost:" + std::to_string(redis->port()) + "/1"));
+  ASSERT_EQ(run_co(ioc, c.connect()), error_code{}) << c.last_error();
+  EXPECT_EQ(command(ioc, c, {"PING"}).reply.str, "PONG");
+  EXPECT_EQ(c.endpoint().describe(), "localhost:" + std::to_string(redis->port()) + "/1");
+}
+
 TEST(RedisClient, ConnectsOverTcpSelectsTheDbAndRunsCommands) {
   HS_REQUIRE_REDIS(redis);
   net::io_context ioc;

@@ -199,6 +199,24 @@ TEST(StorePg, MigrationsRunOnceEvenWhenTwoStoresStartTogether) {
   EXPECT_EQ(loop.live.view().subsystems[5].status, metrics::Status::ok);
 }
 
+TEST(StorePg, HostNamesAndUrisConnectThroughAnAddressResolvedOffTheLoop) {
+  HS_REQUIRE_ENV(server, "HS_TEST_PG_DSN");
+  TestDatabase db(server);
+  TempDir dir;
+  Loop loop;
+  // localhost comes from /etc/hosts: no DNS traffic. libpq gets hostaddr=
+  // from Asio's resolver instead of resolving on the loop itself.
+  std::string by_name = db.dsn();
+  by_name.replace(by_name.find("host=127.0.0.1"), 14, "host=localhost");
+  ASSERT_TRUE(loop.healthy_store(by_name, dir.file("name"))) << by_name;
+  const std::string dsn = db.dsn();
+  const auto port_at = dsn.find("port=") + 5;
+  const auto port = dsn.substr(port_at, dsn.find(' ', port_at) - port_at);
+  const auto name = dsn.substr(dsn.rfind("dbname=") + 7);  // the last dbname wins
+  const std::string uri = "postgresql://postgres@localhost:" + port + "/" + name;
+  ASSERT_TRUE(loop.healthy_store(uri, dir.file("uri"))) << uri;
+}
+
 TEST(StorePg, EventsAreWrittenInOrderWithANotifyEach) {
   HS_REQUIRE_ENV(server, "HS_TEST_PG_DSN");
   TestDatabase db(server);
