@@ -22,6 +22,7 @@ am_config=$deploy/alertmanager/alertmanager.yml
 unit=$deploy/systemd/healthsweepd.service
 sysusers=$deploy/systemd/healthsweep.sysusers.conf
 runbook=$deploy/RUNBOOK.md
+dashboard=$deploy/grafana/healthsweep.json
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hs-deploy.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -345,6 +346,57 @@ check_unit_with_systemd() {
     fail "sysusers did not put healthsweep in group docker: $(cat "$root/etc/group")"
 }
 
+# --- Grafana ----------------------------------------------------------------------
+# No Grafana here: the dashboard is held to its shape (JSON, unique panel ids,
+# every query on the ${datasource} variable), every query must be valid PromQL
+# (promtool, as recording rules with the Grafana variables filled in), and use
+# only metrics the daemon exports. tests/integration/prometheus_scrape_test
+# evaluates each query against a real Prometheus scraping a real daemon.
+check_dashboard() {
+  python3 - "$dashboard" "$work/dashboard.rules.yml" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d.get("uid") and d.get("title"), "the dashboard needs a uid and a title"
+names = [v["name"] for v in d["templating"]["list"]]
+assert names[:2] == ["datasource", "job"], f"variables datasource, job expected, got {names}"
+ids = [p["id"] for p in d["panels"]]
+assert len(ids) == len(set(ids)), f"panel ids repeat: {ids}"
+exprs = []
+for p in d["panels"]:
+    assert p.get("targets"), f"panel {p['title']!r} has no query"
+    assert p["datasource"]["uid"] == "${datasource}", f"panel {p['title']!r}: datasource not ${{datasource}}"
+    for t in p["targets"]:
+        assert t["datasource"]["uid"] == "${datasource}", f"panel {p['title']!r}: query not on ${{datasource}}"
+        exprs.append(t["expr"])
+with open(sys.argv[2], "w") as out:
+    out.write("groups:\n  - name: dashboard\n    rules:\n")
+    for i, e in enumerate(exprs):
+        e = e.replace("$__rate_interval", "1m").replace("$job", "healthsweep")
+        out.write(f"      - record: dashboard:query_{i}\n        expr: {json.dumps(e)}\n")
+print(f"{len(d['panels'])} panels, {len(exprs)} queries")
+PY
+  promtool check rules "$work/dashboard.rules.yml"
+  # SPEC section 5, the README's "Metrics beyond SPEC", process_*.
+  local known=" healthsweep_build_info healthsweep_targets healthsweep_subsystem_up
+    healthsweep_subsystem_last_tick_timestamp_seconds healthsweep_sweep_runs_total
+    healthsweep_sweep_duration_seconds healthsweep_detections_total
+    healthsweep_detection_latency_seconds healthsweep_transitions_total
+    healthsweep_remediations_total healthsweep_hook_requests_total
+    healthsweep_failsafe_active healthsweep_store_spool_events
+    healthsweep_config_reloads_total healthsweep_reactive_coalesced_total
+    healthsweep_reactive_refused_total healthsweep_reactive_false_alarms_total
+    healthsweep_proactive_overruns_total healthsweep_proactive_event_deaths_total
+    healthsweep_proactive_process_exits_total healthsweep_proactive_watched_processes
+    process_resident_memory_bytes process_cpu_seconds_total process_open_fds "
+  known=$(tr -s '[:space:]' ' ' <<<" $known ")
+  local m base unknown=()
+  for m in $(grep -oE '\b(healthsweep|process)_[a-z0-9_]+' "$dashboard" | sort -u); do
+    base=$(sed -E 's/_(bucket|sum|count)$//' <<<"$m")
+    [[ "$known" == *" $m "* || "$known" == *" $base "* ]] || unknown+=("$m")
+  done
+  [ ${#unknown[@]} -eq 0 ] || fail "metrics the daemon does not export: ${unknown[*]}"
+}
+
 # --- main ---------------------------------------------------------------------------
 
 run "tools installed" require_tools
@@ -357,6 +409,7 @@ if [ ${#failures[@]} -eq 0 ]; then
   run "every alert tested firing and not firing" check_rules_test_coverage
   run "amtool check-config + routes by severity" check_alertmanager_config
   run "alertmanager inhibition (real alertmanager on loopback)" check_alertmanager_inhibition
+  run "grafana dashboard: shape, PromQL (promtool), metric names" check_dashboard
 fi
 run "systemd unit structure" check_unit_structure
 set +e; ( set -e; have_systemd_analyze ) 2>&1; sd_rc=$?; set -e
