@@ -122,7 +122,13 @@ WatchResult ProcessExitWatch::watch(const std::string& key, const std::string& c
 
   const int fd = pidfd_open(pid);
   if (fd < 0) return errno == ESRCH ? WatchResult::gone : WatchResult::unsupported;
-  auto descriptor = std::make_unique<net::posix::stream_descriptor>(d.executor, fd);  // owns fd now
+  auto descriptor = std::make_unique<net::posix::stream_descriptor>(d.executor);
+  boost::system::error_code ec;
+  descriptor->assign(fd, ec);  // owns fd once assigned; a failed assign leaves it to us
+  if (ec) {
+    ::close(fd);
+    return WatchResult::unsupported;
+  }
   if (!d.identify(pid, container_id)) return WatchResult::not_container;
 
   const auto generation = ++d.generations;
