@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -66,6 +67,15 @@ std::string to_spool_line(const Event& e) {
   return json::serialize(o);
 }
 
+namespace {
+// A time the clock can hold: microseconds beyond ±292 years would overflow
+// system_clock's nanoseconds (a corrupt line, never one we wrote).
+bool representable_us(const json::value& v) {
+  constexpr std::int64_t limit = std::numeric_limits<std::int64_t>::max() / 1000;
+  return v.is_int64() && v.as_int64() < limit && v.as_int64() > -limit;
+}
+}  // namespace
+
 std::optional<Event> from_spool_line(std::string_view line) {
   boost::system::error_code ec;
   const json::value v = json::parse(line, ec);
@@ -84,7 +94,7 @@ std::optional<Event> from_spool_line(std::string_view line) {
   const auto* restarts = o.if_contains("restarts");
   const auto* quarantined = o.if_contains("quarantined");
   const auto* removed = o.if_contains("removed");
-  if (!at || !at->is_int64() || !restarts || !restarts->is_int64() || !quarantined ||
+  if (!at || !representable_us(*at) || !restarts || !restarts->is_int64() || !quarantined ||
       !quarantined->is_bool() || !removed || !removed->is_bool())
     return std::nullopt;
   e.event_id = *fields[0];
@@ -105,7 +115,7 @@ std::optional<Event> from_spool_line(std::string_view line) {
     const auto* list = recent->if_array();
     if (!list) return std::nullopt;
     for (const auto& us : *list) {
-      if (!us.is_int64()) return std::nullopt;
+      if (!representable_us(us)) return std::nullopt;
       e.recent_restarts.emplace_back(
           std::chrono::duration_cast<system_clock::duration>(std::chrono::microseconds(us.as_int64())));
     }
