@@ -67,7 +67,9 @@ int main(int argc, char** argv) {
   try {
     healthsweep::daemon::App app(std::move(*config), config_path);
     return app.run();
-  } catch (const std::system_error& e) {
+  } catch (const std::exception& e) {
+    // What the environment refuses at start (listen address taken, spool
+    // directory not creatable, libpq missing): one clear line, exit 1.
     std::fprintf(stderr, "healthsweepd: %s\n", e.what());
     return 1;
   }

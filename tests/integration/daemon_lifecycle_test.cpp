@@ -58,6 +58,19 @@ TEST(DaemonLifecycle, UnknownArgumentExitsTwo) {
   EXPECT_EQ(run_daemon("--frobnicate", &out), 2);
 }
 
+TEST(DaemonLifecycle, WhatTheEnvironmentRefusesAtStartExitsOneWithOneLine) {
+  // A spool directory that cannot be created: a clear line and exit 1 (the
+  // config is valid; systemd's Restart= may retry), never an abort.
+  TempDir dir;
+  const auto path = dir.write("spool.yaml", "listen: \"127.0.0.1:" + std::to_string(free_port()) + "\"\n"
+                                            "postgres:\n  dsn: \"host=127.0.0.1 port=1 dbname=x\"\n"
+                                            "  spool_dir: /proc/healthsweep-test/spool\n");
+  std::string out;
+  EXPECT_EQ(run_daemon("--config " + path + " 2>&1", &out), 1) << out;
+  EXPECT_NE(out.find("healthsweepd: spool: cannot create /proc/healthsweep-test/spool"), std::string::npos) << out;
+  EXPECT_EQ(out.find("terminate called"), std::string::npos) << out;
+}
+
 TEST(DaemonLifecycle, ReadyIsSentAfterTheListenerIsUp) {
   Daemon d("");
   ASSERT_TRUE(d.wait_notification("READY=1", 1s));
