@@ -1,4 +1,5 @@
 #include "store/pg_connection.hpp"
+#include "store/libpq.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -8,7 +9,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <libpq-fe.h>
 
 #include <algorithm>
 #include <spdlog/spdlog.h>
@@ -30,7 +30,7 @@ struct PgConnection::Impl : std::enable_shared_from_this<Impl> {
 
   void close() {
     if (sd.is_open()) sd.release();  // cancels our waits; libpq owns the fd
-    if (pg) PQfinish(pg);
+    if (pg) libpq().PQfinish(pg);
     pg = nullptr;
   }
 
@@ -39,7 +39,7 @@ struct PgConnection::Impl : std::enable_shared_from_this<Impl> {
     error_code ec;
     if (!pg) co_return net::error::not_connected;
     if (sd.is_open()) sd.release();
-    sd.assign(PQsocket(pg), ec);
+    sd.assign(libpq().PQsocket(pg), ec);
     if (ec) co_return ec;
     co_await sd.async_wait(w, net::redirect_error(net::use_awaitable, ec));
     if (!ec && !pg) ec = net::error::operation_aborted;  // closed meanwhile
@@ -66,7 +66,7 @@ struct PgConnection::Impl : std::enable_shared_from_this<Impl> {
 
   std::string error_text(const char* what) {
     if (timed_out) return std::string(what) + " timed out";
-    std::string e = pg ? PQerrorMessage(pg) : "connection closed";
+    std::string e = pg ? libpq().PQerrorMessage(pg) : "connection closed";
     while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
     return e.empty() ? std::string(what) + " failed" : e;
   }
@@ -83,7 +83,7 @@ struct PgConnection::Impl : std::enable_shared_from_this<Impl> {
   net::awaitable<PgResult> finish_query() {
     for (;;) {  // PQflush: 1 = more to send; the server may need reading first
       if (!pg) co_return lost("query");
-      const int f = PQflush(pg);
+      const int f = libpq().PQflush(pg);
       if (f < 0) co_return lost("query");
       if (f == 0) break;
       if (co_await wait(Wait::wait_write)) co_return lost("query");
@@ -91,29 +91,29 @@ struct PgConnection::Impl : std::enable_shared_from_this<Impl> {
     PgResult out;
     out.ok = true;
     for (;;) {
-      while (pg && PQisBusy(pg)) {
-        if (co_await wait(Wait::wait_read) || !pg || !PQconsumeInput(pg)) co_return lost("query");
+      while (pg && libpq().PQisBusy(pg)) {
+        if (co_await wait(Wait::wait_read) || !pg || !libpq().PQconsumeInput(pg)) co_return lost("query");
       }
       if (!pg) co_return lost("query");
-      PGresult* res = PQgetResult(pg);
+      PGresult* res = libpq().PQgetResult(pg);
       if (!res) break;
-      const auto st = PQresultStatus(res);
+      const auto st = libpq().PQresultStatus(res);
       if (st == PGRES_TUPLES_OK) {
         out.rows.clear();
-        for (int i = 0; i < PQntuples(res); ++i) {
+        for (int i = 0; i < libpq().PQntuples(res); ++i) {
           auto& row = out.rows.emplace_back();
-          for (int j = 0; j < PQnfields(res); ++j)
-            row.push_back(PQgetisnull(res, i, j) ? std::nullopt
-                                                 : std::optional<std::string>(PQgetvalue(res, i, j)));
+          for (int j = 0; j < libpq().PQnfields(res); ++j)
+            row.push_back(libpq().PQgetisnull(res, i, j) ? std::nullopt
+                                                 : std::optional<std::string>(libpq().PQgetvalue(res, i, j)));
         }
       } else if (st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY && out.ok) {
         out.ok = false;
-        out.error = PQresultErrorMessage(res);
+        out.error = libpq().PQresultErrorMessage(res);
         while (!out.error.empty() && out.error.back() == '\n') out.error.pop_back();
       }
-      PQclear(res);
+      libpq().PQclear(res);
     }
-    if (PQstatus(pg) != CONNECTION_OK) {
+    if (libpq().PQstatus(pg) != CONNECTION_OK) {
       auto r = lost("query");
       if (!out.ok) r.error = out.error;
       co_return r;
@@ -122,10 +122,12 @@ struct PgConnection::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-PgConnection::PgConnection(net::any_io_executor ex) : impl_(std::make_shared<Impl>(ex)) {}
+PgConnection::PgConnection(net::any_io_executor ex) : impl_(std::make_shared<Impl>(ex)) {
+  libpq();  // loaded now: a missing libpq stops the start, not a connect later
+}
 PgConnection::~PgConnection() = default;
 
-bool PgConnection::connected() const { return impl_->pg && PQstatus(impl_->pg) == CONNECTION_OK; }
+bool PgConnection::connected() const { return impl_->pg && libpq().PQstatus(impl_->pg) == CONNECTION_OK; }
 void PgConnection::close() {
   impl_->disarm();
   impl_->close();
@@ -146,10 +148,10 @@ net::awaitable<ConnParams> connection_params(net::any_io_executor ex, const std:
                                              std::chrono::milliseconds timeout) {
   ConnParams p;
   char* parse_error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &parse_error);
+  PQconninfoOption* options = libpq().PQconninfoParse(dsn.c_str(), &parse_error);
   if (!options) {
     p.error = "connect: " + std::string(parse_error ? parse_error : "invalid connection string");
-    if (parse_error) PQfreemem(parse_error);
+    if (parse_error) libpq().PQfreemem(parse_error);
     co_return p;
   }
   std::string host;
@@ -161,7 +163,7 @@ net::awaitable<ConnParams> connection_params(net::any_io_executor ex, const std:
     if (p.keys.back() == "host") host = o->val;
     if (p.keys.back() == "hostaddr") has_hostaddr = true;
   }
-  PQconninfoFree(options);
+  libpq().PQconninfoFree(options);
   boost::system::error_code ec;
   net::ip::make_address(host, ec);
   const bool name = !host.empty() && ec && host.find(',') == std::string::npos && host[0] != '/' && host[0] != '@';
@@ -214,9 +216,9 @@ net::awaitable<std::string> PgConnection::connect(std::string dsn, std::chrono::
   keys.push_back(nullptr);
   values.push_back(nullptr);
   s->close();  // a connect() or close() may have come while resolving
-  s->pg = PQconnectStartParams(keys.data(), values.data(), /*expand_dbname=*/0);
+  s->pg = libpq().PQconnectStartParams(keys.data(), values.data(), /*expand_dbname=*/0);
   if (!s->pg) co_return "cannot allocate a libpq connection";
-  if (PQstatus(s->pg) == CONNECTION_BAD) {
+  if (libpq().PQstatus(s->pg) == CONNECTION_BAD) {
     auto e = s->error_text("connect");
     s->close();
     co_return e;
@@ -227,7 +229,7 @@ net::awaitable<std::string> PgConnection::connect(std::string dsn, std::chrono::
     if (st == PGRES_POLLING_FAILED) break;
     if (co_await s->wait(st == PGRES_POLLING_READING ? Wait::wait_read : Wait::wait_write)) break;
     if (!s->pg) break;
-    st = PQconnectPoll(s->pg);
+    st = libpq().PQconnectPoll(s->pg);
   }
   if (st != PGRES_POLLING_OK || !s->pg) {
     auto e = s->error_text("connect");
@@ -238,14 +240,14 @@ net::awaitable<std::string> PgConnection::connect(std::string dsn, std::chrono::
   s->disarm();
   // Server notices (e.g. "relation already exists, skipping") go to the log,
   // not to stderr.
-  PQsetNoticeProcessor(
+  libpq().PQsetNoticeProcessor(
       s->pg, [](void*, const char* msg) {
         std::string text = msg;
         while (!text.empty() && text.back() == '\n') text.pop_back();
         spdlog::debug("store: PostgreSQL says: {}", text);
       },
       nullptr);
-  if (PQsetnonblocking(s->pg, 1) != 0) {
+  if (libpq().PQsetnonblocking(s->pg, 1) != 0) {
     auto e = s->error_text("connect");
     s->close();
     co_return e;
@@ -259,7 +261,7 @@ net::awaitable<PgResult> PgConnection::exec(std::string sql, Params params,
   if (!connected()) co_return s->lost("query");
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  if (!PQsendQueryParams(s->pg, sql.c_str(), static_cast<int>(values.size()), nullptr,
+  if (!libpq().PQsendQueryParams(s->pg, sql.c_str(), static_cast<int>(values.size()), nullptr,
                          values.data(), nullptr, nullptr, 0))
     co_return s->lost("query");
   s->arm(timeout);
@@ -271,7 +273,7 @@ net::awaitable<PgResult> PgConnection::exec(std::string sql, Params params,
 net::awaitable<PgResult> PgConnection::exec_script(std::string sql, std::chrono::milliseconds timeout) {
   auto s = impl_;
   if (!connected()) co_return s->lost("query");
-  if (!PQsendQuery(s->pg, sql.c_str())) co_return s->lost("query");
+  if (!libpq().PQsendQuery(s->pg, sql.c_str())) co_return s->lost("query");
   s->arm(timeout);
   auto r = co_await s->finish_query();
   s->disarm();
