@@ -1,6 +1,6 @@
 // Internal helpers shared by the probes (HTTP checker, TCP checker, webhook
-// client): name resolution bounded by a deadline, and the one-line details
-// of an outcome. Included only by the probes' .cpp files.
+// client) and the Redis client: name resolution bounded by a deadline, and
+// the one-line details of an outcome. Included only by those .cpp files.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

@@ -5,10 +5,8 @@
 // own FIFO, matched to replies by order, so that closing, timeouts and
 // connection loss can complete all of them exactly once, never re-entrantly.
 #include "sweeps/redis_client.hpp"
+#include "sweeps/probe_net.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,6 +14,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 
@@ -64,34 +63,23 @@ error_code code_of(int err, const char* text) {
 
 // hiredis resolves a host name with a blocking getaddrinfo() on the calling
 // thread, which is the event loop: a slow DNS would stall every layer. So a
-// name is resolved here first (Asio runs getaddrinfo on a thread of its own,
-// bounded by the connect timeout) and hiredis gets the address.
-net::awaitable<error_code> resolve_for_hiredis(net::any_io_executor ex, std::string& host,
+// name is resolved first, as the probes do (probe_net::resolve: Asio's
+// resolver, bounded by the connect timeout), and hiredis gets the address.
+net::awaitable<error_code> resolve_for_hiredis(net::any_io_executor ex, std::string& host, std::uint16_t port,
                                                std::chrono::milliseconds timeout, std::string& error) {
-  error_code ec;
-  net::ip::make_address(host, ec);
-  if (!ec) co_return error_code{};  // an address already
-  net::ip::tcp::resolver resolver(ex);
-  net::steady_timer limit(ex, timeout);
-  limit.async_wait([&resolver](error_code e) { if (!e) resolver.cancel(); });
-  auto [rec, results] = co_await resolver.async_resolve(host, "", net::as_tuple(net::use_awaitable));
-  limit.cancel();
-  if (!rec && results.empty()) rec = net::error::host_not_found;
-  if (rec) {
+  const auto found = co_await probe_net::resolve(ex, host, port, std::chrono::steady_clock::now() + timeout);
+  if (found.ec) {
     error = "cannot resolve " + host + ": " +
-            (rec == net::error::operation_aborted ? "no answer within " + std::to_string(timeout.count()) + " ms"
-                                                  : rec.message());
-    co_return rec == net::error::operation_aborted ? error_code(net::error::timed_out) : rec;
+            (found.ec == net::error::timed_out ? "no answer within " + std::to_string(timeout.count()) + " ms"
+                                               : found.ec.message());
+    co_return found.ec;
   }
   // Like hiredis itself: IPv4 first, IPv6 only when the name has no IPv4
   // address (a Redis client cannot afford to probe IPv6 connectivity).
-  auto chosen = results.begin();
-  for (auto it = results.begin(); it != results.end(); ++it)
-    if (it->endpoint().address().is_v4()) {
-      chosen = it;
-      break;
-    }
-  host = chosen->endpoint().address().to_string();
+  auto chosen = std::find_if(found.endpoints.begin(), found.endpoints.end(),
+                             [](const auto& e) { return e.address().is_v4(); });
+  if (chosen == found.endpoints.end()) chosen = found.endpoints.begin();
+  host = chosen->address().to_string();
   co_return error_code{};
 }
 
@@ -328,7 +316,7 @@ net::awaitable<error_code> RedisConnection::connect() {
   link_ = link;
   RedisEndpoint at = endpoint_;
   if (at.unix_path.empty())
-    if (auto ec = co_await resolve_for_hiredis(ex_, at.host, options_.connect_timeout, link->last_error)) {
+    if (auto ec = co_await resolve_for_hiredis(ex_, at.host, at.port, options_.connect_timeout, link->last_error)) {
       link->closed = true;
       co_return ec;
     }
