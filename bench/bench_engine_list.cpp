@@ -30,14 +30,15 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/parse.hpp>
 
-#include "sweeps/engine_client.hpp"
-#include "sweeps/engine_json.hpp"
+#include "clients/engine/client.hpp"
+#include "clients/engine/json.hpp"
+
+using namespace healthsweep::clients::engine;
 
 namespace {
 
 namespace net = boost::asio;
 namespace http = boost::beast::http;
-using namespace healthsweep::sweeps;
 
 double cpu_seconds() {
   timespec ts{};

@@ -46,13 +46,15 @@
 #include <thread>
 #include <unordered_map>
 
-#include "sweeps/engine_client.hpp"
+#include "clients/engine/client.hpp"
+
+using namespace healthsweep::clients::engine;
 
 namespace {
 
 using namespace hsbench;
-using healthsweep::sweeps::EngineClient;
-using healthsweep::sweeps::EngineEvent;
+using healthsweep::clients::engine::EngineClient;
+using healthsweep::clients::engine::EngineEvent;
 using system_clock = std::chrono::system_clock;
 
 struct Options {

@@ -7,7 +7,7 @@
 // Driven by bench/http_checks_vs_blackbox.sh, which starts nginx on loopback,
 // runs this, then runs prometheus-blackbox-exporter over the same URLs and
 // prints the ratio. Prints a `RESULT key=value ...` line for the driver.
-#include "sweeps/http_checker.hpp"
+#include "clients/http/checker.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -27,10 +27,13 @@
 #include <string>
 #include <vector>
 
+using namespace healthsweep::clients::http;
+using namespace healthsweep::clients::net;
+
 namespace net = boost::asio;
-using healthsweep::sweeps::HttpChecker;
-using healthsweep::sweeps::HttpClientOptions;
-using healthsweep::sweeps::ProbeOutcome;
+using healthsweep::clients::http::HttpChecker;
+using healthsweep::clients::http::HttpClientOptions;
+using healthsweep::clients::net::ProbeOutcome;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 

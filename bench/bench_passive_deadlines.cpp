@@ -11,13 +11,13 @@
 //   bench_passive_deadlines [baseline_wait_seconds=40]
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
-#include "sweeps/passive_layer.hpp"
-#include "sweeps/redis_client.hpp"
+#include "sweeps/passive/passive_layer.hpp"
+#include "clients/redis/client.hpp"
 
 // The test fixture's redis-server process handling (no gtest in these two):
 // bench/CMakeLists.txt links healthsweep_core only.
-#include "tests/support/process.cpp"
-#include "tests/support/redis_server.cpp"
+#include "tests/support/process.hpp"
+#include "tests/support/redis_server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -30,6 +30,10 @@
 #include <cstdio>
 #include <fstream>
 #include <unordered_map>
+
+using namespace healthsweep::clients::redis;
+using namespace healthsweep::sweeps::decide;
+using namespace healthsweep::sweeps::passive;
 
 namespace {
 
@@ -162,15 +166,15 @@ int main(int argc, char** argv) {
   const double rss_before = rss_mib();
 
   // The baseline: a plain `expired` keyevent subscriber.
-  auto ep = *healthsweep::sweeps::parse_redis_url(redis->unix_url()).endpoint;
-  healthsweep::sweeps::RedisConnection events(ioc.get_executor(), ep);
+  auto ep = *healthsweep::clients::redis::parse_redis_url(redis->unix_url()).endpoint;
+  healthsweep::clients::redis::RedisConnection events(ioc.get_executor(), ep);
   std::unordered_map<std::string, Clock::time_point> expired_seen;
   events.set_message_handler([&](std::string_view, std::string_view key) {
     if (key.starts_with("shadow:")) expired_seen.emplace(std::string(key.substr(7)), Clock::now());
   });
   bool subscribed = false;
   net::co_spawn(ioc, [&]() -> net::awaitable<void> {
-    auto cmd = std::make_unique<healthsweep::sweeps::RedisConnection>(ioc.get_executor(), ep);
+    auto cmd = std::make_unique<healthsweep::clients::redis::RedisConnection>(ioc.get_executor(), ep);
     co_await cmd->connect();
     std::vector<std::string> enable{"CONFIG", "SET", "notify-keyspace-events", "KEA"};
     co_await cmd->command(std::move(enable));
@@ -188,11 +192,11 @@ int main(int argc, char** argv) {
   std::unordered_map<std::string, Clock::time_point> dead_at;
   std::unordered_map<std::string, Clock::time_point> dead_observed;
   int alive = 0;
-  healthsweep::sweeps::PassiveLayer layer(
+  healthsweep::sweeps::passive::PassiveLayer layer(
       ioc.get_executor(), cfg, metrics, live,
-      [&](healthsweep::sweeps::Evidence e) {
-        if (e.verdict == healthsweep::sweeps::Verdict::alive) ++alive;
-        else if (e.verdict == healthsweep::sweeps::Verdict::dead) {
+      [&](healthsweep::sweeps::decide::Evidence e) {
+        if (e.verdict == healthsweep::sweeps::decide::Verdict::alive) ++alive;
+        else if (e.verdict == healthsweep::sweeps::decide::Verdict::dead) {
           dead_observed.emplace(e.target, e.observed_at);
           dead_at.emplace(std::move(e.target), Clock::now());
         }

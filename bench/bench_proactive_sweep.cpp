@@ -44,17 +44,23 @@
 #include "bench/latency_support.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
-#include "sweeps/engine_client.hpp"
+#include "clients/engine/client.hpp"
 #include "sweeps/fleet.hpp"
-#include "sweeps/http_checker.hpp"
-#include "sweeps/proactive_layer.hpp"
-#include "sweeps/state_machine.hpp"
+#include "clients/http/checker.hpp"
+#include "sweeps/proactive/proactive_layer.hpp"
+#include "sweeps/decide/state_machine.hpp"
 #include "sweeps/target_sources.hpp"
+
+using namespace healthsweep::clients::engine;
+using namespace healthsweep::clients::http;
+using namespace healthsweep::clients::net;
+using namespace healthsweep::sweeps;
+using namespace healthsweep::sweeps::decide;
+using namespace healthsweep::sweeps::proactive;
 
 namespace {
 
 using namespace healthsweep;
-using namespace healthsweep::sweeps;
 using hsbench::percentile;
 namespace net = boost::asio;
 namespace http = boost::beast::http;

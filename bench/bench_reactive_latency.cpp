@@ -23,16 +23,18 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
 
-#include "sweeps/engine_client.hpp"
+#include "clients/engine/client.hpp"
 
 // bench/ links only healthsweep_core; the proxy the integration tests use is
 // compiled into this driver rather than copied.
-#include "tests/support/recording_proxy.cpp"
+#include "tests/support/recording_proxy.hpp"
+
+using namespace healthsweep::clients::engine;
 
 namespace {
 
 using namespace hsbench;
-using healthsweep::sweeps::EngineClient;
+using healthsweep::clients::engine::EngineClient;
 
 struct Options {
   std::string daemon, engine, work, prefix;

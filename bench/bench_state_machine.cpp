@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "sweeps/state_machine.hpp"
+#include "sweeps/decide/state_machine.hpp"
+
+using namespace healthsweep::sweeps::decide;
 
 namespace {
 
@@ -47,15 +49,15 @@ int spread(int i, int targets) { return static_cast<int>(static_cast<long long>(
 
 // What a fleet reports in steady state: mostly the same alive reasons again
 // and again, from all three layers.
-std::vector<sweeps::Evidence> steady_evidence(int targets, int count) {
+std::vector<healthsweep::sweeps::decide::Evidence> steady_evidence(int targets, int count) {
   static const char* reasons[] = {"heartbeat present", "container running", "http 200"};
-  std::vector<sweeps::Evidence> out;
+  std::vector<healthsweep::sweeps::decide::Evidence> out;
   out.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
-    sweeps::Evidence ev;
+    healthsweep::sweeps::decide::Evidence ev;
     ev.target = target_id(spread(i, targets));
-    ev.layer = static_cast<sweeps::Layer>(i % 3);
-    ev.verdict = sweeps::Verdict::alive;
+    ev.layer = static_cast<healthsweep::sweeps::decide::Layer>(i % 3);
+    ev.verdict = healthsweep::sweeps::decide::Verdict::alive;
     ev.reason = reasons[i % 3];
     out.push_back(std::move(ev));
   }
@@ -64,16 +66,16 @@ std::vector<sweeps::Evidence> steady_evidence(int targets, int count) {
 
 // A fleet in trouble: targets alternate between dead and alive, so a large
 // share of submissions change state (transitions, orders, deadlines).
-std::vector<sweeps::Evidence> churn_evidence(int targets, int count) {
-  std::vector<sweeps::Evidence> out;
+std::vector<healthsweep::sweeps::decide::Evidence> churn_evidence(int targets, int count) {
+  std::vector<healthsweep::sweeps::decide::Evidence> out;
   out.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
-    sweeps::Evidence ev;
+    healthsweep::sweeps::decide::Evidence ev;
     const int t = spread(i, targets);
     ev.target = target_id(t);
-    ev.layer = sweeps::Layer::proactive;
+    ev.layer = healthsweep::sweeps::decide::Layer::proactive;
     const bool dead = ((i / targets) + t) % 4 == 0;
-    ev.verdict = dead ? sweeps::Verdict::dead : sweeps::Verdict::alive;
+    ev.verdict = dead ? healthsweep::sweeps::decide::Verdict::dead : healthsweep::sweeps::decide::Verdict::alive;
     ev.conclusive = dead && t % 2 == 0;
     ev.reason = dead ? "container exited (code 137)" : "container running";
     out.push_back(std::move(ev));
@@ -92,13 +94,13 @@ struct Run {
   std::size_t transitions;
 };
 
-Run run_machine(sweeps::StateMachine& sm, const std::vector<sweeps::Evidence>& evidence, int submissions,
+Run run_machine(healthsweep::sweeps::decide::StateMachine& sm, const std::vector<healthsweep::sweeps::decide::Evidence>& evidence, int submissions,
                 steady::time_point& now) {
   std::size_t transitions = 0;
   const double start = cpu_seconds();
   for (int i = 0; i < submissions; ++i) {
     now += 1us;
-    sweeps::Effects fx = sm.submit(evidence[static_cast<std::size_t>(i) % evidence.size()], now);
+    healthsweep::sweeps::decide::Effects fx = sm.submit(evidence[static_cast<std::size_t>(i) % evidence.size()], now);
     transitions += fx.transitions.size();
   }
   return {submissions / (cpu_seconds() - start), transitions};
@@ -106,18 +108,18 @@ Run run_machine(sweeps::StateMachine& sm, const std::vector<sweeps::Evidence>& e
 
 // The baseline: find the target's entry by id and store the evidence in it.
 struct PlainEntry {
-  sweeps::Verdict verdict;
+  healthsweep::sweeps::decide::Verdict verdict;
   std::string reason;
   steady::time_point at;
 };
 
 double run_baseline(std::unordered_map<std::string, PlainEntry>& table,
-                    const std::vector<sweeps::Evidence>& evidence, int submissions, steady::time_point now) {
+                    const std::vector<healthsweep::sweeps::decide::Evidence>& evidence, int submissions, steady::time_point now) {
   std::size_t checksum = 0;
   const double start = cpu_seconds();
   for (int i = 0; i < submissions; ++i) {
     now += 1us;
-    const sweeps::Evidence& ev = evidence[static_cast<std::size_t>(i) % evidence.size()];
+    const healthsweep::sweeps::decide::Evidence& ev = evidence[static_cast<std::size_t>(i) % evidence.size()];
     auto it = table.find(ev.target);
     if (it == table.end()) continue;
     it->second.verdict = ev.verdict;
@@ -143,9 +145,9 @@ int main(int argc, char** argv) {
   ids.reserve(static_cast<std::size_t>(targets));
   for (int i = 0; i < targets; ++i) ids.push_back(target_id(i));
   const long before = resident_bytes();
-  sweeps::StateMachine sm(cfg);
+  healthsweep::sweeps::decide::StateMachine sm(cfg);
   for (int i = 0; i < targets; ++i) {
-    sweeps::TargetSpec spec;
+    healthsweep::sweeps::decide::TargetSpec spec;
     spec.id = ids[static_cast<std::size_t>(i)];
     spec.container = spec.id;
     sm.upsert(spec, now);
@@ -160,7 +162,7 @@ int main(int argc, char** argv) {
               per_target < 1024 ? "OK" : "OVER");
 
   std::unordered_map<std::string, PlainEntry> table;
-  for (const auto& id : ids) table.emplace(id, PlainEntry{sweeps::Verdict::unknown, "", now});
+  for (const auto& id : ids) table.emplace(id, PlainEntry{healthsweep::sweeps::decide::Verdict::unknown, "", now});
 
   const auto steady_set = steady_evidence(targets, 300000);
   run_baseline(table, steady_set, submissions / 4, now);  // warm up both

@@ -21,9 +21,11 @@
 #include "daemon/systemd_notify.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
-#include "sweeps/process_exit_watch.hpp"
+#include "sweeps/proactive/process_exit_watch.hpp"
 
 namespace healthsweep::daemon {
+
+using namespace healthsweep::sweeps::proactive;
 
 namespace net = boost::asio;
 using metrics::Subsystem;
@@ -176,7 +178,7 @@ HttpLimits listener_limits(const config::Config& cfg) {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > 256) {
     const bool watching = cfg.engine.enabled && cfg.engine.watch_processes;
-    const rlim_t watches = watching ? sweeps::ProcessExitWatch::default_max_watches() : 0;
+    const rlim_t watches = watching ? sweeps::proactive::ProcessExitWatch::default_max_watches() : 0;
     const rlim_t room = std::max<rlim_t>(64, lim.rlim_cur - 128 - std::min<rlim_t>(watches, lim.rlim_cur - 192));
     limits.max_connections = std::min<std::size_t>(limits.max_connections, room);
   }

@@ -10,20 +10,27 @@
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "store/store.hpp"
-#include "store/target_query.hpp"
-#include "sweeps/engine_client.hpp"
+#include "sweeps/postgres_targets.hpp"
+#include "clients/engine/client.hpp"
 #include "sweeps/fleet.hpp"
-#include "sweeps/http_checker.hpp"
-#include "sweeps/passive_layer.hpp"
-#include "sweeps/proactive_layer.hpp"
-#include "sweeps/reactive_layer.hpp"
+#include "clients/http/checker.hpp"
+#include "sweeps/passive/passive_layer.hpp"
+#include "sweeps/proactive/proactive_layer.hpp"
+#include "sweeps/reactive/reactive_layer.hpp"
 #include "sweeps/remediator.hpp"
-#include "sweeps/state_machine.hpp"
+#include "sweeps/decide/state_machine.hpp"
 #include "sweeps/target_check.hpp"
 #include "sweeps/target_sources.hpp"
-#include "sweeps/webhook_client.hpp"
+#include "clients/http/webhook_client.hpp"
 
 namespace healthsweep::daemon {
+
+using namespace healthsweep::clients::engine;
+using namespace healthsweep::clients::http;
+using namespace healthsweep::sweeps::decide;
+using namespace healthsweep::sweeps::passive;
+using namespace healthsweep::sweeps::proactive;
+using namespace healthsweep::sweeps::reactive;
 
 namespace net = boost::asio;
 using namespace healthsweep::sweeps;

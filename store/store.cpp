@@ -2,7 +2,7 @@
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
-#include "store/pg_connection.hpp"
+#include "clients/postgres/connection.hpp"
 #include "store/schema.hpp"
 #include "store/spool.hpp"
 
@@ -21,6 +21,8 @@
 #include <random>
 
 namespace healthsweep::store {
+
+using namespace healthsweep::clients::postgres;
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;

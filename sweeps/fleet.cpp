@@ -9,11 +9,13 @@
 
 #include "metrics/metrics.hpp"
 #include "metrics/time_format.hpp"
-#include "sweeps/state_machine.hpp"
+#include "sweeps/decide/state_machine.hpp"
 #include "sweeps/target_json.hpp"
 #include "sweeps/target_sources.hpp"
 
 namespace healthsweep::sweeps {
+
+using namespace healthsweep::sweeps::decide;
 
 namespace net = boost::asio;
 

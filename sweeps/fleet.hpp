@@ -15,20 +15,21 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "sweeps/evidence.hpp"
-#include "sweeps/target.hpp"
+#include "sweeps/decide/evidence.hpp"
+#include "sweeps/decide/target.hpp"
+
+namespace healthsweep::sweeps::decide { class StateMachine; }
 
 namespace healthsweep::metrics { class Metrics; }
 
 namespace healthsweep::sweeps {
 
-class StateMachine;
 
 class Fleet {
  public:
   using steady = std::chrono::steady_clock;
-  using OrderHandler = std::function<void(const RemediationOrder&)>;
-  using TransitionHandler = std::function<void(const Transition&)>;
+  using OrderHandler = std::function<void(const decide::RemediationOrder&)>;
+  using TransitionHandler = std::function<void(const decide::Transition&)>;
 
   Fleet(boost::asio::any_io_executor ex, const config::Config& config, metrics::Metrics& metrics);
   ~Fleet();
@@ -49,26 +50,26 @@ class Fleet {
   void set_settle_delay(config::Duration d);
 
   // Inputs.
-  void submit(Evidence ev);
-  EvidenceSink sink();  // submit() as a function for the layers
-  void replace_source(std::string_view source, std::vector<TargetSpec> specs);
-  void remediation_result(std::string_view id, RemediationKind kind, bool ok, std::string_view detail);
-  void begin_grace(std::string_view id, Layer layer, std::string_view reason);
+  void submit(decide::Evidence ev);
+  decide::EvidenceSink sink();  // submit() as a function for the layers
+  void replace_source(std::string_view source, std::vector<decide::TargetSpec> specs);
+  void remediation_result(std::string_view id, decide::RemediationKind kind, bool ok, std::string_view detail);
+  void begin_grace(std::string_view id, decide::Layer layer, std::string_view reason);
   bool reset(std::string_view id);  // false: unknown target
   void set_source_healthy(std::string_view source, bool healthy);
   // After a daemon restart: what the previous run left in PostgreSQL. A
   // target no source names yet takes it up when it appears.
-  void restore(std::vector<RestoredTarget> rows);
+  void restore(std::vector<decide::RestoredTarget> rows);
 
   // Views.
   bool contains(std::string_view id) const;
-  std::optional<TargetSpec> spec(std::string_view id) const;
+  std::optional<decide::TargetSpec> spec(std::string_view id) const;
   std::vector<std::string> ids() const;
   std::size_t size() const;
   bool failsafe_active() const;
   std::string targets_json() const;
   std::optional<std::string> target_json(std::string_view id) const;
-  const StateMachine& machine() const;
+  const decide::StateMachine& machine() const;
 
   void stop();  // cancels the deadline timer
 

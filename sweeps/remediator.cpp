@@ -7,10 +7,15 @@
 
 #include "metrics/metrics.hpp"
 #include "metrics/time_format.hpp"
-#include "sweeps/engine_client.hpp"
-#include "sweeps/webhook_client.hpp"
+#include "clients/engine/client.hpp"
+#include "clients/http/webhook_client.hpp"
 
 namespace healthsweep::sweeps {
+
+using namespace healthsweep::sweeps::decide;
+
+using namespace healthsweep::clients::engine;
+using namespace healthsweep::clients::http;
 
 namespace net = boost::asio;
 

@@ -17,37 +17,38 @@
 #include <string_view>
 
 #include "config/config.hpp"
-#include "sweeps/target.hpp"
+#include "sweeps/decide/target.hpp"
+
+namespace healthsweep::clients::engine { class EngineClient; }
+namespace healthsweep::clients::http { class WebhookClient; }
 
 namespace healthsweep::metrics { class Metrics; }
 
 namespace healthsweep::sweeps {
 
-class EngineClient;
-class WebhookClient;
 
 class Remediator {
  public:
-  using ResultHandler = std::function<void(const RemediationOrder&, bool ok, std::string detail)>;
+  using ResultHandler = std::function<void(const decide::RemediationOrder&, bool ok, std::string detail)>;
 
   // `engine` may be null (no engine configured: restart orders fail with a
   // clear error); the clients outlive the remediator.
-  Remediator(boost::asio::any_io_executor ex, const config::Restart& policy, EngineClient* engine,
-             WebhookClient* webhook, metrics::Metrics& metrics, ResultHandler on_result);
+  Remediator(boost::asio::any_io_executor ex, const config::Restart& policy, clients::engine::EngineClient* engine,
+             clients::http::WebhookClient* webhook, metrics::Metrics& metrics, ResultHandler on_result);
 
   void configure(const config::Restart& policy);
-  void execute(const RemediationOrder& order);
+  void execute(const decide::RemediationOrder& order);
   std::size_t in_flight() const { return *in_flight_; }
 
  private:
-  boost::asio::awaitable<void> run(RemediationOrder order);
-  boost::asio::awaitable<std::pair<bool, std::string>> restart_container(const RemediationOrder& o);
-  boost::asio::awaitable<std::pair<bool, std::string>> call_webhook(const RemediationOrder& o);
+  boost::asio::awaitable<void> run(decide::RemediationOrder order);
+  boost::asio::awaitable<std::pair<bool, std::string>> restart_container(const decide::RemediationOrder& o);
+  boost::asio::awaitable<std::pair<bool, std::string>> call_webhook(const decide::RemediationOrder& o);
 
   boost::asio::any_io_executor ex_;
   config::Restart policy_;
-  EngineClient* engine_;
-  WebhookClient* webhook_;
+  clients::engine::EngineClient* engine_;
+  clients::http::WebhookClient* webhook_;
   metrics::Metrics& metrics_;
   ResultHandler on_result_;
   std::shared_ptr<std::size_t> in_flight_ = std::make_shared<std::size_t>(0);

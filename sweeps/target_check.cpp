@@ -2,11 +2,17 @@
 
 #include <algorithm>
 
-#include "sweeps/engine_client.hpp"
-#include "sweeps/http_checker.hpp"
-#include "sweeps/tcp_checker.hpp"
+#include "clients/engine/client.hpp"
+#include "clients/http/checker.hpp"
+#include "clients/net/tcp_checker.hpp"
 
 namespace healthsweep::sweeps {
+
+using namespace healthsweep::sweeps::decide;
+
+using namespace healthsweep::clients::engine;
+using namespace healthsweep::clients::http;
+using namespace healthsweep::clients::net;
 
 namespace net = boost::asio;
 

@@ -21,32 +21,33 @@
 #include <string>
 #include <vector>
 
-#include "sweeps/engine_types.hpp"
-#include "sweeps/evidence.hpp"
-#include "sweeps/probe_outcome.hpp"
-#include "sweeps/target.hpp"
+#include "clients/engine/types.hpp"
+#include "sweeps/decide/evidence.hpp"
+#include "clients/net/probe_outcome.hpp"
+#include "sweeps/decide/target.hpp"
+
+namespace healthsweep::clients::engine { class EngineClient; }
+namespace healthsweep::clients::http { class HttpChecker; }
 
 namespace healthsweep::sweeps {
 
-class EngineClient;
-class HttpChecker;
 
 struct Finding {
-  Verdict verdict = Verdict::unknown;
+  decide::Verdict verdict = decide::Verdict::unknown;
   bool conclusive = false;
   std::string reason;
 };
 
 Finding container_finding(const std::string& state, const std::string& health, const std::string& status);
-Finding container_finding(const ContainerInfo& info);
-Finding probe_finding(std::string_view kind /* "http" | "tcp" */, const ProbeOutcome& outcome);
+Finding container_finding(const clients::engine::ContainerInfo& info);
+Finding probe_finding(std::string_view kind /* "http" | "tcp" */, const clients::net::ProbeOutcome& outcome);
 Finding fold(const std::vector<Finding>& findings);
 
 // Inspects the container (if any) and runs the HTTP/TCP checks (if any) of
 // one target now; `engine` may be null. Used by the reactive hook and by
 // POST /admin/targets/{id}/sweep.
-boost::asio::awaitable<Evidence> check_target(boost::asio::any_io_executor ex, const TargetSpec& spec,
-                                              EngineClient* engine, HttpChecker* http,
-                                              std::chrono::milliseconds timeout, Layer layer);
+boost::asio::awaitable<decide::Evidence> check_target(boost::asio::any_io_executor ex, const decide::TargetSpec& spec,
+                                              clients::engine::EngineClient* engine, clients::http::HttpChecker* http,
+                                              std::chrono::milliseconds timeout, decide::Layer layer);
 
 }  // namespace healthsweep::sweeps

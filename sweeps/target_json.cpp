@@ -7,6 +7,8 @@
 
 namespace healthsweep::sweeps {
 
+using namespace healthsweep::sweeps::decide;
+
 namespace {
 
 boost::json::value evidence_json(const LayerEvidence& e) {

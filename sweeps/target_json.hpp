@@ -5,7 +5,7 @@
 
 #include <boost/json/object.hpp>
 
-#include "sweeps/target.hpp"
+#include "sweeps/decide/target.hpp"
 
 namespace healthsweep::sweeps {
 
@@ -15,7 +15,7 @@ namespace healthsweep::sweeps {
 // heartbeat) are converted with the pair (now_steady, now_wall). container is
 // null when the target has none; last_heartbeat and each evidence entry
 // ("verdict: reason") are null until there is one.
-boost::json::object to_json(const TargetRecord& rec, std::chrono::steady_clock::time_point now_steady,
+boost::json::object to_json(const decide::TargetRecord& rec, std::chrono::steady_clock::time_point now_steady,
                             std::chrono::system_clock::time_point now_wall);
 
 }  // namespace healthsweep::sweeps

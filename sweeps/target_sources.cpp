@@ -5,6 +5,8 @@
 
 namespace healthsweep::sweeps {
 
+using namespace healthsweep::sweeps::decide;
+
 namespace {
 
 int priority(std::string_view source) {

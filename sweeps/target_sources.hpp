@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sweeps/target.hpp"
+#include "sweeps/decide/target.hpp"
 
 namespace healthsweep::sweeps {
 
@@ -21,21 +21,21 @@ class TargetSources {
   static constexpr std::string_view postgres_source = "postgres";
 
   struct Diff {
-    std::vector<TargetSpec> upserts;  // new targets and changed specs
+    std::vector<decide::TargetSpec> upserts;  // new targets and changed specs
     std::vector<std::string> removals;
   };
 
   // Replaces everything `source` says; returns what changed in the merged view.
-  Diff replace(std::string_view source, std::vector<TargetSpec> specs);
-  const std::map<std::string, TargetSpec, std::less<>>& merged() const { return merged_; }
+  Diff replace(std::string_view source, std::vector<decide::TargetSpec> specs);
+  const std::map<std::string, decide::TargetSpec, std::less<>>& merged() const { return merged_; }
 
  private:
-  TargetSpec merge(const std::string& id) const;
+  decide::TargetSpec merge(const std::string& id) const;
   // source -> id -> spec, sources kept in priority order
-  std::vector<std::pair<std::string, std::map<std::string, TargetSpec, std::less<>>>> by_source_;
-  std::map<std::string, TargetSpec, std::less<>> merged_;
+  std::vector<std::pair<std::string, std::map<std::string, decide::TargetSpec, std::less<>>>> by_source_;
+  std::map<std::string, decide::TargetSpec, std::less<>> merged_;
 };
 
-bool operator==(const TargetSpec& a, const TargetSpec& b);
+bool operator==(const decide::TargetSpec& a, const decide::TargetSpec& b);
 
 }  // namespace healthsweep::sweeps

@@ -9,11 +9,12 @@
 #include <string_view>
 #include <vector>
 
-#include "sweeps/engine_json.hpp"
+#include "clients/engine/json.hpp"
+
+using namespace healthsweep::clients::engine;
 
 namespace {
 
-using namespace healthsweep::sweeps;
 
 template <class T>
 void check(const EngineResult<T>& r) {

@@ -1,9 +1,9 @@
 // The engine client against a real Podman API service (scripts/services):
 // real containers (--network none) created, killed and removed by each test.
-#include "sweeps/engine_client.hpp"
+#include "clients/engine/client.hpp"
 
 #include "tests/support/process.hpp"
-#include "tests/unit/engine_fake_server.hpp"
+#include "tests/support/engine_fake_server.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -14,7 +14,8 @@
 
 #include <regex>
 
-using namespace healthsweep::sweeps;
+using namespace healthsweep::clients::engine;
+
 using namespace healthsweep::testing;
 using namespace std::chrono_literals;
 namespace net = boost::asio;

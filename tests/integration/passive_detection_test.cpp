@@ -5,6 +5,8 @@
 #include <cstdio>
 
 namespace healthsweep::sweeps::passive_test {
+using namespace healthsweep::sweeps::decide;
+using namespace healthsweep::sweeps::passive;
 namespace {
 
 using healthsweep::testing::RedisServer;

@@ -5,7 +5,7 @@
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
-#include "sweeps/passive_layer.hpp"
+#include "sweeps/passive/passive_layer.hpp"
 #include "tests/support/redis_server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +14,8 @@
 #include <functional>
 
 namespace healthsweep::sweeps::passive_test {
+using namespace healthsweep::sweeps::decide;
+using namespace healthsweep::sweeps::passive;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;

@@ -1,7 +1,7 @@
 // HttpChecker against real HTTP servers on loopback (tests/integration/probes_server.hpp):
 // status codes, timeouts, refused connections, keep-alive reuse and its stale
 // connections, the in-flight bound and the body cap.
-#include "sweeps/http_checker.hpp"
+#include "clients/http/checker.hpp"
 
 #include "tests/integration/probes_server.hpp"
 #include "tests/support/process.hpp"
@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 namespace healthsweep::sweeps {
+using namespace healthsweep::clients::http;
+using namespace healthsweep::clients::net;
 namespace {
 
 namespace net = boost::asio;

@@ -2,7 +2,7 @@
 // certificate is made at test time with the openssl CLI. Proves that peer
 // verification is on (system CAs refuse it), that host names and IP
 // addresses are checked against the certificate, and that SNI is sent.
-#include "sweeps/http_checker.hpp"
+#include "clients/http/checker.hpp"
 
 #include "tests/integration/probes_server.hpp"
 #include "tests/support/process.hpp"
@@ -11,6 +11,8 @@
 #include <openssl/ssl.h>
 
 namespace healthsweep::sweeps {
+using namespace healthsweep::clients::http;
+using namespace healthsweep::clients::net;
 namespace {
 
 namespace net = boost::asio;

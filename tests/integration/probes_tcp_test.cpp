@@ -1,6 +1,6 @@
 // tcp_check against real loopback listeners: up, closed, gone, names, and a
 // connect that hangs.
-#include "sweeps/tcp_checker.hpp"
+#include "clients/net/tcp_checker.hpp"
 
 #include "tests/integration/probes_server.hpp"
 #include "tests/support/process.hpp"
@@ -11,6 +11,7 @@
 #include <vector>
 
 namespace healthsweep::sweeps {
+using namespace healthsweep::clients::net;
 namespace {
 
 namespace net = boost::asio;

@@ -1,6 +1,6 @@
 // WebhookClient against a real HTTP server on loopback: the JSON body
 // arrives, 5xx and unreachable receivers are retried, 4xx are not.
-#include "sweeps/webhook_client.hpp"
+#include "clients/http/webhook_client.hpp"
 
 #include "tests/integration/probes_server.hpp"
 #include "tests/support/process.hpp"
@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 namespace healthsweep::sweeps {
+using namespace healthsweep::clients::http;
+using namespace healthsweep::clients::net;
 namespace {
 
 namespace net = boost::asio;

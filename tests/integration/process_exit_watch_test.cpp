@@ -1,7 +1,7 @@
 // ProcessExitWatch against real Podman containers: the cgroup identity check
 // accepts a container's own main process and refuses any other, and the
 // watch reports the container's death when the engine kills it.
-#include "sweeps/process_exit_watch.hpp"
+#include "sweeps/proactive/process_exit_watch.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,10 +14,12 @@
 #include "tests/support/podman.hpp"
 #include "tests/support/process.hpp"
 
+using namespace healthsweep::sweeps::proactive;
+
 using namespace healthsweep::testing;
-using healthsweep::sweeps::ProcessExit;
-using healthsweep::sweeps::ProcessExitWatch;
-using healthsweep::sweeps::WatchResult;
+using healthsweep::sweeps::proactive::ProcessExit;
+using healthsweep::sweeps::proactive::ProcessExitWatch;
+using healthsweep::sweeps::proactive::WatchResult;
 using namespace std::chrono_literals;
 
 TEST(ProcessExitWatchPodman, WatchesAContainersOwnMainProcessOnlyAndSeesItKilled) {

@@ -1,5 +1,5 @@
 // The hiredis-on-Asio client against a real redis-server.
-#include "sweeps/redis_client.hpp"
+#include "clients/redis/client.hpp"
 #include "tests/support/redis_server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 namespace healthsweep::sweeps {
+using namespace healthsweep::clients::redis;
 namespace {
 
 namespace net = boost::asio;

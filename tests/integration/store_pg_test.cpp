@@ -21,6 +21,7 @@
 #include <random>
 
 namespace healthsweep::store {
+using namespace healthsweep::store;
 namespace {
 using namespace std::chrono_literals;
 using healthsweep::testing::read_file;

@@ -1,0 +1,222 @@
+// The engine client's calls: each builds a URL, does one exchange on the
+// pool (engine_pool.cpp) and parses the answer (engine_json.cpp).
+#include "clients/engine/client.hpp"
+
+#include "clients/engine/json.hpp"
+#include "clients/engine/pool.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/system/system_error.hpp>
+#include <boost/url/url.hpp>
+
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+
+namespace healthsweep::clients::engine {
+
+using namespace detail;
+using Impl = EngineClient::Impl;
+
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// An origin-form request target: prefix + path segments (each percent-encoded)
+// + query parameters (encoded by Boost.URL).
+std::string make_target(std::string_view prefix, std::initializer_list<std::string_view> segments,
+                        const Params& params = {}) {
+  boost::urls::url u;
+  u.set_encoded_path(prefix.empty() ? std::string_view("/") : prefix);
+  for (const auto segment : segments) u.segments().push_back(segment);
+  for (const auto& [key, value] : params) u.params().append({key, value});
+  return std::string(u.encoded_target());
+}
+
+std::string filters_json(std::string_view label, std::string_view health) {
+  boost::json::object filters;
+  if (!label.empty()) filters["label"] = boost::json::array{boost::json::string(label)};
+  if (!health.empty()) filters["health"] = boost::json::array{boost::json::string(health)};
+  return boost::json::serialize(filters);
+}
+
+template <class T>
+EngineResult<T> failed_like(const EngineStatus& status) {
+  EngineResult<T> r;
+  static_cast<EngineStatus&>(r) = status;
+  return r;
+}
+
+// Runs one call; an exception (a cancelled caller's next co_await throws
+// operation_aborted) becomes an error result, as every other failure is.
+template <class T>
+net::awaitable<EngineResult<T>> guarded(std::string op, net::awaitable<EngineResult<T>> call) {
+  EngineResult<T> r;
+  try {
+    r = co_await std::move(call);
+  } catch (const boost::system::system_error& e) {
+    r = {};
+    r.ec = e.code();
+    r.error = "engine: " + op + ": " + e.code().message();
+  }
+  co_return r;
+}
+
+net::awaitable<EngineResult<EnginePing>> do_ping(std::shared_ptr<Impl> self) {
+  std::string target = "/_ping", op = "ping";
+  auto raw = co_await Impl::request(self, http::verb::get, std::move(target), std::move(op), self->timeout);
+  auto r = failed_like<EnginePing>(raw);
+  if (!raw.ok()) co_return r;
+  apply_http_status(r, raw.value.status, raw.value.body, "ping");
+  r.value.api_version = std::move(raw.value.api_version);
+  r.value.server = std::move(raw.value.server);
+  co_return r;
+}
+
+net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_ptr<Impl> self, ListQuery q) {
+  using Result = EngineResult<std::vector<ContainerSummary>>;
+  Params params;
+  if (q.all) params.emplace_back("all", "1");
+  if (!q.label.empty() || !q.health.empty()) params.emplace_back("filters", filters_json(q.label, q.health));
+  std::string target = make_target(self->versioned("/containers/json"), {}, params), op = "list";
+  auto timeout = self->timeout;
+  if (q.deadline != std::chrono::steady_clock::time_point::max())
+    timeout = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             q.deadline - std::chrono::steady_clock::now()),
+                         std::chrono::milliseconds(1), timeout);
+  auto raw = co_await Impl::request(self, http::verb::get, std::move(target), std::move(op), timeout);
+  auto r = failed_like<Result::value_type>(raw);
+  if (!raw.ok()) co_return r;
+  apply_http_status(r, raw.value.status, raw.value.body, "list");
+  if (!r.ok()) co_return r;
+  auto parsed = parse_container_list(raw.value.body);
+  parsed.http_status = raw.value.status;
+  if (!parsed.ok()) parsed.error = "engine: list: " + parsed.error.substr(std::string_view("engine: ").size());
+  co_return parsed;
+}
+
+net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list_with_health(
+    std::shared_ptr<Impl> self, std::string label, std::chrono::steady_clock::time_point deadline) {
+  ListQuery everything{label, true};
+  everything.deadline = deadline;
+  auto r = co_await do_list(self, std::move(everything));
+  if (!r.ok()) co_return r;
+  bool any_running = false;
+  for (const auto& c : r.value) {
+    if (!c.health.empty()) co_return r;  // the engine reports health in Status (Docker)
+    any_running = any_running || c.state == "running";
+  }
+  if (!any_running) co_return r;
+  std::unordered_map<std::string_view, ContainerSummary*> by_id;
+  for (auto& c : r.value) by_id.emplace(c.id, &c);
+  for (const char* health : {"unhealthy", "starting", "healthy"}) {
+    ListQuery only_health{label, true, health};
+    only_health.deadline = deadline;
+    auto part = co_await do_list(self, std::move(only_health));
+    if (!part.ok()) co_return part;
+    for (const auto& c : part.value)
+      if (auto it = by_id.find(c.id); it != by_id.end()) it->second->health = health;
+  }
+  co_return r;
+}
+
+net::awaitable<EngineResult<ContainerInfo>> do_inspect(std::shared_ptr<Impl> self, std::string id) {
+  const auto target = make_target(self->versioned("/containers"), {id, "json"});
+  const auto op = "inspect " + id;
+  auto raw = co_await Impl::request(self, http::verb::get, target, op, self->timeout);
+  auto r = failed_like<ContainerInfo>(raw);
+  if (!raw.ok()) co_return r;
+  apply_http_status(r, raw.value.status, raw.value.body, op);
+  if (!r.ok()) co_return r;
+  auto parsed = parse_inspect(raw.value.body);
+  parsed.http_status = raw.value.status;
+  if (!parsed.ok()) parsed.error = "engine: " + op + ": " + parsed.error.substr(std::string_view("engine: ").size());
+  co_return parsed;
+}
+
+net::awaitable<EngineResult<void>> do_post(std::shared_ptr<Impl> self, std::string id, std::string action,
+                                           Params params, std::chrono::milliseconds timeout) {
+  const auto target = make_target(self->versioned("/containers"), {id, action}, params);
+  const auto op = action + " " + id;
+  auto raw = co_await Impl::request(self, http::verb::post, target, op, timeout);
+  auto r = failed_like<void>(raw);
+  if (!raw.ok()) co_return r;
+  apply_http_status(r, raw.value.status, raw.value.body, op);
+  co_return r;
+}
+
+}  // namespace
+
+EngineClient::EngineClient(net::any_io_executor ex, std::string socket_path, std::string api_version,
+                           std::chrono::milliseconds request_timeout, EngineClientOptions options)
+    : impl_(std::make_shared<Impl>(std::move(ex), std::move(socket_path), std::move(api_version), request_timeout,
+                                   options)) {}
+
+EngineClient::~EngineClient() {
+  stop_events();
+  close_idle();
+}
+
+net::awaitable<EngineResult<EnginePing>> EngineClient::ping() { return guarded("ping", do_ping(impl_)); }
+
+net::awaitable<EngineResult<std::vector<ContainerSummary>>> EngineClient::list(std::string_view label_key, bool all) {
+  return list(ListQuery{std::string(label_key), all});
+}
+
+net::awaitable<EngineResult<std::vector<ContainerSummary>>> EngineClient::list(ListQuery query) {
+  return guarded("list", do_list(impl_, std::move(query)));
+}
+
+net::awaitable<EngineResult<std::vector<ContainerSummary>>> EngineClient::list_with_health(
+    std::string_view label_key, std::chrono::steady_clock::time_point deadline) {
+  return guarded("list", do_list_with_health(impl_, std::string(label_key), deadline));
+}
+
+net::awaitable<EngineResult<ContainerInfo>> EngineClient::inspect(std::string_view id_or_name) {
+  return guarded("inspect " + std::string(id_or_name), do_inspect(impl_, std::string(id_or_name)));
+}
+
+net::awaitable<EngineResult<void>> EngineClient::restart(std::string_view id_or_name, int stop_timeout_s) {
+  const auto stop = std::chrono::seconds(std::max(stop_timeout_s, 0));
+  return guarded("restart " + std::string(id_or_name),
+                 do_post(impl_, std::string(id_or_name), "restart", {{"t", std::to_string(stop.count())}},
+                         impl_->timeout + std::chrono::duration_cast<std::chrono::milliseconds>(stop)));
+}
+
+net::awaitable<EngineResult<void>> EngineClient::start(std::string_view id_or_name) {
+  return guarded("start " + std::string(id_or_name),
+                 do_post(impl_, std::string(id_or_name), "start", {}, impl_->timeout));
+}
+
+net::awaitable<EngineResult<void>> EngineClient::follow_events(EventsQuery query,
+                                                               std::function<void(const EngineEvent&)> on_event,
+                                                               std::function<void()> on_connected) {
+  return guarded("events", Impl::follow_events(impl_, std::move(query), std::move(on_event), std::move(on_connected)));
+}
+
+net::awaitable<EngineResult<void>> EngineClient::follow_events(std::string_view label_key,
+                                                               std::function<void(const EngineEvent&)> on_event,
+                                                               std::function<void()> on_connected) {
+  return follow_events(EventsQuery{std::string(label_key)}, std::move(on_event),
+                       std::move(on_connected));
+}
+
+void EngineClient::stop_events() {
+  for (auto* stream : impl_->event_streams) {
+    stream->stopped = true;
+    boost::system::error_code ignored;
+    stream->conn.stream.socket().close(ignored);
+  }
+}
+
+void EngineClient::close_idle() { impl_->idle.clear(); }
+
+void EngineClient::set_timeout(std::chrono::milliseconds request_timeout) { impl_->timeout = request_timeout; }
+std::chrono::milliseconds EngineClient::timeout() const { return impl_->timeout; }
+const std::string& EngineClient::socket_path() const { return impl_->socket_path; }
+std::uint64_t EngineClient::requests_sent() const { return impl_->stats.requests_sent; }
+EngineClientStats EngineClient::stats() const { return impl_->stats; }
+
+}  // namespace healthsweep::clients::engine

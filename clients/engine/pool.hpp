@@ -1,0 +1,112 @@
+// Internal to the engine client (engine_client.cpp, engine_events.cpp): the
+// connection pool and the raw HTTP exchange. Not for other components: it
+// brings in Beast.
+#pragma once
+
+#include "clients/engine/client.hpp"
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/rate_policy.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <list>
+
+namespace healthsweep::clients::engine::detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+
+// basic_stream gives every operation an expiry that closes the socket, which
+// is our per-request timeout.
+using LocalStream = beast::basic_stream<net::local::stream_protocol, net::any_io_executor,
+                                        beast::unlimited_rate_policy>;
+
+struct Connection {
+  explicit Connection(const net::any_io_executor& ex) : stream(ex) {}
+  LocalStream stream;
+  beast::flat_buffer buffer;
+  bool reused = false;  // has served a request: may have been closed by the engine meanwhile
+};
+
+struct RawResponse {
+  unsigned status = 0;
+  std::string body;
+  std::string api_version;
+  std::string server;
+};
+
+struct SlotWaiter;
+
+// The dedicated connection of one follow_events call.
+struct EventStream {
+  explicit EventStream(const net::any_io_executor& ex) : conn(ex) {}
+  Connection conn;
+  bool stopped = false;  // stop_events() closed it
+};
+
+// Fills status.ec/error from an engine answer: 2xx and 304 (not modified,
+// e.g. start of a running container) are success, the rest an EngineErrc
+// with the engine's own message: "engine: inspect ws-9: 404 no such container".
+void apply_http_status(engine::EngineStatus& status, unsigned http_status, std::string_view body, std::string_view op);
+
+}  // namespace healthsweep::clients::engine::detail
+
+namespace healthsweep::clients::engine {
+
+struct engine::EngineClient::Impl {
+  Impl(boost::asio::any_io_executor executor, std::string path, std::string version,
+       std::chrono::milliseconds request_timeout, engine::EngineClientOptions opts);
+
+  // A pool slot held by one call, with the connection it uses (null until
+  // connected, or after a failure closed it). Gives the slot back on destruction.
+  struct Lease {
+    explicit Lease(std::shared_ptr<Impl> owner) : impl(std::move(owner)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease();
+    std::shared_ptr<Impl> impl;
+    std::unique_ptr<detail::Connection> conn;
+    bool held = false;
+  };
+
+  // Waits (until deadline) for a slot; on success lease.held is true.
+  static boost::asio::awaitable<boost::system::error_code> acquire(Lease& lease,
+                                                                   detail::Clock::time_point deadline);
+  void release(std::unique_ptr<detail::Connection> conn);
+
+  // One request/response on a pooled connection, within `timeout` from now
+  // (waiting for a slot included). Transport errors only; HTTP status is the caller's.
+  static boost::asio::awaitable<engine::EngineResult<detail::RawResponse>> request(
+      std::shared_ptr<Impl> self, detail::http::verb verb, std::string target, std::string op,
+      std::chrono::milliseconds timeout);
+
+  static boost::asio::awaitable<engine::EngineResult<void>> follow_events(
+      std::shared_ptr<Impl> self, engine::EventsQuery query, std::function<void(const engine::EngineEvent&)> on_event,
+      std::function<void()> on_connected);
+
+  // "engine: <op>: <what>"
+  std::string fail(std::string_view op, std::string_view what) const;
+  // Connects `conn` to the socket within deadline; a message on failure.
+  static boost::asio::awaitable<boost::system::error_code> connect(detail::Connection& conn,
+                                                                   const std::string& path,
+                                                                   detail::Clock::time_point deadline);
+  std::string versioned(std::string_view path) const { return version_prefix + std::string(path); }
+
+  boost::asio::any_io_executor ex;
+  std::string socket_path;
+  std::string version_prefix;  // "/v1.41", or "" for the engine's default
+  std::chrono::milliseconds timeout;
+  engine::EngineClientOptions options;
+  std::vector<std::unique_ptr<detail::Connection>> idle;
+  std::size_t slots_in_use = 0;
+  std::list<detail::SlotWaiter*> waiters;
+  std::vector<detail::EventStream*> event_streams;  // open event streams, for stop_events()
+  engine::EngineClientStats stats;
+};
+
+}  // namespace healthsweep::clients::engine

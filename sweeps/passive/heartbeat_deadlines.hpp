@@ -1,0 +1,143 @@
+// The passive layer's bookkeeping, pure: which targets it watches, when each
+// heartbeat key expires, and what a PTTL answer means for a target. One
+// indexed heap of wake-up times for the whole fleet (a deadline, the end of a
+// grace, or a lease on a confirmation in flight); the caller drives it with
+// one timer and passes the time in, so tests need no Redis and no sleeping.
+#pragma once
+
+#include "sweeps/decide/evidence.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace healthsweep::sweeps::passive {
+
+// "healthsweep:heartbeat:{id}" <-> target id.
+class HeartbeatKeyPattern {
+ public:
+  // A template without "{id}" gets the id appended.
+  explicit HeartbeatKeyPattern(std::string_view key_template);
+  std::string key(std::string_view id) const;
+  // The id in `key`, or nullopt when the key does not follow the pattern.
+  std::optional<std::string_view> id_of(std::string_view key) const;
+  // Redis glob matching every heartbeat key (for SCAN MATCH and PSUBSCRIBE).
+  std::string glob() const;
+
+ private:
+  std::string prefix_;
+  std::string suffix_;
+};
+
+enum class HeartbeatState { unknown, alive, dead };
+
+struct HeartbeatVerdict {
+  std::string target;
+  decide::Verdict verdict = decide::Verdict::unknown;  // alive or dead
+  std::string reason;
+  std::chrono::steady_clock::time_point observed_at{};
+};
+
+class HeartbeatDeadlines {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using TimePoint = Clock::time_point;
+  using WallTime = std::chrono::system_clock::time_point;
+
+  // `grace`: how long a target may go without a heartbeat key before a missing
+  // key counts as dead, counted from when the target appeared (or from
+  // restart_grace()). It grows to the largest TTL ever seen, so it is never
+  // shorter than one heartbeat period of the fleet.
+  explicit HeartbeatDeadlines(std::chrono::milliseconds grace);
+
+  // Replaces the watched set: new ids start unknown with a full grace from
+  // `now`; ids no longer listed are forgotten. Returns the ids added.
+  std::vector<std::string> set_targets(const std::vector<std::string>& ids, TimePoint now);
+  bool watched(std::string_view id) const { return index_.count(id) != 0; }
+  std::size_t size() const { return index_.size(); }
+  std::optional<HeartbeatState> state(std::string_view id) const;
+  // When the key was last seen refreshed (or first seen), wall clock.
+  std::optional<WallTime> last_heartbeat(std::string_view id) const;
+  // When the key expires, as last measured (nullopt: no key or no TTL).
+  std::optional<TimePoint> key_deadline(std::string_view id) const;
+  std::chrono::milliseconds grace() const { return grace_; }
+
+  // The earliest wake-up time in the heap, if any.
+  std::optional<TimePoint> next_wake() const;
+  // Targets whose wake-up time is <= now, at most `max` of them. Each is
+  // leased: due again at now + lease unless a PTTL result arrives first, so a
+  // confirmation lost with a connection is not lost for good.
+  std::vector<std::string> take_due(TimePoint now, std::chrono::milliseconds lease,
+                                    std::size_t max = SIZE_MAX);
+
+  struct Observation {
+    std::optional<HeartbeatVerdict> verdict;  // the target's liveness changed
+    bool key_without_ttl = false;             // first sighting of this key without a TTL
+  };
+  // What PTTL answered for the target's key: >= 0 ms left, -1 no TTL, -2 no
+  // key. `sent_at` is when the PTTL went out (the deadline is taken as
+  // sent_at + pttl: early rather than late, a confirmation then re-arms);
+  // `now` when the answer came. Unwatched ids are ignored.
+  Observation observe_pttl(std::string_view id, long long pttl_ms, TimePoint sent_at, TimePoint now,
+                           WallTime wall);
+
+  // Reconciliation: keys observed after begin_reconcile() count as seen;
+  // unseen_alive() lists targets believed alive whose key was not seen since.
+  void begin_reconcile() { ++epoch_; }
+  std::vector<std::string> unseen_alive() const;
+
+  // The keys may have been lost without the targets stopping (Redis
+  // restarted or failed over, another URL or key pattern): a missing key is
+  // no evidence of death until a full grace from `now`.
+  void restart_grace(TimePoint now);
+
+ private:
+  static constexpr std::uint32_t npos = UINT32_MAX;
+  struct Entry {
+    std::string id;
+    HeartbeatState state = HeartbeatState::unknown;
+    bool in_use = false;
+    bool has_key_deadline = false;
+    bool no_ttl_noted = false;
+    bool has_heartbeat = false;
+    TimePoint grace_until{};
+    TimePoint key_deadline{};
+    TimePoint wake{};
+    WallTime last_heartbeat{};
+    std::uint32_t heap_pos = npos;
+    std::uint32_t seen_epoch = 0;
+    std::uint32_t listed_gen = 0;
+  };
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Eq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+
+  Entry* find(std::string_view id);
+  const Entry* find(std::string_view id) const;
+  void schedule(std::uint32_t slot, TimePoint wake);
+  void unschedule(std::uint32_t slot);
+  void sift_up(std::uint32_t pos);
+  void sift_down(std::uint32_t pos);
+  void place(std::uint32_t pos, std::uint32_t slot);
+  void remove(std::uint32_t slot);
+  static HeartbeatVerdict gone_verdict(const Entry& e, TimePoint now);
+
+  std::chrono::milliseconds grace_;
+  std::vector<Entry> slots_;
+  std::vector<std::uint32_t> free_;
+  std::vector<std::uint32_t> heap_;  // slots, min-heap on Entry::wake
+  std::unordered_map<std::string, std::uint32_t, Hash, Eq> index_;
+  std::uint32_t epoch_ = 0;
+  std::uint32_t gen_ = 0;
+};
+
+}  // namespace healthsweep::sweeps::passive

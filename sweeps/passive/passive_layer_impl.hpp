@@ -1,0 +1,88 @@
+// Internal to the passive layer (passive_layer.cpp, passive_session.cpp).
+#pragma once
+
+#include "sweeps/passive/heartbeat_deadlines.hpp"
+#include "sweeps/passive/passive_layer.hpp"
+#include "clients/redis/client.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <random>
+#include <unordered_set>
+
+namespace healthsweep::sweeps::passive {
+
+struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
+  using Clock = std::chrono::steady_clock;
+
+  Impl(boost::asio::any_io_executor executor, const config::Redis& cfg, metrics::Metrics& m,
+       metrics::LivenessRegistry& live, decide::EvidenceSink sink, std::function<void(bool)> on_health,
+       PassiveOptions options);
+
+  // passive_session.cpp: connection life cycle and reconciliation
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<bool> open_session();
+  boost::asio::awaitable<void> check_server_identity();
+  boost::asio::awaitable<void> enable_notifications();
+  boost::asio::awaitable<bool> subscribe();
+  boost::asio::awaitable<bool> reconcile();
+  boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d);
+  void close_session();
+  void on_link_lost(std::uint64_t session, std::string_view which, const std::string& why);
+
+  // passive_layer.cpp: deadlines, lookups, verdicts
+  void query_pttl(const std::string& id);
+  void on_pttl(const std::string& id, Clock::time_point sent_at, boost::system::error_code ec,
+               const clients::redis::RedisReply& reply);
+  void on_message(std::string_view channel, std::string_view payload);
+  void schedule_lookups();
+  void flush_lookups();
+  void rearm();
+  void on_deadlines();
+  void emit(const HeartbeatVerdict& v);
+  void set_health(bool healthy);
+  void source_error(const std::string& what);
+  void apply_config(const config::Redis& cfg);
+  void tick(Clock::time_point now);
+
+  boost::asio::any_io_executor ex;
+  config::Redis cfg;
+  PassiveOptions opts;
+  metrics::Metrics& metrics;
+  metrics::LivenessRegistry& live;
+  decide::EvidenceSink sink;
+  std::function<void(bool)> on_health;
+
+  HeartbeatDeadlines tracker;
+  HeartbeatKeyPattern keys;
+  std::optional<clients::redis::RedisEndpoint> endpoint;  // empty: the URL is invalid
+  std::string url_error;
+  std::string keyspace_prefix;            // "__keyspace@<db>__:"
+  std::string probe_channel;              // proves the pub/sub connection end to end
+
+  std::unique_ptr<clients::redis::RedisConnection> cmd;
+  std::unique_ptr<clients::redis::RedisConnection> sub;
+  boost::asio::steady_timer deadline_timer;
+  std::optional<Clock::time_point> armed_at;
+  boost::asio::steady_timer wake;  // reconcile interval and backoff; cancelled to wake the loop
+
+  bool started = false;
+  bool stopping = false;
+  bool healthy = false;
+  bool link_lost = false;
+  bool restart_requested = false;
+  bool notifications = false;
+  bool lookups_posted = false;
+  std::uint64_t session = 0;     // close handlers of older sessions are ignored
+  int sessions_opened = 0;
+  int connect_failures = 0;
+  std::string run_id;
+  std::uint64_t probe_sent = 0;
+  std::uint64_t probe_seen = 0;
+  std::unordered_set<std::string> lookups;  // ids whose key changed (notifications)
+  Clock::time_point last_tick{};
+  std::minstd_rand rng;
+};
+
+}  // namespace healthsweep::sweeps::passive

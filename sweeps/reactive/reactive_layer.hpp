@@ -1,0 +1,75 @@
+// The reactive layer: another service reports "connection error to X"; the
+// daemon checks X at once instead of waiting for the next sweep.
+//
+// Single flight per target: while a check of X is pending, or one finished
+// within coalesce_window, further reports of X are answered "coalesced" and
+// cause no engine call; a storm of reports costs one check per target per
+// window. A global bound on concurrent checks protects the engine; beyond it
+// reports queue (bounded) and then are refused (the hook answers 429), never
+// dropped silently.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "sweeps/decide/evidence.hpp"
+
+namespace healthsweep::metrics { class Metrics; class LivenessRegistry; }
+
+namespace healthsweep::sweeps::reactive {
+
+class ReactiveLayer {
+ public:
+  using steady = std::chrono::steady_clock;
+  struct Options {
+    std::chrono::milliseconds coalesce_window{2000};
+    std::size_t max_concurrent = 64;   // checks in flight at once
+    std::size_t max_queued = 10000;    // waiting beyond that; more => refused
+    std::chrono::milliseconds stale_after{60000};
+  };
+  struct Report {
+    std::string target;
+    std::string error;
+    std::string source;
+    steady::time_point received{};
+  };
+  // Checks one target now; the result is the evidence (observed_at = when the
+  // report was received, so latency counts from the hook).
+  using Check = std::function<boost::asio::awaitable<decide::Evidence>(const Report&)>;
+
+  enum class Admission { started, queued, coalesced, refused };
+
+  ReactiveLayer(boost::asio::any_io_executor ex, Options options, Check check, decide::EvidenceSink sink,
+                metrics::Metrics& metrics, metrics::LivenessRegistry& liveness);
+  ~ReactiveLayer();
+  ReactiveLayer(const ReactiveLayer&) = delete;
+  ReactiveLayer& operator=(const ReactiveLayer&) = delete;
+
+  void start();  // the liveness ticker
+  void stop();
+  void set_coalesce_window(std::chrono::milliseconds w);
+
+  // Called from the hook (and POST /admin/targets/{id}/sweep with force=true,
+  // which skips the coalescing window but not single flight).
+  Admission report(Report r, bool force = false);
+  // Forget a removed target's coalescing record.
+  void forget(std::string_view target);
+
+  std::size_t in_flight() const;
+  std::size_t queued() const;
+  std::uint64_t checks_started() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace healthsweep::sweeps::reactive

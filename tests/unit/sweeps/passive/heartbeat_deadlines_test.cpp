@@ -1,0 +1,284 @@
+// The passive layer's deadline bookkeeping, with fake time.
+#include "sweeps/passive/heartbeat_deadlines.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+namespace healthsweep::sweeps {
+using namespace healthsweep::sweeps::decide;
+using namespace healthsweep::sweeps::passive;
+namespace {
+
+using namespace std::chrono_literals;
+using TP = HeartbeatDeadlines::TimePoint;
+const TP t0 = TP{} + 1000s;
+const HeartbeatDeadlines::WallTime wall0 = std::chrono::system_clock::time_point{} + 1000s;
+
+struct Tracker {
+  HeartbeatDeadlines d{60s};
+  // PTTL answered instantly at `now`.
+  HeartbeatDeadlines::Observation pttl(const std::string& id, long long ms, TP now) {
+    return d.observe_pttl(id, ms, now, now, wall0 + (now - t0));
+  }
+};
+
+TEST(HeartbeatDeadlines, NewTargetIsUnknownAndDueWhenItsGraceEnds) {
+  Tracker t;
+  EXPECT_EQ(t.d.set_targets({"a", "b"}, t0), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(t.d.state("a"), HeartbeatState::unknown);
+  EXPECT_EQ(t.d.next_wake(), t0 + 60s);
+  EXPECT_TRUE(t.d.take_due(t0 + 59s, 5s).empty());
+  auto due = t.d.take_due(t0 + 60s, 5s);
+  std::sort(due.begin(), due.end());
+  EXPECT_EQ(due, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(HeartbeatDeadlines, KeyPresentMakesTargetAliveOnceAndArmsItsDeadline) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  const auto first = t.pttl("a", 30000, t0 + 1s);
+  ASSERT_TRUE(first.verdict);
+  EXPECT_EQ(first.verdict->verdict, Verdict::alive);
+  EXPECT_EQ(first.verdict->reason, "heartbeat present");
+  EXPECT_EQ(t.d.next_wake(), t0 + 31s);
+  EXPECT_EQ(t.d.key_deadline("a"), t0 + 31s);
+  // A refresh moves the deadline but is no news.
+  EXPECT_FALSE(t.pttl("a", 30000, t0 + 10s).verdict);
+  EXPECT_EQ(t.d.next_wake(), t0 + 40s);
+  EXPECT_EQ(t.d.last_heartbeat("a"), wall0 + 10s);
+}
+
+TEST(HeartbeatDeadlines, DeadlineFromSendTimeIsEarlyNotLate) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  // Sent at t0, answered 50 ms later: the deadline counts from the sending.
+  t.d.observe_pttl("a", 1000, t0, t0 + 50ms, wall0);
+  EXPECT_EQ(t.d.key_deadline("a"), t0 + 1000ms);
+}
+
+TEST(HeartbeatDeadlines, ExpiredKeyIsDeadObservedAtItsDeadline) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.pttl("a", 1000, t0);
+  EXPECT_EQ(t.d.take_due(t0 + 1000ms, 5s), std::vector<std::string>{"a"});
+  const auto obs = t.pttl("a", -2, t0 + 1003ms);
+  ASSERT_TRUE(obs.verdict);
+  EXPECT_EQ(obs.verdict->verdict, Verdict::dead);
+  EXPECT_EQ(obs.verdict->reason, "heartbeat expired");
+  EXPECT_EQ(obs.verdict->observed_at, t0 + 1000ms);
+  EXPECT_EQ(t.d.state("a"), HeartbeatState::dead);
+  EXPECT_FALSE(t.d.next_wake());
+  EXPECT_FALSE(t.pttl("a", -2, t0 + 2s).verdict) << "dead once, not on every look";
+}
+
+TEST(HeartbeatDeadlines, PttlZeroRearmsForOneMillisecond) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.pttl("a", 500, t0);
+  t.d.take_due(t0 + 500ms, 5s);
+  EXPECT_FALSE(t.pttl("a", 0, t0 + 500ms).verdict);
+  EXPECT_EQ(t.d.state("a"), HeartbeatState::alive);
+  EXPECT_EQ(t.d.next_wake(), t0 + 501ms);
+}
+
+TEST(HeartbeatDeadlines, PositivePttlAtTheDeadlineMeansRefreshed) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.pttl("a", 500, t0);
+  t.d.take_due(t0 + 500ms, 5s);
+  EXPECT_FALSE(t.pttl("a", 2000, t0 + 500ms).verdict);
+  EXPECT_EQ(t.d.next_wake(), t0 + 2500ms);
+}
+
+TEST(HeartbeatDeadlines, DeletedKeyIsDeadAtOnceObservedNow) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.pttl("a", 60000, t0);
+  const auto obs = t.pttl("a", -2, t0 + 5s);
+  ASSERT_TRUE(obs.verdict);
+  EXPECT_EQ(obs.verdict->reason, "heartbeat key deleted");
+  EXPECT_EQ(obs.verdict->observed_at, t0 + 5s);
+}
+
+TEST(HeartbeatDeadlines, KeyWithoutTtlIsAliveWithoutDeadlineAndNotedOnce) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  const auto first = t.pttl("a", -1, t0);
+  ASSERT_TRUE(first.verdict);
+  EXPECT_EQ(first.verdict->verdict, Verdict::alive);
+  EXPECT_TRUE(first.key_without_ttl);
+  EXPECT_FALSE(t.pttl("a", -1, t0 + 1s).key_without_ttl);
+  EXPECT_FALSE(t.d.next_wake());
+  EXPECT_FALSE(t.d.key_deadline("a"));
+}
+
+TEST(HeartbeatDeadlines, NeverHeartBeatingTargetIsDeadOnlyAfterTheGrace) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  EXPECT_FALSE(t.pttl("a", -2, t0 + 30s).verdict);
+  EXPECT_EQ(t.d.state("a"), HeartbeatState::unknown);
+  EXPECT_EQ(t.d.next_wake(), t0 + 60s);
+  const auto obs = t.pttl("a", -2, t0 + 60s + 2ms);
+  ASSERT_TRUE(obs.verdict);
+  EXPECT_EQ(obs.verdict->reason, "no heartbeat within grace");
+  EXPECT_EQ(obs.verdict->observed_at, t0 + 60s);
+}
+
+TEST(HeartbeatDeadlines, TargetAppearingLaterGetsItsOwnGrace) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.d.set_targets({"a", "b"}, t0 + 50s);
+  EXPECT_TRUE(t.pttl("a", -2, t0 + 61s).verdict);
+  EXPECT_FALSE(t.pttl("b", -2, t0 + 61s).verdict);
+  EXPECT_TRUE(t.pttl("b", -2, t0 + 110s).verdict);
+}
+
+TEST(HeartbeatDeadlines, GraceGrowsToTheLargestTtlSeen) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.pttl("a", 300000, t0);
+  EXPECT_EQ(t.d.grace(), 300000ms);
+  t.d.set_targets({"a", "b"}, t0);
+  EXPECT_FALSE(t.pttl("b", -2, t0 + 200s).verdict);
+}
+
+TEST(HeartbeatDeadlines, KeyReappearingAfterDeathIsAliveAgain) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.pttl("a", 1000, t0);
+  ASSERT_TRUE(t.pttl("a", -2, t0 + 2s).verdict);
+  const auto obs = t.pttl("a", 60000, t0 + 3s);
+  ASSERT_TRUE(obs.verdict);
+  EXPECT_EQ(obs.verdict->verdict, Verdict::alive);
+  EXPECT_EQ(obs.verdict->reason, "heartbeat resumed");
+}
+
+TEST(HeartbeatDeadlines, DueTargetsAreLeasedNotLost) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.pttl("a", 1000, t0);
+  EXPECT_EQ(t.d.take_due(t0 + 1s, 5s).size(), 1u);
+  EXPECT_TRUE(t.d.take_due(t0 + 2s, 5s).empty()) << "in flight";
+  EXPECT_EQ(t.d.take_due(t0 + 6s, 5s).size(), 1u) << "no answer came: due again";
+}
+
+TEST(HeartbeatDeadlines, TakeDueHonoursTheBatchLimit) {
+  Tracker t;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(std::string("t").append(std::to_string(i)));
+  t.d.set_targets(ids, t0);
+  EXPECT_EQ(t.d.take_due(t0 + 60s, 5s, 4).size(), 4u);
+  EXPECT_EQ(t.d.take_due(t0 + 60s, 5s, 100).size(), 6u);
+}
+
+TEST(HeartbeatDeadlines, RestartGraceTurnsMissingKeysIntoNoEvidence) {
+  Tracker t;
+  t.d.set_targets({"a", "b", "c"}, t0);
+  for (const auto* id : {"a", "b", "c"}) t.pttl(id, 10000, t0);
+  ASSERT_TRUE(t.pttl("b", -2, t0 + 11s).verdict);  // b really lapsed before the restart
+  t.d.restart_grace(t0 + 20s);
+  EXPECT_FALSE(t.pttl("a", -2, t0 + 21s).verdict) << "the server lost its keys; a is not dead yet";
+  EXPECT_FALSE(t.pttl("c", -2, t0 + 21s).verdict);
+  EXPECT_EQ(t.d.state("a"), HeartbeatState::alive);
+  EXPECT_EQ(t.d.next_wake(), t0 + 80s);
+  EXPECT_FALSE(t.pttl("c", 5000, t0 + 22s).verdict) << "heart-beating again: no news";
+  const auto late = t.pttl("a", -2, t0 + 81s);
+  ASSERT_TRUE(late.verdict);
+  EXPECT_EQ(late.verdict->observed_at, t0 + 80s);
+  // c's key survived the restart: its lapse is an ordinary expiry again.
+  const auto c = t.pttl("c", -2, t0 + 28s);
+  ASSERT_TRUE(c.verdict);
+  EXPECT_EQ(c.verdict->observed_at, t0 + 27s);
+}
+
+TEST(HeartbeatDeadlines, HeartBeatingTargetNeedsNoGraceToBeDeclaredDead) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.pttl("a", 1000, t0);
+  const auto obs = t.pttl("a", -2, t0 + 2s);  // well inside the 60 s grace of a new target
+  ASSERT_TRUE(obs.verdict);
+  EXPECT_EQ(obs.verdict->observed_at, t0 + 1s);
+}
+
+TEST(HeartbeatDeadlines, UnseenAliveListsTargetsTheReconciliationMissed) {
+  Tracker t;
+  t.d.set_targets({"a", "b", "c"}, t0);
+  t.pttl("a", 10000, t0);
+  t.pttl("b", 10000, t0);
+  t.d.begin_reconcile();
+  t.pttl("a", 9000, t0 + 1s);
+  EXPECT_EQ(t.d.unseen_alive(), std::vector<std::string>{"b"}) << "c is unknown, not alive";
+}
+
+TEST(HeartbeatDeadlines, RemovedTargetsAreForgottenAndIgnored) {
+  Tracker t;
+  t.d.set_targets({"a", "b"}, t0);
+  t.pttl("a", 1000, t0);
+  t.d.set_targets({"b"}, t0 + 1s);
+  EXPECT_FALSE(t.d.watched("a"));
+  EXPECT_EQ(t.d.size(), 1u);
+  EXPECT_FALSE(t.pttl("a", -2, t0 + 2s).verdict);
+  EXPECT_EQ(t.d.next_wake(), t0 + 60s);
+}
+
+// The heap against a brute-force model under random operations.
+TEST(HeartbeatDeadlines, HeapAgreesWithBruteForceUnderRandomOperations) {
+  HeartbeatDeadlines d{60s};
+  std::mt19937 rng(42);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200; ++i) ids.push_back(std::string("t").append(std::to_string(i)));
+  d.set_targets(ids, t0);
+  std::map<std::string, TP> model;  // id -> wake (absent: not scheduled)
+  std::map<std::string, TP> grace;  // id -> end of the grace (absent: none)
+  for (const auto& id : ids) model[id] = grace[id] = t0 + 60s;
+  TP now = t0;
+  for (int step = 0; step < 20000; ++step) {
+    const auto& id = ids[rng() % ids.size()];
+    now += std::chrono::milliseconds(rng() % 50);
+    const int op = static_cast<int>(rng() % 5);
+    if (op == 0) {
+      const long long ms = rng() % 5000;
+      d.observe_pttl(id, ms, now, now, wall0);
+      model[id] = ms == 0 ? now + 1ms : now + std::chrono::milliseconds(ms);
+      grace.erase(id);
+    } else if (op == 1) {
+      d.observe_pttl(id, -1, now, now, wall0);
+      model.erase(id);
+      grace.erase(id);
+    } else if (op == 2) {
+      const auto before = d.state(id);
+      d.observe_pttl(id, -2, now, now, wall0);
+      if (before != HeartbeatState::dead && grace.count(id) && now < grace[id]) {
+        model[id] = grace[id];
+        ASSERT_NE(d.state(id), HeartbeatState::dead);
+      } else {
+        model.erase(id);
+        ASSERT_EQ(d.state(id), HeartbeatState::dead);
+      }
+    } else if (op == 3 && step % 500 == 0) {
+      d.restart_grace(now);
+      for (const auto& i : ids) {
+        if (d.state(i) == HeartbeatState::dead) continue;
+        grace[i] = std::max(grace.count(i) ? grace[i] : TP::min(), now + 60s);
+        if (d.state(i) == HeartbeatState::unknown) model[i] = grace[i];
+      }
+    } else {
+      for (const auto& due : d.take_due(now, 5s)) {
+        ASSERT_TRUE(model.count(due));
+        ASSERT_LE(model[due], now);
+        model[due] = now + 5s;
+      }
+      for (const auto& [mid, wake] : model) ASSERT_GT(wake, now) << mid << " was due but not handed out";
+    }
+    TP expected = TP::max();
+    for (const auto& [mid, wake] : model) expected = std::min(expected, wake);
+    if (model.empty()) ASSERT_FALSE(d.next_wake());
+    else ASSERT_EQ(d.next_wake(), expected) << "step " << step;
+  }
+}
+
+}  // namespace
+}  // namespace healthsweep::sweeps

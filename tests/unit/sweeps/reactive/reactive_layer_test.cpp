@@ -1,0 +1,160 @@
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "metrics/liveness.hpp"
+#include "metrics/metrics.hpp"
+#include "sweeps/reactive/reactive_layer.hpp"
+
+using namespace healthsweep::sweeps::decide;
+using namespace healthsweep::sweeps::reactive;
+
+using namespace healthsweep;
+using namespace std::chrono_literals;
+using healthsweep::sweeps::reactive::ReactiveLayer;
+namespace net = boost::asio;
+
+namespace {
+
+// A check that takes `delay` and answers `verdict`; counts its calls.
+struct FakeEngine {
+  net::io_context& ioc;
+  std::chrono::milliseconds delay{20};
+  healthsweep::sweeps::decide::Verdict verdict = healthsweep::sweeps::decide::Verdict::dead;
+  int calls = 0;
+  bool hang = false;
+  ReactiveLayer::Check check() {
+    return [this](const ReactiveLayer::Report& r) -> net::awaitable<healthsweep::sweeps::decide::Evidence> {
+      ++calls;
+      net::steady_timer t(ioc, hang ? std::chrono::hours(1) : delay);
+      boost::system::error_code ec;
+      co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
+      co_return healthsweep::sweeps::decide::Evidence{r.target, healthsweep::sweeps::decide::Layer::reactive, verdict, "container exited", true, {}};
+    };
+  }
+};
+
+struct Fixture {
+  net::io_context ioc;
+  metrics::Metrics metrics{"test"};
+  metrics::LivenessRegistry liveness;
+  FakeEngine engine{ioc};
+  std::vector<healthsweep::sweeps::decide::Evidence> evidence;
+  std::unique_ptr<ReactiveLayer> layer;
+  explicit Fixture(ReactiveLayer::Options o = {}) {
+    layer = std::make_unique<ReactiveLayer>(
+        ioc.get_executor(), o, engine.check(),
+        [this](healthsweep::sweeps::decide::Evidence e) { evidence.push_back(std::move(e)); }, metrics, liveness);
+  }
+  ReactiveLayer::Admission report(const std::string& id) {
+    return layer->report({id, "connect ECONNREFUSED", "proxy", std::chrono::steady_clock::now()});
+  }
+  // Runs the loop for `d` of wall time (run_for alone returns early once the
+  // loop has no work left).
+  void run_for(std::chrono::milliseconds d) {
+    const auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+      ioc.run_for(5ms);
+      ioc.restart();
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+};
+
+}  // namespace
+
+TEST(ReactiveLayer, ThousandReportsForOneTargetCauseOneCheck) {
+  Fixture f;
+  EXPECT_EQ(f.report("ws-1"), ReactiveLayer::Admission::started);
+  for (int i = 0; i < 999; ++i) EXPECT_EQ(f.report("ws-1"), ReactiveLayer::Admission::coalesced);
+  f.run_for(200ms);
+  EXPECT_EQ(f.engine.calls, 1);
+  ASSERT_EQ(f.evidence.size(), 1u);
+  EXPECT_EQ(f.evidence[0].verdict, healthsweep::sweeps::decide::Verdict::dead);
+  EXPECT_EQ(f.evidence[0].layer, healthsweep::sweeps::decide::Layer::reactive);
+}
+
+TEST(ReactiveLayer, ReportWithinTheWindowAfterACheckIsCoalescedAndAfterItChecksAgain) {
+  ReactiveLayer::Options o;
+  o.coalesce_window = 150ms;
+  Fixture f(o);
+  f.report("ws-1");
+  f.run_for(60ms);
+  EXPECT_EQ(f.report("ws-1"), ReactiveLayer::Admission::coalesced);
+  f.run_for(200ms);
+  EXPECT_EQ(f.report("ws-1"), ReactiveLayer::Admission::started);
+  f.run_for(100ms);
+  EXPECT_EQ(f.engine.calls, 2);
+}
+
+TEST(ReactiveLayer, ForceSkipsTheWindowButNotSingleFlight) {
+  Fixture f;
+  f.report("ws-1");
+  EXPECT_EQ(f.layer->report({"ws-1", "", "", std::chrono::steady_clock::now()}, true),
+            ReactiveLayer::Admission::coalesced);
+  f.run_for(100ms);
+  EXPECT_EQ(f.layer->report({"ws-1", "", "", std::chrono::steady_clock::now()}, true),
+            ReactiveLayer::Admission::started);
+}
+
+TEST(ReactiveLayer, BeyondConcurrencyReportsQueueThenAreRefused) {
+  ReactiveLayer::Options o;
+  o.max_concurrent = 2;
+  o.max_queued = 3;
+  Fixture f(o);
+  EXPECT_EQ(f.report("a"), ReactiveLayer::Admission::started);
+  EXPECT_EQ(f.report("b"), ReactiveLayer::Admission::started);
+  EXPECT_EQ(f.report("c"), ReactiveLayer::Admission::queued);
+  EXPECT_EQ(f.report("d"), ReactiveLayer::Admission::queued);
+  EXPECT_EQ(f.report("e"), ReactiveLayer::Admission::queued);
+  EXPECT_EQ(f.report("f"), ReactiveLayer::Admission::refused);
+  EXPECT_EQ(f.report("c"), ReactiveLayer::Admission::coalesced);  // already waiting
+  f.run_for(300ms);
+  EXPECT_EQ(f.engine.calls, 5);
+  EXPECT_EQ(f.evidence.size(), 5u);
+  EXPECT_EQ(f.layer->in_flight(), 0u);
+  EXPECT_EQ(f.layer->queued(), 0u);
+}
+
+TEST(ReactiveLayer, AliveResultIsRecordedAsAFalseAlarm) {
+  Fixture f;
+  f.engine.verdict = healthsweep::sweeps::decide::Verdict::alive;
+  f.report("ws-1");
+  f.run_for(100ms);
+  ASSERT_EQ(f.evidence.size(), 1u);
+  EXPECT_EQ(f.evidence[0].verdict, healthsweep::sweeps::decide::Verdict::alive);
+  EXPECT_NE(f.evidence[0].reason.find("false alarm: connect ECONNREFUSED (from proxy)"),
+            std::string::npos) << f.evidence[0].reason;
+  const auto text = f.metrics.scrape(f.liveness);
+  EXPECT_NE(text.find("healthsweep_reactive_false_alarms_total 1"), std::string::npos);
+}
+
+TEST(ReactiveLayer, EvidenceTimeIsWhenTheReportWasReceived) {
+  Fixture f;
+  const auto received = std::chrono::steady_clock::now() - 5ms;
+  f.layer->report({"ws-1", "", "", received});
+  f.run_for(100ms);
+  ASSERT_EQ(f.evidence.size(), 1u);
+  EXPECT_EQ(f.evidence[0].observed_at, received);
+}
+
+TEST(ReactiveLayer, IsFreshWithNoTrafficAndStaleWhenChecksAreStuck) {
+  ReactiveLayer::Options o;
+  o.stale_after = 200ms;
+  o.max_concurrent = 1;
+  Fixture f(o);
+  f.layer->start();
+  f.run_for(500ms);
+  EXPECT_TRUE(f.liveness.all_fresh()) << "idle path is fresh";
+  f.engine.hang = true;
+  f.report("a");
+  f.report("b");  // waits behind the stuck check
+  f.run_for(600ms);
+  EXPECT_FALSE(f.liveness.all_fresh()) << "a queue that does not move is stale";
+  f.layer->stop();
+}
