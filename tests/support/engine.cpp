@@ -94,8 +94,13 @@ Engine::Engine(EngineKind kind, std::string command, std::string socket, std::st
 Engine::~Engine() {
   std::string ids;
   run_shell("ps -aq --filter label=" + label_, &ids);
+  if (ids.find_first_not_of(" \n") == std::string::npos) return;
+  if (docker()) {  // dockerd removes one container per request at a time: four at once
+    ::healthsweep::testing::run_shell("echo '" + ids + "' | xargs -n 10 -P 4 " + command_ + " rm -f >/dev/null");
+    return;
+  }
   for (char& c : ids) if (c == '\n') c = ' ';
-  if (ids.find_first_not_of(' ') != std::string::npos) run_shell((docker() ? "rm -f " : "rm -f -t 0 ") + ids);
+  run_shell("rm -f -t 0 " + ids);
 }
 
 int Engine::run_shell(const std::string& args, std::string* out) {
