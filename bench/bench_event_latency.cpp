@@ -4,9 +4,11 @@
 //      stream is the only way the daemon can see a death (THE BASELINE);
 //   2. the daemon's default: each container's main process watched through a
 //      pidfd, the die event following as a second opinion.
-// Run by bench/bench_engine_latency.sh, which starts a Podman API service of
-// its own and N running containers PREFIX0 .. PREFIX(N-1), created with
-// --network none and the label healthsweep.target=e-i.
+// Run by bench/bench_engine_latency.sh, which starts an engine of its own
+// (ENGINE podman: a Podman API service; docker: a private dockerd) and N
+// running containers PREFIX0 .. PREFIX(N-1), created with --network none and
+// the label healthsweep.target=e-i. The driver speaks only the Docker Engine
+// API, so it runs unchanged on either; it prints the engine's Server header.
 //
 //   bench_event_latency DAEMON ENGINE_SOCKET WORKDIR PREFIX N [SPACING_MS=300]
 //
@@ -322,6 +324,16 @@ net::awaitable<int> run(const Options& o) {
   // Phase 1, the engine's events alone (the baseline of the same run);
   // phase 2, with the process watch (the daemon's default).
   Phase events, process;
+  {
+    EngineClient engine(co_await net::this_coro::executor, o.engine, "v1.41", 10s);
+    auto ping = co_await engine.ping();
+    if (!ping.ok()) {
+      std::fprintf(stderr, "bench_event_latency: engine ping: %s\n", ping.error.c_str());
+      co_return 1;
+    }
+    std::printf("# engine: %s, API %s\n", ping.value.server.c_str(), ping.value.api_version.c_str());
+    engine.close_idle();
+  }
   if (co_await run_phase(o, false, events) != 0) co_return 1;
   if (co_await start_all(o) != 0) co_return 1;
   if (co_await run_phase(o, true, process) != 0) co_return 1;

@@ -1,7 +1,9 @@
-// The engine client against a real Podman API service (scripts/services):
-// real containers (--network none) created, killed and removed by each test.
+// The engine client against the real engines of scripts/services, each test
+// on both the Podman API service and the Docker Engine: real containers
+// (--network none) created, killed and removed by each test.
 #include "clients/engine/client.hpp"
 
+#include "tests/support/engine.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/engine_fake_server.hpp"
 
@@ -22,30 +24,33 @@ namespace net = boost::asio;
 
 namespace {
 
-class EngineClientPodman : public ::testing::Test {
+class EngineClientReal : public ::testing::TestWithParam<EngineKind> {
  protected:
   void SetUp() override {
-    HS_REQUIRE_ENV(sock, "HS_TEST_ENGINE_SOCKET");
-    HS_REQUIRE_ENV(podman, "HS_TEST_PODMAN");
-    HS_REQUIRE_ENV(image, "HS_TEST_IMAGE");
-    socket_ = sock;
-    podman_ = podman;
-    image_ = image;
+    HS_REQUIRE_ENGINE(engine, GetParam());
+    socket_ = engine.socket();
+    cli_ = engine.command();
+    image_ = engine.image();
+    flags_ = engine.create_flags();
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    prefix_ = "hs-eng-" + std::to_string(getpid()) + "-" + info->name();
-    label_ = "healthsweep.itest." + std::to_string(getpid()) + "." + info->name();
+    std::string test = info->name();  // "Name/Docker": no '/' in a container name
+    for (char& c : test) if (c == '/') c = '-';
+    prefix_ = "hs-eng-" + std::to_string(getpid()) + "-" + test;
+    label_ = "healthsweep.itest." + std::to_string(getpid()) + "." + test;
   }
 
   void TearDown() override {
-    for (const auto& name : created_) run_shell(podman_ + " rm -f -t 0 " + name);
+    for (const auto& name : created_) run_shell(cli_ + (docker() ? " rm -f " : " rm -f -t 0 ") + name);
   }
+
+  bool docker() const { return GetParam() == EngineKind::docker; }
 
   // Starts `sleep 100000` in a new container and returns its id.
   std::string run_container(const std::string& suffix, const std::string& extra_args = {}) {
     const std::string name = prefix_ + "-" + suffix;
     created_.push_back(name);
     std::string out;
-    const int rc = run_shell(podman_ + " run -d --network none --name " + name + " " + extra_args + " " + image_ +
+    const int rc = run_shell(cli_ + " run -d " + flags_ + " --name " + name + " " + extra_args + " " + image_ +
                                  " sleep 100000",
                              &out);
     EXPECT_EQ(rc, 0) << out;
@@ -56,29 +61,34 @@ class EngineClientPodman : public ::testing::Test {
   std::string name_of(const std::string& suffix) const { return prefix_ + "-" + suffix; }
   std::string labelled(const std::string& value = "1") const { return "--label " + label_ + "=" + value; }
 
-  int podman(const std::string& args, std::string* out = nullptr) { return run_shell(podman_ + " " + args, out); }
+  // "<engine CLI> <args>"
+  int cli(const std::string& args, std::string* out = nullptr) { return run_shell(cli_ + " " + args, out); }
 
   EngineClient client(std::chrono::milliseconds timeout = 10s, EngineClientOptions options = {}) {
     return EngineClient(io_.get_executor(), socket_, "v1.41", timeout, options);
   }
 
   net::io_context io_;
-  std::string socket_, podman_, image_, prefix_, label_;
+  std::string socket_, cli_, image_, flags_, prefix_, label_;
   std::vector<std::string> created_;
 };
 
 }  // namespace
 
-TEST_F(EngineClientPodman, PingAnswers) {
+INSTANTIATE_TEST_SUITE_P(Engines, EngineClientReal, ::testing::Values(EngineKind::podman, EngineKind::docker),
+                         EngineName());
+
+TEST_P(EngineClientReal, PingAnswers) {
   auto engine = client();
   auto r = run_on(io_, engine.ping());
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.http_status, 200u);
   EXPECT_EQ(r.value.api_version, "1.41");
-  EXPECT_FALSE(r.value.server.empty());
+  // Server: "Docker/20.10.24+dfsg1 (linux)" / "Libpod/4.3.1 (linux)"
+  EXPECT_NE(r.value.server.find(docker() ? "Docker/" : "Libpod/"), std::string::npos) << r.value.server;
 }
 
-TEST_F(EngineClientPodman, LabelFilterListsOnlyLabelledContainersInOneCall) {
+TEST_P(EngineClientReal, LabelFilterListsOnlyLabelledContainersInOneCall) {
   const auto a = run_container("a", labelled("ws-a"));
   const auto b = run_container("b");
   auto engine = client();
@@ -98,11 +108,11 @@ TEST_F(EngineClientPodman, LabelFilterListsOnlyLabelledContainersInOneCall) {
   EXPECT_EQ(found, 2);
 }
 
-TEST_F(EngineClientPodman, InspectRunningExitedAndUnknown) {
+TEST_P(EngineClientReal, InspectRunningExitedAndUnknown) {
   const auto running = run_container("up", labelled());
   run_container("down");
-  ASSERT_EQ(podman("kill " + name_of("down")), 0);
-  ASSERT_EQ(podman("wait " + name_of("down")), 0);
+  ASSERT_EQ(cli("kill " + name_of("down")), 0);
+  ASSERT_EQ(cli("wait " + name_of("down")), 0);
   auto engine = client();
 
   auto up = run_on(io_, engine.inspect(running));
@@ -123,15 +133,18 @@ TEST_F(EngineClientPodman, InspectRunningExitedAndUnknown) {
   EXPECT_EQ(unknown.http_status, 404u);
   EXPECT_NE(unknown.error.find("engine: inspect " + name_of("never-created") + ": 404 "), std::string::npos)
       << unknown.error;
-  EXPECT_NE(unknown.error.find("no such container"), std::string::npos) << unknown.error;
+  // The engine's own message: Docker "No such container: NAME", Podman
+  // "no container with name or ID \"NAME\" found: no such container".
+  EXPECT_NE(unknown.error.find(docker() ? "No such container: " + name_of("never-created") : "no such container"),
+            std::string::npos) << unknown.error;
 }
 
-TEST_F(EngineClientPodman, RestartAndStartBringAnExitedContainerBack) {
+TEST_P(EngineClientReal, RestartAndStartBringAnExitedContainerBack) {
   const auto id = run_container("r", labelled());
   auto engine = client();
   const auto kill_and_wait = [&] {
-    ASSERT_EQ(podman("kill " + id), 0);
-    ASSERT_EQ(podman("wait " + id), 0);
+    ASSERT_EQ(cli("kill " + id), 0);
+    ASSERT_EQ(cli("wait " + id), 0);
     auto r = run_on(io_, engine.inspect(id));
     ASSERT_TRUE(r.ok()) << r.error;
     ASSERT_FALSE(r.value.running);
@@ -160,7 +173,7 @@ TEST_F(EngineClientPodman, RestartAndStartBringAnExitedContainerBack) {
   EXPECT_TRUE(missing.not_found()) << missing.error;
 }
 
-TEST_F(EngineClientPodman, EventStreamSeesTheDieOfAKilledLabelledContainer) {
+TEST_P(EngineClientReal, EventStreamSeesTheDieOfAKilledLabelledContainer) {
   using namespace net::experimental::awaitable_operators;
   const auto watched = run_container("watched", labelled());
   const auto other = run_container("other");
@@ -178,8 +191,8 @@ TEST_F(EngineClientPodman, EventStreamSeesTheDieOfAKilledLabelledContainer) {
       },
       [&] {
         // The request is on the wire and `since` covers the gap: kill both.
-        podman("kill " + other);
-        podman("kill " + watched);
+        cli("kill " + other);
+        cli("kill " + watched);
       });
   auto end = run_on(io_, [&]() -> net::awaitable<EngineResult<void>> {
     net::steady_timer limit(co_await net::this_coro::executor, 30s);
@@ -200,8 +213,11 @@ TEST_F(EngineClientPodman, EventStreamSeesTheDieOfAKilledLabelledContainer) {
   EXPECT_LT(std::chrono::system_clock::now() - die->time, 60s) << "event time comes from timeNano";
 }
 
-TEST_F(EngineClientPodman, UnhealthyContainerIsVisibleInInspectListAndEvents) {
-  const auto id = run_container("h", labelled() + " --health-cmd 'test -f /tmp/ok' --health-retries 1");
+TEST_P(EngineClientReal, UnhealthyContainerIsVisibleInInspectListAndEvents) {
+  // Podman runs the check when asked (`healthcheck run`, no systemd timers
+  // here); Docker runs it itself, here every second.
+  const auto id = run_container("h", labelled() + " --health-cmd 'test -f /tmp/ok' --health-retries 1" +
+                                         (docker() ? " --health-interval 1s" : ""));
   auto engine = client();
   std::vector<EngineEvent> events;
   net::co_spawn(io_,
@@ -210,7 +226,14 @@ TEST_F(EngineClientPodman, UnhealthyContainerIsVisibleInInspectListAndEvents) {
                 net::detached);
 
   std::string out;
-  EXPECT_EQ(podman("healthcheck run " + id, &out), 1) << out;
+  const auto health_is = [&](const char* expected) {
+    if (!docker()) return cli("healthcheck run " + id, &out) == (std::string(expected) == "healthy" ? 0 : 1);
+    return eventually([&] {
+      auto r = run_on(io_, engine.inspect(id));
+      return r.ok() && r.value.health == expected;
+    }, 20s);
+  };
+  EXPECT_TRUE(health_is("unhealthy")) << out;
   auto sick = run_on(io_, engine.inspect(id));
   ASSERT_TRUE(sick.ok()) << sick.error;
   EXPECT_TRUE(sick.value.running);
@@ -220,8 +243,8 @@ TEST_F(EngineClientPodman, UnhealthyContainerIsVisibleInInspectListAndEvents) {
   ASSERT_EQ(listed.value.size(), 1u);
   EXPECT_EQ(listed.value[0].health, "unhealthy");
 
-  ASSERT_EQ(podman("exec " + id + " touch /tmp/ok"), 0);
-  EXPECT_EQ(podman("healthcheck run " + id, &out), 0) << out;
+  ASSERT_EQ(cli("exec " + id + " touch /tmp/ok"), 0);
+  EXPECT_TRUE(health_is("healthy")) << out;
   auto well = run_on(io_, engine.inspect(id));
   ASSERT_TRUE(well.ok()) << well.error;
   EXPECT_EQ(well.value.health, "healthy");
@@ -241,7 +264,9 @@ TEST_F(EngineClientPodman, UnhealthyContainerIsVisibleInInspectListAndEvents) {
   io_.poll();
 }
 
-TEST_F(EngineClientPodman, ASocketThatAcceptsButNeverAnswersTimesOut) {
+// No engine needed: a socket of the test's own.
+TEST(EngineClientSocket, ASocketThatAcceptsButNeverAnswersTimesOut) {
+  net::io_context io_;
   TempDir dir;
   const auto path = dir.file("silent.sock");
   net::local::stream_protocol::acceptor acceptor(io_, net::local::stream_protocol::endpoint(path));
@@ -269,7 +294,7 @@ TEST_F(EngineClientPodman, ASocketThatAcceptsButNeverAnswersTimesOut) {
   acceptor.close();
 }
 
-TEST_F(EngineClientPodman, KeepAliveConnectionsAreReusedAndCapped) {
+TEST_P(EngineClientReal, KeepAliveConnectionsAreReusedAndCapped) {
   const auto id = run_container("k", labelled());
   auto engine = client(10s, EngineClientOptions{.max_connections = 3});
   const int sequential_ok = run_on(io_, [&]() -> net::awaitable<int> {

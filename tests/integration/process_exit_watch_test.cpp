@@ -1,6 +1,7 @@
-// ProcessExitWatch against real Podman containers: the cgroup identity check
-// accepts a container's own main process and refuses any other, and the
-// watch reports the container's death when the engine kills it.
+// ProcessExitWatch against real containers of both engines (Podman, Docker):
+// the cgroup identity check accepts a container's own main process and
+// refuses any other, and the watch reports the container's death when the
+// engine kills it.
 #include "sweeps/proactive/process_exit_watch.hpp"
 
 #include <gtest/gtest.h>
@@ -11,7 +12,7 @@
 #include <sstream>
 #include <vector>
 
-#include "tests/support/podman.hpp"
+#include "tests/support/engine.hpp"
 #include "tests/support/process.hpp"
 
 using namespace healthsweep::sweeps::proactive;
@@ -22,8 +23,13 @@ using healthsweep::sweeps::proactive::ProcessExitWatch;
 using healthsweep::sweeps::proactive::WatchResult;
 using namespace std::chrono_literals;
 
-TEST(ProcessExitWatchPodman, WatchesAContainersOwnMainProcessOnlyAndSeesItKilled) {
-  HS_REQUIRE_PODMAN(p);
+class ProcessExitWatchEngine : public ::testing::TestWithParam<EngineKind> {};
+
+INSTANTIATE_TEST_SUITE_P(Engines, ProcessExitWatchEngine, ::testing::Values(EngineKind::podman, EngineKind::docker),
+                         EngineName());
+
+TEST_P(ProcessExitWatchEngine, WatchesAContainersOwnMainProcessOnlyAndSeesItKilled) {
+  HS_REQUIRE_ENGINE(p, GetParam());
   p.run(p.name("w"), "ws-w");
   std::string out;
   ASSERT_EQ(p.run_shell("inspect -f '{{.State.Pid}} {{.Id}}' " + p.name("w"), &out), 0) << out;

@@ -1,12 +1,13 @@
-// Issue 6 against a real daemon and a real engine: the hook's 4xx answers, a
-// killed container reported through the hook, coalescing counted on the
-// engine side, and a report about a healthy target.
+// Issue 6 against a real daemon and a real engine, each test on both Podman
+// and Docker: the hook's 4xx answers, a killed container reported through the
+// hook, coalescing counted on the engine side, and a report about a healthy
+// target.
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "tests/integration/target_json.hpp"
-#include "tests/support/podman.hpp"
+#include "tests/support/engine.hpp"
 #include "tests/support/recording_proxy.hpp"
 
 using namespace healthsweep::testing;
@@ -23,7 +24,7 @@ struct HookSetup {
   TempDir dir;
   std::unique_ptr<RecordingProxy> proxy;
   std::unique_ptr<Daemon> daemon;
-  HookSetup(Podman& p, const std::string& container) {
+  HookSetup(Engine& p, const std::string& container) {
     proxy = std::make_unique<RecordingProxy>(dir.file("engine.sock"), p.socket(), false);
     const auto token_file = dir.write("token", token + "\n");
     daemon = std::make_unique<Daemon>(
@@ -42,10 +43,15 @@ struct HookSetup {
 
 const std::string ws_r = R"({"target":"ws-r","error":"connect ECONNREFUSED","source":"a2a-proxy"})";
 
+class ReactiveHook : public ::testing::TestWithParam<EngineKind> {};
+
 }  // namespace
 
-TEST(ReactiveHook, AnswersEachBadRequestWithItsCode) {
-  HS_REQUIRE_PODMAN(p);
+INSTANTIATE_TEST_SUITE_P(Engines, ReactiveHook, ::testing::Values(EngineKind::podman, EngineKind::docker),
+                         EngineName());
+
+TEST_P(ReactiveHook, AnswersEachBadRequestWithItsCode) {
+  HS_REQUIRE_ENGINE(p, GetParam());
   p.run(p.name("r"), "ws-r");
   HookSetup s(p, p.name("r"));
   EXPECT_EQ(s.report(ws_r, "").status, 401);
@@ -59,8 +65,8 @@ TEST(ReactiveHook, AnswersEachBadRequestWithItsCode) {
   EXPECT_GE(metric(s.d(), "healthsweep_hook_requests_total{code=\"404\"}"), 1);
 }
 
-TEST(ReactiveHook, KilledContainerReportedThroughTheHookIsOfflineAndRestartedLongBeforeThePoll) {
-  HS_REQUIRE_PODMAN(p);
+TEST_P(ReactiveHook, KilledContainerReportedThroughTheHookIsOfflineAndRestartedLongBeforeThePoll) {
+  HS_REQUIRE_ENGINE(p, GetParam());
   p.run(p.name("r"), "ws-r");
   HookSetup s(p, p.name("r"));
   ASSERT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 15s)) << s.d().log();
@@ -82,8 +88,8 @@ TEST(ReactiveHook, KilledContainerReportedThroughTheHookIsOfflineAndRestartedLon
   EXPECT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 10s)) << s.d().log();
 }
 
-TEST(ReactiveHook, AThousandConcurrentReportsForOneTargetCauseOneEngineInspect) {
-  HS_REQUIRE_PODMAN(p);
+TEST_P(ReactiveHook, AThousandConcurrentReportsForOneTargetCauseOneEngineInspect) {
+  HS_REQUIRE_ENGINE(p, GetParam());
   p.run(p.name("r"), "ws-r");
   HookSetup s(p, p.name("r"));
   ASSERT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 15s));
@@ -106,8 +112,8 @@ TEST(ReactiveHook, AThousandConcurrentReportsForOneTargetCauseOneEngineInspect) 
   EXPECT_EQ(s.proxy->count(inspect) - before, 1);
 }
 
-TEST(ReactiveHook, AReportAboutAHealthyTargetChangesNothingAndIsAFalseAlarm) {
-  HS_REQUIRE_PODMAN(p);
+TEST_P(ReactiveHook, AReportAboutAHealthyTargetChangesNothingAndIsAFalseAlarm) {
+  HS_REQUIRE_ENGINE(p, GetParam());
   p.run(p.name("r"), "ws-r");
   HookSetup s(p, p.name("r"));
   ASSERT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 15s));
