@@ -353,9 +353,11 @@ check_reload() {
   pid=$(main_pid)
   before=$(curl_in http://127.0.0.1:9470/admin/targets)
   [ "$before" = "[]" ] || fail "targets before reload: $before"
-  in_ctr cat /etc/healthsweep/healthsweep.yaml |
-    sed 's/^  static: \[\]$/  static:\n    - id: sd-reload-probe\n      tcp: "127.0.0.1:9470"/' |
-    sed 's/^  level: info /  level: debug/' | write_config
+  # Read first, then write (a pipeline would truncate the file it reads).
+  local cfg
+  cfg=$(in_ctr cat /etc/healthsweep/healthsweep.yaml)
+  sed -e 's/^  static: \[\]$/  static:\n    - id: sd-reload-probe\n      tcp: "127.0.0.1:9470"/' \
+      -e 's/^  level: info /  level: debug/' <<<"$cfg" | write_config
   in_ctr grep -q sd-reload-probe /etc/healthsweep/healthsweep.yaml || fail "could not edit the config"
   in_ctr healthsweepd --check-config /etc/healthsweep/healthsweep.yaml
   in_ctr systemctl reload healthsweepd
