@@ -15,7 +15,8 @@
 #     (NRestarts goes up), with WatchdogSec=3s from a drop-in;
 #   - a Redis outage does not restart the daemon (SPEC section 7): liveness
 #     answers 503 naming redis stale, NRestarts and the PID stay;
-#   - `journalctl -u healthsweepd` shows the daemon's lines.
+#   - `journalctl -u healthsweepd` shows the daemon's lines;
+#   - `dpkg --purge` stops it and removes its files and state directory.
 #
 # Usage: tests/deploy/systemd_test.sh SOURCE_DIR BUILD_DIR
 #   (ctest: deploy_systemd). The package is built from BUILD_DIR with cpack
@@ -38,6 +39,9 @@ src=$(cd "${1:?usage: $0 SOURCE_DIR BUILD_DIR}" && pwd)
 build=$(cd "${2:?usage: $0 SOURCE_DIR BUILD_DIR}" && pwd)
 t0=$(date +%s)
 say() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
+# The test's own stdout, for cleanup: a signal may arrive inside a command
+# whose output goes to a log file.
+exec 3>&1
 
 skip() {
   if [ "${CI:-}" = true ]; then
@@ -69,9 +73,25 @@ P=(podman --runtime runc --cgroup-manager cgroupfs --root "$work/podman/root"
 ctr=hs-systemd-$$
 image=localhost/hs-systemd-test:$$
 
+# Long steps run in the background so that a signal stops the test at once
+# (bash runs traps only between foreground commands); cleanup stops them.
+bg_pid=
+in_bg() {
+  "$@" &
+  bg_pid=$!
+  local rc=0
+  wait "$bg_pid" || rc=$?
+  bg_pid=
+  return "$rc"
+}
+
 cleanup() {
   local rc=$?
   set +e
+  if [ -n "$bg_pid" ]; then
+    kill "$bg_pid" 2>/dev/null   # mmdebstrap unmounts its chroot on SIGTERM
+    wait "$bg_pid" 2>/dev/null
+  fi
   if [ -d "$work/podman/root" ]; then
     "${P[@]}" rm -f -t 0 "$ctr" >/dev/null 2>&1
     "${P[@]}" rmi -f "$image" >/dev/null 2>&1
@@ -79,8 +99,9 @@ cleanup() {
     awk -v w="$work" '$2 ~ "^"w {print $2}' /proc/self/mounts | sort -r |
       while read -r m; do umount -l "$m" 2>/dev/null; done
   fi
-  rm -rf "$work"
-  say "cleaned up (exit $rc)"
+  # --one-file-system: never into a mount that is somehow still there.
+  rm -rf --one-file-system "$work"
+  say "cleaned up (exit $rc)" >&3
   exit "$rc"
 }
 trap cleanup EXIT
@@ -164,7 +185,7 @@ fi
 # usr-is-merged (or apt pulls usrmerge and perl), and the package's Depends.
 include="usr-is-merged,systemd,systemd-sysv,dbus,libsystemd0,procps,curl,$deps"
 say "mmdebstrap $codename ($mirror) with $include"
-TMPDIR=$work mmdebstrap --variant=essential --include="$include" --dpkgopt=force-unsafe-io \
+in_bg env TMPDIR="$work" mmdebstrap --variant=essential --include="$include" --dpkgopt=force-unsafe-io \
   "${cache_hooks[@]}" "$codename" "$work/rootfs.tar" "${source_lines[@]}" >"$work/mmdebstrap.log" 2>&1 ||
   die "mmdebstrap failed (the mirror answers, so this is the package list or the host): $(grep -E '^(E|W):' "$work/mmdebstrap.log" | tail -20)"
 # Share what was downloaded with later runs (rename: a concurrent run never
@@ -177,7 +198,7 @@ if [ -d "$work/debs-out" ]; then
   rm -rf "$work/debs-out"
 fi
 say "image built ($(du -m "$work/rootfs.tar" | cut -f1) MB)"
-"${P[@]}" import -q --change 'CMD ["/lib/systemd/systemd"]' "$work/rootfs.tar" "$image" >/dev/null ||
+in_bg "${P[@]}" import -q --change 'CMD ["/lib/systemd/systemd"]' "$work/rootfs.tar" "$image" >/dev/null ||
   die "podman import failed"
 rm -f "$work/rootfs.tar"
 
@@ -452,6 +473,22 @@ check_journal() {
   tail -5 <<<"$log"
 }
 
+# Removal as dpkg does it: prerm stops the service, postrm masks/purges
+# deb-systemd-helper's state and removes the state directory on purge.
+check_purge() {
+  local pid
+  pid=$(main_pid)
+  in_ctr dpkg --purge healthsweepd
+  [ "$(show ActiveState)" != active ] || fail "still active after purge"
+  if in_ctr test -e "/proc/$pid"; then fail "PID $pid still runs after purge"; fi
+  local f
+  for f in /usr/sbin/healthsweepd /lib/systemd/system/healthsweepd.service /etc/healthsweep/healthsweep.yaml \
+           /var/lib/healthsweep /etc/systemd/system/multi-user.target.wants/healthsweepd.service; do
+    if in_ctr test -e "$f"; then fail "$f left after purge"; fi
+  done
+  in_ctr getent passwd healthsweep >/dev/null || fail "the user was removed (Debian keeps system users)"
+}
+
 check "dpkg -i: files, conffile, enabled and started by postinst" check_install
 if [ ${#failures[@]} -eq 0 ]; then
   check "systemctl start reaches active through READY=1 (Type=notify), /healthz ok" check_start_ready
@@ -461,6 +498,7 @@ if [ ${#failures[@]} -eq 0 ]; then
   check "SIGSTOP: the watchdog kills and restarts the daemon (NRestarts up)" check_watchdog_stop
   check "Redis outage: liveness 503 (redis stale), no restart" check_redis_outage
   check "journalctl -u healthsweepd shows the daemon's lines" check_journal
+  check "dpkg --purge: stopped, disabled, files and state directory removed" check_purge
 fi
 
 if [ ${#failures[@]} -ne 0 ]; then
