@@ -30,10 +30,11 @@
 #   I: hardening-no-bindnow, I: hardening-no-fortify-functions
 #     The binary is the one build/ builds and the tests exercise, with the
 #     project's own flags (CMakeLists.txt: Release, -O3), not
-#     dpkg-buildflags'; Debian's defaults already give it PIE, a stack
-#     protector and partial RELRO. Full hardening needs -Wl,-z,now and
-#     -D_FORTIFY_SOURCE=2 in the project's compile flags (a change to
-#     CMakeLists.txt for all targets, not to packaging).
+#     dpkg-buildflags'; Debian's compiler and linker defaults make it PIE
+#     with partial RELRO. Full hardening needs -Wl,-z,now,
+#     -D_FORTIFY_SOURCE=2 and -fstack-protector-strong in the project's
+#     compile flags (a change to CMakeLists.txt for all targets, not to
+#     packaging).
 #   I: package-supports-alternative-init-but-no-init.d-script
 #     On purpose: the daemon is a Type=notify service with a watchdog and
 #     relies on the unit's sandbox; there is no SysV script to ship.
