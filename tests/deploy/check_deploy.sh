@@ -273,7 +273,7 @@ seconds_of() { # 15s | 15 | 1min | 1min 30s -> seconds
 check_unit_structure() {
   local required=(
     "Type=notify" "NotifyAccess=main" "WatchdogSec=30s" "Restart=on-failure"
-    "ExecStart=/usr/local/bin/healthsweepd --config /etc/healthsweep/healthsweep.yaml"
+    "ExecStart=/usr/sbin/healthsweepd --config /etc/healthsweep/healthsweep.yaml"
     "ExecReload=/bin/kill -HUP \$MAINPID"
     "DynamicUser=no" "User=healthsweep" "Group=healthsweep" "SupplementaryGroups=docker"
     "NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes"
@@ -325,7 +325,7 @@ check_unit_with_systemd() {
   mkdir -p "$dir"
   printf '#!/bin/sh\nexit 0\n' >"$dir/healthsweepd"
   chmod +x "$dir/healthsweepd"
-  sed "s#^ExecStart=/usr/local/bin/healthsweepd #ExecStart=$dir/healthsweepd #" "$unit" >"$dir/healthsweepd.service"
+  sed "s#^ExecStart=/usr/sbin/healthsweepd #ExecStart=$dir/healthsweepd #" "$unit" >"$dir/healthsweepd.service"
   grep -q "^ExecStart=$dir/healthsweepd " "$dir/healthsweepd.service" || fail "could not point ExecStart at the stub"
   local out
   # verify exits 0 on unknown keys and bad values (it only warns): any line
