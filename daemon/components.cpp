@@ -19,7 +19,7 @@
 #include "sweeps/reactive/reactive_layer.hpp"
 #include "sweeps/remediator.hpp"
 #include "sweeps/decide/state_machine.hpp"
-#include "sweeps/target_check.hpp"
+#include "sweeps/proactive/target_check.hpp"
 #include "sweeps/target_sources.hpp"
 #include "clients/http/webhook_client.hpp"
 

@@ -20,7 +20,7 @@
 #include "clients/engine/client.hpp"
 #include "clients/http/checker.hpp"
 #include "sweeps/proactive/process_exit_watch.hpp"
-#include "sweeps/target_check.hpp"
+#include "sweeps/proactive/target_check.hpp"
 #include "clients/net/tcp_checker.hpp"
 
 namespace healthsweep::sweeps::proactive {

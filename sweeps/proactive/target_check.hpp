@@ -29,7 +29,7 @@
 namespace healthsweep::clients::engine { class EngineClient; }
 namespace healthsweep::clients::http { class HttpChecker; }
 
-namespace healthsweep::sweeps {
+namespace healthsweep::sweeps::proactive {
 
 
 struct Finding {
@@ -50,4 +50,4 @@ boost::asio::awaitable<decide::Evidence> check_target(boost::asio::any_io_execut
                                               clients::engine::EngineClient* engine, clients::http::HttpChecker* http,
                                               std::chrono::milliseconds timeout, decide::Layer layer);
 
-}  // namespace healthsweep::sweeps
+}  // namespace healthsweep::sweeps::proactive

@@ -1,4 +1,4 @@
-#include "sweeps/target_check.hpp"
+#include "sweeps/proactive/target_check.hpp"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 #include "clients/http/checker.hpp"
 #include "clients/net/tcp_checker.hpp"
 
-namespace healthsweep::sweeps {
+namespace healthsweep::sweeps::proactive {
 
 using namespace healthsweep::sweeps::decide;
 
@@ -87,4 +87,4 @@ net::awaitable<Evidence> check_target(net::any_io_executor ex, const TargetSpec&
                      std::chrono::steady_clock::now()};
 }
 
-}  // namespace healthsweep::sweeps
+}  // namespace healthsweep::sweeps::proactive
