@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <csignal>
 
+#include "clients/net/log_failure.hpp"
 #include "daemon/components.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/logging.hpp"
@@ -133,7 +134,7 @@ void App::Impl::start_watchdog() {
       boost::system::error_code ec;
       co_await watchdog.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
-  }, net::detached);
+  }, clients::net::log_failure("watchdog"));
 }
 
 void App::Impl::shutdown() {
@@ -155,7 +156,7 @@ void App::Impl::shutdown() {
     }
     if (inflight() > 0) spdlog::warn("shutdown grace over with {} operations in flight", inflight());
     ioc.stop();
-  }, net::detached);
+  }, clients::net::log_failure("shutdown"));
 }
 
 namespace {

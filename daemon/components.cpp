@@ -1,5 +1,7 @@
 #include "daemon/components.hpp"
 
+#include "clients/net/log_failure.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -286,7 +288,7 @@ bool Components::sweep(std::string_view id) {
     auto ev = co_await d.check(target, Layer::proactive);
     ev.reason = "admin sweep: " + ev.reason;
     d.fleet.submit(std::move(ev));
-  }, net::detached);
+  }, clients::net::log_failure("admin sweep"));
   return true;
 }
 

@@ -2,6 +2,7 @@
 // verdicts. The connection life cycle and reconciliation are in
 // passive_session.cpp.
 #include "sweeps/passive/passive_layer_impl.hpp"
+#include "clients/net/log_failure.hpp"
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
@@ -55,14 +56,7 @@ PassiveLayer::~PassiveLayer() { stop(); }
 void PassiveLayer::start() {
   if (impl_->started || impl_->stopping) return;
   impl_->started = true;
-  net::co_spawn(impl_->ex, [self = impl_]() { return self->run(); }, [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      spdlog::error("passive: layer stopped by an error: {}", x.what());
-    }
-  });
+  net::co_spawn(impl_->ex, [self = impl_]() { return self->run(); }, clients::net::log_failure("passive: layer stopped by an error"));
 }
 
 void PassiveLayer::stop() {

@@ -1,4 +1,5 @@
 #include "sweeps/reactive/reactive_layer.hpp"
+#include "clients/net/log_failure.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -59,11 +60,7 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
 void ReactiveLayer::Impl::launch(Report r) {
   ++running;
   ++started;
-  net::co_spawn(executor, run_check(std::move(r)), [self = shared_from_this()](std::exception_ptr e) {
-    if (!e) return;
-    try { std::rethrow_exception(e); }
-    catch (const std::exception& ex) { spdlog::error("reactive: check failed: {}", ex.what()); }
-  });
+  net::co_spawn(executor, run_check(std::move(r)), clients::net::log_failure("reactive: check", [self = shared_from_this()] {}));
 }
 
 net::awaitable<void> ReactiveLayer::Impl::run_check(Report r) {
@@ -118,7 +115,7 @@ ReactiveLayer::~ReactiveLayer() { stop(); }
 void ReactiveLayer::start() {
   impl_->liveness.enable(metrics::Subsystem::reactive, impl_->options.stale_after);
   impl_->liveness.tick(metrics::Subsystem::reactive);
-  net::co_spawn(impl_->executor, impl_->tick_loop(), net::detached);
+  net::co_spawn(impl_->executor, impl_->tick_loop(), clients::net::log_failure("reactive ticker"));
 }
 
 void ReactiveLayer::stop() {
