@@ -148,12 +148,7 @@ void App::Impl::shutdown() {
   // In-flight work (remediations, store writes) gets shutdown_grace to
   // finish; then the loop stops whatever is left.
   net::co_spawn(ioc, [this]() -> net::awaitable<void> {
-    const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace;
-    net::steady_timer t(ioc);
-    while (inflight() > 0 && std::chrono::steady_clock::now() < deadline) {
-      t.expires_after(std::chrono::milliseconds(10));
-      co_await t.async_wait(net::use_awaitable);
-    }
+    if (components) co_await components->drain(cfg.shutdown_grace);
     if (inflight() > 0) spdlog::warn("shutdown grace over with {} operations in flight", inflight());
     ioc.stop();
   }, clients::net::log_failure("shutdown"));

@@ -56,6 +56,13 @@ PassiveLayer::~PassiveLayer() { stop(); }
 void PassiveLayer::start() {
   if (impl_->started || impl_->stopping) return;
   impl_->started = true;
+  // Ticks come from reconciliations and deadline passes: allow two reconcile
+  // intervals between them before calling it stale.
+  const auto budget = std::max(impl_->opts.stale_after,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   impl_->cfg.reconcile_interval * 2 + std::chrono::seconds(5)));
+  impl_->live.enable(metrics::Subsystem::redis, budget);
+  impl_->live.enable(metrics::Subsystem::passive, budget);
   net::co_spawn(impl_->ex, [self = impl_]() { return self->run(); }, clients::net::log_failure("passive: layer stopped by an error"));
 }
 

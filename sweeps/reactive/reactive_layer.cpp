@@ -66,9 +66,14 @@ void ReactiveLayer::Impl::launch(Report r) {
 net::awaitable<void> ReactiveLayer::Impl::run_check(Report r) {
   auto self = shared_from_this();
   Evidence ev = co_await check(r);
-  ev.layer = Layer::reactive;
-  ev.observed_at = r.received;
-  if (ev.verdict == Verdict::alive) {
+  if (r.admin_sweep) {
+    ev.layer = Layer::proactive;
+    ev.reason = "admin sweep: " + ev.reason;
+  } else {
+    ev.layer = Layer::reactive;
+    ev.observed_at = r.received;
+  }
+  if (ev.verdict == Verdict::alive && !r.admin_sweep) {
     false_alarms_total.Increment();
     ev.reason = "false alarm: " + (r.error.empty() ? std::string("connection error") : r.error) +
                 (r.source.empty() ? "" : " (from " + r.source + ")") + "; " + ev.reason;
@@ -128,8 +133,14 @@ void ReactiveLayer::set_coalesce_window(std::chrono::milliseconds w) {
   impl_->options.coalesce_window = w;
 }
 
-ReactiveLayer::Admission ReactiveLayer::report(Report r, bool force) {
+ReactiveLayer::Admission ReactiveLayer::sweep(std::string target) {
+  Report r{std::move(target), {}, {}, steady::now(), true};
+  return report(std::move(r));
+}
+
+ReactiveLayer::Admission ReactiveLayer::report(Report r) {
   auto& d = *impl_;
+  const bool force = r.admin_sweep;
   auto& f = d.flights[r.target];
   const bool recent = f.finished != steady::time_point{} &&
                       r.received - f.finished < d.options.coalesce_window;
