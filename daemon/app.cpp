@@ -101,8 +101,9 @@ void App::Impl::reload() {
   config::Config next = std::move(*result.config);
   if (next.listen.host != cfg.listen.host || next.listen.port != cfg.listen.port)
     spdlog::warn("config reload: listen changed; it takes effect at the next restart");
-  for (auto [changed, what] : {std::pair{next.redis.enabled != cfg.redis.enabled ||
-                                             next.redis.url != cfg.redis.url, "redis"},
+  // A changed redis section applies at once (PassiveLayer::reconfigure);
+  // adding or removing it, like the other connections, waits for a restart.
+  for (auto [changed, what] : {std::pair{next.redis.enabled != cfg.redis.enabled, "redis"},
                                std::pair{next.engine.enabled != cfg.engine.enabled ||
                                              next.engine.socket != cfg.engine.socket, "engine"},
                                std::pair{next.postgres.enabled != cfg.postgres.enabled ||

@@ -220,6 +220,7 @@ void Components::reconfigure(const config::Config& cfg) {
   d.fleet.configure(cfg);
   d.remediator->configure(cfg.restart);
   if (d.proactive) d.proactive->configure(cfg);
+  if (d.passive && cfg.redis.enabled) d.passive->reconfigure(cfg.redis);
   d.reactive->set_coalesce_window(cfg.reactive.coalesce_window);
   d.fleet.replace_source(TargetSources::static_source, static_specs(cfg));
   if (d.target_query) d.target_query->set_refresh(cfg.targets.targets_refresh);
