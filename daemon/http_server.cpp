@@ -236,8 +236,13 @@ std::string HttpServer::local_address() const {
   const auto ep = impl_->acceptor.local_endpoint(ec);
   if (ec) return "?";
   const auto addr = ep.address();
-  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
-         std::to_string(ep.port());
+  std::string out;
+  if (addr.is_v6()) out += '[';
+  out += addr.to_string();
+  if (addr.is_v6()) out += ']';
+  out += ':';
+  out += std::to_string(ep.port());
+  return out;
 }
 
 std::size_t HttpServer::open_connections() const { return impl_->sessions.size(); }

@@ -51,18 +51,18 @@ class Server {
     port = static_cast<unsigned short>(std::stoi(addr.substr(addr.rfind(':') + 1)));
     thread = std::thread([this] { ioc.run(); });
   }
-  ~Server() {
-    run_on([this] { server.reset(); return 0; });
-    work.reset();
-    ioc.stop();
-    thread.join();
-  }
   template <class F>
   auto run_on(F f) {
     std::packaged_task<decltype(f())()> task(std::move(f));
     auto result = task.get_future();
     net::post(ioc, [&task] { task(); });
     return result.get();
+  }
+  ~Server() {
+    run_on([this] { server.reset(); return 0; });
+    work.reset();
+    ioc.stop();
+    thread.join();
   }
   std::size_t open() { return run_on([this] { return server->open_connections(); }); }
   bool open_becomes(std::size_t n, std::chrono::milliseconds limit = 5s) {
