@@ -93,6 +93,9 @@ struct FailSafe {
 struct Config {
   std::string source_path;  // file it was loaded from
   Endpoint listen{"127.0.0.1", 9470};
+  // Open connections allowed from one client address; beyond, the listener
+  // closes new ones at once (not in SPEC; README "The listener under abuse").
+  int listen_max_connections_per_client = 64;
   std::string token_file;           // empty: no token configured
   std::optional<std::string> token; // read from token_file at load time
   LogLevel log_level = LogLevel::info;

@@ -142,9 +142,10 @@ void read_targets(const Section& root, Config& config) {
 
 void read_document(Reader& reader, const YAML::Node& document, Config& config) {
   const Section root(reader, Field{document, document.Mark(), "", document.Mark()},
-                     {"listen", "auth", "log", "targets", "redis", "engine", "postgres", "sweeps",
-                      "remediation", "liveness", "shutdown_grace"});
+                     {"listen", "listen_max_connections_per_client", "auth", "log", "targets", "redis",
+                      "engine", "postgres", "sweeps", "remediation", "liveness", "shutdown_grace"});
   root.endpoint("listen", config.listen);
+  root.integer("listen_max_connections_per_client", config.listen_max_connections_per_client, 1, 1000000);
   read_auth(root, config);
   read_log(root, config);
   read_targets(root, config);

@@ -14,9 +14,13 @@
 #include <algorithm>
 #include <csignal>
 
+#include <prometheus/counter.h>
+
 #include "clients/net/log_failure.hpp"
+#include "daemon/auth.hpp"
 #include "daemon/components.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/log_limit.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/routes.hpp"
 #include "daemon/systemd_notify.hpp"
@@ -47,8 +51,11 @@ struct App::Impl {
   net::steady_timer watchdog{ioc};
   bool stopping = false;
   Routes routes;
+  LogEverySecond auth_log;
 
   void build_routes();
+  HttpEvents http_events();
+  void warn_about_token_file() const;
   void wait_stop_signal();
   void wait_reload_signal();
   void reload();
@@ -71,7 +78,38 @@ void App::Impl::build_routes() {
   routes.sweep = [this](std::string_view id) { return components->sweep(id); };
   routes.reset = [this](std::string_view id) { return components->reset(id); };
   routes.hook_answered = [this](int code) { metrics.hook_request(code); };
+  // Created now, so the series exists (0) before the first failure.
+  auto& auth_failures = metrics.counter("healthsweep_auth_failures_total",
+                                        "Requests refused for a missing or wrong bearer token (401).");
+  routes.auth_failed = [this, failures = &auth_failures](std::string_view target) {
+    failures->Increment();
+    std::size_t suppressed = 0;
+    if (auth_log.allow(suppressed))
+      spdlog::warn("http: missing or wrong bearer token for {} ({} more refusals not logged)", target,
+                   suppressed);
+  };
   routes.token = [this]() -> const std::optional<std::string>& { return cfg.token; };
+}
+
+// What the listener does by itself: its own answers on the hook path count
+// in healthsweep_hook_requests_total like the routes' answers (SPEC section 5).
+HttpEvents App::Impl::http_events() {
+  HttpEvents events;
+  events.answered_itself = [this](std::string_view target, int status) {
+    if (is_hook_path(target)) metrics.hook_request(status);
+  };
+  static constexpr const char* refused_name = "healthsweep_http_connections_refused_total";
+  static constexpr const char* refused_help =
+      "Connections the listener closed by its own rules, by reason (per_client_cap, evicted, cap).";
+  for (auto reason : {"per_client_cap", "evicted", "cap"}) metrics.counter(refused_name, refused_help, "reason", reason);
+  events.connection_refused = [this](std::string_view reason) {
+    metrics.counter(refused_name, refused_help, "reason", reason).Increment();
+  };
+  return events;
+}
+
+void App::Impl::warn_about_token_file() const {
+  if (auto warning = token_file_warning(cfg.token_file)) spdlog::warn("{}", *warning);
 }
 
 void App::Impl::wait_stop_signal() {
@@ -109,12 +147,16 @@ void App::Impl::reload() {
                                std::pair{next.postgres.enabled != cfg.postgres.enabled ||
                                              next.postgres.dsn != cfg.postgres.dsn, "postgres"}})
     if (changed) spdlog::warn("config reload: {} connection changed; it takes effect at the next restart", what);
+  if (next.listen_max_connections_per_client != cfg.listen_max_connections_per_client)
+    spdlog::warn("config reload: listen_max_connections_per_client changed; it takes effect at the next restart");
   next.listen = cfg.listen;
+  next.listen_max_connections_per_client = cfg.listen_max_connections_per_client;
   setup_logging(next.log_level, next.log_format);
   components->reconfigure(next);
   cfg = std::move(next);
   metrics.config_reload(true);
   spdlog::info("config reloaded from {}", config_path);
+  warn_about_token_file();
 }
 
 void App::Impl::start_watchdog() {
@@ -172,6 +214,7 @@ void raise_fd_limit() {
 // when it runs), so the cap, not EMFILE, is what a connection flood meets.
 HttpLimits listener_limits(const config::Config& cfg) {
   HttpLimits limits;
+  limits.max_connections_per_client = static_cast<std::size_t>(cfg.listen_max_connections_per_client);
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > 256) {
     const bool watching = cfg.engine.enabled && cfg.engine.watch_processes;
@@ -193,6 +236,7 @@ int App::run() {
   auto& d = *impl_;
   setup_logging(d.cfg.log_level, d.cfg.log_format);
   spdlog::info("healthsweepd {} starting, config {}", HEALTHSWEEP_VERSION, d.config_path);
+  d.warn_about_token_file();
   raise_fd_limit();
   // Every liveness subsystem starts disabled; each layer enables its own when
   // it is configured, so an absent layer never makes the daemon stale.
@@ -200,7 +244,7 @@ int App::run() {
   d.build_routes();
   d.http = std::make_unique<HttpServer>(d.ioc.get_executor(), d.cfg.listen,
                                         [&d](Request&& req) { return route(d.routes, std::move(req)); },
-                                        listener_limits(d.cfg));
+                                        listener_limits(d.cfg), d.http_events());
   d.http->start();
   spdlog::info("listening on {}", d.http->local_address());
   d.wait_stop_signal();

@@ -1,25 +1,57 @@
 #include "daemon/auth.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
 
+#include <array>
 #include <cctype>
+#include <cstdio>
 
 namespace healthsweep::daemon {
+
+namespace {
+
+using Digest = std::array<unsigned char, 32>;
+
+// SHA-256 of `text`: a fixed-length value, so the comparison below always
+// covers 32 bytes whatever the length of the guess or of the token.
+bool sha256(std::string_view text, Digest& out) {
+  unsigned int size = 0;
+  return EVP_Digest(text.data(), text.size(), out.data(), &size, EVP_sha256(), nullptr) == 1 &&
+         size == out.size();
+}
+
+}  // namespace
 
 AuthResult check_bearer(const std::optional<std::string>& token, std::string_view authorization) {
   if (!token || token->empty()) return AuthResult::not_configured;
   constexpr std::string_view scheme = "Bearer ";
-  if (authorization.size() <= scheme.size()) return AuthResult::missing_or_wrong;
-  // The scheme name is case-insensitive (RFC 9110 section 11.1).
-  for (std::size_t i = 0; i < scheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
-        std::tolower(static_cast<unsigned char>(scheme[i])))
-      return AuthResult::missing_or_wrong;
-  const auto presented = authorization.substr(scheme.size());
-  if (presented.size() != token->size()) return AuthResult::missing_or_wrong;
-  return CRYPTO_memcmp(presented.data(), token->data(), token->size()) == 0
+  // The scheme name is case-insensitive (RFC 9110 section 11.1); a missing or
+  // other scheme is refused on what the client sent alone, not on the token.
+  bool bearer = authorization.size() > scheme.size();
+  for (std::size_t i = 0; bearer && i < scheme.size(); ++i)
+    bearer = std::tolower(static_cast<unsigned char>(authorization[i])) ==
+             std::tolower(static_cast<unsigned char>(scheme[i]));
+  if (!bearer) return AuthResult::missing_or_wrong;
+  Digest presented{};
+  Digest expected{};
+  if (!sha256(authorization.substr(scheme.size()), presented) || !sha256(*token, expected))
+    return AuthResult::missing_or_wrong;
+  return CRYPTO_memcmp(presented.data(), expected.data(), presented.size()) == 0
              ? AuthResult::ok
              : AuthResult::missing_or_wrong;
+}
+
+std::optional<std::string> token_file_warning(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return std::nullopt;
+  if ((st.st_mode & (S_IRGRP | S_IROTH)) == 0) return std::nullopt;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return std::string("auth.token_file '") + path + "' is readable by " +
+         ((st.st_mode & S_IROTH) ? "others" : "its group") + " (mode " + mode +
+         "): anyone who can read it can call the POST endpoints; chmod 600 it";
 }
 
 }  // namespace healthsweep::daemon

@@ -52,6 +52,10 @@ std::optional<std::vector<std::string>> segments_of(std::string_view target) {
   return out;
 }
 
+bool hook_segments(const std::vector<std::string>& s) {
+  return s.size() == 2 && s[0] == "hooks" && s[1] == "connection-error";
+}
+
 // POST endpoints: 401 without or with a wrong token, 403 when none is configured.
 std::optional<Response> refuse_unauthorized(const Routes& r, const Request& req) {
   const auto auth = check_bearer(r.token(), req[http::field::authorization]);
@@ -59,6 +63,7 @@ std::optional<Response> refuse_unauthorized(const Routes& r, const Request& req)
   if (auth == AuthResult::not_configured)
     return error(http::status::forbidden, "no auth token configured (auth.token_file)",
                  req.version());
+  if (r.auth_failed) r.auth_failed(req.target());
   auto res = error(http::status::unauthorized, "missing or wrong bearer token", req.version());
   res.set(http::field::www_authenticate, "Bearer");
   return res;
@@ -139,9 +144,10 @@ Response dispatch(const Routes& r, Request&& req) {
     return json(http::status::ok, r.targets(), req.version());
   }
   if (s.size() >= 3 && s[0] == "admin" && s[1] == "targets") return admin_target(r, std::move(req), s);
-  if (s.size() == 2 && s[0] == "hooks" && s[1] == "connection-error") {
-    if (method != http::verb::post) return method_not_allowed("POST", req.version());
-    auto res = hook(r, std::move(req));
+  if (hook_segments(s)) {
+    // Every answer on the hook path is counted, the 405 included.
+    auto res = method != http::verb::post ? method_not_allowed("POST", req.version())
+                                          : hook(r, std::move(req));
     if (r.hook_answered) r.hook_answered(res.result_int());
     return res;
   }
@@ -149,6 +155,11 @@ Response dispatch(const Routes& r, Request&& req) {
 }
 
 }  // namespace
+
+bool is_hook_path(std::string_view target) {
+  const auto seg = segments_of(target);
+  return seg && hook_segments(*seg);
+}
 
 Response route(const Routes& r, Request&& req) {
   const bool head = req.method() == http::verb::head;

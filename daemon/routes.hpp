@@ -32,10 +32,16 @@ struct Routes {
   std::function<CheckAnswer(HookReport&&)> hook;
   std::function<CheckAnswer(std::string_view id)> sweep;
   std::function<bool(std::string_view id)> reset;              // false: unknown target
-  std::function<void(int status)> hook_answered;               // metrics
+  std::function<void(int status)> hook_answered;               // metrics: every answer on the hook path
+  std::function<void(std::string_view target)> auth_failed;    // a 401: metrics, rate-limited log
   std::function<const std::optional<std::string>&()> token;    // bearer token, if configured
 };
 
 Response route(const Routes& routes, Request&& req);
+
+// True for the hook's path ("/hooks/connection-error", percent-decoded, with
+// or without a trailing slash or query), as route() matches it: for counting
+// the answers the listener sends itself on that path.
+bool is_hook_path(std::string_view target);
 
 }  // namespace healthsweep::daemon

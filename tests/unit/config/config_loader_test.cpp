@@ -323,5 +323,16 @@ TEST_F(ConfigLoader, ErrorsMeanNoConfig) {
   EXPECT_THAT(error_lines(result), ElementsAre(StartsWith("cfg.yaml:1:9: listen: invalid host:port 'nowhere'")));
 }
 
+TEST_F(ConfigLoader, ListenMaxConnectionsPerClientDefaultsTo64AndIsBounded) {
+  const LoadResult absent = load_string("listen: \"127.0.0.1:1\"\n", "cfg.yaml");
+  ASSERT_TRUE(absent.config) << all_errors(absent);
+  EXPECT_EQ(absent.config->listen_max_connections_per_client, 64);
+  const LoadResult set = load_string("listen_max_connections_per_client: 500\n", "cfg.yaml");
+  ASSERT_TRUE(set.config) << all_errors(set);
+  EXPECT_EQ(set.config->listen_max_connections_per_client, 500);
+  EXPECT_THAT(error_lines(load_string("listen_max_connections_per_client: 0\n", "cfg.yaml")),
+              ElementsAre(StartsWith("cfg.yaml:1:36: listen_max_connections_per_client: must be between 1 and")));
+}
+
 }  // namespace
 }  // namespace healthsweep::config

@@ -150,3 +150,38 @@ TEST(Routes, SweepAndResetNeedTokenAndKnownTarget) {
   EXPECT_EQ(d.sweeps, (std::vector<std::string>{"ws-1", "ws-9", "ws-1"}));
   EXPECT_EQ(d.resets, (std::vector<std::string>{"ws-1", "ws-9"}));
 }
+
+TEST(Routes, FailedBearerAuthIsReportedOnEveryPostEndpointButNotWithoutAToken) {
+  FakeDaemon d;
+  auto r = d.routes();
+  std::vector<std::string> failed;
+  r.auth_failed = [&](std::string_view target) { failed.emplace_back(target); };
+  call(r, http::verb::post, "/hooks/connection-error", R"({"target":"ws-1"})", "wrong");
+  call(r, http::verb::post, "/hooks/connection-error", R"({"target":"ws-1"})");
+  call(r, http::verb::post, "/admin/targets/ws-1/sweep", "", "wrong");
+  call(r, http::verb::post, "/admin/targets/ws-1/reset", "", "tok");  // right: not a failure
+  EXPECT_EQ(failed, (std::vector<std::string>{"/hooks/connection-error", "/hooks/connection-error",
+                                              "/admin/targets/ws-1/sweep"}));
+  d.token.reset();  // 403, not a failed attempt
+  call(r, http::verb::post, "/hooks/connection-error", R"({"target":"ws-1"})", "wrong");
+  EXPECT_EQ(failed.size(), 3u);
+}
+
+TEST(Routes, EveryAnswerOnTheHookPathIsCountedThe405Too) {
+  FakeDaemon d;
+  auto r = d.routes();
+  EXPECT_EQ(call(r, http::verb::get, "/hooks/connection-error").result_int(), 405);
+  EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error/", R"({"target":"ws-1"})", "tok").result_int(), 202);
+  EXPECT_EQ(d.answered, (std::vector<int>{405, 202}));
+}
+
+TEST(Routes, IsHookPathMatchesAsTheRouterDoes) {
+  EXPECT_TRUE(is_hook_path("/hooks/connection-error"));
+  EXPECT_TRUE(is_hook_path("/hooks/connection-error/"));
+  EXPECT_TRUE(is_hook_path("/hooks/connection-error?x=1"));
+  EXPECT_TRUE(is_hook_path("/hooks/connection%2Derror"));
+  EXPECT_FALSE(is_hook_path("/hooks/connection-error/x"));
+  EXPECT_FALSE(is_hook_path("/healthz"));
+  EXPECT_FALSE(is_hook_path(""));
+  EXPECT_FALSE(is_hook_path("*"));
+}
