@@ -55,6 +55,7 @@ PassiveLayer::~PassiveLayer() { stop(); }
 void PassiveLayer::start() {
   if (impl_->started || impl_->stopping) return;
   impl_->started = true;
+  impl_->live.watch_loop(metrics::Subsystem::passive, impl_->loop_budget());
   net::co_spawn(impl_->ex, [self = impl_]() { return self->run(); }, [](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -105,6 +106,7 @@ void PassiveLayer::reconfigure(const config::Redis& c) {
   const bool interval = c.reconcile_interval != old.reconcile_interval;
   if (!reconnect && !interval) return;
   s.apply_config(c);
+  if (s.started) s.live.watch_loop(metrics::Subsystem::passive, s.loop_budget());
   if (identity) {
     // Other keys, perhaps another server: what we knew proves nothing now.
     s.tracker.restart_grace(std::chrono::steady_clock::now());
