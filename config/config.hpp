@@ -77,6 +77,10 @@ struct Restart {
   bool enabled = true;
   RestartVia via = RestartVia::engine;
   std::string webhook_url;  // required when via == webhook
+  // The first restart of an incident waits this long after `offline`, so the
+  // deaths of a fleet, reported one at a time, reach the fail-safe before
+  // anything restarts; 0s acts at once.
+  Duration settle = 2s;
   Duration backoff_initial = 10s;
   Duration backoff_max = 5min;
   int max_restarts = 5;

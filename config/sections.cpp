@@ -150,7 +150,7 @@ std::optional<Field> read_sweeps(const Section& root, Config& config) {
 
 void read_restart(const Section& remediation, Config& config) {
   const Section restart = remediation.child(
-      "restart", {"enabled", "via", "webhook_url", "backoff_initial", "backoff_max", "max_restarts", "window",
+      "restart", {"enabled", "via", "webhook_url", "settle", "backoff_initial", "backoff_max", "max_restarts", "window",
                   "startup_grace"});
   Reader& reader = restart.reader();
   Restart& r = config.restart;
@@ -170,6 +170,8 @@ void read_restart(const Section& remediation, Config& config) {
   if (via_ok && r.via == RestartVia::webhook && url.empty())
     reader.error(restart.find("via")->mark,
                  "remediation.restart.via: 'webhook' needs remediation.restart.webhook_url");
+
+  restart.duration("settle", r.settle, /*allow_zero=*/true);
 
   // Compared only when both are valid (or default), so one typo gives one error.
   const bool initial_ok = restart.duration("backoff_initial", r.backoff_initial, /*allow_zero=*/false) ||

@@ -88,6 +88,24 @@ bool LivenessRegistry::all_fresh(steady::time_point now) const {
   return true;
 }
 
+void LivenessRegistry::watch_loop(Subsystem s, std::chrono::milliseconds budget, steady::time_point now) {
+  auto& e = entries_[static_cast<std::size_t>(s)];
+  if (!e.loop_budget) e.loop_since = now;
+  e.loop_budget = budget;
+}
+
+void LivenessRegistry::loop_tick(Subsystem s, steady::time_point now) {
+  entries_[static_cast<std::size_t>(s)].loop_since = now;
+}
+
+std::optional<Subsystem> LivenessRegistry::late_loop(steady::time_point now) const {
+  for (std::size_t i = 0; i < subsystem_count; ++i) {
+    const auto& e = entries_[i];
+    if (e.enabled && e.loop_budget && now - e.loop_since > *e.loop_budget) return all_subsystems[i];
+  }
+  return std::nullopt;
+}
+
 std::string to_json(const LivenessView& view) {
   boost::json::object subs;
   for (const auto& s : view.subsystems) {

@@ -35,6 +35,11 @@ constexpr milliseconds connect_timeout = 5s;
 constexpr milliseconds query_timeout = 10s;
 constexpr milliseconds backoff_first = 100ms;
 constexpr milliseconds backoff_max = 5s;
+// The longest the writer loop may go between two turns (loop ticks): a
+// backoff, a connect and the statements of one migration step (each bounded
+// by query_timeout, the loop ticks between steps), or a ping sleep and one
+// query. Longer is a stuck loop, and the systemd watchdog stops.
+constexpr milliseconds loop_turn_budget = backoff_max + connect_timeout + 4 * query_timeout;
 constexpr std::size_t compact_every = 256;  // written events between spool rewrites
 constexpr int attempts_before_reject = 5;   // a statement PostgreSQL refuses this often
 
@@ -106,6 +111,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   // Parameterless statements in order; the first error, if any.
   net::awaitable<std::string> run_all(std::vector<std::string> statements) {
     for (auto& sql : statements) {
+      live.loop_tick(Subsystem::store);
       auto r = co_await conn.exec(std::move(sql), PgConnection::Params(), query_timeout);
       if (!r.ok) co_return sql + ": " + r.error;
     }
@@ -119,6 +125,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     std::vector<std::string> setup{"BEGIN", lock, std::string(create_migrations_table_sql), "COMMIT"};
     if (auto e = co_await run_all(std::move(setup)); !e.empty()) co_return co_await abort_with(e);
     for (const auto& mig : migrations()) {
+      live.loop_tick(Subsystem::store);
       const auto v = std::to_string(mig.version);
       std::vector<std::string> begin{"BEGIN", lock};
       if (auto e = co_await run_all(std::move(begin)); !e.empty()) co_return co_await abort_with(e);
@@ -249,6 +256,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   net::awaitable<void> loop() {
     milliseconds backoff = backoff_first;
     while (!stopping) {
+      live.loop_tick(Subsystem::store);  // PostgreSQL answering or not
       if (!conn.connected()) {
         ok = false;
         auto e = co_await conn.connect(dsn, connect_timeout);
@@ -300,6 +308,7 @@ Store::Store(net::any_io_executor ex, std::string dsn, std::string spool_dir, me
                  impl_->spool.path());
   impl_->gauge();
   live.enable(Subsystem::store, stale_after);
+  live.watch_loop(Subsystem::store, std::max(stale_after, loop_turn_budget));
 }
 
 Store::~Store() { stop(); }

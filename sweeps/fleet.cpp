@@ -138,7 +138,6 @@ void Fleet::configure(const config::Config& config) {
   impl_->rearm();
 }
 
-void Fleet::set_settle_delay(config::Duration d) { impl_->machine.set_settle_delay(d); }
 
 void Fleet::submit(Evidence ev) {
   if (!impl_->machine.find(ev.target)) return;  // a target that left meanwhile

@@ -47,7 +47,6 @@ class Fleet {
   void set_heartbeat_lookup(HeartbeatLookup lookup);
 
   void configure(const config::Config& config);
-  void set_settle_delay(config::Duration d);
 
   // Inputs.
   void submit(decide::Evidence ev);

@@ -8,10 +8,11 @@
 //   mark_offline; via webhook => webhook; via none or enabled:false =>
 //   mark_offline. mark_offline is emitted at once; restart and webhook are
 //   "acting" orders, subject to everything below.
-// - settle: an acting order is emitted no earlier than `settle` after the
-//   target went offline, so targets that die together (10 containers killed
-//   at once, a burst of expired heartbeats) are seen together by the
-//   fail-safe before anything is restarted. Not in the SPEC; default 2s.
+// - settle (remediation.restart.settle, default 2s, 0s allowed): an acting
+//   order is emitted no earlier than `settle` after the target went offline,
+//   so targets that die together (10 containers killed at once, a burst of
+//   expired heartbeats) are seen together by the fail-safe before anything
+//   is restarted.
 // - backoff: the first restart of an incident is due at once (after settle);
 //   the n-th (n >= 2) is due backoff_initial * 2^(n-2), capped at backoff_max,
 //   after the previous restart.
@@ -39,10 +40,6 @@
 namespace healthsweep::sweeps::decide {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
-
-// Long enough for the deaths of a fleet, reported one engine event at a time
-// on a loaded machine, to reach the fail-safe before the first restart.
-inline constexpr config::Duration default_settle_delay = std::chrono::seconds(2);
 
 // What entering offline asks for, given the configuration and the target.
 RemediationKind remediation_kind(const config::Restart& restart, const TargetSpec& spec);

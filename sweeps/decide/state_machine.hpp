@@ -91,10 +91,9 @@ class StateMachine {
 
   // SIGHUP: thresholds and policy apply from the next call on; deadlines
   // already armed (a grace period in progress) keep their time.
+  // remediation.restart.settle is part of the policy: a new value applies
+  // to targets going offline from then on.
   void configure(const config::Config& config);
-  // Delay between going offline and the first acting order (see
-  // remediation_policy.hpp); default 2s, 0 for immediate.
-  void set_settle_delay(config::Duration delay) { settle_ = delay; }
 
   Effects upsert(const TargetSpec& spec, steady::time_point now);
   Effects remove(std::string_view id, steady::time_point now);
@@ -188,7 +187,6 @@ class StateMachine {
   config::Proactive proactive_;
   config::Restart restart_;
   config::FailSafe fail_safe_;
-  config::Duration settle_ = default_settle_delay;
 
   std::deque<TargetRecord> slots_;  // stable addresses: index_ keys view spec.id
   std::vector<std::uint32_t> free_slots_;

@@ -105,7 +105,7 @@ void StateMachine::plan_remediation(TargetRecord& rec, steady::time_point now, E
     quarantine(rec, now, fx);
     return;
   }
-  schedule(rec, DeadlineKind::restart_due, restart_due(rec.history.get(), now, settle_, restart_));
+  schedule(rec, DeadlineKind::restart_due, restart_due(rec.history.get(), now, restart_.settle, restart_));
 }
 
 void StateMachine::order_remediation(TargetRecord& rec, steady::time_point now, Effects& fx) {

@@ -63,6 +63,7 @@ void PassiveLayer::start() {
                                    impl_->cfg.reconcile_interval * 2 + std::chrono::seconds(5)));
   impl_->live.enable(metrics::Subsystem::redis, budget);
   impl_->live.enable(metrics::Subsystem::passive, budget);
+  impl_->live.watch_loop(metrics::Subsystem::passive, impl_->loop_budget());
   net::co_spawn(impl_->ex, [self = impl_]() { return self->run(); }, clients::net::log_failure("passive: layer stopped by an error"));
 }
 
@@ -106,6 +107,7 @@ void PassiveLayer::reconfigure(const config::Redis& c) {
   const bool interval = c.reconcile_interval != old.reconcile_interval;
   if (!reconnect && !interval) return;
   s.apply_config(c);
+  if (s.started) s.live.watch_loop(metrics::Subsystem::passive, s.loop_budget());
   if (identity) {
     // Other keys, perhaps another server: what we knew proves nothing now.
     s.tracker.restart_grace(std::chrono::steady_clock::now());

@@ -45,6 +45,10 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
   void source_error(const std::string& what);
   void apply_config(const config::Redis& cfg);
   void tick(Clock::time_point now);
+  // The session loop's own heartbeat (whether Redis answers or not) and the
+  // longest it may go between two.
+  void turn();
+  std::chrono::milliseconds loop_budget() const;
 
   boost::asio::any_io_executor ex;
   config::Redis cfg;

@@ -53,12 +53,14 @@ net::awaitable<void> PassiveLayer::Impl::run() {
   auto self = shared_from_this();  // alive until this coroutine ends
   auto backoff = opts.backoff_initial;
   while (!stopping) {
+    turn();
     link_lost = false;
     restart_requested = false;
     if (co_await open_session()) {
       backoff = opts.backoff_initial;
       connect_failures = 0;
       while (!stopping && !link_lost && !restart_requested) {
+        turn();
         co_await sleep_for(cfg.reconcile_interval);
         if (stopping || link_lost || restart_requested) break;
         if (!co_await reconcile()) break;
@@ -74,6 +76,16 @@ net::awaitable<void> PassiveLayer::Impl::run() {
     backoff = std::min(backoff * 2, opts.backoff_max);
   }
   close_session();
+}
+
+void PassiveLayer::Impl::turn() { live.loop_tick(metrics::Subsystem::passive); }
+
+// Between two turns the loop awaits at most a reconcile interval or a
+// jittered backoff, then either one SCAN page or the opening of a session:
+// two connects and at most eight commands (INFO, CONFIG GET/SET, PSUBSCRIBE,
+// SUBSCRIBE, DBSIZE, the first SCAN...), each bounded by its timeout.
+std::chrono::milliseconds PassiveLayer::Impl::loop_budget() const {
+  return cfg.reconcile_interval + opts.backoff_max * 6 / 5 + 2 * opts.connect_timeout + 8 * opts.command_timeout;
 }
 
 void PassiveLayer::Impl::close_session() {
@@ -227,6 +239,7 @@ net::awaitable<bool> PassiveLayer::Impl::reconcile() {
     // answered before the next SCAN's reply, so the loop never holds more
     // than one batch and other work runs between batches.
     std::vector<std::string> scan{"SCAN", cursor, "MATCH", match, "COUNT", count};
+    turn();  // a reconciliation of 100,000 keys is many turns, each bounded
     const auto r = co_await cmd->command(std::move(scan));
     if (stopping || link_lost || restart_requested || r.ec) {
       ok = false;

@@ -105,6 +105,7 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   void set_engine_health(bool healthy, const std::string& why);
   std::chrono::milliseconds next_interval();
   net::awaitable<void> poll_loop();
+  std::chrono::milliseconds sweep_budget() const;
   net::awaitable<bool> sweep();  // false: the engine could not be asked
   net::awaitable<bool> list_containers(std::unordered_map<std::string, Finding>& by_container,
                                        steady::time_point deadline);
@@ -137,12 +138,24 @@ std::chrono::milliseconds ProactiveLayer::Impl::next_interval() {
   return std::chrono::milliseconds(static_cast<long long>(proactive.interval.count() * f));
 }
 
+// A whole interval (plus jitter) between sweeps, and the sweep's timeout
+// twice over: the budget for both the evidence (proactive, engine) and the
+// poll loop's own turns.
+std::chrono::milliseconds ProactiveLayer::Impl::sweep_budget() const {
+  const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(
+      proactive.interval * (1.0 + proactive.jitter) + proactive.timeout * 2);
+  return std::max(budget, stale_after);
+}
+
 net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
   auto self = shared_from_this();
   while (!stopped) {
     const auto start = steady::now();
+    // The loop's own heartbeat: it turns whether or not the engine answers.
+    liveness.loop_tick(Subsystem::proactive, start);
     poll_requested = false;
     const bool ok = co_await sweep();
+    liveness.loop_tick(Subsystem::proactive);
     failures = ok ? 0 : failures + 1;
     ++sweeps;
     const auto took = steady::now() - start;
@@ -264,12 +277,18 @@ net::awaitable<std::vector<std::vector<Finding>>> ProactiveLayer::Impl::run_prob
   std::vector<std::vector<Finding>> results(targets.size());
   auto pending = std::make_shared<std::size_t>(0);
   net::steady_timer all_done(executor, steady::time_point::max());
+  // Each finished check is the poll loop moving: with more URLs hanging than
+  // HTTP slots a sweep takes several timeouts, and is not stuck for that.
+  auto check_done = [&](const std::shared_ptr<std::size_t>& left) {
+    liveness.loop_tick(Subsystem::proactive);
+    if (--*left == 0) all_done.cancel();
+  };
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (targets[i].http.empty() && !targets[i].tcp) continue;
     ++*pending;
     net::co_spawn(executor, [&, i]() -> net::awaitable<void> {
       results[i] = co_await probe_findings(executor, targets[i], &http, proactive.timeout);
-    }, clients::net::log_failure("proactive: probe", [&, pending] { if (--*pending == 0) all_done.cancel(); }));
+    }, clients::net::log_failure("proactive: probe", [&, pending] { check_done(pending); }));
   }
   if (*pending > 0) {
     boost::system::error_code ec;
@@ -477,11 +496,11 @@ ProactiveLayer::~ProactiveLayer() { stop(); }
 void ProactiveLayer::start() {
   auto& d = *impl_;
   // Fresh while sweeps succeed: allow a whole interval (plus its timeout and
-  // jitter) between ticks before calling it stale.
-  const auto sweep_budget = std::chrono::duration_cast<std::chrono::milliseconds>(
-      d.proactive.interval * (1.0 + d.proactive.jitter) + d.proactive.timeout * 2);
-  d.liveness.enable(Subsystem::proactive, std::max(sweep_budget, d.stale_after));
-  if (d.engine) d.liveness.enable(Subsystem::engine, std::max(sweep_budget, d.stale_after));
+  // jitter) between ticks before calling it stale. The poll loop itself
+  // turns on the same schedule, whether the engine answers or not.
+  d.liveness.enable(Subsystem::proactive, d.sweep_budget());
+  if (d.engine) d.liveness.enable(Subsystem::engine, d.sweep_budget());
+  d.liveness.watch_loop(Subsystem::proactive, d.sweep_budget());
   using clients::net::log_failure;
   net::co_spawn(d.executor, d.poll_loop(), log_failure("proactive poll"));
   if (d.engine) net::co_spawn(d.executor, d.events_loop(), log_failure("proactive events"));
@@ -504,6 +523,10 @@ void ProactiveLayer::stop() {
 void ProactiveLayer::configure(const config::Config& config) {
   impl_->proactive = config.proactive;
   impl_->targets_refresh = config.targets.targets_refresh;
+  // A reloaded interval moves the poll loop's schedule; a loop not started
+  // yet is not watched yet.
+  if (impl_->liveness.enabled(Subsystem::proactive))
+    impl_->liveness.watch_loop(Subsystem::proactive, impl_->sweep_budget());
 }
 
 void ProactiveLayer::poll_now() {

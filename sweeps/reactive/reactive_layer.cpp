@@ -100,6 +100,7 @@ net::awaitable<void> ReactiveLayer::Impl::tick_loop() {
   std::uint64_t last_completed = completed;
   const auto period = std::max(options.stale_after / 4, std::chrono::milliseconds(100));
   while (!stopped) {
+    liveness.loop_tick(metrics::Subsystem::reactive);  // the loop turns, stuck checks or not
     if ((running == 0 && queue.empty()) || completed != last_completed)
       liveness.tick(metrics::Subsystem::reactive);
     last_completed = completed;
@@ -120,6 +121,9 @@ ReactiveLayer::~ReactiveLayer() { stop(); }
 void ReactiveLayer::start() {
   impl_->liveness.enable(metrics::Subsystem::reactive, impl_->options.stale_after);
   impl_->liveness.tick(metrics::Subsystem::reactive);
+  // tick_loop turns every max(stale_after / 4, 100 ms) and awaits nothing else.
+  impl_->liveness.watch_loop(metrics::Subsystem::reactive,
+                             std::max(impl_->options.stale_after, std::chrono::milliseconds(400)));
   net::co_spawn(impl_->executor, impl_->tick_loop(), clients::net::log_failure("reactive ticker"));
 }
 

@@ -135,26 +135,7 @@ TEST(DaemonLifecycle, JsonLogFormatWritesOneObjectPerLine) {
   EXPECT_EQ(count(log, "\n"), count(log, "}\n")) << log;
 }
 
-TEST(DaemonLifecycle, WatchdogIsNotFedWhileAnEnabledSubsystemIsStale) {
-  // An engine socket nobody serves: the engine subsystem never ticks and goes
-  // stale after stale_after; from then on no WATCHDOG=1 (systemd would
-  // restart the daemon), while /healthz still answers.
-  Daemon::Options o;
-  o.watchdog_usec = "400000";
-  Daemon d("engine:\n  socket: /nonexistent/engine.sock\n"
-           "sweeps:\n  proactive: { interval: 300ms, timeout: 200ms }\n"
-           "liveness: { stale_after: 1s }\n", o);
-  ASSERT_TRUE(eventually([&] { return d.get("/admin/liveness").status == 503; }, 10s)) << d.log();
-  std::this_thread::sleep_for(300ms);
-  const auto before = d.notifications().size();
-  std::this_thread::sleep_for(1200ms);
-  const auto notes = d.notifications();
-  int late_pings = 0;
-  for (std::size_t i = before; i < notes.size(); ++i) late_pings += notes[i] == "WATCHDOG=1";
-  EXPECT_EQ(late_pings, 0);
-  EXPECT_EQ(d.get("/healthz").status, 200);
-  EXPECT_NE(d.log().find("not feeding the watchdog"), std::string::npos);
-}
+// A stale subsystem and the watchdog: tests/integration/watchdog_test.cpp.
 
 TEST(DaemonLifecycle, SighupAppliesANewStaticTargetList) {
   Daemon d("targets:\n  static:\n    - { id: old-1 }\n    - { id: both-1 }\n");

@@ -115,6 +115,17 @@ TEST_F(ConfigErrors, BackoffInitialAboveMax) {
   EXPECT_EQ(errors_of("remediation:\n  restart:\n    backoff_initial: 10m\n    backoff_max: soon\n").size(), 1u);
 }
 
+TEST_F(ConfigErrors, SettleMustBeANonNegativeDuration) {
+  EXPECT_THAT(errors_of("remediation:\n  restart:\n    settle: -1s\n"),
+              ElementsAre("cfg.yaml:3:13: remediation.restart.settle: must not be negative, got '-1s'"));
+  EXPECT_THAT(errors_of("remediation:\n  restart:\n    settle: soon\n"),
+              ElementsAre(StartsWith("cfg.yaml:3:13: remediation.restart.settle: invalid duration 'soon'")));
+  EXPECT_THAT(errors_of("remediation:\n  restart:\n    settle: 2\n"),
+              ElementsAre(StartsWith("cfg.yaml:3:13: remediation.restart.settle: invalid duration '2': missing unit")));
+  EXPECT_THAT(errors_of("remediation:\n  restart:\n    setle: 1s\n"),
+              ElementsAre("cfg.yaml:3:5: unknown key 'setle' in remediation.restart; did you mean 'settle'?"));
+}
+
 TEST_F(ConfigErrors, StaleAfterMustOutlastTheTicks) {
   EXPECT_THAT(errors_of("engine: {}\nsweeps:\n  proactive:\n    interval: 2m\n"),
               ElementsAre("cfg.yaml:4:15: liveness.stale_after (1m) must be longer than sweeps.proactive.interval "

@@ -99,6 +99,7 @@ remediation:
     enabled: false
     via: webhook
     webhook_url: "http://127.0.0.1:9000/restart"
+    settle: 750ms
     backoff_initial: 1s
     backoff_max: 1m30s
     max_restarts: 7
@@ -165,6 +166,7 @@ shutdown_grace: 3s
   EXPECT_FALSE(c.restart.enabled);
   EXPECT_EQ(c.restart.via, RestartVia::webhook);
   EXPECT_EQ(c.restart.webhook_url, "http://127.0.0.1:9000/restart");
+  EXPECT_EQ(c.restart.settle, 750ms);
   EXPECT_EQ(c.restart.backoff_initial, 1s);
   EXPECT_EQ(c.restart.backoff_max, 90s);
   EXPECT_EQ(c.restart.max_restarts, 7);
@@ -189,8 +191,15 @@ TEST_F(ConfigLoader, AbsentKeysKeepTheDefaultsAndSectionsSwitchLayersOn) {
   EXPECT_FALSE(c.postgres.enabled);
   EXPECT_EQ(c.proactive.interval, defaults.proactive.interval);
   EXPECT_EQ(c.restart.backoff_max, defaults.restart.backoff_max);
+  EXPECT_EQ(c.restart.settle, 2s) << "SPEC section 3: settle defaults to 2s";
   EXPECT_EQ(c.fail_safe.min_targets, defaults.fail_safe.min_targets);
   EXPECT_EQ(c.shutdown_grace, defaults.shutdown_grace);
+}
+
+TEST_F(ConfigLoader, SettleZeroMeansRestartAtOnce) {
+  const LoadResult result = load_string("remediation:\n  restart:\n    settle: 0s\n", "cfg.yaml");
+  ASSERT_TRUE(result.config) << all_errors(result);
+  EXPECT_EQ(result.config->restart.settle, 0s);
 }
 
 TEST_F(ConfigLoader, OptionalKeysMayBeNull) {

@@ -76,3 +76,56 @@ TEST(Liveness, JsonHasTheShapeOfSpecSection4) {
   for (auto name : {"proactive", "reactive", "redis", "engine", "store"})
     EXPECT_EQ(j.at("subsystems").as_object().at(name).as_object().at("status").as_string(), "disabled");
 }
+
+// The loop's own heartbeat (SPEC section 7): the watchdog asks about loops,
+// /admin/liveness about evidence; one does not move the other.
+TEST(LivenessLoops, NoWatchedLoopIsNeverLate) {
+  LivenessRegistry r;
+  r.enable(Subsystem::redis, 10s, t0);
+  EXPECT_FALSE(r.late_loop(t0 + 1h).has_value()) << "redis is a dependency, no loop of its own";
+}
+
+TEST(LivenessLoops, LoopTicksKeepTheLoopOnScheduleWhileTheSubsystemGoesStale) {
+  LivenessRegistry r;
+  r.enable(Subsystem::passive, 10s, t0);
+  r.watch_loop(Subsystem::passive, 20s, t0);
+  for (auto t = t0 + 5s; t < t0 + 2min; t += 5s) r.loop_tick(Subsystem::passive, t);
+  EXPECT_FALSE(r.late_loop(t0 + 2min).has_value());
+  EXPECT_EQ(r.view(t0 + 2min, w0).status, Status::stale) << "no evidence tick: stale all the same";
+  EXPECT_FALSE(r.all_fresh(t0 + 2min));
+}
+
+TEST(LivenessLoops, ALoopThatStopsTurningIsLateAfterItsBudget) {
+  LivenessRegistry r;
+  r.enable(Subsystem::store, 10s, t0);
+  r.enable(Subsystem::proactive, 10s, t0);
+  r.watch_loop(Subsystem::store, 30s, t0);
+  r.watch_loop(Subsystem::proactive, 30s, t0);
+  r.loop_tick(Subsystem::store, t0 + 10s);
+  r.loop_tick(Subsystem::proactive, t0 + 20s);
+  r.tick(Subsystem::store, t0 + 39s);  // evidence alone does not count as a turn
+  EXPECT_FALSE(r.late_loop(t0 + 40s).has_value());
+  EXPECT_EQ(r.late_loop(t0 + 41s), Subsystem::store);
+  r.loop_tick(Subsystem::store, t0 + 41s);
+  EXPECT_EQ(r.late_loop(t0 + 51s), Subsystem::proactive);
+}
+
+TEST(LivenessLoops, BudgetCountsFromTheWatchAndSurvivesARewatch) {
+  LivenessRegistry r;
+  r.enable(Subsystem::reactive, 10s, t0);
+  r.watch_loop(Subsystem::reactive, 10s, t0 + 1h);
+  EXPECT_FALSE(r.late_loop(t0 + 1h + 10s).has_value()) << "never ticked: counted from the watch";
+  EXPECT_TRUE(r.late_loop(t0 + 1h + 11s).has_value());
+  r.loop_tick(Subsystem::reactive, t0 + 2h);
+  r.watch_loop(Subsystem::reactive, 1min, t0 + 2h + 30s);  // reload: longer budget, same last tick
+  EXPECT_FALSE(r.late_loop(t0 + 2h + 60s).has_value());
+  EXPECT_TRUE(r.late_loop(t0 + 2h + 61s).has_value());
+}
+
+TEST(LivenessLoops, ADisabledSubsystemsLoopIsNeverLate) {
+  LivenessRegistry r;
+  r.enable(Subsystem::passive, 10s, t0);
+  r.watch_loop(Subsystem::passive, 10s, t0);
+  r.disable(Subsystem::passive);
+  EXPECT_FALSE(r.late_loop(t0 + 1h).has_value());
+}

@@ -35,8 +35,8 @@ class StateMachineTest : public ::testing::Test {
 
   // (Re)creates the machine from `cfg`; settle 0 unless a test asks for it.
   void make(config::Duration settle = 0ms) {
+    cfg.restart.settle = settle;
     sm = std::make_unique<StateMachine>(cfg, [this] { return wall0 + (now - t0); });
-    sm->set_settle_delay(settle);
   }
 
   StateMachine& machine() {

@@ -177,5 +177,7 @@ TEST(ReactiveLayer, IsFreshWithNoTrafficAndStaleWhenChecksAreStuck) {
   f.report("b");  // waits behind the stuck check
   f.run_for(600ms);
   EXPECT_FALSE(f.liveness.all_fresh()) << "a queue that does not move is stale";
+  EXPECT_FALSE(f.liveness.late_loop().has_value())
+      << "the tick loop itself still turns: a stuck dependency is no stuck daemon (SPEC section 7)";
   f.layer->stop();
 }
