@@ -1,6 +1,7 @@
-// Internal to the engine client (engine_client.cpp, engine_events.cpp): the
-// connection pool and the raw HTTP exchange. Not for other components: it
-// brings in Beast.
+// Internal to the engine client (client.cpp, events.cpp): the connection
+// pool over the engine's unix socket and the raw HTTP exchange. Its slot
+// limiter and stale-connection retry are the HTTP pool's (clients/http/
+// slots.hpp, retry.hpp). Not for other components: it brings in Beast.
 #pragma once
 
 #include "clients/engine/client.hpp"

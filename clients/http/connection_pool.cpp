@@ -78,7 +78,9 @@ struct HttpConnectionPool::Impl : std::enable_shared_from_this<Impl> {
 
   static net::awaitable<ProbeOutcome> request(std::shared_ptr<Impl> self, bool post, std::string url,
                                               std::string body, std::chrono::milliseconds timeout);
-  net::awaitable<Attempt<ProbeOutcome>> try_once(const exchange::Request& req, const std::string& origin, bool fresh_only);
+  // One try on an idle (unless fresh_only) or a new connection to origin.
+  net::awaitable<Attempt<ProbeOutcome>> try_once(const exchange::Request& req, const std::string& origin,
+                                                 bool fresh_only);
   ConnectionPtr take_idle(const std::string& origin);
   void put_idle(ConnectionPtr c);
   void reap_expired();
@@ -167,7 +169,8 @@ void HttpConnectionPool::Impl::close_idle() {
 // One try on an idle connection to `origin` (unless fresh_only) or a new one;
 // the connection goes back to the idle pool when it can carry another request.
 net::awaitable<Attempt<ProbeOutcome>> HttpConnectionPool::Impl::try_once(const exchange::Request& req,
-                                                                      const std::string& origin, bool fresh_only) {
+                                                                         const std::string& origin,
+                                                                         bool fresh_only) {
   Attempt<ProbeOutcome> tried;
   ConnectionPtr conn = fresh_only ? nullptr : take_idle(origin);
   const bool reused = conn != nullptr;
