@@ -2,6 +2,7 @@
 #include "clients/engine/pool.hpp"
 
 #include "clients/engine/json.hpp"
+#include "clients/http/retry.hpp"
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,24 +20,6 @@ namespace healthsweep::clients::engine {
 using namespace detail;
 
 namespace detail {
-
-// A call waiting for a pool slot. The releaser hands it a slot (and maybe a
-// connection) and cancels its timer; the timer expiring means the deadline passed.
-struct SlotWaiter {
-  SlotWaiter(EngineClient::Impl& owner, const net::any_io_executor& ex) : impl(owner), timer(ex) {}
-  SlotWaiter(const SlotWaiter&) = delete;
-  SlotWaiter& operator=(const SlotWaiter&) = delete;
-  ~SlotWaiter() {
-    if (queued) impl.waiters.erase(position);
-    if (granted) impl.release(std::move(conn));  // granted, but the caller went away
-  }
-  EngineClient::Impl& impl;
-  net::steady_timer timer;
-  std::list<SlotWaiter*>::iterator position;
-  bool queued = false;
-  bool granted = false;
-  std::unique_ptr<Connection> conn;
-};
 
 void apply_http_status(EngineStatus& status, unsigned http_status, std::string_view body, std::string_view op) {
   status.http_status = http_status;
@@ -81,8 +64,9 @@ EngineClient::Impl::Impl(net::any_io_executor executor, std::string path, std::s
       socket_path(std::move(path)),
       version_prefix(version_prefix_of(version)),
       timeout(request_timeout),
-      options(opts) {
-  if (options.max_connections == 0) options.max_connections = 1;
+      options(opts),
+      slots(ex, options.max_connections) {
+  options.max_connections = slots.capacity();
 }
 
 EngineClient::Impl::Lease::~Lease() {
@@ -96,49 +80,19 @@ std::string EngineClient::Impl::fail(std::string_view op, std::string_view what)
 }
 
 void EngineClient::Impl::release(std::unique_ptr<Connection> conn) {
-  if (conn && !conn->stream.socket().is_open()) conn.reset();
-  if (!waiters.empty()) {
-    SlotWaiter* next = waiters.front();
-    waiters.pop_front();
-    next->queued = false;
-    next->granted = true;
-    next->conn = std::move(conn);
-    next->timer.cancel();
-    return;
-  }
-  --slots_in_use;
-  if (conn) idle.push_back(std::move(conn));
+  if (conn && conn->stream.socket().is_open()) idle.push_back(std::move(conn));
+  slots.release();
 }
 
 net::awaitable<boost::system::error_code> EngineClient::Impl::acquire(Lease& lease, Clock::time_point deadline) {
   Impl& self = *lease.impl;
-  if (self.slots_in_use < self.options.max_connections) {
-    ++self.slots_in_use;
-    lease.held = true;
-    if (!self.idle.empty()) {
-      lease.conn = std::move(self.idle.back());
-      self.idle.pop_back();
-    }
-    co_return boost::system::error_code{};
+  if (auto ec = co_await self.slots.acquire(deadline)) co_return ec;
+  lease.held = true;
+  if (!self.idle.empty()) {
+    lease.conn = std::move(self.idle.back());
+    self.idle.pop_back();
   }
-  SlotWaiter waiter(self, self.ex);
-  waiter.timer.expires_at(deadline);
-  waiter.position = self.waiters.insert(self.waiters.end(), &waiter);
-  waiter.queued = true;
-  boost::system::error_code ec;
-  co_await waiter.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-  if (waiter.granted) {
-    waiter.granted = false;
-    if (Clock::now() >= deadline) {  // granted just as the deadline passed: too late to use it
-      self.release(std::move(waiter.conn));
-      co_return make_error_code(boost::system::errc::timed_out);
-    }
-    lease.held = true;
-    lease.conn = std::move(waiter.conn);
-    co_return boost::system::error_code{};
-  }
-  // Not granted: the deadline passed, or our caller cancelled the wait.
-  co_return ec == net::error::operation_aborted ? ec : make_error_code(boost::system::errc::timed_out);
+  co_return boost::system::error_code{};
 }
 
 net::awaitable<boost::system::error_code> EngineClient::Impl::connect(Connection& conn, const std::string& path,
@@ -152,13 +106,75 @@ net::awaitable<boost::system::error_code> EngineClient::Impl::connect(Connection
   co_return ec;
 }
 
+namespace {
+
+// One request on the lease's connection, or on a new one when it has none
+// (as after a stale try, which drops the connection it failed on).
+net::awaitable<clients::http::Attempt<EngineResult<RawResponse>>> try_once(
+    EngineClient::Impl& self, EngineClient::Impl::Lease& lease, http::verb verb, const std::string& target,
+    const std::string& op, std::chrono::milliseconds timeout, Clock::time_point deadline) {
+  clients::http::Attempt<EngineResult<RawResponse>> tried;
+  EngineResult<RawResponse>& r = tried.result;
+  if (!lease.conn) {
+    lease.conn = std::make_unique<Connection>(self.ex);
+    ++self.stats.connections_opened;
+    if (auto ec = co_await EngineClient::Impl::connect(*lease.conn, self.socket_path, deadline)) {
+      lease.conn.reset();
+      r.ec = ec;
+      r.error = self.fail("connect " + self.socket_path, ec.message());
+      co_return tried;
+    }
+  }
+  Connection& conn = *lease.conn;
+  const bool reused = conn.reused;
+  conn.stream.expires_at(deadline);
+
+  http::request<http::empty_body> req{verb, target, 11};
+  req.set(http::field::host, "docker");
+  req.set(http::field::user_agent, "healthsweep/" HEALTHSWEEP_VERSION);
+  req.keep_alive(true);
+  req.prepare_payload();
+  ++self.stats.requests_sent;
+
+  boost::system::error_code ec;
+  co_await http::async_write(conn.stream, req, net::redirect_error(net::use_awaitable, ec));
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(self.options.max_body_bytes);
+  if (!ec) co_await http::async_read(conn.stream, conn.buffer, parser, net::redirect_error(net::use_awaitable, ec));
+  if (ec) {
+    lease.conn.reset();
+    // The engine had closed this idle connection: the request never reached it.
+    tried.stale = reused && !parser.got_some() && stale_connection_error(ec);
+    if (ec == beast::error::timeout) {
+      r.ec = make_error_code(boost::system::errc::timed_out);
+      r.error = self.fail(op, "no answer within " + std::to_string(timeout.count()) + " ms");
+    } else {
+      r.ec = ec;
+      r.error = self.fail(op, ec.message());
+    }
+    co_return tried;
+  }
+  conn.stream.expires_never();
+  conn.reused = true;
+  auto& res = parser.get();
+  r.http_status = res.result_int();
+  r.value.status = res.result_int();
+  if (auto it = res.find("Api-Version"); it != res.end()) r.value.api_version = std::string(it->value());
+  if (auto it = res.find(http::field::server); it != res.end()) r.value.server = std::string(it->value());
+  if (!res.keep_alive()) lease.conn.reset();
+  r.value.body = std::move(res.body());
+  co_return tried;
+}
+
+}  // namespace
+
 net::awaitable<EngineResult<RawResponse>> EngineClient::Impl::request(std::shared_ptr<Impl> self, http::verb verb,
                                                                       std::string target, std::string op,
                                                                       std::chrono::milliseconds timeout) {
-  EngineResult<RawResponse> r;
   const auto deadline = Clock::now() + timeout;
   Lease lease(self);
   if (auto ec = co_await acquire(lease, deadline)) {
+    EngineResult<RawResponse> r;
     r.ec = ec;
     r.error = self->fail(op, ec == boost::system::errc::timed_out
                                  ? "no free engine connection within " + std::to_string(timeout.count()) + " ms (" +
@@ -166,57 +182,8 @@ net::awaitable<EngineResult<RawResponse>> EngineClient::Impl::request(std::share
                                  : ec.message());
     co_return r;
   }
-  for (int attempt = 0;; ++attempt) {
-    if (!lease.conn) {
-      lease.conn = std::make_unique<Connection>(self->ex);
-      ++self->stats.connections_opened;
-      if (auto ec = co_await connect(*lease.conn, self->socket_path, deadline)) {
-        lease.conn.reset();
-        r.ec = ec;
-        r.error = self->fail("connect " + self->socket_path, ec.message());
-        co_return r;
-      }
-    }
-    Connection& conn = *lease.conn;
-    const bool reused = conn.reused;
-    conn.stream.expires_at(deadline);
-
-    http::request<http::empty_body> req{verb, target, 11};
-    req.set(http::field::host, "docker");
-    req.set(http::field::user_agent, "healthsweep/" HEALTHSWEEP_VERSION);
-    req.keep_alive(true);
-    req.prepare_payload();
-    ++self->stats.requests_sent;
-
-    boost::system::error_code ec;
-    co_await http::async_write(conn.stream, req, net::redirect_error(net::use_awaitable, ec));
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(self->options.max_body_bytes);
-    if (!ec) co_await http::async_read(conn.stream, conn.buffer, parser, net::redirect_error(net::use_awaitable, ec));
-    if (ec) {
-      lease.conn.reset();
-      if (reused && attempt == 0 && !parser.got_some() && stale_connection_error(ec) && Clock::now() < deadline)
-        continue;  // the engine had closed this idle connection: once more on a fresh one
-      if (ec == beast::error::timeout) {
-        r.ec = make_error_code(boost::system::errc::timed_out);
-        r.error = self->fail(op, "no answer within " + std::to_string(timeout.count()) + " ms");
-      } else {
-        r.ec = ec;
-        r.error = self->fail(op, ec.message());
-      }
-      co_return r;
-    }
-    conn.stream.expires_never();
-    conn.reused = true;
-    auto& res = parser.get();
-    r.http_status = res.result_int();
-    r.value.status = res.result_int();
-    if (auto it = res.find("Api-Version"); it != res.end()) r.value.api_version = std::string(it->value());
-    if (auto it = res.find(http::field::server); it != res.end()) r.value.server = std::string(it->value());
-    if (!res.keep_alive()) lease.conn.reset();
-    r.value.body = std::move(res.body());
-    co_return r;
-  }
+  co_return co_await clients::http::retry_once_if_stale<EngineResult<RawResponse>>(
+      deadline, [&](bool) { return try_once(*self, lease, verb, target, op, timeout, deadline); }, [] {});
 }
 
 }  // namespace healthsweep::clients::engine

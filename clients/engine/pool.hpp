@@ -1,18 +1,18 @@
-// Internal to the engine client (engine_client.cpp, engine_events.cpp): the
-// connection pool and the raw HTTP exchange. Not for other components: it
-// brings in Beast.
+// Internal to the engine client (client.cpp, events.cpp): the connection
+// pool over the engine's unix socket and the raw HTTP exchange. Its slot
+// limiter and stale-connection retry are the HTTP pool's (clients/http/
+// slots.hpp, retry.hpp). Not for other components: it brings in Beast.
 #pragma once
 
 #include "clients/engine/client.hpp"
+#include "clients/http/slots.hpp"
 
 #include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/rate_policy.hpp>
 #include <boost/beast/http/verb.hpp>
 
-#include <list>
 
 namespace healthsweep::clients::engine::detail {
 
@@ -39,8 +39,6 @@ struct RawResponse {
   std::string api_version;
   std::string server;
 };
-
-struct SlotWaiter;
 
 // The dedicated connection of one follow_events call.
 struct EventStream {
@@ -74,9 +72,11 @@ struct engine::EngineClient::Impl {
     bool held = false;
   };
 
-  // Waits (until deadline) for a slot; on success lease.held is true.
+  // Waits (until deadline) for a slot; on success lease.held is true, and
+  // lease.conn an idle connection if there was one.
   static boost::asio::awaitable<boost::system::error_code> acquire(Lease& lease,
                                                                    detail::Clock::time_point deadline);
+  // Gives a slot back; its connection, when still open, joins the idle ones.
   void release(std::unique_ptr<detail::Connection> conn);
 
   // One request/response on a pooled connection, within `timeout` from now
@@ -103,8 +103,7 @@ struct engine::EngineClient::Impl {
   std::chrono::milliseconds timeout;
   engine::EngineClientOptions options;
   std::vector<std::unique_ptr<detail::Connection>> idle;
-  std::size_t slots_in_use = 0;
-  std::list<detail::SlotWaiter*> waiters;
+  clients::http::Slots slots;  // options.max_connections calls at a time, the rest wait until their deadline
   std::vector<detail::EventStream*> event_streams;  // open event streams, for stop_events()
   engine::EngineClientStats stats;
 };

@@ -1,16 +1,16 @@
 #include "clients/http/connection_pool.hpp"
 
 #include "clients/http/exchange.hpp"
+#include "clients/http/retry.hpp"
+#include "clients/http/slots.hpp"
 #include "clients/http/url.hpp"
 
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <deque>
 #include <optional>
 #include <system_error>
 #include <unordered_map>
@@ -28,12 +28,6 @@ using exchange::Connection;
 using ConnectionPtr = std::unique_ptr<Connection>;
 
 namespace {
-
-struct SlotWaiter {
-  explicit SlotWaiter(const net::any_io_executor& ex) : wake(ex, Clock::time_point::max()) {}
-  net::steady_timer wake;  // cancelled when a slot is handed over
-  bool granted = false;
-};
 
 net::ssl::context make_tls_context(const HttpClientOptions& options) {
   // Not ssl::context::tlsv12_client: in Asio that pins the maximum version to
@@ -57,10 +51,10 @@ net::ssl::context make_tls_context(const HttpClientOptions& options) {
 
 struct HttpConnectionPool::Impl : std::enable_shared_from_this<Impl> {
   Impl(net::any_io_executor executor, HttpClientOptions o)
-      : ex(std::move(executor)), options(std::move(o)), reaper(ex) {
+      : ex(std::move(executor)), options(std::move(o)), slots(ex, options.max_in_flight), reaper(ex) {
     // An extra CA file is checked at once: a bad one is a startup error.
     if (!options.extra_ca_file.empty()) tls();
-    options.max_in_flight = std::max<std::size_t>(options.max_in_flight, 1);
+    options.max_in_flight = slots.capacity();
   }
 
   net::any_io_executor ex;
@@ -75,54 +69,24 @@ struct HttpConnectionPool::Impl : std::enable_shared_from_this<Impl> {
   }
   std::unordered_map<std::string, std::vector<ConnectionPtr>> idle;  // most recently used last
   std::size_t idle_count = 0;
-  std::size_t in_flight = 0;
-  std::deque<SlotWaiter*> waiters;
+  // At most max_in_flight requests at a time, the rest wait in order, with
+  // no deadline: the request's timeout starts when it has a slot.
+  Slots slots;
   net::steady_timer reaper;
   bool reaper_armed = false;
   HttpClientStats counters;
 
   static net::awaitable<ProbeOutcome> request(std::shared_ptr<Impl> self, bool post, std::string url,
                                               std::string body, std::chrono::milliseconds timeout);
-  net::awaitable<bool> acquire_slot();
-  void release_slot();
+  // One try on an idle (unless fresh_only) or a new connection to origin.
+  net::awaitable<Attempt<ProbeOutcome>> try_once(const exchange::Request& req, const std::string& origin,
+                                                 bool fresh_only);
   ConnectionPtr take_idle(const std::string& origin);
   void put_idle(ConnectionPtr c);
   void reap_expired();
   void arm_reaper();
   void close_idle();
 };
-
-// --- slots: at most max_in_flight requests at a time, the rest wait in order.
-
-net::awaitable<bool> HttpConnectionPool::Impl::acquire_slot() {
-  if (in_flight < options.max_in_flight && waiters.empty()) {
-    ++in_flight;
-    co_return true;
-  }
-  SlotWaiter waiter(ex);
-  waiters.push_back(&waiter);
-  struct Unqueue {  // also when the waiting coroutine is cancelled or destroyed
-    std::deque<SlotWaiter*>& queue;
-    SlotWaiter& waiter;
-    ~Unqueue() {
-      if (!waiter.granted) queue.erase(std::find(queue.begin(), queue.end(), &waiter));
-    }
-  } unqueue{waiters, waiter};
-  boost::system::error_code ec;
-  co_await waiter.wake.async_wait(net::redirect_error(net::use_awaitable, ec));
-  co_return waiter.granted;
-}
-
-void HttpConnectionPool::Impl::release_slot() {
-  if (waiters.empty()) {
-    --in_flight;
-    return;
-  }
-  SlotWaiter* next = waiters.front();  // the slot passes straight to it
-  waiters.pop_front();
-  next->granted = true;
-  next->wake.cancel();
-}
 
 // --- idle connections.
 
@@ -202,6 +166,35 @@ void HttpConnectionPool::Impl::close_idle() {
 
 // --- one request.
 
+// One try on an idle connection to `origin` (unless fresh_only) or a new one;
+// the connection goes back to the idle pool when it can carry another request.
+net::awaitable<Attempt<ProbeOutcome>> HttpConnectionPool::Impl::try_once(const exchange::Request& req,
+                                                                         const std::string& origin,
+                                                                         bool fresh_only) {
+  Attempt<ProbeOutcome> tried;
+  ConnectionPtr conn = fresh_only ? nullptr : take_idle(origin);
+  const bool reused = conn != nullptr;
+  if (!conn) {
+    auto connected = co_await exchange::connect(ex, req, tls());
+    if (!connected.connection) {
+      tried.result.detail = std::move(connected.detail);
+      co_return tried;
+    }
+    ++counters.connections_opened;
+    conn = std::move(connected.connection);
+  }
+  auto exchanged = co_await exchange::exchange(*conn, req);
+  // The server closed this keep-alive connection as we sent: not the target's answer.
+  tried.stale = reused && exchanged.nothing_received;
+  tried.result = std::move(exchanged.outcome);
+  if (exchanged.reusable && !tried.stale) {
+    put_idle(std::move(conn));
+  } else {
+    conn->close();
+  }
+  co_return tried;
+}
+
 net::awaitable<ProbeOutcome> HttpConnectionPool::Impl::request(std::shared_ptr<Impl> self, bool post,
                                                                std::string url_text, std::string body,
                                                                std::chrono::milliseconds timeout) {
@@ -211,49 +204,20 @@ net::awaitable<ProbeOutcome> HttpConnectionPool::Impl::request(std::shared_ptr<I
     outcome.detail = parsed.error;
     co_return outcome;
   }
-  if (!co_await self->acquire_slot()) {
+  if (co_await self->slots.acquire()) {
     outcome.detail = "cancelled while waiting for a free slot";
     co_return outcome;
   }
-  struct SlotHold {
-    Impl& impl;
-    ~SlotHold() { impl.release_slot(); }
-  } hold{*self};
+  SlotHold hold(self->slots);
   ++self->counters.requests;
 
   const auto start = Clock::now();
   exchange::Request req{post, &*parsed.url, &body, timeout, start + timeout,
                              self->options.max_body_bytes};
   const std::string origin = parsed.url->origin();
-  for (bool fresh_only = false;;) {
-    ConnectionPtr conn = fresh_only ? nullptr : self->take_idle(origin);
-    const bool reused = conn != nullptr;
-    if (!conn) {
-      auto connected = co_await exchange::connect(self->ex, req, self->tls());
-      if (!connected.connection) {
-        outcome.detail = std::move(connected.detail);
-        break;
-      }
-      ++self->counters.connections_opened;
-      conn = std::move(connected.connection);
-    }
-    auto exchanged = co_await exchange::exchange(*conn, req);
-    if (reused && exchanged.nothing_received && Clock::now() < req.deadline) {
-      // The server closed this keep-alive connection as we sent: not the
-      // target's answer. Once more on a new connection, same deadline.
-      ++self->counters.stale_replaced;
-      conn->close();
-      fresh_only = true;
-      continue;
-    }
-    outcome = std::move(exchanged.outcome);
-    if (exchanged.reusable) {
-      self->put_idle(std::move(conn));
-    } else {
-      conn->close();
-    }
-    break;
-  }
+  outcome = co_await retry_once_if_stale<ProbeOutcome>(
+      req.deadline, [&](bool fresh_only) { return self->try_once(req, origin, fresh_only); },
+      [&] { ++self->counters.stale_replaced; });
   outcome.elapsed = Clock::now() - start;
   co_return outcome;
 }
@@ -280,8 +244,8 @@ net::awaitable<ProbeOutcome> HttpConnectionPool::post_json(std::string_view url,
 HttpClientStats HttpConnectionPool::stats() const {
   HttpClientStats s = impl_->counters;
   s.idle = impl_->idle_count;
-  s.in_flight = impl_->in_flight;
-  s.waiting = impl_->waiters.size();
+  s.in_flight = impl_->slots.in_use();
+  s.waiting = impl_->slots.waiting();
   return s;
 }
 

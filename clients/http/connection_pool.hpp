@@ -10,6 +10,8 @@
 //   (a non-blocking peek); a reused connection that fails before any byte of
 //   the response arrives is replaced by a fresh one once, within the same
 //   deadline, so a stale connection never reads as a dead target.
+//   (The slot limiter and that rule are slots.hpp and retry.hpp, shared with
+//   the engine client's pool.)
 // - Open sockets never exceed max_in_flight + max_idle.
 // - Runs on the one executor it is given (the daemon's single-threaded loop);
 //   not for use from several threads. While idle connections exist, one timer

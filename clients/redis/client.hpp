@@ -1,7 +1,9 @@
 // A thin Redis client: one hiredis (0.14) async connection driven by the Asio
-// loop through an adapter on a posix::stream_descriptor. No threads, no
-// blocking calls (except hiredis' getaddrinfo when the URL names a host
-// instead of an IP literal). Knows nothing about targets or heartbeats.
+// loop through an adapter on a posix::stream_descriptor (link.hpp). No
+// blocking calls on the loop: a host name in the URL is resolved first with
+// clients::net::resolve (Asio's resolver, bounded by connect_timeout; IPv4
+// preferred, as hiredis does), and hiredis is handed the IP address, so its
+// own getaddrinfo never waits for DNS. Knows nothing about targets or heartbeats.
 //
 // Replies on one connection come in the order the commands were sent, so
 // pipelining is just calling send() many times before the replies arrive.
@@ -122,7 +124,7 @@ class RedisConnection {
 
   void close();
 
-  struct Link;  // one hiredis context and its descriptor (redis_client.cpp)
+  struct Link;  // one hiredis context and its descriptor (clients/redis/link.hpp)
 
  private:
   boost::asio::awaitable<boost::system::error_code> subscribe_command(std::string verb,

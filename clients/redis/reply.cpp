@@ -1,0 +1,50 @@
+// hiredis' replies and errors in our terms: a redisReply becomes an owned
+// RedisReply, a hiredis error type and text an error_code.
+#include "clients/redis/link.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace healthsweep::clients::redis::detail {
+
+namespace net = boost::asio;
+using boost::system::error_code;
+
+RedisReply convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::status; break;
+    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::error; break;
+    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::integer; break;
+    case REDIS_REPLY_STRING: out.type = RedisReply::Type::string; break;
+    case REDIS_REPLY_ARRAY: out.type = RedisReply::Type::array; break;
+    default: out.type = RedisReply::Type::nil; break;
+  }
+  out.integer = r->integer;
+  if (r->str) out.str.assign(r->str, r->len);
+  if (r->type == REDIS_REPLY_ARRAY) {
+    out.elements.reserve(r->elements);
+    for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+  }
+  return out;
+}
+
+std::string_view element_str(const redisReply* r, size_t i) {
+  if (i >= r->elements || !r->element[i]->str) return {};
+  return {r->element[i]->str, r->element[i]->len};
+}
+
+// hiredis keeps only an error type and a text: map it to a code for callers
+// and keep the text for log lines.
+error_code code_of(int err, const char* text) {
+  if (err == REDIS_ERR_EOF) return net::error::eof;
+  if (err == REDIS_ERR_IO && text && std::strstr(text, std::strerror(ECONNREFUSED)))
+    return net::error::connection_refused;
+  if (err == REDIS_ERR_IO && text && std::strstr(text, std::strerror(ENOENT)))
+    return net::error::not_found;
+  return net::error::connection_reset;
+}
+
+}  // namespace healthsweep::clients::redis::detail
