@@ -49,14 +49,7 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
         label(cfg.targets.engine_label), engine(e), http(h),
         out(std::move(o)), metrics(m), liveness(l), wait_timer(ex), retry_timer(ex),
         discovery_timer(ex), targets_refresh(cfg.targets.targets_refresh),
-        overruns(m.counter("healthsweep_proactive_overruns_total",
-                           "Proactive sweeps that took longer than the interval.")),
-        event_deaths(m.counter("healthsweep_proactive_event_deaths_total",
-                               "Container deaths seen on the engine's event stream.")),
-        process_exits(m.counter("healthsweep_proactive_process_exits_total",
-                                "Container deaths seen as the exit of the container's main process (pidfd).")),
-        watched(m.gauge("healthsweep_proactive_watched_processes",
-                        "Containers whose main process is watched for its exit (pidfd).")) {
+        counters(m.proactive()) {
     watch_wanted = e && cfg.engine.watch_processes;
     if (watch_wanted && ProcessExitWatch::supported())
       exits = std::make_unique<ProcessExitWatch>(ex, [this](const ProcessExit& pe) { on_process_exit(pe); });
@@ -76,10 +69,7 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   net::steady_timer discovery_timer;
   std::chrono::milliseconds targets_refresh;
   steady::time_point last_discovery{};
-  prometheus::Counter& overruns;
-  prometheus::Counter& event_deaths;
-  prometheus::Counter& process_exits;
-  prometheus::Gauge& watched;
+  metrics::ProactiveMetrics counters;
   // Container main processes watched through pidfds (null: off or no pidfds).
   std::unique_ptr<ProcessExitWatch> exits;
   bool watch_wanted = false;
@@ -147,7 +137,7 @@ net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
     ++sweeps;
     const auto took = steady::now() - start;
     if (took > proactive.interval) {
-      overruns.Increment();
+      counters.overruns.Increment();
       spdlog::warn("proactive sweep took {} ms, longer than the interval",
                    std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
     }
@@ -356,7 +346,7 @@ void ProactiveLayer::Impl::on_event(const EngineEvent& ev) {
       ev.action == "health_status")
     last_event_at[id] = now;
   if (ev.action == "die" || ev.action == "oom") {
-    event_deaths.Increment();
+    counters.event_deaths.Increment();
     std::string reason = ev.action == "oom" ? "container OOM-killed" : "container died";
     if (ev.exit_code) reason += " (exit code " + std::to_string(*ev.exit_code) + ")";
     out.evidence(Evidence{id, Layer::proactive, Verdict::dead, std::move(reason), true, observed});
@@ -401,7 +391,7 @@ void ProactiveLayer::Impl::arm_watches(const std::vector<TargetSpec>& targets) {
     if (!exits->watching(t.id, it->second) && !unwatchable.count(it->second)) to_arm.emplace_back(t.id, it->second);
   }
   exits->retain([&](const std::string& id) { return present.count(id) > 0; });
-  watched.Set(static_cast<double>(exits->size()));
+  counters.watched_processes.Set(static_cast<double>(exits->size()));
   std::erase_if(unwatchable, [&](const std::string& c) { return !running_ids.count(c); });
   if (!to_arm.empty() && !arming) {
     arming = true;
@@ -425,7 +415,7 @@ net::awaitable<void> ProactiveLayer::Impl::arm_loop() {
 void ProactiveLayer::Impl::watch_process(const std::string& id, const ContainerInfo& info) {
   if (!exits || !info.running || info.pid <= 0) return;
   const auto r = exits->watch(id, info.id, info.pid);
-  watched.Set(static_cast<double>(exits->size()));
+  counters.watched_processes.Set(static_cast<double>(exits->size()));
   if (r == WatchResult::not_container || r == WatchResult::unsupported) {
     // Not a failure: the events stream and the poll still cover it.
     if (unwatchable.insert(info.id).second)
@@ -437,8 +427,8 @@ void ProactiveLayer::Impl::on_process_exit(const ProcessExit& exit) {
   // The container's main process is gone: the container is dead, as surely
   // as a `die` event says, and sooner. A sweep asked before now is older news.
   last_event_at[exit.key] = exit.when;
-  process_exits.Increment();
-  watched.Set(static_cast<double>(exits->size()));
+  counters.process_exits.Increment();
+  counters.watched_processes.Set(static_cast<double>(exits->size()));
   out.evidence(Evidence{exit.key, Layer::proactive, Verdict::dead,
                         "container process exited (pid " + std::to_string(exit.pid) + ")", true, exit.when});
 }
