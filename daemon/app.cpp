@@ -79,11 +79,9 @@ void App::Impl::build_routes() {
   routes.sweep = [this](std::string_view id) { return components->sweep(id); };
   routes.reset = [this](std::string_view id) { return components->reset(id); };
   routes.hook_answered = [this](int code) { metrics.hook_request(code); };
-  // Created now, so the series exists (0) before the first failure.
-  auto& auth_failures = metrics.counter("healthsweep_auth_failures_total",
-                                        "Requests refused for a missing or wrong bearer token (401).");
-  routes.auth_failed = [this, failures = &auth_failures](std::string_view target) {
-    failures->Increment();
+  // healthsweep_auth_failures_total exists (0) from the start (metrics/families).
+  routes.auth_failed = [this](std::string_view target) {
+    metrics.auth_failure();
     std::size_t suppressed = 0;
     if (auth_log.allow(suppressed))
       spdlog::warn("http: missing or wrong bearer token for {} ({} more refusals not logged)", target,
@@ -99,13 +97,7 @@ HttpEvents App::Impl::http_events() {
   events.answered_itself = [this](std::string_view target, int status) {
     if (is_hook_path(target)) metrics.hook_request(status);
   };
-  static constexpr const char* refused_name = "healthsweep_http_connections_refused_total";
-  static constexpr const char* refused_help =
-      "Connections the listener closed by its own rules, by reason (per_client_cap, evicted, cap).";
-  for (auto reason : {"per_client_cap", "evicted", "cap"}) metrics.counter(refused_name, refused_help, "reason", reason);
-  events.connection_refused = [this](std::string_view reason) {
-    metrics.counter(refused_name, refused_help, "reason", reason).Increment();
-  };
+  events.connection_refused = [this](std::string_view reason) { metrics.connection_refused(reason); };
   return events;
 }
 

@@ -11,8 +11,10 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "metrics/families.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/process_metrics.hpp"
+#include "metrics/register_family.hpp"
 
 namespace healthsweep::metrics {
 
@@ -30,12 +32,13 @@ const Histogram::BucketBoundaries& latency_buckets() {
 }
 
 // Series of one family cached by label values: Family::Add hashes all labels
-// under a mutex, which is too slow for per-request paths.
+// under a mutex, which is too slow for per-request paths. The label names are
+// the family's own (families.hpp).
 template <class T>
 class SeriesCache {
  public:
-  SeriesCache(Family<T>& family, std::vector<std::string> label_names)
-      : family_(family), names_(std::move(label_names)) {}
+  SeriesCache(prometheus::Registry& registry, const FamilySpec& spec)
+      : family_(register_family<T>(registry, spec)), spec_(spec) {}
 
   template <class... Extra>
   T& get(std::initializer_list<std::string_view> values, Extra&&... extra) {
@@ -43,8 +46,8 @@ class SeriesCache {
     for (auto v : values) { key.append(v); key.push_back('\x1f'); }
     if (auto it = cache_.find(key); it != cache_.end()) return *it->second;
     prometheus::Labels labels;
-    auto name = names_.begin();
-    for (auto v : values) labels.emplace(*name++, std::string(v));
+    auto name = spec_.labels.begin();
+    for (auto v : values) labels.emplace(std::string(*name++), std::string(v));
     T& series = family_.Add(labels, std::forward<Extra>(extra)...);
     cache_.emplace(std::move(key), &series);
     return series;
@@ -52,69 +55,53 @@ class SeriesCache {
 
  private:
   Family<T>& family_;
-  std::vector<std::string> names_;
+  const FamilySpec& spec_;
   std::unordered_map<std::string, T*> cache_;
 };
+
+// The one series of a family without labels.
+template <class T>
+T& single(prometheus::Registry& registry, const FamilySpec& spec) {
+  return register_family<T>(registry, spec).Add({});
+}
 
 }  // namespace
 
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
-  ProcessMetrics process{*registry};
+  prometheus::Registry& r = *registry;
+  ProcessMetrics process{r};
 
-  Family<Gauge>& build_info = prometheus::BuildGauge().Name("healthsweep_build_info")
-      .Help("Build information; always 1.").Register(*registry);
-  Family<Gauge>& targets_f = prometheus::BuildGauge().Name("healthsweep_targets")
-      .Help("Targets by state.").Register(*registry);
-  Family<Gauge>& subsystem_up_f = prometheus::BuildGauge().Name("healthsweep_subsystem_up")
-      .Help("1 when the subsystem's last successful tick is fresh, 0 when stale.").Register(*registry);
-  Family<Gauge>& last_tick_f = prometheus::BuildGauge()
-      .Name("healthsweep_subsystem_last_tick_timestamp_seconds")
-      .Help("Unix time of the subsystem's last successful tick.").Register(*registry);
-  Family<Counter>& sweep_runs_f = prometheus::BuildCounter().Name("healthsweep_sweep_runs_total")
-      .Help("Sweeps run, by sweep and result.").Register(*registry);
-  Family<Histogram>& sweep_duration_f = prometheus::BuildHistogram()
-      .Name("healthsweep_sweep_duration_seconds").Help("Duration of sweeps.").Register(*registry);
-  Family<Counter>& detections_f = prometheus::BuildCounter().Name("healthsweep_detections_total")
-      .Help("Dead targets detected, by layer.").Register(*registry);
-  Family<Histogram>& detection_latency_f = prometheus::BuildHistogram()
-      .Name("healthsweep_detection_latency_seconds")
-      .Help("From the moment a target died (TTL deadline, hook received, engine event) to the verdict.")
-      .Register(*registry);
-  Family<Counter>& transitions_f = prometheus::BuildCounter().Name("healthsweep_transitions_total")
-      .Help("Target state transitions.").Register(*registry);
-  Family<Counter>& remediations_f = prometheus::BuildCounter()
-      .Name("healthsweep_remediations_total").Help("Remediation actions by result.").Register(*registry);
-  Family<Counter>& hook_requests_f = prometheus::BuildCounter()
-      .Name("healthsweep_hook_requests_total").Help("Hook requests by HTTP status code.").Register(*registry);
-  Family<Gauge>& failsafe_f = prometheus::BuildGauge().Name("healthsweep_failsafe_active")
-      .Help("1 while remediation is paused by the fail-safe.").Register(*registry);
-  Family<Gauge>& spool_f = prometheus::BuildGauge().Name("healthsweep_store_spool_events")
-      .Help("Events waiting in the spool for PostgreSQL.").Register(*registry);
-  Family<Counter>& reloads_f = prometheus::BuildCounter().Name("healthsweep_config_reloads_total")
-      .Help("Configuration reloads (SIGHUP) by result.").Register(*registry);
+  // SPEC section 5
+  SeriesCache<Gauge> build_info{r, family::build_info};
+  SeriesCache<Gauge> targets{r, family::targets};
+  SeriesCache<Gauge> subsystem_up{r, family::subsystem_up};
+  SeriesCache<Gauge> last_tick{r, family::subsystem_last_tick};
+  SeriesCache<Counter> sweep_runs{r, family::sweep_runs};
+  SeriesCache<Histogram> sweep_duration{r, family::sweep_duration};
+  SeriesCache<Counter> detections{r, family::detections};
+  SeriesCache<Histogram> detection_latency{r, family::detection_latency};
+  SeriesCache<Counter> transitions{r, family::transitions};
+  SeriesCache<Counter> remediations{r, family::remediations};
+  SeriesCache<Counter> hook_requests{r, family::hook_requests};
+  Counter& auth_failures = single<Counter>(r, family::auth_failures);
+  Gauge& failsafe = single<Gauge>(r, family::failsafe_active);
+  Gauge& spool = single<Gauge>(r, family::store_spool_events);
 
-  SeriesCache<Gauge> targets{targets_f, {"state"}};
-  SeriesCache<Gauge> subsystem_up{subsystem_up_f, {"subsystem"}};
-  SeriesCache<Gauge> last_tick{last_tick_f, {"subsystem"}};
-  SeriesCache<Counter> sweep_runs{sweep_runs_f, {"sweep", "result"}};
-  SeriesCache<Histogram> sweep_duration{sweep_duration_f, {"sweep"}};
-  SeriesCache<Counter> detections{detections_f, {"layer"}};
-  SeriesCache<Histogram> detection_latency{detection_latency_f, {"layer"}};
-  SeriesCache<Counter> transitions{transitions_f, {"from", "to"}};
-  SeriesCache<Counter> remediations{remediations_f, {"action", "result"}};
-  SeriesCache<Counter> hook_requests{hook_requests_f, {"code"}};
-  SeriesCache<Counter> reloads{reloads_f, {"result"}};
-  Gauge& failsafe = failsafe_f.Add({});
-  Gauge& spool = spool_f.Add({});
-
-  std::unordered_map<std::string, Family<Counter>*> extra_families;
-  std::unordered_map<std::string, Counter*> extra_series;
-  std::unordered_map<std::string, Gauge*> extra_gauges;
+  // Extras
+  SeriesCache<Counter> reloads{r, family::config_reloads};
+  SeriesCache<Counter> connections_refused{r, family::http_connections_refused};
+  ReactiveMetrics reactive{single<Counter>(r, family::reactive_coalesced),
+                           single<Counter>(r, family::reactive_refused),
+                           single<Counter>(r, family::reactive_false_alarms)};
+  ProactiveMetrics proactive{single<Counter>(r, family::proactive_overruns),
+                             single<Counter>(r, family::proactive_event_deaths),
+                             single<Counter>(r, family::proactive_process_exits),
+                             single<Gauge>(r, family::proactive_watched_processes)};
 };
 
 Metrics::Metrics(std::string_view version) : impl_(std::make_unique<Impl>()) {
-  impl_->build_info.Add({{"version", std::string(version)}}).Set(1);
+  impl_->build_info.get({version}).Set(1);
   // Series that exist from the start, so alerts and dashboards see zeros, not gaps.
   for (auto s : {"unknown", "online", "suspect", "offline", "restarting", "quarantined", "paused"})
     impl_->targets.get({s});
@@ -125,11 +112,10 @@ Metrics::Metrics(std::string_view version) : impl_(std::make_unique<Impl>()) {
   for (auto a : {"restart", "webhook", "mark_offline"})
     for (auto r : {"ok", "error", "suppressed"}) impl_->remediations.get({a, r});
   for (auto r : {"ok", "error"}) impl_->reloads.get({r});
+  for (auto r : {"per_client_cap", "evicted", "cap"}) impl_->connections_refused.get({r});
 }
 
 Metrics::~Metrics() = default;
-
-prometheus::Registry& Metrics::registry() { return *impl_->registry; }
 
 std::string Metrics::scrape(const LivenessRegistry& liveness) {
   impl_->process.refresh();
@@ -182,29 +168,14 @@ void Metrics::set_spool_events(double count) { impl_->spool.Set(count); }
 
 void Metrics::config_reload(bool ok) { impl_->reloads.get({ok ? "ok" : "error"}).Increment(); }
 
-prometheus::Counter& Metrics::counter(std::string_view name, std::string_view help,
-                                      std::string_view label, std::string_view value) {
-  std::string key(name);
-  key.push_back('\x1f');
-  key.append(value);
-  if (auto it = impl_->extra_series.find(key); it != impl_->extra_series.end()) return *it->second;
-  auto& fam = impl_->extra_families[std::string(name)];
-  if (!fam)
-    fam = &prometheus::BuildCounter().Name(std::string(name)).Help(std::string(help))
-               .Register(*impl_->registry);
-  prometheus::Labels labels;
-  if (!label.empty()) labels.emplace(std::string(label), std::string(value));
-  auto& series = fam->Add(labels);
-  impl_->extra_series.emplace(std::move(key), &series);
-  return series;
+void Metrics::auth_failure() { impl_->auth_failures.Increment(); }
+
+void Metrics::connection_refused(std::string_view reason) {
+  impl_->connections_refused.get({reason}).Increment();
 }
 
-prometheus::Gauge& Metrics::gauge(std::string_view name, std::string_view help) {
-  auto& g = impl_->extra_gauges[std::string(name)];
-  if (!g)
-    g = &prometheus::BuildGauge().Name(std::string(name)).Help(std::string(help))
-             .Register(*impl_->registry).Add({});
-  return *g;
-}
+ReactiveMetrics Metrics::reactive() { return impl_->reactive; }
+
+ProactiveMetrics Metrics::proactive() { return impl_->proactive; }
 
 }  // namespace healthsweep::metrics

@@ -1,6 +1,8 @@
 // The daemon's Prometheus metrics (SPEC section 5) on a prometheus-cpp core
-// registry. Families are created once here so that names are checked at
-// start, never at scrape time; hot paths get cached series pointers.
+// registry. Every family of families.hpp is created here at construction,
+// and only those: components record through the typed methods and handles
+// below and cannot invent a name. Names are checked at start, never at
+// scrape time; hot paths get cached series pointers.
 // No metric carries a per-target label: series count never grows with the fleet.
 #pragma once
 
@@ -14,14 +16,27 @@ namespace healthsweep::metrics {
 
 class LivenessRegistry;
 
+// The reactive layer's counters (families.hpp: reactive_*).
+struct ReactiveMetrics {
+  prometheus::Counter& coalesced;
+  prometheus::Counter& refused;
+  prometheus::Counter& false_alarms;
+};
+
+// The proactive layer's counters and gauge (families.hpp: proactive_*).
+struct ProactiveMetrics {
+  prometheus::Counter& overruns;
+  prometheus::Counter& event_deaths;
+  prometheus::Counter& process_exits;
+  prometheus::Gauge& watched_processes;
+};
+
 class Metrics {
  public:
   explicit Metrics(std::string_view version);
   ~Metrics();
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
-
-  prometheus::Registry& registry();
 
   // Text exposition format 0.0.4 of everything, including process_* metrics
   // and the liveness gauges, refreshed at the time of the call.
@@ -40,15 +55,16 @@ class Metrics {
   void set_spool_events(double count);
   void config_reload(bool ok);
 
-  // A counter with one optional label, for a layer's own counters
-  // (healthsweep_reactive_coalesced_total, ..._proactive_overruns_total).
-  // Created on first use; same name returns the same series.
-  prometheus::Counter& counter(std::string_view name, std::string_view help,
-                               std::string_view label = {},
-                               std::string_view value = {});
-  // A gauge without labels, for a layer's own gauges
-  // (healthsweep_proactive_watched_processes). Same name, same series.
-  prometheus::Gauge& gauge(std::string_view name, std::string_view help);
+  // Failed bearer auth (401), on any endpoint.
+  void auth_failure();
+  // The listener closed a connection by its own rules:
+  // reason: per_client_cap | evicted | cap
+  void connection_refused(std::string_view reason);
+
+  // A layer's own series, created with the rest at construction; the
+  // references live as long as this Metrics.
+  ReactiveMetrics reactive();
+  ProactiveMetrics proactive();
 
  private:
   struct Impl;

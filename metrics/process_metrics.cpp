@@ -11,6 +11,9 @@
 #include <sstream>
 #include <string>
 
+#include "metrics/families.hpp"
+#include "metrics/register_family.hpp"
+
 namespace healthsweep::metrics {
 
 struct ProcessMetrics::Series {
@@ -42,20 +45,13 @@ double process_start_time(long long start_ticks) {
 ProcessMetrics::~ProcessMetrics() = default;
 
 ProcessMetrics::ProcessMetrics(prometheus::Registry& r) : series_(std::make_unique<Series>()) {
-  auto gauge = [&](const char* name, const char* help) {
-    return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
-  };
-  series_->rss = gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
-  series_->vsize = gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
-  series_->cpu = &prometheus::BuildCounter()
-                      .Name("process_cpu_seconds_total")
-                      .Help("Total user and system CPU time spent in seconds.")
-                      .Register(r)
-                      .Add({});
-  series_->open_fds = gauge("process_open_fds", "Number of open file descriptors.");
-  series_->max_fds = gauge("process_max_fds", "Maximum number of open file descriptors.");
-  series_->start_time = gauge("process_start_time_seconds",
-                              "Start time of the process since unix epoch in seconds.");
+  auto gauge = [&](const FamilySpec& f) { return &register_family<prometheus::Gauge>(r, f).Add({}); };
+  series_->rss = gauge(family::process_resident_memory);
+  series_->vsize = gauge(family::process_virtual_memory);
+  series_->cpu = &register_family<prometheus::Counter>(r, family::process_cpu).Add({});
+  series_->open_fds = gauge(family::process_open_fds);
+  series_->max_fds = gauge(family::process_max_fds);
+  series_->start_time = gauge(family::process_start_time);
   refresh();
 }
 

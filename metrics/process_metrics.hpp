@@ -1,4 +1,4 @@
-// Standard process_* metrics (the names the Prometheus client libraries use),
+// Standard process_* metrics (families.hpp: the names the Prometheus client libraries use),
 // read from /proc at scrape time.
 #pragma once
 

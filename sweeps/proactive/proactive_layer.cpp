@@ -1,39 +1,23 @@
 #include "sweeps/proactive/proactive_layer.hpp"
-#include "clients/net/log_failure.hpp"
+#include "sweeps/proactive/proactive_layer_impl.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <prometheus/counter.h>
-#include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
 
-#include <deque>
-#include <random>
-#include <unordered_map>
-#include <unordered_set>
-
-#include "metrics/liveness.hpp"
-#include "metrics/metrics.hpp"
-#include "clients/engine/client.hpp"
 #include "clients/http/checker.hpp"
-#include "sweeps/proactive/process_exit_watch.hpp"
-#include "sweeps/proactive/target_check.hpp"
-#include "clients/net/tcp_checker.hpp"
+#include "clients/net/log_failure.hpp"
+#include "metrics/liveness.hpp"
 
 namespace healthsweep::sweeps::proactive {
 
 using namespace healthsweep::sweeps::decide;
-
 using namespace healthsweep::clients::engine;
 using namespace healthsweep::clients::http;
-using namespace healthsweep::clients::net;
 
-namespace net = boost::asio;
-using steady = std::chrono::steady_clock;
 using metrics::Subsystem;
 using namespace boost::asio::experimental::awaitable_operators;
 
@@ -42,85 +26,18 @@ constexpr auto label_paused = "healthsweep.paused";
 constexpr auto label_http = "healthsweep.http";
 }  // namespace
 
-struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl> {
-  Impl(net::any_io_executor ex, const config::Config& cfg, EngineClient* e, HttpChecker& h,
-       ProactiveOutputs o, metrics::Metrics& m, metrics::LivenessRegistry& l)
-      : executor(ex), proactive(cfg.proactive), stale_after(cfg.liveness_stale_after),
-        label(cfg.targets.engine_label), engine(e), http(h),
-        out(std::move(o)), metrics(m), liveness(l), wait_timer(ex), retry_timer(ex),
-        discovery_timer(ex), targets_refresh(cfg.targets.targets_refresh),
-        overruns(m.counter("healthsweep_proactive_overruns_total",
-                           "Proactive sweeps that took longer than the interval.")),
-        event_deaths(m.counter("healthsweep_proactive_event_deaths_total",
-                               "Container deaths seen on the engine's event stream.")),
-        process_exits(m.counter("healthsweep_proactive_process_exits_total",
-                                "Container deaths seen as the exit of the container's main process (pidfd).")),
-        watched(m.gauge("healthsweep_proactive_watched_processes",
-                        "Containers whose main process is watched for its exit (pidfd).")) {
-    watch_wanted = e && cfg.engine.watch_processes;
-    if (watch_wanted && ProcessExitWatch::supported())
-      exits = std::make_unique<ProcessExitWatch>(ex, [this](const ProcessExit& pe) { on_process_exit(pe); });
-  }
-
-  net::any_io_executor executor;
-  config::Proactive proactive;
-  std::chrono::milliseconds stale_after;
-  std::string label;
-  EngineClient* engine;
-  HttpChecker& http;
-  ProactiveOutputs out;
-  metrics::Metrics& metrics;
-  metrics::LivenessRegistry& liveness;
-  net::steady_timer wait_timer;   // between sweeps
-  net::steady_timer retry_timer;  // event stream reconnect backoff
-  net::steady_timer discovery_timer;
-  std::chrono::milliseconds targets_refresh;
-  steady::time_point last_discovery{};
-  prometheus::Counter& overruns;
-  prometheus::Counter& event_deaths;
-  prometheus::Counter& process_exits;
-  prometheus::Gauge& watched;
-  // Container main processes watched through pidfds (null: off or no pidfds).
-  std::unique_ptr<ProcessExitWatch> exits;
-  bool watch_wanted = false;
-  std::deque<std::pair<std::string, std::string>> to_arm;  // target id, container id: inspect, then watch
-  bool arming = false;
-  // Running containers of the last list: name and id -> full id.
-  std::unordered_map<std::string, std::string> running_ids;
-  // Containers whose process cannot be watched (another PID namespace, ...):
-  // not inspected again at every sweep; forgotten once they leave the list.
-  std::unordered_set<std::string> unwatchable;
-  std::mt19937 rng{std::random_device{}()};
-  std::unordered_map<std::string, std::string> id_by_container;  // container name/id -> target id
-  std::optional<bool> engine_was_healthy;
-  std::optional<std::chrono::system_clock::time_point> last_event_time;
-  bool stopped = false;
-  bool poll_requested = false;
-  int failures = 0;  // consecutive sweeps that could not ask the engine
-  // When the event stream last said something about a target: a sweep whose
-  // list was asked for before that is older news and says nothing of it.
-  std::unordered_map<std::string, steady::time_point> last_event_at;
-  std::uint64_t sweeps = 0;
-
-  void set_engine_health(bool healthy, const std::string& why);
-  std::chrono::milliseconds next_interval();
-  net::awaitable<void> poll_loop();
-  std::chrono::milliseconds sweep_budget() const;
-  net::awaitable<bool> sweep();  // false: the engine could not be asked
-  net::awaitable<bool> list_containers(std::unordered_map<std::string, Finding>& by_container,
-                                       steady::time_point deadline);
-  std::vector<TargetSpec> discover(const std::vector<ContainerSummary>& listed);
-  net::awaitable<void> discovery_loop();
-  net::awaitable<std::vector<std::vector<Finding>>> run_probes(const std::vector<TargetSpec>& targets);
-  net::awaitable<void> events_loop();
-  void on_event(const EngineEvent& ev);
-  net::awaitable<void> confirm_started(std::string id, std::string container);
-  void arm_watches(const std::vector<TargetSpec>& targets);
-  net::awaitable<void> arm_loop();
-  void watch_process(const std::string& id, const ContainerInfo& info);
-  void on_process_exit(const ProcessExit& exit);
-  std::string target_of(const EngineEvent& ev) const;
-};
+ProactiveLayer::Impl::Impl(net::any_io_executor ex, const config::Config& cfg, EngineClient* e,
+                           HttpChecker& h, ProactiveOutputs o, metrics::Metrics& m,
+                           metrics::LivenessRegistry& l)
+    : executor(ex), proactive(cfg.proactive), stale_after(cfg.liveness_stale_after),
+      label(cfg.targets.engine_label), engine(e), http(h),
+      out(std::move(o)), metrics(m), liveness(l), wait_timer(ex), retry_timer(ex),
+      discovery_timer(ex), targets_refresh(cfg.targets.targets_refresh),
+      counters(m.proactive()) {
+  watch_wanted = e && cfg.engine.watch_processes;
+  if (watch_wanted && ProcessExitWatch::supported())
+    exits = std::make_unique<ProcessExitWatch>(ex, [this](const ProcessExit& pe) { on_process_exit(pe); });
+}
 
 void ProactiveLayer::Impl::set_engine_health(bool healthy, const std::string& why) {
   if (engine_was_healthy == healthy) return;
@@ -160,7 +77,7 @@ net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
     ++sweeps;
     const auto took = steady::now() - start;
     if (took > proactive.interval) {
-      overruns.Increment();
+      counters.overruns.Increment();
       spdlog::warn("proactive sweep took {} ms, longer than the interval",
                    std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
     }
@@ -342,148 +259,6 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   metrics.sweep_run("proactive", engine_ok, secs);
   if (engine_ok) liveness.tick(Subsystem::proactive);
   co_return engine_ok;
-}
-
-std::string ProactiveLayer::Impl::target_of(const EngineEvent& ev) const {
-  if (!label.empty())
-    if (auto it = ev.attributes.find(label); it != ev.attributes.end() && !it->second.empty())
-      return it->second;
-  if (auto it = id_by_container.find(ev.name); it != id_by_container.end()) return it->second;
-  if (auto it = id_by_container.find(ev.id); it != id_by_container.end()) return it->second;
-  return {};
-}
-
-void ProactiveLayer::Impl::on_event(const EngineEvent& ev) {
-  last_event_time = ev.time;
-  const std::string id = target_of(ev);
-  if (id.empty()) return;
-  // A labelled container we have not listed yet (created after the last
-  // sweep), or one removed (Docker says destroy, Podman remove): discovery
-  // runs now rather than at the next sweep.
-  const bool known = id_by_container.count(ev.name) || id_by_container.count(ev.id);
-  if ((!known && (ev.action == "create" || ev.action == "start")) || ev.action == "destroy" || ev.action == "remove") {
-    poll_requested = true;
-    wait_timer.cancel();
-  }
-  // When the engine saw it, on our steady clock: detection latency counts
-  // from the engine's event, not from when we read it.
-  const auto now = steady::now();
-  const auto age = std::chrono::system_clock::now() - ev.time;
-  const auto observed = age > std::chrono::system_clock::duration::zero()
-                            ? now - std::chrono::duration_cast<steady::duration>(age) : now;
-  if (ev.action == "die" || ev.action == "oom" || ev.action == "start" || ev.action == "restart" ||
-      ev.action == "health_status")
-    last_event_at[id] = now;
-  if (ev.action == "die" || ev.action == "oom") {
-    event_deaths.Increment();
-    std::string reason = ev.action == "oom" ? "container OOM-killed" : "container died";
-    if (ev.exit_code) reason += " (exit code " + std::to_string(*ev.exit_code) + ")";
-    out.evidence(Evidence{id, Layer::proactive, Verdict::dead, std::move(reason), true, observed});
-  } else if (ev.action == "start" || ev.action == "restart") {
-    if (out.started) out.started(id, "container started (engine event)");
-    net::co_spawn(executor, confirm_started(id, ev.name.empty() ? ev.id : ev.name),
-                  clients::net::log_failure("proactive: confirm start"));
-  } else if (ev.action == "health_status") {
-    if (ev.health == "healthy")
-      out.evidence(Evidence{id, Layer::proactive, Verdict::alive, "container healthy", true, observed});
-    else if (ev.health == "unhealthy")
-      out.evidence(Evidence{id, Layer::proactive, Verdict::dead, "container unhealthy", false, observed});
-  }
-}
-
-net::awaitable<void> ProactiveLayer::Impl::confirm_started(std::string id, std::string container) {
-  auto self = shared_from_this();
-  // A container without a health check is alive once it runs; one with a
-  // health check proves it with its health_status event.
-  auto info = co_await engine->inspect(container);
-  if (stopped || !info.ok()) co_return;
-  watch_process(id, info.value);
-  const Finding f = container_finding(info.value);
-  if (f.verdict == Verdict::alive)
-    out.evidence(Evidence{id, Layer::proactive, Verdict::alive, f.reason, true, steady::now()});
-}
-
-void ProactiveLayer::Impl::arm_watches(const std::vector<TargetSpec>& targets) {
-  if (!exits) return;
-  // The list has no PIDs: each running container not watched yet is
-  // inspected once (one at a time, so the fleet's first sweep does not crowd
-  // the engine). Later sweeps only inspect containers that changed.
-  std::unordered_set<std::string> present;
-  for (const auto& t : targets) {
-    if (t.container.empty()) continue;
-    present.insert(t.id);
-    auto it = running_ids.find(t.container);
-    if (it == running_ids.end()) {
-      exits->forget(t.id);
-      continue;
-    }
-    if (!exits->watching(t.id, it->second) && !unwatchable.count(it->second)) to_arm.emplace_back(t.id, it->second);
-  }
-  exits->retain([&](const std::string& id) { return present.count(id) > 0; });
-  watched.Set(static_cast<double>(exits->size()));
-  std::erase_if(unwatchable, [&](const std::string& c) { return !running_ids.count(c); });
-  if (!to_arm.empty() && !arming) {
-    arming = true;
-    net::co_spawn(executor, arm_loop(), clients::net::log_failure("proactive: process watch arming"));
-  }
-}
-
-net::awaitable<void> ProactiveLayer::Impl::arm_loop() {
-  auto self = shared_from_this();
-  while (!to_arm.empty() && !stopped) {
-    auto [id, container] = std::move(to_arm.front());
-    to_arm.pop_front();
-    if (exits->watching(id, container)) continue;  // a start event armed it meanwhile
-    auto info = co_await engine->inspect(container);
-    if (stopped) break;
-    if (info.ok()) watch_process(id, info.value);
-  }
-  arming = false;
-}
-
-void ProactiveLayer::Impl::watch_process(const std::string& id, const ContainerInfo& info) {
-  if (!exits || !info.running || info.pid <= 0) return;
-  const auto r = exits->watch(id, info.id, info.pid);
-  watched.Set(static_cast<double>(exits->size()));
-  if (r == WatchResult::not_container || r == WatchResult::unsupported) {
-    // Not a failure: the events stream and the poll still cover it.
-    if (unwatchable.insert(info.id).second)
-      spdlog::debug("proactive: container {} (pid {}) not watched: {}", info.name, info.pid, to_string(r));
-  }
-}
-
-void ProactiveLayer::Impl::on_process_exit(const ProcessExit& exit) {
-  // The container's main process is gone: the container is dead, as surely
-  // as a `die` event says, and sooner. A sweep asked before now is older news.
-  last_event_at[exit.key] = exit.when;
-  process_exits.Increment();
-  watched.Set(static_cast<double>(exits->size()));
-  out.evidence(Evidence{exit.key, Layer::proactive, Verdict::dead,
-                        "container process exited (pid " + std::to_string(exit.pid) + ")", true, exit.when});
-}
-
-net::awaitable<void> ProactiveLayer::Impl::events_loop() {
-  auto self = shared_from_this();
-  auto backoff = std::chrono::milliseconds(100);
-  while (!stopped) {
-    // Every container event: those of labelled containers and of the
-    // containers static targets name; target_of() drops the rest.
-    EventsQuery q;
-    // Replay from the last event seen so a reconnect loses nothing; on the
-    // first connect, from now.
-    q.since = last_event_time ? *last_event_time : std::chrono::system_clock::now();
-    bool connected = false;
-    auto r = co_await engine->follow_events(q, [this](const EngineEvent& ev) { on_event(ev); },
-                                            [&] { connected = true; });
-    if (stopped) co_return;
-    spdlog::warn("engine: event stream ended ({}); reconnecting in {} ms", r.error, backoff.count());
-    retry_timer.expires_after(backoff);
-    boost::system::error_code ec;
-    co_await retry_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-    backoff = connected ? std::chrono::milliseconds(100) : std::min(backoff * 2, std::chrono::milliseconds(5000));
-    // Whatever the stream missed, a full poll catches.
-    if (!stopped) { poll_requested = true; wait_timer.cancel(); }
-  }
 }
 
 ProactiveLayer::ProactiveLayer(net::any_io_executor ex, const config::Config& config,

@@ -23,12 +23,8 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
        metrics::LivenessRegistry& l)
       : executor(ex), options(o), check(std::move(c)), sink(std::move(s)), metrics(m),
         liveness(l), ticker(ex),
-        coalesced_total(m.counter("healthsweep_reactive_coalesced_total",
-                                  "Hook reports answered from a pending or recent check.")),
-        refused_total(m.counter("healthsweep_reactive_refused_total",
-                                "Hook reports refused (429) because the check queue was full.")),
-        false_alarms_total(m.counter("healthsweep_reactive_false_alarms_total",
-                                     "Hook reports whose check found the target alive.")) {}
+        coalesced_total(m.reactive().coalesced), refused_total(m.reactive().refused),
+        false_alarms_total(m.reactive().false_alarms) {}
 
   struct Flight {
     bool pending = false;

@@ -1,0 +1,113 @@
+// Every metric family the daemon exposes, in one place: name, type, label
+// names and help text. SPEC section 5 lists the contract; the extras below it
+// are the daemon's own (config reloads, the layers' counters). Dashboards and
+// alert rules in deploy/ read these names: change one only with them.
+// Metrics registers exactly this list at construction, and components reach
+// the series through Metrics' typed methods and handles, never by name, so no
+// component can invent a family.
+#pragma once
+
+#include <array>
+#include <span>
+#include <string_view>
+
+namespace healthsweep::metrics {
+
+enum class Kind { counter, gauge, histogram };
+std::string_view to_string(Kind k);
+
+struct FamilySpec {
+  std::string_view name;
+  Kind kind;
+  std::array<std::string_view, 2> labels;  // label names; empty ones unused
+  std::string_view help;
+};
+
+namespace family {
+
+// SPEC section 5
+inline constexpr FamilySpec build_info{
+    "healthsweep_build_info", Kind::gauge, {"version"}, "Build information; always 1."};
+inline constexpr FamilySpec targets{
+    "healthsweep_targets", Kind::gauge, {"state"}, "Targets by state."};
+inline constexpr FamilySpec subsystem_up{
+    "healthsweep_subsystem_up", Kind::gauge, {"subsystem"},
+    "1 when the subsystem's last successful tick is fresh, 0 when stale."};
+inline constexpr FamilySpec subsystem_last_tick{
+    "healthsweep_subsystem_last_tick_timestamp_seconds", Kind::gauge, {"subsystem"},
+    "Unix time of the subsystem's last successful tick."};
+inline constexpr FamilySpec sweep_runs{
+    "healthsweep_sweep_runs_total", Kind::counter, {"sweep", "result"},
+    "Sweeps run, by sweep and result."};
+inline constexpr FamilySpec sweep_duration{
+    "healthsweep_sweep_duration_seconds", Kind::histogram, {"sweep"}, "Duration of sweeps."};
+inline constexpr FamilySpec detections{
+    "healthsweep_detections_total", Kind::counter, {"layer"}, "Dead targets detected, by layer."};
+inline constexpr FamilySpec detection_latency{
+    "healthsweep_detection_latency_seconds", Kind::histogram, {"layer"},
+    "From the moment a target died (TTL deadline, hook received, engine event) to the verdict."};
+inline constexpr FamilySpec transitions{
+    "healthsweep_transitions_total", Kind::counter, {"from", "to"}, "Target state transitions."};
+inline constexpr FamilySpec remediations{
+    "healthsweep_remediations_total", Kind::counter, {"action", "result"},
+    "Remediation actions by result."};
+inline constexpr FamilySpec hook_requests{
+    "healthsweep_hook_requests_total", Kind::counter, {"code"}, "Hook requests by HTTP status code."};
+inline constexpr FamilySpec auth_failures{
+    "healthsweep_auth_failures_total", Kind::counter, {},
+    "Requests refused for a missing or wrong bearer token (401)."};
+inline constexpr FamilySpec failsafe_active{
+    "healthsweep_failsafe_active", Kind::gauge, {}, "1 while remediation is paused by the fail-safe."};
+inline constexpr FamilySpec store_spool_events{
+    "healthsweep_store_spool_events", Kind::gauge, {}, "Events waiting in the spool for PostgreSQL."};
+
+// Standard process metrics (the names the Prometheus client libraries use)
+inline constexpr FamilySpec process_resident_memory{
+    "process_resident_memory_bytes", Kind::gauge, {}, "Resident memory size in bytes."};
+inline constexpr FamilySpec process_virtual_memory{
+    "process_virtual_memory_bytes", Kind::gauge, {}, "Virtual memory size in bytes."};
+inline constexpr FamilySpec process_cpu{
+    "process_cpu_seconds_total", Kind::counter, {}, "Total user and system CPU time spent in seconds."};
+inline constexpr FamilySpec process_open_fds{
+    "process_open_fds", Kind::gauge, {}, "Number of open file descriptors."};
+inline constexpr FamilySpec process_max_fds{
+    "process_max_fds", Kind::gauge, {}, "Maximum number of open file descriptors."};
+inline constexpr FamilySpec process_start_time{
+    "process_start_time_seconds", Kind::gauge, {},
+    "Start time of the process since unix epoch in seconds."};
+
+// Extras: the daemon's own
+inline constexpr FamilySpec config_reloads{
+    "healthsweep_config_reloads_total", Kind::counter, {"result"},
+    "Configuration reloads (SIGHUP) by result."};
+inline constexpr FamilySpec http_connections_refused{
+    "healthsweep_http_connections_refused_total", Kind::counter, {"reason"},
+    "Connections the listener closed by its own rules, by reason (per_client_cap, evicted, cap)."};
+inline constexpr FamilySpec reactive_coalesced{
+    "healthsweep_reactive_coalesced_total", Kind::counter, {},
+    "Hook reports answered from a pending or recent check."};
+inline constexpr FamilySpec reactive_refused{
+    "healthsweep_reactive_refused_total", Kind::counter, {},
+    "Hook reports refused (429) because the check queue was full."};
+inline constexpr FamilySpec reactive_false_alarms{
+    "healthsweep_reactive_false_alarms_total", Kind::counter, {},
+    "Hook reports whose check found the target alive."};
+inline constexpr FamilySpec proactive_overruns{
+    "healthsweep_proactive_overruns_total", Kind::counter, {},
+    "Proactive sweeps that took longer than the interval."};
+inline constexpr FamilySpec proactive_event_deaths{
+    "healthsweep_proactive_event_deaths_total", Kind::counter, {},
+    "Container deaths seen on the engine's event stream."};
+inline constexpr FamilySpec proactive_process_exits{
+    "healthsweep_proactive_process_exits_total", Kind::counter, {},
+    "Container deaths seen as the exit of the container's main process (pidfd)."};
+inline constexpr FamilySpec proactive_watched_processes{
+    "healthsweep_proactive_watched_processes", Kind::gauge, {},
+    "Containers whose main process is watched for its exit (pidfd)."};
+
+}  // namespace family
+
+// Every family above, each once.
+std::span<const FamilySpec> all_families();
+
+}  // namespace healthsweep::metrics

@@ -1,0 +1,95 @@
+// Internal to the proactive layer (proactive_layer.cpp, event_watch.cpp,
+// process_arming.cpp): the state they share.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "clients/engine/client.hpp"
+#include "metrics/metrics.hpp"
+#include "sweeps/proactive/process_exit_watch.hpp"
+#include "sweeps/proactive/proactive_layer.hpp"
+#include "sweeps/proactive/target_check.hpp"
+
+namespace healthsweep::sweeps::proactive {
+
+namespace net = boost::asio;
+using steady = std::chrono::steady_clock;
+
+struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl> {
+  Impl(net::any_io_executor ex, const config::Config& cfg, clients::engine::EngineClient* e,
+       clients::http::HttpChecker& h, ProactiveOutputs o, metrics::Metrics& m,
+       metrics::LivenessRegistry& l);
+
+  net::any_io_executor executor;
+  config::Proactive proactive;
+  std::chrono::milliseconds stale_after;
+  std::string label;
+  clients::engine::EngineClient* engine;
+  clients::http::HttpChecker& http;
+  ProactiveOutputs out;
+  metrics::Metrics& metrics;
+  metrics::LivenessRegistry& liveness;
+  net::steady_timer wait_timer;   // between sweeps
+  net::steady_timer retry_timer;  // event stream reconnect backoff
+  net::steady_timer discovery_timer;
+  std::chrono::milliseconds targets_refresh;
+  steady::time_point last_discovery{};
+  metrics::ProactiveMetrics counters;
+  // Container main processes watched through pidfds (null: off or no pidfds).
+  std::unique_ptr<ProcessExitWatch> exits;
+  bool watch_wanted = false;
+  std::deque<std::pair<std::string, std::string>> to_arm;  // target id, container id: inspect, then watch
+  bool arming = false;
+  // Running containers of the last list: name and id -> full id.
+  std::unordered_map<std::string, std::string> running_ids;
+  // Containers whose process cannot be watched (another PID namespace, ...):
+  // not inspected again at every sweep; forgotten once they leave the list.
+  std::unordered_set<std::string> unwatchable;
+  std::mt19937 rng{std::random_device{}()};
+  std::unordered_map<std::string, std::string> id_by_container;  // container name/id -> target id
+  std::optional<bool> engine_was_healthy;
+  std::optional<std::chrono::system_clock::time_point> last_event_time;
+  bool stopped = false;
+  bool poll_requested = false;
+  int failures = 0;  // consecutive sweeps that could not ask the engine
+  // When the event stream last said something about a target: a sweep whose
+  // list was asked for before that is older news and says nothing of it.
+  std::unordered_map<std::string, steady::time_point> last_event_at;
+  std::uint64_t sweeps = 0;
+
+  // proactive_layer.cpp: the poll loop, the sweep, discovery
+  void set_engine_health(bool healthy, const std::string& why);
+  std::chrono::milliseconds next_interval();
+  net::awaitable<void> poll_loop();
+  net::awaitable<bool> sweep();  // false: the engine could not be asked
+  net::awaitable<bool> list_containers(std::unordered_map<std::string, Finding>& by_container,
+                                       steady::time_point deadline);
+  std::vector<decide::TargetSpec> discover(const std::vector<clients::engine::ContainerSummary>& listed);
+  net::awaitable<void> discovery_loop();
+  net::awaitable<std::vector<std::vector<Finding>>> run_probes(const std::vector<decide::TargetSpec>& targets);
+  std::chrono::milliseconds sweep_budget() const;
+  // event_watch.cpp: the engine's event stream
+  net::awaitable<void> events_loop();
+  void on_event(const clients::engine::EngineEvent& ev);
+  net::awaitable<void> confirm_started(std::string id, std::string container);
+  // process_arming.cpp: pidfd watches of the containers' main processes
+  void arm_watches(const std::vector<decide::TargetSpec>& targets);
+  net::awaitable<void> arm_loop();
+  void watch_process(const std::string& id, const clients::engine::ContainerInfo& info);
+  void on_process_exit(const ProcessExit& exit);
+  std::string target_of(const clients::engine::EngineEvent& ev) const;  // event_watch.cpp
+};
+
+}  // namespace healthsweep::sweeps::proactive
