@@ -104,8 +104,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
 
   // Parameterless statements in order; the first error, if any.
   net::awaitable<std::string> run_all(std::vector<std::string> statements) {
-    for (auto& sql : statements) {
-      auto r = co_await conn.exec(std::move(sql), PgConnection::Params(), query_timeout);
+    for (const auto& sql : statements) {
+      // A copy: the error message below names the statement.
+      auto r = co_await conn.exec(sql, PgConnection::Params(), query_timeout);
       if (!r.ok) co_return sql + ": " + r.error;
     }
     co_return std::string{};
