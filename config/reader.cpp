@@ -19,7 +19,7 @@ namespace healthsweep::config::detail {
 namespace {
 
 constexpr Duration max_duration = std::chrono::hours(24 * 30);
-constexpr std::size_t max_small_file = 64 * 1024;
+constexpr std::size_t max_small_file = std::size_t{64} * 1024;
 
 std::string join(std::span<const std::string_view> names) {
   std::string out;
