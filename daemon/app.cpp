@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <csignal>
 
+#include "clients/net/log_failure.hpp"
 #include "daemon/components.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/logging.hpp"
@@ -100,8 +101,9 @@ void App::Impl::reload() {
   config::Config next = std::move(*result.config);
   if (next.listen.host != cfg.listen.host || next.listen.port != cfg.listen.port)
     spdlog::warn("config reload: listen changed; it takes effect at the next restart");
-  for (auto [changed, what] : {std::pair{next.redis.enabled != cfg.redis.enabled ||
-                                             next.redis.url != cfg.redis.url, "redis"},
+  // A changed redis section applies at once (PassiveLayer::reconfigure);
+  // adding or removing it, like the other connections, waits for a restart.
+  for (auto [changed, what] : {std::pair{next.redis.enabled != cfg.redis.enabled, "redis"},
                                std::pair{next.engine.enabled != cfg.engine.enabled ||
                                              next.engine.socket != cfg.engine.socket, "engine"},
                                std::pair{next.postgres.enabled != cfg.postgres.enabled ||
@@ -133,7 +135,7 @@ void App::Impl::start_watchdog() {
       boost::system::error_code ec;
       co_await watchdog.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
-  }, net::detached);
+  }, clients::net::log_failure("watchdog"));
 }
 
 void App::Impl::shutdown() {
@@ -147,15 +149,10 @@ void App::Impl::shutdown() {
   // In-flight work (remediations, store writes) gets shutdown_grace to
   // finish; then the loop stops whatever is left.
   net::co_spawn(ioc, [this]() -> net::awaitable<void> {
-    const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace;
-    net::steady_timer t(ioc);
-    while (inflight() > 0 && std::chrono::steady_clock::now() < deadline) {
-      t.expires_after(std::chrono::milliseconds(10));
-      co_await t.async_wait(net::use_awaitable);
-    }
+    if (components) co_await components->drain(cfg.shutdown_grace);
     if (inflight() > 0) spdlog::warn("shutdown grace over with {} operations in flight", inflight());
     ioc.stop();
-  }, net::detached);
+  }, clients::net::log_failure("shutdown"));
 }
 
 namespace {

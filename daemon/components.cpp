@@ -1,10 +1,12 @@
 #include "daemon/components.hpp"
 
+#include "clients/net/log_failure.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "metrics/liveness.hpp"
@@ -12,6 +14,8 @@
 #include "store/store.hpp"
 #include "sweeps/postgres_targets.hpp"
 #include "clients/engine/client.hpp"
+#include "store/transition_event.hpp"
+#include "sweeps/check_now.hpp"
 #include "sweeps/fleet.hpp"
 #include "clients/http/checker.hpp"
 #include "sweeps/passive/passive_layer.hpp"
@@ -19,7 +23,6 @@
 #include "sweeps/reactive/reactive_layer.hpp"
 #include "sweeps/remediator.hpp"
 #include "sweeps/decide/state_machine.hpp"
-#include "sweeps/target_check.hpp"
 #include "sweeps/target_sources.hpp"
 #include "clients/http/webhook_client.hpp"
 
@@ -79,7 +82,6 @@ struct Components::Impl {
   void build_store();
   void watch_passive_targets();
   std::vector<TargetSpec> checkable_targets() const;
-  net::awaitable<Evidence> check(const std::string& id, Layer layer);
 };
 
 std::vector<TargetSpec> Components::Impl::checkable_targets() const {
@@ -89,12 +91,6 @@ std::vector<TargetSpec> Components::Impl::checkable_targets() const {
     if (!spec.container.empty() || !spec.http.empty() || spec.tcp) out.push_back(spec);
   });
   return out;
-}
-
-net::awaitable<Evidence> Components::Impl::check(const std::string& id, Layer layer) {
-  auto spec = fleet.spec(id);
-  if (!spec) co_return Evidence{id, layer, Verdict::unknown, "target left", false, std::chrono::steady_clock::now()};
-  co_return co_await check_target(ioc.get_executor(), *spec, engine.get(), &http, cfg.proactive.timeout, layer);
 }
 
 void Components::Impl::watch_passive_targets() {
@@ -139,24 +135,23 @@ void Components::Impl::build() {
     proactive = std::make_unique<ProactiveLayer>(ioc.get_executor(), cfg, engine.get(), http, std::move(out),
                                                  metrics, liveness);
   }
-  if (cfg.reactive.enabled) {
+  // The reactive layer serves the admin sweep too, so it exists even with
+  // the hook disabled (sweeps.reactive.enabled: false); it is started (its
+  // liveness enabled) only for the hook.
+  {
     ReactiveLayer::Options o;
     o.coalesce_window = cfg.reactive.coalesce_window;
     o.stale_after = cfg.liveness_stale_after;
-    reactive = std::make_unique<ReactiveLayer>(
-        ioc.get_executor(), o,
-        [this](const ReactiveLayer::Report& r) { return check(r.target, Layer::reactive); },
-        fleet.sink(), metrics, liveness);
+    reactive = std::make_unique<ReactiveLayer>(ioc.get_executor(), o,
+                                               check_now(ioc.get_executor(), fleet, engine.get(), http, cfg.proactive),
+                                               fleet.sink(), metrics, liveness);
   }
   if (cfg.redis.enabled) {
+    PassiveOptions po;
+    po.stale_after = cfg.liveness_stale_after;
     passive = std::make_unique<PassiveLayer>(
         ioc.get_executor(), cfg.redis, metrics, liveness, fleet.sink(),
-        [this](bool healthy) { fleet.set_source_healthy("redis", healthy); });
-    // Ticks come from reconciliations and deadline passes: allow two
-    // reconcile intervals between them before calling it stale.
-    const auto budget = std::max(cfg.liveness_stale_after, cfg.redis.reconcile_interval * 2 + std::chrono::seconds(5));
-    liveness.enable(Subsystem::redis, budget);
-    liveness.enable(Subsystem::passive, budget);
+        [this](bool healthy) { fleet.set_source_healthy("redis", healthy); }, po);
     fleet.set_heartbeat_lookup([this](std::string_view id) { return passive->last_heartbeat(id); });
     watch_passive_targets();
     passive->set_targets(fleet.ids(), std::chrono::steady_clock::now());
@@ -173,40 +168,12 @@ void Components::Impl::build_store() {
   // Every state change is one event row (SPEC section 6); a target appearing
   // is not a state change, its leaving is (the target row is deleted).
   fleet.on_transition([this](const Transition& t) {
-    if (t.added) return;
-    store::Event e;
-    e.target = t.target;
-    e.from_state = to_string(t.from);
-    e.to_state = to_string(t.to);
-    e.layer = to_string(t.layer);
-    e.reason = t.reason;
-    e.at = t.wall;
-    e.removed = t.removed;
-    boost::json::object detail;
-    if (t.observed_at)
-      detail["detection_latency_seconds"] = std::chrono::duration<double>(t.at - *t.observed_at).count();
-    if (t.removed) detail["removed"] = true;
-    e.detail_json = boost::json::serialize(detail);
-    if (const auto* rec = fleet.machine().find(t.target)) {
-      e.restarts = static_cast<int>(rec->restarts);
-      e.quarantined = rec->quarantined;
-      if (rec->history)  // steady times of this run, written as wall-clock times
-        for (const auto r : rec->history->recent)
-          e.recent_restarts.push_back(t.wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(t.at - r));
-    }
-    store->record(std::move(e));
+    if (auto e = store::event_of(t, fleet.machine().find(t.target))) store->record(std::move(*e));
   });
   // A restarted daemon keeps counts, quarantines and the crash-loop backoff.
   // Until the rows are read (normally within milliseconds of connecting)
   // remediation goes on without them; a late restore still quarantines.
-  store->on_restore([this](std::vector<store::TargetRow> rows) {
-    std::vector<RestoredTarget> restored;
-    restored.reserve(rows.size());
-    for (auto& r : rows)
-      restored.push_back(RestoredTarget{std::move(r.id), static_cast<std::uint32_t>(std::max(r.restarts, 0)),
-                                        r.quarantined, std::move(r.recent_restarts)});
-    fleet.restore(std::move(restored));
-  });
+  store->on_restore([this](std::vector<store::TargetRow> rows) { fleet.restore(store::restored_targets(std::move(rows))); });
   if (cfg.targets.postgres_query) {
     target_query = std::make_unique<store::TargetQuery>(
         ioc.get_executor(), cfg.postgres.dsn, *cfg.targets.postgres_query, cfg.targets.targets_refresh,
@@ -231,7 +198,7 @@ void Components::start() {
   if (impl_->store) impl_->store->start();
   if (impl_->target_query) impl_->target_query->start();
   if (impl_->proactive) impl_->proactive->start();
-  if (impl_->reactive) impl_->reactive->start();
+  if (impl_->reactive && impl_->cfg.reactive.enabled) impl_->reactive->start();
   if (impl_->passive) impl_->passive->start();
 }
 
@@ -253,7 +220,8 @@ void Components::reconfigure(const config::Config& cfg) {
   d.fleet.configure(cfg);
   d.remediator->configure(cfg.restart);
   if (d.proactive) d.proactive->configure(cfg);
-  if (d.reactive) d.reactive->set_coalesce_window(cfg.reactive.coalesce_window);
+  if (d.passive && cfg.redis.enabled) d.passive->reconfigure(cfg.redis);
+  d.reactive->set_coalesce_window(cfg.reactive.coalesce_window);
   d.fleet.replace_source(TargetSources::static_source, static_specs(cfg));
   if (d.target_query) d.target_query->set_refresh(cfg.targets.targets_refresh);
 }
@@ -264,33 +232,49 @@ std::optional<std::string> Components::target_json(std::string_view id) const {
   return impl_->fleet.target_json(id);
 }
 
-HookAnswer Components::hook(HookReport&& report) {
-  auto& d = *impl_;
-  if (!d.reactive) return HookAnswer{503};
-  if (!d.fleet.contains(report.target)) return HookAnswer{404};
-  const auto admission = d.reactive->report(
-      {std::move(report.target), std::move(report.error), std::move(report.source), std::chrono::steady_clock::now()});
-  switch (admission) {
+namespace {
+
+CheckAnswer answer_of(ReactiveLayer::Admission a) {
+  switch (a) {
     case ReactiveLayer::Admission::started:
-    case ReactiveLayer::Admission::queued: return HookAnswer{202, false};
-    case ReactiveLayer::Admission::coalesced: return HookAnswer{202, true};
-    case ReactiveLayer::Admission::refused: return HookAnswer{429, false, 1};
+    case ReactiveLayer::Admission::queued: return CheckAnswer::accepted;
+    case ReactiveLayer::Admission::coalesced: return CheckAnswer::coalesced;
+    case ReactiveLayer::Admission::refused: return CheckAnswer::queue_full;
   }
-  return HookAnswer{503};
+  return CheckAnswer::queue_full;
 }
 
-bool Components::sweep(std::string_view id) {
+}  // namespace
+
+CheckAnswer Components::hook(HookReport&& report) {
   auto& d = *impl_;
-  if (!d.fleet.contains(id)) return false;
-  net::co_spawn(d.ioc, [&d, target = std::string(id)]() -> net::awaitable<void> {
-    auto ev = co_await d.check(target, Layer::proactive);
-    ev.reason = "admin sweep: " + ev.reason;
-    d.fleet.submit(std::move(ev));
-  }, net::detached);
-  return true;
+  if (!d.cfg.reactive.enabled) return CheckAnswer::layer_off;
+  if (!d.fleet.contains(report.target)) return CheckAnswer::unknown_target;
+  return answer_of(d.reactive->report(
+      {std::move(report.target), std::move(report.error), std::move(report.source), std::chrono::steady_clock::now()}));
+}
+
+CheckAnswer Components::sweep(std::string_view id) {
+  auto& d = *impl_;
+  if (!d.fleet.contains(id)) return CheckAnswer::unknown_target;
+  return answer_of(d.reactive->sweep(std::string(id)));
 }
 
 bool Components::reset(std::string_view id) { return impl_->fleet.reset(id); }
+
+net::awaitable<void> Components::drain(std::chrono::milliseconds grace) {
+  auto& d = *impl_;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  net::steady_timer poll(d.ioc);
+  while (d.remediator->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    poll.expires_after(std::chrono::milliseconds(10));
+    co_await poll.async_wait(net::use_awaitable);
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  // An unreachable PostgreSQL is not waited for: the events are in the spool.
+  if (d.store) co_await d.store->drain(d.store->healthy() ? std::max(left, std::chrono::milliseconds(0))
+                                                          : std::chrono::milliseconds(0));
+}
 
 std::size_t Components::in_flight() const {
   // Shutdown waits (at most shutdown_grace) for remediations and for events

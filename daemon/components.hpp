@@ -3,7 +3,9 @@
 // The only file that knows them all; App owns one of these.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,12 +33,16 @@ class Components {
   // For the routes.
   std::string targets_json() const;
   std::optional<std::string> target_json(std::string_view id) const;
-  HookAnswer hook(HookReport&& report);
-  bool sweep(std::string_view id);
+  CheckAnswer hook(HookReport&& report);
+  CheckAnswer sweep(std::string_view id);
   bool reset(std::string_view id);
 
-  // Remediations still running (shutdown waits for them).
+  // Remediations still running plus events not yet in PostgreSQL.
   std::size_t in_flight() const;
+  // At shutdown, after stop(): waits at most `grace` for the remediations in
+  // flight, then for the store to write what they and the rest queued
+  // (Store::drain); what is left stays in the spool.
+  boost::asio::awaitable<void> drain(std::chrono::milliseconds grace);
 
  private:
   struct Impl;

@@ -1,4 +1,5 @@
 #include "daemon/http_server.hpp"
+#include "clients/net/log_failure.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -96,11 +97,7 @@ HttpServer::HttpServer(net::any_io_executor ex, const config::Endpoint& at, Hand
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start() {
-  net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {
-    if (!e) return;
-    try { std::rethrow_exception(e); }
-    catch (const std::exception& ex) { spdlog::error("http: acceptor failed: {}", ex.what()); }
-  });
+  net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), clients::net::log_failure("http: acceptor"));
 }
 
 void HttpServer::stop() {
@@ -152,11 +149,7 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
     }
     socket.set_option(tcp::no_delay(true), ec);
     net::co_spawn(acceptor.get_executor(), session(beast::tcp_stream(std::move(socket))),
-                  [](std::exception_ptr e) {
-                    if (!e) return;
-                    try { std::rethrow_exception(e); }
-                    catch (const std::exception& ex) { spdlog::warn("http: session: {}", ex.what()); }
-                  });
+                  clients::net::log_failure("http: session"));
   }
 }
 

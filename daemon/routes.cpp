@@ -64,27 +64,28 @@ std::optional<Response> refuse_unauthorized(const Routes& r, const Request& req)
   return res;
 }
 
+// The statuses of SPEC section 4 for the hook and the admin sweep.
+Response check_answer(CheckAnswer answer, unsigned version) {
+  switch (answer) {
+    case CheckAnswer::accepted: return json(http::status::accepted, R"({"accepted":true,"coalesced":false})", version);
+    case CheckAnswer::coalesced: return json(http::status::accepted, R"({"accepted":true,"coalesced":true})", version);
+    case CheckAnswer::unknown_target: return error(http::status::not_found, "unknown target", version);
+    case CheckAnswer::queue_full: {
+      auto res = error(http::status::too_many_requests, "too many checks queued", version);
+      res.set(http::field::retry_after, "1");
+      return res;
+    }
+    case CheckAnswer::layer_off: break;
+  }
+  return error(http::status::service_unavailable, "reactive layer disabled", version);
+}
+
 Response hook(const Routes& r, Request&& req) {
   if (auto refused = refuse_unauthorized(r, req)) return std::move(*refused);
   auto parsed = parse_hook_body(req.body());
   if (auto* bad = std::get_if<HookBodyError>(&parsed))
     return error(http::status::bad_request, bad->message, req.version());
-  const auto answer = r.hook(std::move(std::get<HookReport>(parsed)));
-  switch (answer.status) {
-    case 202:
-      return json(http::status::accepted,
-                  answer.coalesced ? R"({"accepted":true,"coalesced":true})"
-                                   : R"({"accepted":true,"coalesced":false})",
-                  req.version());
-    case 404: return error(http::status::not_found, "unknown target", req.version());
-    case 429: {
-      auto res = error(http::status::too_many_requests, "too many checks queued", req.version());
-      res.set(http::field::retry_after, std::to_string(answer.retry_after_seconds));
-      return res;
-    }
-    default:
-      return error(http::status::service_unavailable, "reactive layer disabled", req.version());
-  }
+  return check_answer(r.hook(std::move(std::get<HookReport>(parsed))), req.version());
 }
 
 Response admin_target(const Routes& r, Request&& req, const std::vector<std::string>& seg) {
@@ -99,8 +100,7 @@ Response admin_target(const Routes& r, Request&& req, const std::vector<std::str
     if (!post) return method_not_allowed("POST", req.version());
     if (auto refused = refuse_unauthorized(r, req)) return std::move(*refused);
     if (seg[3] == "sweep") {
-      if (!r.sweep(id)) return error(http::status::not_found, "unknown target", req.version());
-      return json(http::status::accepted, R"({"accepted":true})", req.version());
+      return check_answer(r.sweep(id), req.version());
     }
     if (!r.reset(id)) return error(http::status::not_found, "unknown target", req.version());
     return json(http::status::ok, R"({"reset":true})", req.version());

@@ -14,10 +14,14 @@
 
 namespace healthsweep::daemon {
 
-struct HookAnswer {
-  int status = 202;        // 202 accepted, 404 unknown target, 429 queue full, 503 layer off
-  bool coalesced = false;  // a check for the target was pending or ran within the window
-  int retry_after_seconds = 1;  // with 429
+// What became of a request to check a target now (the hook, the admin
+// sweep); route() chooses the HTTP status for each.
+enum class CheckAnswer {
+  accepted,        // 202, a check started or queued
+  coalesced,       // 202 with coalesced=true: one was pending or ran within the window
+  unknown_target,  // 404
+  queue_full,      // 429 with Retry-After
+  layer_off,       // 503: reactive layer disabled (hook only)
 };
 
 struct Routes {
@@ -25,8 +29,8 @@ struct Routes {
   std::function<std::pair<bool, std::string>()> liveness;      // (all fresh, JSON)
   std::function<std::string()> targets;                        // JSON array
   std::function<std::optional<std::string>(std::string_view)> target;  // JSON object or none
-  std::function<HookAnswer(HookReport&&)> hook;
-  std::function<bool(std::string_view id)> sweep;              // false: unknown target
+  std::function<CheckAnswer(HookReport&&)> hook;
+  std::function<CheckAnswer(std::string_view id)> sweep;
   std::function<bool(std::string_view id)> reset;              // false: unknown target
   std::function<void(int status)> hook_answered;               // metrics
   std::function<const std::optional<std::string>&()> token;    // bearer token, if configured

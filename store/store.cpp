@@ -1,4 +1,5 @@
 #include "store/store.hpp"
+#include "clients/net/log_failure.hpp"
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
@@ -307,7 +308,7 @@ Store::~Store() { stop(); }
 void Store::start() {
   if (impl_->started || impl_->stopping) return;  // a stopped Store stays stopped
   impl_->started = true;
-  net::co_spawn(impl_->ex, Impl::run(impl_), net::detached);
+  net::co_spawn(impl_->ex, Impl::run(impl_), clients::net::log_failure("store writer"));
 }
 
 void Store::on_restore(std::function<void(std::vector<TargetRow>)> handler) {

@@ -1,4 +1,5 @@
 #include "sweeps/postgres_targets.hpp"
+#include "clients/net/log_failure.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -76,11 +77,7 @@ TargetQuery::TargetQuery(net::any_io_executor ex, std::string dsn, std::string s
 TargetQuery::~TargetQuery() { stop(); }
 
 void TargetQuery::start() {
-  net::co_spawn(impl_->executor, impl_->loop(), [](std::exception_ptr e) {
-    if (!e) return;
-    try { std::rethrow_exception(e); }
-    catch (const std::exception& ex) { spdlog::error("postgres_query: {}", ex.what()); }
-  });
+  net::co_spawn(impl_->executor, impl_->loop(), clients::net::log_failure("postgres_query"));
 }
 
 void TargetQuery::stop() {

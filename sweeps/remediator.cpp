@@ -1,4 +1,5 @@
 #include "sweeps/remediator.hpp"
+#include "clients/net/log_failure.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json/object.hpp>
@@ -33,12 +34,7 @@ void Remediator::configure(const config::Restart& policy) { policy_ = policy; }
 
 void Remediator::execute(const RemediationOrder& order) {
   ++*in_flight_;
-  net::co_spawn(ex_, run(order), [counter = in_flight_](std::exception_ptr e) {
-    --*counter;
-    if (!e) return;
-    try { std::rethrow_exception(e); }
-    catch (const std::exception& ex) { spdlog::error("remediation failed: {}", ex.what()); }
-  });
+  net::co_spawn(ex_, run(order), clients::net::log_failure("remediation", [counter = in_flight_] { --*counter; }));
 }
 
 net::awaitable<void> Remediator::run(RemediationOrder order) {

@@ -2,6 +2,7 @@
 // verdicts. The connection life cycle and reconciliation are in
 // passive_session.cpp.
 #include "sweeps/passive/passive_layer_impl.hpp"
+#include "clients/net/log_failure.hpp"
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
@@ -55,14 +56,14 @@ PassiveLayer::~PassiveLayer() { stop(); }
 void PassiveLayer::start() {
   if (impl_->started || impl_->stopping) return;
   impl_->started = true;
-  net::co_spawn(impl_->ex, [self = impl_]() { return self->run(); }, [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      spdlog::error("passive: layer stopped by an error: {}", x.what());
-    }
-  });
+  // Ticks come from reconciliations and deadline passes: allow two reconcile
+  // intervals between them before calling it stale.
+  const auto budget = std::max(impl_->opts.stale_after,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   impl_->cfg.reconcile_interval * 2 + std::chrono::seconds(5)));
+  impl_->live.enable(metrics::Subsystem::redis, budget);
+  impl_->live.enable(metrics::Subsystem::passive, budget);
+  net::co_spawn(impl_->ex, [self = impl_]() { return self->run(); }, clients::net::log_failure("passive: layer stopped by an error"));
 }
 
 void PassiveLayer::stop() {

@@ -45,6 +45,7 @@ struct PassiveOptions {
   std::chrono::milliseconds backoff_max{5000};
   unsigned scan_count = 1000;          // SCAN COUNT floor (DBSIZE/256, up to 10x this)
   std::size_t max_batch = 4096;        // PTTLs issued per loop turn at a deadline burst
+  std::chrono::milliseconds stale_after{60000};  // liveness.stale_after
 };
 
 class PassiveLayer {
@@ -56,8 +57,9 @@ class PassiveLayer {
   PassiveLayer(const PassiveLayer&) = delete;
   PassiveLayer& operator=(const PassiveLayer&) = delete;
 
-  // Connects (a command connection and a pub/sub connection), reconciles and
-  // runs until stop(); reconnects with backoff on its own.
+  // Enables the `passive` and `redis` liveness subsystems, connects (a
+  // command connection and a pub/sub connection), reconciles and runs until
+  // stop(); reconnects with backoff on its own.
   void start();
   // Cancels timers and closes connections; no evidence, metric or callback
   // after it returns. The loop drains the layer's coroutines by itself.

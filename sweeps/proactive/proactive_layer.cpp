@@ -1,4 +1,5 @@
 #include "sweeps/proactive/proactive_layer.hpp"
+#include "clients/net/log_failure.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -20,7 +21,7 @@
 #include "clients/engine/client.hpp"
 #include "clients/http/checker.hpp"
 #include "sweeps/proactive/process_exit_watch.hpp"
-#include "sweeps/target_check.hpp"
+#include "sweeps/proactive/target_check.hpp"
 #include "clients/net/tcp_checker.hpp"
 
 namespace healthsweep::sweeps::proactive {
@@ -109,7 +110,7 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
                                        steady::time_point deadline);
   std::vector<TargetSpec> discover(const std::vector<ContainerSummary>& listed);
   net::awaitable<void> discovery_loop();
-  net::awaitable<std::vector<Finding>> run_probes(const std::vector<TargetSpec>& targets);
+  net::awaitable<std::vector<std::vector<Finding>>> run_probes(const std::vector<TargetSpec>& targets);
   net::awaitable<void> events_loop();
   void on_event(const EngineEvent& ev);
   net::awaitable<void> confirm_started(std::string id, std::string container);
@@ -254,41 +255,27 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
   co_return true;
 }
 
-net::awaitable<std::vector<Finding>> ProactiveLayer::Impl::run_probes(
+net::awaitable<std::vector<std::vector<Finding>>> ProactiveLayer::Impl::run_probes(
     const std::vector<TargetSpec>& targets) {
-  // All HTTP/TCP checks of the sweep at once; HttpChecker bounds how many
-  // are really in flight. Each result lands in its slot; the sweep waits for
-  // the last one.
-  std::vector<Finding> http_results(targets.size()), tcp_results(targets.size());
+  // Every target's HTTP/TCP checks at once (probe_findings, the same fold the
+  // hook and the admin sweep use); HttpChecker bounds how many are really in
+  // flight. Each result lands in its target's slot; the sweep waits for the
+  // last one.
+  std::vector<std::vector<Finding>> results(targets.size());
   auto pending = std::make_shared<std::size_t>(0);
   net::steady_timer all_done(executor, steady::time_point::max());
   for (std::size_t i = 0; i < targets.size(); ++i) {
-    const auto& t = targets[i];
-    if (!t.http.empty()) {
-      ++*pending;
-      net::co_spawn(executor, [&, i, url = t.http]() -> net::awaitable<void> {
-        http_results[i] = probe_finding("http", co_await http.check(url, proactive.timeout));
-      }, [&, pending](std::exception_ptr) { if (--*pending == 0) all_done.cancel(); });
-    }
-    if (t.tcp) {
-      ++*pending;
-      net::co_spawn(executor, [&, i, at = *t.tcp]() -> net::awaitable<void> {
-        tcp_results[i] = probe_finding("tcp", co_await tcp_check(executor, at, proactive.timeout));
-      }, [&, pending](std::exception_ptr) { if (--*pending == 0) all_done.cancel(); });
-    }
+    if (targets[i].http.empty() && !targets[i].tcp) continue;
+    ++*pending;
+    net::co_spawn(executor, [&, i]() -> net::awaitable<void> {
+      results[i] = co_await probe_findings(executor, targets[i], &http, proactive.timeout);
+    }, clients::net::log_failure("proactive: probe", [&, pending] { if (--*pending == 0) all_done.cancel(); }));
   }
   if (*pending > 0) {
     boost::system::error_code ec;
     co_await all_done.async_wait(net::redirect_error(net::use_awaitable, ec));
   }
-  // interleave: [http0, tcp0, http1, tcp1, ...]
-  std::vector<Finding> out;
-  out.reserve(targets.size() * 2);
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    out.push_back(std::move(http_results[i]));
-    out.push_back(std::move(tcp_results[i]));
-  }
-  co_return out;
+  co_return results;
 }
 
 net::awaitable<bool> ProactiveLayer::Impl::sweep() {
@@ -299,7 +286,7 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   const auto probed = out.targets();
   std::unordered_map<std::string, Finding> by_container;
   bool engine_ok = true;
-  std::vector<Finding> probes;
+  std::vector<std::vector<Finding>> probes;
   if (engine)
     std::tie(engine_ok, probes) = co_await (list_containers(by_container, deadline) && run_probes(probed));
   else
@@ -321,11 +308,8 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
         findings.push_back({Verdict::dead, true, "container " + t.container + " not found"});
       }
     }
-    if (auto slot = probe_slot.find(t.id); slot != probe_slot.end()) {
-      const auto i = slot->second;
-      if (!probed[i].http.empty()) findings.push_back(probes[2 * i]);
-      if (probed[i].tcp) findings.push_back(probes[2 * i + 1]);
-    }
+    if (auto slot = probe_slot.find(t.id); slot != probe_slot.end())
+      for (auto& f : probes[slot->second]) findings.push_back(std::move(f));
     if (findings.empty()) continue;  // nothing this layer can look at
     if (auto e = last_event_at.find(t.id); e != last_event_at.end() && e->second >= t0)
       continue;  // the event stream spoke after the list was asked for
@@ -378,7 +362,8 @@ void ProactiveLayer::Impl::on_event(const EngineEvent& ev) {
     out.evidence(Evidence{id, Layer::proactive, Verdict::dead, std::move(reason), true, observed});
   } else if (ev.action == "start" || ev.action == "restart") {
     if (out.started) out.started(id, "container started (engine event)");
-    net::co_spawn(executor, confirm_started(id, ev.name.empty() ? ev.id : ev.name), net::detached);
+    net::co_spawn(executor, confirm_started(id, ev.name.empty() ? ev.id : ev.name),
+                  clients::net::log_failure("proactive: confirm start"));
   } else if (ev.action == "health_status") {
     if (ev.health == "healthy")
       out.evidence(Evidence{id, Layer::proactive, Verdict::alive, "container healthy", true, observed});
@@ -420,7 +405,7 @@ void ProactiveLayer::Impl::arm_watches(const std::vector<TargetSpec>& targets) {
   std::erase_if(unwatchable, [&](const std::string& c) { return !running_ids.count(c); });
   if (!to_arm.empty() && !arming) {
     arming = true;
-    net::co_spawn(executor, arm_loop(), net::detached);
+    net::co_spawn(executor, arm_loop(), clients::net::log_failure("proactive: process watch arming"));
   }
 }
 
@@ -497,16 +482,10 @@ void ProactiveLayer::start() {
       d.proactive.interval * (1.0 + d.proactive.jitter) + d.proactive.timeout * 2);
   d.liveness.enable(Subsystem::proactive, std::max(sweep_budget, d.stale_after));
   if (d.engine) d.liveness.enable(Subsystem::engine, std::max(sweep_budget, d.stale_after));
-  auto log = [](const char* what) {
-    return [what](std::exception_ptr e) {
-      if (!e) return;
-      try { std::rethrow_exception(e); }
-      catch (const std::exception& ex) { spdlog::error("proactive {}: {}", what, ex.what()); }
-    };
-  };
-  net::co_spawn(d.executor, d.poll_loop(), log("poll"));
-  if (d.engine) net::co_spawn(d.executor, d.events_loop(), log("events"));
-  if (d.engine && !d.label.empty()) net::co_spawn(d.executor, d.discovery_loop(), log("discovery"));
+  using clients::net::log_failure;
+  net::co_spawn(d.executor, d.poll_loop(), log_failure("proactive poll"));
+  if (d.engine) net::co_spawn(d.executor, d.events_loop(), log_failure("proactive events"));
+  if (d.engine && !d.label.empty()) net::co_spawn(d.executor, d.discovery_loop(), log_failure("proactive discovery"));
   if (d.engine)
     spdlog::info("proactive: container process watch {}", d.exits ? "on (pidfd)"
                  : d.watch_wanted ? "off: this kernel or seccomp filter refuses pidfd_open"

@@ -1,4 +1,5 @@
 #include "sweeps/reactive/reactive_layer.hpp"
+#include "clients/net/log_failure.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -59,19 +60,20 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
 void ReactiveLayer::Impl::launch(Report r) {
   ++running;
   ++started;
-  net::co_spawn(executor, run_check(std::move(r)), [self = shared_from_this()](std::exception_ptr e) {
-    if (!e) return;
-    try { std::rethrow_exception(e); }
-    catch (const std::exception& ex) { spdlog::error("reactive: check failed: {}", ex.what()); }
-  });
+  net::co_spawn(executor, run_check(std::move(r)), clients::net::log_failure("reactive: check", [self = shared_from_this()] {}));
 }
 
 net::awaitable<void> ReactiveLayer::Impl::run_check(Report r) {
   auto self = shared_from_this();
   Evidence ev = co_await check(r);
-  ev.layer = Layer::reactive;
-  ev.observed_at = r.received;
-  if (ev.verdict == Verdict::alive) {
+  if (r.admin_sweep) {
+    ev.layer = Layer::proactive;
+    ev.reason = "admin sweep: " + ev.reason;
+  } else {
+    ev.layer = Layer::reactive;
+    ev.observed_at = r.received;
+  }
+  if (ev.verdict == Verdict::alive && !r.admin_sweep) {
     false_alarms_total.Increment();
     ev.reason = "false alarm: " + (r.error.empty() ? std::string("connection error") : r.error) +
                 (r.source.empty() ? "" : " (from " + r.source + ")") + "; " + ev.reason;
@@ -118,7 +120,7 @@ ReactiveLayer::~ReactiveLayer() { stop(); }
 void ReactiveLayer::start() {
   impl_->liveness.enable(metrics::Subsystem::reactive, impl_->options.stale_after);
   impl_->liveness.tick(metrics::Subsystem::reactive);
-  net::co_spawn(impl_->executor, impl_->tick_loop(), net::detached);
+  net::co_spawn(impl_->executor, impl_->tick_loop(), clients::net::log_failure("reactive ticker"));
 }
 
 void ReactiveLayer::stop() {
@@ -131,8 +133,14 @@ void ReactiveLayer::set_coalesce_window(std::chrono::milliseconds w) {
   impl_->options.coalesce_window = w;
 }
 
-ReactiveLayer::Admission ReactiveLayer::report(Report r, bool force) {
+ReactiveLayer::Admission ReactiveLayer::sweep(std::string target) {
+  Report r{std::move(target), {}, {}, steady::now(), true};
+  return report(std::move(r));
+}
+
+ReactiveLayer::Admission ReactiveLayer::report(Report r) {
   auto& d = *impl_;
+  const bool force = r.admin_sweep;
   auto& f = d.flights[r.target];
   const bool recent = f.finished != steady::time_point{} &&
                       r.received - f.finished < d.options.coalesce_window;

@@ -40,6 +40,11 @@ class ReactiveLayer {
     std::string error;
     std::string source;
     steady::time_point received{};
+    // POST /admin/targets/{id}/sweep: an operator's forced look, not a
+    // connection error. It skips the coalescing window (never single flight)
+    // and its evidence counts as a proactive look, as before it went through
+    // this queue.
+    bool admin_sweep = false;
   };
   // Checks one target now; the result is the evidence (observed_at = when the
   // report was received, so latency counts from the hook).
@@ -57,9 +62,11 @@ class ReactiveLayer {
   void stop();
   void set_coalesce_window(std::chrono::milliseconds w);
 
-  // Called from the hook (and POST /admin/targets/{id}/sweep with force=true,
-  // which skips the coalescing window but not single flight).
-  Admission report(Report r, bool force = false);
+  // Called from the hook.
+  Admission report(Report r);
+  // POST /admin/targets/{id}/sweep: through the same single flight and the
+  // same bounded queue as the hook (refused when full), minus the window.
+  Admission sweep(std::string target);
   // Forget a removed target's coalescing record.
   void forget(std::string_view target);
 

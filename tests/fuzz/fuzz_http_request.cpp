@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (id == "ws-1") return std::string("{}");
       return std::nullopt;
     };
-    r.hook = [](HookReport&& h) { return HookAnswer{h.target == "ws-1" ? 202 : 404}; };
-    r.sweep = [](std::string_view id) { return id == "ws-1"; };
+    r.hook = [](HookReport&& h) { return h.target == "ws-1" ? CheckAnswer::accepted : CheckAnswer::unknown_target; };
+    r.sweep = [](std::string_view id) { return id == "ws-1" ? CheckAnswer::accepted : CheckAnswer::unknown_target; };
     r.reset = [](std::string_view id) { return id == "ws-1"; };
     r.token = []() -> const std::optional<std::string>& { return token; };
     return r;

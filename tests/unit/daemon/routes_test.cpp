@@ -15,7 +15,8 @@ struct FakeDaemon {
   bool fresh = true;
   std::vector<std::string> hooks, sweeps, resets;
   std::vector<int> answered;
-  HookAnswer next_hook{202, false};
+  CheckAnswer next_hook = CheckAnswer::accepted;
+  CheckAnswer next_sweep_known = CheckAnswer::accepted;
   Routes routes() {
     Routes r;
     r.metrics = [] { return std::string("healthsweep_build_info{version=\"x\"} 1\n"); };
@@ -26,7 +27,10 @@ struct FakeDaemon {
       return std::nullopt;
     };
     r.hook = [this](HookReport&& h) { hooks.push_back(h.target); return next_hook; };
-    r.sweep = [this](std::string_view id) { sweeps.emplace_back(id); return id == "ws-1"; };
+    r.sweep = [this](std::string_view id) {
+      sweeps.emplace_back(id);
+      return id == "ws-1" ? next_sweep_known : CheckAnswer::unknown_target;
+    };
     r.reset = [this](std::string_view id) { resets.emplace_back(id); return id == "ws-1"; };
     r.hook_answered = [this](int c) { answered.push_back(c); };
     r.token = [this]() -> const std::optional<std::string>& { return token; };
@@ -111,7 +115,7 @@ TEST(Routes, HookAcceptsAndReportsCoalescing) {
   auto res = call(r, http::verb::post, "/hooks/connection-error", body, "tok");
   EXPECT_EQ(res.result_int(), 202);
   EXPECT_EQ(res.body(), R"({"accepted":true,"coalesced":false})");
-  d.next_hook = {202, true};
+  d.next_hook = CheckAnswer::coalesced;
   EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", body, "tok").body(),
             R"({"accepted":true,"coalesced":true})");
   EXPECT_EQ(d.hooks, (std::vector<std::string>{"ws-1", "ws-1"}));
@@ -122,13 +126,15 @@ TEST(Routes, HookBadBodyIs400UnknownTargetIs404QueueFullIs429) {
   auto r = d.routes();
   EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", "{", "tok").result_int(), 400);
   EXPECT_TRUE(d.hooks.empty());
-  d.next_hook = {404};
+  d.next_hook = CheckAnswer::unknown_target;
   EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", R"({"target":"zz"})", "tok")
                 .result_int(), 404);
-  d.next_hook = {429, false, 2};
+  d.next_hook = CheckAnswer::queue_full;
   auto res = call(r, http::verb::post, "/hooks/connection-error", R"({"target":"ws-1"})", "tok");
   EXPECT_EQ(res.result_int(), 429);
-  EXPECT_EQ(res[http::field::retry_after], "2");
+  EXPECT_EQ(res[http::field::retry_after], "1");
+  d.next_hook = CheckAnswer::layer_off;
+  EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", R"({"target":"ws-1"})", "tok").result_int(), 503);
 }
 
 TEST(Routes, SweepAndResetNeedTokenAndKnownTarget) {
@@ -138,6 +144,9 @@ TEST(Routes, SweepAndResetNeedTokenAndKnownTarget) {
   EXPECT_EQ(call(r, http::verb::post, "/admin/targets/ws-1/sweep", "", "tok").result_int(), 202);
   EXPECT_EQ(call(r, http::verb::post, "/admin/targets/ws-1/reset", "", "tok").result_int(), 200);
   EXPECT_EQ(call(r, http::verb::post, "/admin/targets/ws-9/reset", "", "tok").result_int(), 404);
-  EXPECT_EQ(d.sweeps, (std::vector<std::string>{"ws-1"}));
+  EXPECT_EQ(call(r, http::verb::post, "/admin/targets/ws-9/sweep", "", "tok").result_int(), 404);
+  d.next_sweep_known = CheckAnswer::queue_full;
+  EXPECT_EQ(call(r, http::verb::post, "/admin/targets/ws-1/sweep", "", "tok").result_int(), 429);
+  EXPECT_EQ(d.sweeps, (std::vector<std::string>{"ws-1", "ws-9", "ws-1"}));
   EXPECT_EQ(d.resets, (std::vector<std::string>{"ws-1", "ws-9"}));
 }

@@ -92,14 +92,35 @@ TEST(ReactiveLayer, ReportWithinTheWindowAfterACheckIsCoalescedAndAfterItChecksA
   EXPECT_EQ(f.engine.calls, 2);
 }
 
-TEST(ReactiveLayer, ForceSkipsTheWindowButNotSingleFlight) {
+TEST(ReactiveLayer, AdminSweepSkipsTheWindowButNotSingleFlight) {
   Fixture f;
   f.report("ws-1");
-  EXPECT_EQ(f.layer->report({"ws-1", "", "", std::chrono::steady_clock::now()}, true),
-            ReactiveLayer::Admission::coalesced);
+  EXPECT_EQ(f.layer->sweep("ws-1"), ReactiveLayer::Admission::coalesced);
   f.run_for(100ms);
-  EXPECT_EQ(f.layer->report({"ws-1", "", "", std::chrono::steady_clock::now()}, true),
-            ReactiveLayer::Admission::started);
+  EXPECT_EQ(f.layer->sweep("ws-1"), ReactiveLayer::Admission::started);
+  f.run_for(100ms);
+  EXPECT_EQ(f.engine.calls, 2);
+}
+
+TEST(ReactiveLayer, AdminSweepEvidenceIsAProactiveLookNamedAsTheSweep) {
+  Fixture f;
+  EXPECT_EQ(f.layer->sweep("ws-1"), ReactiveLayer::Admission::started);
+  f.run_for(100ms);
+  ASSERT_EQ(f.evidence.size(), 1u);
+  EXPECT_EQ(f.evidence[0].layer, healthsweep::sweeps::decide::Layer::proactive);
+  EXPECT_EQ(f.evidence[0].reason.rfind("admin sweep: ", 0), 0u) << f.evidence[0].reason;
+}
+
+TEST(ReactiveLayer, AdminSweepsShareTheHooksBoundedQueue) {
+  ReactiveLayer::Options o;
+  o.max_concurrent = 1;
+  o.max_queued = 1;
+  Fixture f(o);
+  EXPECT_EQ(f.report("a"), ReactiveLayer::Admission::started);
+  EXPECT_EQ(f.layer->sweep("b"), ReactiveLayer::Admission::queued);
+  EXPECT_EQ(f.layer->sweep("c"), ReactiveLayer::Admission::refused);
+  f.run_for(200ms);
+  EXPECT_EQ(f.engine.calls, 2);
 }
 
 TEST(ReactiveLayer, BeyondConcurrencyReportsQueueThenAreRefused) {

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "sweeps/target_check.hpp"
+#include "sweeps/proactive/target_check.hpp"
+
+using namespace healthsweep::sweeps::proactive;
 
 using namespace healthsweep::clients::engine;
 using namespace healthsweep::clients::net;

@@ -1,12 +1,14 @@
-#include "sweeps/target_check.hpp"
+#include "sweeps/proactive/target_check.hpp"
 
 #include <algorithm>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <optional>
 
 #include "clients/engine/client.hpp"
 #include "clients/http/checker.hpp"
 #include "clients/net/tcp_checker.hpp"
 
-namespace healthsweep::sweeps {
+namespace healthsweep::sweeps::proactive {
 
 using namespace healthsweep::sweeps::decide;
 
@@ -15,6 +17,7 @@ using namespace healthsweep::clients::http;
 using namespace healthsweep::clients::net;
 
 namespace net = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
 
 Finding container_finding(const std::string& state, const std::string& health,
                           const std::string& status) {
@@ -65,26 +68,51 @@ Finding fold(const std::vector<Finding>& findings) {
   return out;
 }
 
-net::awaitable<Evidence> check_target(net::any_io_executor ex, const TargetSpec& spec,
-                                      EngineClient* engine, HttpChecker* http,
-                                      std::chrono::milliseconds timeout, Layer layer) {
+namespace {
+
+net::awaitable<std::optional<Finding>> http_finding(const std::string& url, HttpChecker* http,
+                                                    std::chrono::milliseconds timeout) {
+  if (url.empty() || !http) co_return std::nullopt;
+  co_return probe_finding("http", co_await http->check(url, timeout));
+}
+
+net::awaitable<std::optional<Finding>> tcp_finding(net::any_io_executor ex, std::optional<config::Endpoint> at,
+                                                   std::chrono::milliseconds timeout) {
+  if (!at) co_return std::nullopt;
+  co_return probe_finding("tcp", co_await tcp_check(ex, *at, timeout));
+}
+
+net::awaitable<std::optional<Finding>> inspect_finding(const std::string& container, EngineClient* engine) {
+  if (container.empty() || !engine) co_return std::nullopt;
+  auto info = co_await engine->inspect(container);
+  if (info.ok()) co_return container_finding(info.value);
+  if (info.not_found()) co_return Finding{Verdict::dead, true, "container " + container + " not found"};
+  // The engine is unreachable or failing: that says nothing about the target.
+  co_return Finding{Verdict::unknown, false, info.error};
+}
+
+}  // namespace
+
+net::awaitable<std::vector<Finding>> probe_findings(net::any_io_executor ex, const TargetSpec& spec,
+                                                    HttpChecker* http, std::chrono::milliseconds timeout) {
+  auto [h, t] = co_await (http_finding(spec.http, http, timeout) && tcp_finding(ex, spec.tcp, timeout));
+  std::vector<Finding> out;
+  if (h) out.push_back(std::move(*h));
+  if (t) out.push_back(std::move(*t));
+  co_return out;
+}
+
+net::awaitable<Evidence> check_target(net::any_io_executor ex, const TargetSpec& spec, EngineClient* engine,
+                                      HttpChecker* http, std::chrono::milliseconds timeout, Layer layer) {
+  auto [container, probes] =
+      co_await (inspect_finding(spec.container, engine) && probe_findings(ex, spec, http, timeout));
   std::vector<Finding> findings;
-  if (!spec.container.empty() && engine) {
-    auto info = co_await engine->inspect(spec.container);
-    if (info.ok())
-      findings.push_back(container_finding(info.value));
-    else if (info.not_found())
-      findings.push_back({Verdict::dead, true, "container " + spec.container + " not found"});
-    else  // the engine is unreachable or failing: that says nothing about the target
-      findings.push_back({Verdict::unknown, false, info.error});
-  }
-  if (!spec.http.empty() && http)
-    findings.push_back(probe_finding("http", co_await http->check(spec.http, timeout)));
-  if (spec.tcp) findings.push_back(probe_finding("tcp", co_await tcp_check(ex, *spec.tcp, timeout)));
+  if (container) findings.push_back(std::move(*container));
+  for (auto& f : probes) findings.push_back(std::move(f));
   if (findings.empty()) findings.push_back({Verdict::unknown, false, "nothing to check (no container, http or tcp)"});
   Finding f = fold(findings);
   co_return Evidence{spec.id, layer, f.verdict, std::move(f.reason), f.conclusive,
                      std::chrono::steady_clock::now()};
 }
 
-}  // namespace healthsweep::sweeps
+}  // namespace healthsweep::sweeps::proactive

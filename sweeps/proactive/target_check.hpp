@@ -29,7 +29,7 @@
 namespace healthsweep::clients::engine { class EngineClient; }
 namespace healthsweep::clients::http { class HttpChecker; }
 
-namespace healthsweep::sweeps {
+namespace healthsweep::sweeps::proactive {
 
 
 struct Finding {
@@ -43,11 +43,21 @@ Finding container_finding(const clients::engine::ContainerInfo& info);
 Finding probe_finding(std::string_view kind /* "http" | "tcp" */, const clients::net::ProbeOutcome& outcome);
 Finding fold(const std::vector<Finding>& findings);
 
-// Inspects the container (if any) and runs the HTTP/TCP checks (if any) of
-// one target now; `engine` may be null. Used by the reactive hook and by
-// POST /admin/targets/{id}/sweep.
-boost::asio::awaitable<decide::Evidence> check_target(boost::asio::any_io_executor ex, const decide::TargetSpec& spec,
-                                              clients::engine::EngineClient* engine, clients::http::HttpChecker* http,
-                                              std::chrono::milliseconds timeout, decide::Layer layer);
+// The HTTP and TCP checks of one target (those it has), run at once, as
+// findings in that order. The proactive sweep runs this for every target of
+// the sweep; check_target() runs it beside the engine's inspect.
+boost::asio::awaitable<std::vector<Finding>> probe_findings(boost::asio::any_io_executor ex,
+                                                            const decide::TargetSpec& spec,
+                                                            clients::http::HttpChecker* http,
+                                                            std::chrono::milliseconds timeout);
 
-}  // namespace healthsweep::sweeps
+// One look at one target now: the container's inspect (if any; `engine` may
+// be null) and its HTTP/TCP checks, all at once, folded into one piece of
+// evidence. The reactive hook and POST /admin/targets/{id}/sweep use it; a
+// check takes `timeout` once, not once per look.
+boost::asio::awaitable<decide::Evidence> check_target(boost::asio::any_io_executor ex, const decide::TargetSpec& spec,
+                                                      clients::engine::EngineClient* engine,
+                                                      clients::http::HttpChecker* http,
+                                                      std::chrono::milliseconds timeout, decide::Layer layer);
+
+}  // namespace healthsweep::sweeps::proactive
