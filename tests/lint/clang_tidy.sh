@@ -45,8 +45,14 @@ echo "clang-tidy $("$tidy" --version | sed -n 's/.*version \([0-9.]*\).*/\1/p' |
 out=$(mktemp); trap 'rm -f "$out"' EXIT
 # One clang-tidy per file, JOBS at a time (run-clang-tidy does the same, but
 # takes regexes, not paths). --quiet drops the "N warnings generated" lines.
+xargs_status=0
 echo "$files" | xargs -d '\n' -P "$jobs" -n 1 \
-  "$tidy" --quiet -p "$build" --header-filter="^$src/($dirs)/" >"$out" 2>&1 || true
+  "$tidy" --quiet -p "$build" --header-filter="^$src/($dirs)/" >"$out" 2>&1 || xargs_status=$?
+# 123: some clang-tidy exited 1-125 (a finding: judged below); anything else
+# non-zero is clang-tidy killed by a signal or not runnable.
+if [ $xargs_status -ne 0 ] && [ $xargs_status -ne 123 ]; then
+  cat "$out"; echo "clang-tidy crashed or could not run (xargs status $xargs_status)"; exit 1
+fi
 
 # The verdict is read from the diagnostics, not from clang-tidy's status, for
 # one narrow exception: clang-analyzer-* findings whose location is inside
