@@ -142,7 +142,7 @@ Response dispatch(const Routes& r, Request&& req) {
   if (s.size() == 2 && s[0] == "hooks" && s[1] == "connection-error") {
     if (method != http::verb::post) return method_not_allowed("POST", req.version());
     auto res = hook(r, std::move(req));
-    if (r.hook_answered) r.hook_answered(res.result_int());
+    if (r.hook_answered) r.hook_answered(static_cast<int>(res.result_int()));
     return res;
   }
   return error(http::status::not_found, "no such endpoint", req.version());
