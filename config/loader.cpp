@@ -21,7 +21,7 @@ using detail::Reader;
 using detail::Section;
 using detail::single_quoted;
 
-constexpr std::size_t max_config_file = 16 * 1024 * 1024;
+constexpr std::size_t max_config_file = std::size_t{16} * 1024 * 1024;
 
 bool valid_target_id(std::string_view id) {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {

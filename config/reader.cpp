@@ -19,7 +19,7 @@ namespace healthsweep::config::detail {
 namespace {
 
 constexpr Duration max_duration = std::chrono::hours(24 * 30);
-constexpr std::size_t max_small_file = 64 * 1024;
+constexpr std::size_t max_small_file = std::size_t{64} * 1024;
 
 std::string join(std::span<const std::string_view> names) {
   std::string out;
@@ -114,8 +114,10 @@ Section::Section(Reader& reader, const Field& field, std::initializer_list<std::
                                  std::string(kind_of(node)));
     return;
   }
+  // Copies, not references: a map iterator's operator-> returns a temporary
+  // proxy, so a reference to it->first dies at the end of the statement.
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key_node = it->first;
+    const YAML::Node key_node = it->first;
     if (!key_node.IsScalar()) {
       reader.error(key_node.Mark(), "keys must be plain names" + where + ", got " + std::string(kind_of(key_node)));
       continue;
@@ -135,7 +137,7 @@ Section::Section(Reader& reader, const Field& field, std::initializer_list<std::
                                         std::to_string(first->mark.line + 1) + ")");
       continue;
     }
-    const YAML::Node& value = it->second;
+    const YAML::Node value = it->second;
     const bool own_mark = !value.IsNull() && !value.Mark().is_null();
     fields_.emplace_back(key, Field{value, own_mark ? value.Mark() : key_node.Mark(),
                                     name_.empty() ? key : name_ + "." + key, key_node.Mark()});

@@ -19,8 +19,8 @@
 namespace healthsweep::daemon {
 
 struct HttpLimits {
-  std::size_t header_limit = 8 * 1024;  // 431 beyond
-  std::size_t body_limit = 64 * 1024;   // 413 beyond
+  std::size_t header_limit = std::size_t{8} * 1024;  // 431 beyond
+  std::size_t body_limit = std::size_t{64} * 1024;   // 413 beyond
   // A request (headers and body) must arrive within this; an idle keep-alive
   // connection is closed after it too. A client trickling one byte a second
   // (slowloris) is dropped when it runs out, whatever it sent so far.

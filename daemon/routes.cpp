@@ -148,7 +148,7 @@ Response dispatch(const Routes& r, Request&& req) {
     // Every answer on the hook path is counted, the 405 included.
     auto res = method != http::verb::post ? method_not_allowed("POST", req.version())
                                           : hook(r, std::move(req));
-    if (r.hook_answered) r.hook_answered(res.result_int());
+    if (r.hook_answered) r.hook_answered(static_cast<int>(res.result_int()));
     return res;
   }
   return error(http::status::not_found, "no such endpoint", req.version());

@@ -110,9 +110,10 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
 
   // Parameterless statements in order; the first error, if any.
   net::awaitable<std::string> run_all(std::vector<std::string> statements) {
-    for (auto& sql : statements) {
+    for (const auto& sql : statements) {
       live.loop_tick(Subsystem::store);
-      auto r = co_await conn.exec(std::move(sql), PgConnection::Params(), query_timeout);
+      // A copy: the error message below names the statement.
+      auto r = co_await conn.exec(sql, PgConnection::Params(), query_timeout);
       if (!r.ok) co_return sql + ": " + r.error;
     }
     co_return std::string{};

@@ -27,8 +27,8 @@ namespace healthsweep::clients::engine {
 
 struct EngineClientOptions {
   std::size_t max_connections = 8;                 // pool cap for request/response calls
-  std::size_t max_body_bytes = 128 * 1024 * 1024;  // a 1,000-container list is ~1 MB
-  std::size_t max_event_line = 1024 * 1024;
+  std::size_t max_body_bytes = std::size_t{128} * 1024 * 1024;  // a 1,000-container list is ~1 MB
+  std::size_t max_event_line = std::size_t{1024} * 1024;
 };
 
 // ListQuery and EventsQuery have constructors on purpose: g++ 12 destroys a

@@ -115,7 +115,7 @@ net::awaitable<EngineResult<void>> EngineClient::Impl::follow_events(std::shared
   const unsigned status = parser.get().result_int();
   const bool success = status == 200;
   std::string error_body;                 // for a non-200 answer: the engine's message
-  constexpr std::size_t max_error_body = 64 * 1024;
+  constexpr std::size_t max_error_body = std::size_t{64} * 1024;
   EventLineBuffer lines(self->options.max_event_line);
   const auto on_line = [&](std::string_view line) {
     auto parsed = parse_event_line(line);

@@ -38,7 +38,7 @@ struct HttpClientOptions {
   // Longer than a sweep interval (15 s by default), so a connection carries
   // the check of the next sweep too.
   std::chrono::milliseconds idle_timeout{45'000};
-  std::size_t max_body_bytes = 64 * 1024;  // read and dropped; more and the connection is not reused
+  std::size_t max_body_bytes = std::size_t{64} * 1024;  // read and dropped; more and the connection is not reused
   // PEM file of CAs trusted in addition to the system's (a private CA); empty:
   // the system CAs only.
   std::string extra_ca_file;

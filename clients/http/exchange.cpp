@@ -108,7 +108,7 @@ net::awaitable<Exchanged> exchange_on(Stream& stream, Connection& c, const Reque
     out.outcome.detail = failure_detail("receive", header_ec, r);
     co_return out;
   }
-  const int status = parser.get().result_int();
+  const int status = static_cast<int>(parser.get().result_int());  // three digits (Beast)
   out.outcome.http_status = status;
   out.outcome.alive = status >= 200 && status < 300;
   out.outcome.detail = status_detail(status);

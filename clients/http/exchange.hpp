@@ -42,7 +42,7 @@ struct Request {
   const std::string* body = nullptr;  // POST only, sent as application/json
   std::chrono::milliseconds timeout{};
   Clock::time_point deadline{};
-  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
 };
 
 struct Connected {

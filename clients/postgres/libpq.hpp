@@ -17,7 +17,8 @@ namespace healthsweep::clients::postgres {
   X(PQconninfoParse) X(PQconninfoFree) X(PQfreemem)
 
 struct LibPq {
-#define HS_LIBPQ_POINTER(name) decltype(&::name) name = nullptr;
+// `name` is an identifier (::name, a member's name), where parentheses would not compile.
+#define HS_LIBPQ_POINTER(name) decltype(&::name) name = nullptr;  // NOLINT(bugprone-macro-parentheses)
   HS_LIBPQ_FUNCTIONS(HS_LIBPQ_POINTER)
 #undef HS_LIBPQ_POINTER
 };

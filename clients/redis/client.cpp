@@ -46,7 +46,18 @@ RedisConnection::RedisConnection(net::any_io_executor ex, RedisEndpoint endpoint
 RedisConnection::RedisConnection(net::any_io_executor ex, RedisEndpoint endpoint)
     : RedisConnection(std::move(ex), std::move(endpoint), Options{}) {}
 
-RedisConnection::~RedisConnection() { close(); }
+RedisConnection::~RedisConnection() {
+  // Not close(): it keeps the last error for a later last_error() (a string
+  // copy nobody reads after this). Shutting the link down posts the pending
+  // handlers, which allocates; a destructor must not throw, and out of memory
+  // here can only cost those handlers.
+  if (!link_) return;
+  auto link = std::move(link_);
+  try {
+    link->shutdown(net::error::operation_aborted, false);
+  } catch (...) {
+  }
+}
 
 namespace {
 

@@ -57,10 +57,11 @@ void PassiveLayer::start() {
   if (impl_->started || impl_->stopping) return;
   impl_->started = true;
   // Ticks come from reconciliations and deadline passes: allow two reconcile
-  // intervals between them before calling it stale.
+  // intervals (and a reconnect's longest backoff) between them before
+  // calling it stale.
   const auto budget = std::max(impl_->opts.stale_after,
                                std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   impl_->cfg.reconcile_interval * 2 + std::chrono::seconds(5)));
+                                   impl_->cfg.reconcile_interval * 2 + impl_->opts.backoff_max));
   impl_->live.enable(metrics::Subsystem::redis, budget);
   impl_->live.enable(metrics::Subsystem::passive, budget);
   impl_->live.watch_loop(metrics::Subsystem::passive, impl_->loop_budget());

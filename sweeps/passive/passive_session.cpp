@@ -72,7 +72,8 @@ net::awaitable<void> PassiveLayer::Impl::run() {
     if (restart_requested) continue;
     // Jittered exponential backoff: a fleet of daemons does not reconnect in step.
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
-    co_await sleep_for(std::chrono::milliseconds(static_cast<long>(backoff.count() * jitter(rng))));
+    const double delay_ms = static_cast<double>(backoff.count()) * jitter(rng);
+    co_await sleep_for(std::chrono::milliseconds(static_cast<long>(delay_ms)));
     backoff = std::min(backoff * 2, opts.backoff_max);
   }
   close_session();

@@ -52,7 +52,7 @@ std::chrono::milliseconds ProactiveLayer::Impl::next_interval() {
   // the interval: interval * (1 ± jitter).
   std::uniform_real_distribution<double> d(-proactive.jitter, proactive.jitter);
   const double f = 1.0 + d(rng);
-  return std::chrono::milliseconds(static_cast<long long>(proactive.interval.count() * f));
+  return std::chrono::milliseconds(static_cast<long long>(static_cast<double>(proactive.interval.count()) * f));
 }
 
 // A whole interval (plus jitter) between sweeps, and the sweep's timeout

@@ -50,8 +50,7 @@ class PassiveHarness {
  public:
   PassiveHarness(const config::Redis& cfg, PassiveOptions opts,
                  std::chrono::milliseconds stale_after = 60s) {
-    live.enable(metrics::Subsystem::passive, stale_after);
-    live.enable(metrics::Subsystem::redis, stale_after);
+    opts.stale_after = stale_after;  // start() enables passive and redis with it
     layer = std::make_unique<PassiveLayer>(
         ioc.get_executor(), cfg, metrics, live,
         [this](Evidence e) { seen.push_back({std::move(e), Clock::now()}); },

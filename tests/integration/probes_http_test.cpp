@@ -251,7 +251,16 @@ TEST(ProbesHttp, HugeBodyIsCutShortAndTheStatusIsTheAnswer) {
   EXPECT_LT(server.huge_bytes_written(), huge);
   EXPECT_EQ(checker.connections_opened(), 2u);
   EXPECT_EQ(checker.stats().idle, 0u);
+#ifndef HS_SANITIZED
   EXPECT_LT(rss_after, rss_before + 16u * 1024 * 1024) << "the body was buffered";
+#else
+  // Not under ASan (scripts/test --sanitize): its shadow memory and the
+  // quarantine that keeps freed buffers resident grow RSS with every byte
+  // read, so a bound on it measures the sanitizer, not a buffered body. The
+  // bytes-written check above still proves the client stopped reading.
+  (void)rss_before;
+  (void)rss_after;
+#endif
 }
 
 TEST(ProbesHttp, DestroyingTheCheckerClosesItsIdleConnections) {
