@@ -1,4 +1,5 @@
 #include "clients/postgres/connection.hpp"
+#include "clients/net/resolver.hpp"
 #include "clients/postgres/libpq.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -168,22 +169,20 @@ net::awaitable<ConnParams> connection_params(net::any_io_executor ex, const std:
   net::ip::make_address(host, ec);
   const bool name = !host.empty() && ec && host.find(',') == std::string::npos && host[0] != '/' && host[0] != '@';
   if (!name || has_hostaddr) co_return p;
-  net::ip::tcp::resolver resolver(ex);
-  net::steady_timer limit(ex, timeout);
-  limit.async_wait([&resolver](boost::system::error_code e) { if (!e) resolver.cancel(); });
-  auto [rec, found] = co_await resolver.async_resolve(host, "", net::as_tuple(net::use_awaitable));
-  limit.cancel();
-  if (rec || found.empty())
+  // The one deadline-bounded resolver the probes and the Redis client use.
+  const auto resolved = co_await clients::net::resolve(ex, host, 0, std::chrono::steady_clock::now() + timeout);
+  const auto& rec = resolved.ec;
+  if (rec || resolved.endpoints.empty())
     p.error = "connect: cannot resolve " + host + ": " +
-              (rec == net::error::operation_aborted ? std::string("no answer in time")
-                                                    : rec ? rec.message() : std::string("no address"));
+              (rec == net::error::timed_out ? std::string("no answer in time")
+                                            : rec ? rec.message() : std::string("no address"));
   else {
     // Every address, in the resolver's order, as libpq would try them: one
     // host=NAME per hostaddr=ADDRESS.
     std::vector<std::string> seen;  // the resolver lists an address once per socket type
     std::string hosts, addrs;
-    for (const auto& entry : found) {
-      auto addr = entry.endpoint().address().to_string();
+    for (const auto& endpoint : resolved.endpoints) {
+      auto addr = endpoint.address().to_string();
       if (std::find(seen.begin(), seen.end(), addr) != seen.end()) continue;
       if (!seen.empty()) {
         hosts.push_back(',');
