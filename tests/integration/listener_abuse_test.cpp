@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/support/daemon.hpp"
+#include "tests/support/read_until_closed.hpp"
 
 using namespace healthsweep::testing;
 using namespace std::chrono_literals;
@@ -43,18 +44,7 @@ struct Conn {
   }
   void send(std::string_view bytes) { net::write(s, net::buffer(bytes)); }
   std::string read_all(std::chrono::milliseconds limit = 10s) {
-    std::string out;
-    s.non_blocking(true);
-    const auto end = std::chrono::steady_clock::now() + limit;
-    char buf[8192];
-    while (std::chrono::steady_clock::now() < end) {
-      boost::system::error_code ec;
-      const auto n = s.read_some(net::buffer(buf), ec);
-      if (ec == net::error::would_block) { std::this_thread::sleep_for(2ms); continue; }
-      if (ec) break;
-      out.append(buf, n);
-    }
-    return out;
+    return healthsweep::testing::read_until_closed(s, limit);
   }
   // Closed by the daemon (EOF or reset) now, without waiting.
   bool closed_by_peer() {

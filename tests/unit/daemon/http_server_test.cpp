@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "daemon/http_server.hpp"
+#include "tests/support/read_until_closed.hpp"
 
 using namespace healthsweep::daemon;
 using namespace std::chrono_literals;
@@ -106,18 +107,7 @@ struct Client {
   void send(std::string_view bytes) { net::write(s, net::buffer(bytes)); }
   // Everything until the peer closes, or `limit` passes.
   std::string read_all(std::chrono::milliseconds limit = 5s) {
-    std::string out;
-    s.non_blocking(true);
-    const auto end = std::chrono::steady_clock::now() + limit;
-    char buf[4096];
-    while (std::chrono::steady_clock::now() < end) {
-      boost::system::error_code ec;
-      const auto n = s.read_some(net::buffer(buf), ec);
-      if (ec == net::error::would_block) { std::this_thread::sleep_for(2ms); continue; }
-      if (ec) break;
-      out.append(buf, n);
-    }
-    return out;
+    return healthsweep::testing::read_until_closed(s, limit);
   }
   // True once the server closed its side (EOF or reset), within `limit`.
   bool closed_by_server(std::chrono::milliseconds limit) {
