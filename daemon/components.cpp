@@ -1,30 +1,28 @@
 #include "daemon/components.hpp"
 
-#include "clients/net/log_failure.hpp"
-
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "clients/engine/client.hpp"
+#include "clients/http/checker.hpp"
+#include "clients/http/webhook_client.hpp"
+#include "clients/net/log_failure.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "store/store.hpp"
-#include "sweeps/postgres_targets.hpp"
-#include "clients/engine/client.hpp"
 #include "store/transition_event.hpp"
 #include "sweeps/check_now.hpp"
+#include "sweeps/decide/state_machine.hpp"
 #include "sweeps/fleet.hpp"
-#include "clients/http/checker.hpp"
 #include "sweeps/passive/passive_layer.hpp"
+#include "sweeps/postgres_targets.hpp"
 #include "sweeps/proactive/proactive_layer.hpp"
 #include "sweeps/reactive/reactive_layer.hpp"
 #include "sweeps/remediator.hpp"
-#include "sweeps/decide/state_machine.hpp"
 #include "sweeps/target_sources.hpp"
-#include "clients/http/webhook_client.hpp"
 
 namespace healthsweep::daemon {
 
@@ -34,10 +32,9 @@ using namespace healthsweep::sweeps::decide;
 using namespace healthsweep::sweeps::passive;
 using namespace healthsweep::sweeps::proactive;
 using namespace healthsweep::sweeps::reactive;
+using namespace healthsweep::sweeps;
 
 namespace net = boost::asio;
-using namespace healthsweep::sweeps;
-using metrics::Subsystem;
 
 namespace {
 

@@ -1,9 +1,9 @@
 #include "store/store.hpp"
 #include "clients/net/log_failure.hpp"
 
+#include "clients/postgres/connection.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
-#include "clients/postgres/connection.hpp"
 #include "store/schema.hpp"
 #include "store/spool.hpp"
 

@@ -6,10 +6,10 @@
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
-#include "metrics/metrics.hpp"
-#include "metrics/time_format.hpp"
 #include "clients/engine/client.hpp"
 #include "clients/http/webhook_client.hpp"
+#include "metrics/metrics.hpp"
+#include "metrics/time_format.hpp"
 
 namespace healthsweep::sweeps {
 

@@ -4,8 +4,8 @@
 // endpoints, not targets.
 #pragma once
 
-#include "config/config.hpp"
 #include "clients/net/probe_outcome.hpp"
+#include "config/config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

@@ -1,8 +1,8 @@
 // Passive layer: the public API, the deadline timer, PTTL lookups and the
 // verdicts. The connection life cycle and reconciliation are in
 // passive_session.cpp.
-#include "sweeps/passive/passive_layer_impl.hpp"
 #include "clients/net/log_failure.hpp"
+#include "sweeps/passive/passive_layer_impl.hpp"
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"

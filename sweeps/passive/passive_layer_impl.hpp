@@ -1,9 +1,9 @@
 // Internal to the passive layer (passive_layer.cpp, passive_session.cpp).
 #pragma once
 
+#include "clients/redis/client.hpp"
 #include "sweeps/passive/heartbeat_deadlines.hpp"
 #include "sweeps/passive/passive_layer.hpp"
-#include "clients/redis/client.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>

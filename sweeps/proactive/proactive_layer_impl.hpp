@@ -18,8 +18,8 @@
 
 #include "clients/engine/client.hpp"
 #include "metrics/metrics.hpp"
-#include "sweeps/proactive/process_exit_watch.hpp"
 #include "sweeps/proactive/proactive_layer.hpp"
+#include "sweeps/proactive/process_exit_watch.hpp"
 #include "sweeps/proactive/target_check.hpp"
 
 namespace healthsweep::sweeps::proactive {

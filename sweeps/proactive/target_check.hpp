@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "clients/engine/types.hpp"
-#include "sweeps/decide/evidence.hpp"
 #include "clients/net/probe_outcome.hpp"
+#include "sweeps/decide/evidence.hpp"
 #include "sweeps/decide/target.hpp"
 
 namespace healthsweep::clients::engine { class EngineClient; }

@@ -53,12 +53,7 @@ TEST(TransitionEvent, RemovalIsAnEventMarkedRemoved) {
 }
 
 TEST(TransitionEvent, RowsComeBackAsRestoredTargetsWithNegativeCountsClamped) {
-  std::vector<TargetRow> rows(2);
-  rows[0].id = "a";
-  rows[0].restarts = 4;
-  rows[0].quarantined = true;
-  rows[1].id = "b";
-  rows[1].restarts = -1;
+  std::vector<TargetRow> rows{TargetRow{"a", 4, true, {}}, TargetRow{"b", -1, false, {}}};
   const auto r = restored_targets(std::move(rows));
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].id, "a");
