@@ -27,25 +27,8 @@ dashboard=$deploy/grafana/healthsweep.json
 work=$(mktemp -d "${TMPDIR:-/tmp}/hs-deploy.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
-failures=()
-# run NAME FUNCTION: runs FUNCTION in a subshell with `set -e`, so any failing
-# command inside fails the check; output is shown only on failure.
-run() {
-  local name=$1; shift
-  local rc=0
-  set +e
-  ( set -e; "$@" ) >"$work/out" 2>&1
-  rc=$?
-  set -e
-  if [ "$rc" -eq 0 ]; then
-    echo "ok   $name"
-  else
-    echo "FAIL $name"
-    sed 's/^/     /' "$work/out"
-    failures+=("$name")
-  fi
-}
-fail() { echo "$*" >&2; return 1; }
+check_out=$work/out
+. "$(dirname "$0")/checks.sh"
 
 require_tools() {
   local missing=()
@@ -399,22 +382,22 @@ PY
 
 # --- main ---------------------------------------------------------------------------
 
-run "tools installed" require_tools
+check "tools installed" require_tools
 if [ ${#failures[@]} -eq 0 ]; then
-  run "promtool check config (scrape.yml, from another cwd)" check_prometheus_config
-  run "promtool check rules --lint-fatal" check_rules_syntax
-  run "promtool test rules" check_rules_unit_tests
-  run "alerts carry severity, annotations, runbook section" check_rules_contract
-  run "rules use only SPEC section 5 metrics" check_rules_metric_names
-  run "every alert tested firing and not firing" check_rules_test_coverage
-  run "amtool check-config + routes by severity" check_alertmanager_config
-  run "alertmanager inhibition (real alertmanager on loopback)" check_alertmanager_inhibition
-  run "grafana dashboard: shape, PromQL (promtool), metric names" check_dashboard
+  check "promtool check config (scrape.yml, from another cwd)" check_prometheus_config
+  check "promtool check rules --lint-fatal" check_rules_syntax
+  check "promtool test rules" check_rules_unit_tests
+  check "alerts carry severity, annotations, runbook section" check_rules_contract
+  check "rules use only SPEC section 5 metrics" check_rules_metric_names
+  check "every alert tested firing and not firing" check_rules_test_coverage
+  check "amtool check-config + routes by severity" check_alertmanager_config
+  check "alertmanager inhibition (real alertmanager on loopback)" check_alertmanager_inhibition
+  check "grafana dashboard: shape, PromQL (promtool), metric names" check_dashboard
 fi
-run "systemd unit structure" check_unit_structure
+check "systemd unit structure" check_unit_structure
 set +e; ( set -e; have_systemd_analyze ) 2>&1; sd_rc=$?; set -e
 case $sd_rc in
-  0) run "systemd-analyze verify/security + systemd-sysusers" check_unit_with_systemd ;;
+  0) check "systemd-analyze verify/security + systemd-sysusers" check_unit_with_systemd ;;
   2) ;;
   *) failures+=("systemd tools") ;;
 esac

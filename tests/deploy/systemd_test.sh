@@ -229,26 +229,9 @@ esac
 say "systemd is PID 1 and $state"
 
 # --- checks --------------------------------------------------------------------------------
-failures=()
-out=$work/check.out
-# check NAME FUNCTION: runs FUNCTION in a subshell with set -e; its output is
-# shown only when it fails. Every check runs, the summary comes at the end.
-check() {
-  local name=$1; shift
-  local rc=0
-  set +e
-  ( set -e; "$@" ) >"$out" 2>&1
-  rc=$?
-  set -e
-  if [ "$rc" -eq 0 ]; then
-    say "ok   $name"
-  else
-    say "FAIL $name"
-    sed 's/^/     /' "$out"
-    failures+=("$name")
-  fi
-}
-fail() { echo "$*" >&2; return 1; }
+check_out=$work/check.out
+. "$(dirname "$0")/checks.sh"
+check_say() { say "$@"; }
 
 show() { in_ctr systemctl show healthsweepd -p "$1" --value; }
 main_pid() { show MainPID; }
