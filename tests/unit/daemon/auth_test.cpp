@@ -22,6 +22,14 @@ TEST(BearerAuth, RightTokenPasses) {
   EXPECT_EQ(check_bearer(std::string("s3cret"), "bearer s3cret"), AuthResult::ok);
 }
 
+TEST(BearerAuth, AChangedTokenRefusesTheOldOneAtOnce) {
+  // The configured token's digest is cached: a reload must not keep it.
+  EXPECT_EQ(check_bearer(std::string("first"), "Bearer first"), AuthResult::ok);
+  EXPECT_EQ(check_bearer(std::string("second"), "Bearer first"), AuthResult::missing_or_wrong);
+  EXPECT_EQ(check_bearer(std::string("second"), "Bearer second"), AuthResult::ok);
+  EXPECT_EQ(check_bearer(std::string("first"), "Bearer second"), AuthResult::missing_or_wrong);
+}
+
 TEST(BearerAuth, MissingWrongOrMalformedIsUnauthorized) {
   const std::optional<std::string> t = "s3cret";
   for (auto h : {"", "Bearer", "Bearer ", "Bearer s3cre", "Bearer s3cret2", "Basic s3cret",
