@@ -140,6 +140,7 @@ LoadResult load_string(const std::string& yaml, const std::string& path);
 // "250ms", "15s", "5m", "1h" (also "1m30s"); nullopt on anything else.
 std::optional<Duration> parse_duration(std::string_view text);
 // "127.0.0.1:9470", "[::1]:9470", "localhost:80"; nullopt on anything else.
-std::optional<Endpoint> parse_endpoint(std::string_view text);
+// Port 0 only where `port_zero_allowed` (a listener: the kernel picks one).
+std::optional<Endpoint> parse_endpoint(std::string_view text, bool port_zero_allowed = false);
 
 }  // namespace healthsweep::config

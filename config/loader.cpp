@@ -144,7 +144,9 @@ void read_document(Reader& reader, const YAML::Node& document, Config& config) {
   const Section root(reader, Field{document, document.Mark(), "", document.Mark()},
                      {"listen", "listen_max_connections_per_client", "auth", "log", "targets", "redis",
                       "engine", "postgres", "sweeps", "remediation", "liveness", "shutdown_grace"});
-  root.endpoint("listen", config.listen);
+  // Port 0: the kernel picks a free port, logged as "listening on" (tests and
+  // side-by-side instances use it; there is no race for a port).
+  root.endpoint("listen", config.listen, true);
   root.integer("listen_max_connections_per_client", config.listen_max_connections_per_client, 1, 1000000);
   read_auth(root, config);
   read_log(root, config);

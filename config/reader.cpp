@@ -276,11 +276,11 @@ bool Section::duration(std::string_view key, Duration& out, bool allow_zero) con
   return true;
 }
 
-bool Section::endpoint(std::string_view key, Endpoint& out) const {
+bool Section::endpoint(std::string_view key, Endpoint& out, bool port_zero_allowed) const {
   const Field* field = scalar(key, "host:port");
   if (!field) return false;
   const std::string& text = field->value.Scalar();
-  auto value = parse_endpoint(text);
+  auto value = parse_endpoint(text, port_zero_allowed);
   if (!value) {
     reader_->error(field->mark, field->name + ": invalid host:port " + single_quoted(text) + ": " + endpoint_problem(text));
     return false;

@@ -79,7 +79,7 @@ class Section {
   bool integer(std::string_view key, int& out, int min, int max) const;
   bool fraction(std::string_view key, double& out) const;  // 0..1 inclusive
   bool duration(std::string_view key, Duration& out, bool allow_zero) const;
-  bool endpoint(std::string_view key, Endpoint& out) const;
+  bool endpoint(std::string_view key, Endpoint& out, bool port_zero_allowed = false) const;
   // One of `names`; `out` becomes the index of the match.
   bool choice(std::string_view key, std::span<const std::string_view> names, int& out) const;
 

@@ -102,7 +102,7 @@ std::optional<Duration> parse_duration(std::string_view text) {
   return Duration(total);
 }
 
-std::optional<Endpoint> parse_endpoint(std::string_view text) {
+std::optional<Endpoint> parse_endpoint(std::string_view text, bool port_zero_allowed) {
   std::string_view host;
   std::string_view port;
   if (!text.empty() && text.front() == '[') {
@@ -123,6 +123,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
     if (looks_numeric ? !boost::urls::parse_ipv4_address(host) : !valid_hostname(host))
       return std::nullopt;
   }
+  if (port_zero_allowed && port == "0") return Endpoint{std::string(host), 0};
   const auto number = parse_port(port);
   if (!number) return std::nullopt;
   return Endpoint{std::string(host), *number};

@@ -194,6 +194,10 @@ TEST_F(ConfigErrors, InvalidHostPort) {
               ElementsAre("cfg.yaml:1:9: listen: invalid host:port ':80': missing host before ':'"));
   EXPECT_THAT(errors_of("listen: \"bad_host:80\"\n"),
               ElementsAre("cfg.yaml:1:9: listen: invalid host:port 'bad_host:80': invalid host 'bad_host'"));
+  // Port 0 is for the listener only: a target on port 0 is a typo.
+  EXPECT_THAT(errors_of("targets:\n  static:\n    - {id: a, tcp: \"127.0.0.1:0\"}\n"),
+              ElementsAre("cfg.yaml:3:20: targets.static[0].tcp: invalid host:port '127.0.0.1:0': port '0' is not a "
+                          "number in 1-65535"));
   EXPECT_THAT(errors_of("targets:\n  static:\n    - {id: a, tcp: \"::1:80\"}\n"),
               ElementsAre("cfg.yaml:3:20: targets.static[0].tcp: invalid host:port '::1:80': invalid host '::1' (IPv6 "
                           "needs brackets: [::1]:80)"));

@@ -202,6 +202,12 @@ TEST_F(ConfigLoader, SettleZeroMeansRestartAtOnce) {
   EXPECT_EQ(result.config->restart.settle, 0s);
 }
 
+TEST_F(ConfigLoader, ListenOnPortZeroLetsTheKernelPick) {
+  const LoadResult result = load_string("listen: \"127.0.0.1:0\"\n", "cfg.yaml");
+  ASSERT_TRUE(result.config) << all_errors(result);
+  EXPECT_EQ(result.config->listen.port, 0);
+}
+
 TEST_F(ConfigLoader, OptionalKeysMayBeNull) {
   const LoadResult result = load_string(
       "auth:\n  token_file: null\ntargets:\n  static: null\n  postgres_query: null\n  engine_label: ~\n"
