@@ -104,6 +104,9 @@ inline constexpr FamilySpec proactive_process_exits{
 inline constexpr FamilySpec proactive_watched_processes{
     "healthsweep_proactive_watched_processes", Kind::gauge, {},
     "Containers whose main process is watched for its exit (pidfd)."};
+inline constexpr FamilySpec proactive_event_stream_up{
+    "healthsweep_proactive_event_stream_up", Kind::gauge, {},
+    "1 while the engine's /events stream is open (its answer's header received), 0 while it reconnects."};
 
 }  // namespace family
 

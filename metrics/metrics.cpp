@@ -97,7 +97,8 @@ struct Metrics::Impl {
   ProactiveMetrics proactive{single<Counter>(r, family::proactive_overruns),
                              single<Counter>(r, family::proactive_event_deaths),
                              single<Counter>(r, family::proactive_process_exits),
-                             single<Gauge>(r, family::proactive_watched_processes)};
+                             single<Gauge>(r, family::proactive_watched_processes),
+                             single<Gauge>(r, family::proactive_event_stream_up)};
 };
 
 Metrics::Metrics(std::string_view version) : impl_(std::make_unique<Impl>()) {

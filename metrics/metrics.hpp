@@ -29,6 +29,7 @@ struct ProactiveMetrics {
   prometheus::Counter& event_deaths;
   prometheus::Counter& process_exits;
   prometheus::Gauge& watched_processes;
+  prometheus::Gauge& event_stream_up;
 };
 
 class Metrics {

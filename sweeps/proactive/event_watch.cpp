@@ -87,8 +87,11 @@ net::awaitable<void> ProactiveLayer::Impl::events_loop() {
     // first connect, from now.
     q.since = last_event_time ? *last_event_time : std::chrono::system_clock::now();
     bool connected = false;
+    // The gauge says when events reach us: tests wait for it instead of
+    // guessing how long a subscription takes, operators alert on it.
     auto r = co_await engine->follow_events(q, [this](const EngineEvent& ev) { on_event(ev); },
-                                            [&] { connected = true; });
+                                            [&] { connected = true; counters.event_stream_up.Set(1); });
+    counters.event_stream_up.Set(0);
     if (stopped) co_return;
     spdlog::warn("engine: event stream ended ({}); reconnecting in {} ms", r.error, backoff.count());
     retry_timer.expires_after(backoff);

@@ -59,6 +59,7 @@ const std::vector<Expected>& expected_families() {
       {"healthsweep_proactive_event_deaths_total", "counter", {}},
       {"healthsweep_proactive_process_exits_total", "counter", {}},
       {"healthsweep_proactive_watched_processes", "gauge", {}},
+      {"healthsweep_proactive_event_stream_up", "gauge", {}},
   };
   return all;
 }
@@ -232,6 +233,7 @@ TEST(Metrics, LayerHandlesCountIntoTheirOwnFamilies) {
   m.proactive().event_deaths.Increment(2);
   m.proactive().process_exits.Increment(3);
   m.proactive().watched_processes.Set(7);
+  m.proactive().event_stream_up.Set(1);
   // The same series every time: a second handle sees what the first counted.
   EXPECT_EQ(m.reactive().coalesced.Value(), 1);
   const auto s = scrape(m);
@@ -242,4 +244,5 @@ TEST(Metrics, LayerHandlesCountIntoTheirOwnFamilies) {
   EXPECT_EQ(s.values.at("healthsweep_proactive_event_deaths_total"), "2");
   EXPECT_EQ(s.values.at("healthsweep_proactive_process_exits_total"), "3");
   EXPECT_EQ(s.values.at("healthsweep_proactive_watched_processes"), "7");
+  EXPECT_EQ(s.values.at("healthsweep_proactive_event_stream_up"), "1");
 }
