@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/support/daemon.hpp"
+#include "tests/support/metrics_text.hpp"
 #include "tests/support/read_until_closed.hpp"
 
 using namespace healthsweep::testing;
@@ -131,11 +132,8 @@ TEST(ListenerAbuse, OneClientHolding1000ConnectionsDoesNotLockOutPrometheus) {
   }
   // Read from 127.0.0.2 too: 127.0.0.1 is the greedy client, at its cap.
   const auto scrape = get_from(d.port(), "127.0.0.2", "/metrics");
-  const std::string series = "healthsweep_http_connections_refused_total{reason=\"per_client_cap\"}";
-  const auto at = scrape.find("\n" + series + " ");
-  ASSERT_NE(at, std::string::npos) << scrape;
-  const double refused = std::stod(scrape.substr(at + series.size() + 2));
-  EXPECT_EQ(refused, 936);
+  EXPECT_EQ(series_value(scrape, "healthsweep_http_connections_refused_total{reason=\"per_client_cap\"}"), 936)
+      << scrape;
   // One log line a second at most for all those refusals.
   EXPECT_LE(count_of(d.log(), "(listen_max_connections_per_client), refusing more"), 25u) << d.log();
   EXPECT_GE(count_of(d.log(), "(listen_max_connections_per_client), refusing more"), 1u);

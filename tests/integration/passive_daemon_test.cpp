@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tests/integration/target_json.hpp"
+#include "tests/support/bounds.hpp"
 #include "tests/support/redis_server.hpp"
 
 using namespace healthsweep::testing;
@@ -37,7 +38,7 @@ TEST(PassiveDaemon, LapsedHeartbeatTakesTheTargetOfflineAtItsDeadline) {
   const auto seen = std::chrono::steady_clock::now() - deadline;
   std::printf("[ measured ] passive verdict seen by the test %.1f ms after the TTL deadline\n",
               std::chrono::duration<double, std::milli>(seen).count());
-  EXPECT_LT(seen, 3s);
+  EXPECT_LT(seen, healthsweep::testing::hang_bound);
   EXPECT_NE(target(d, "hb-0")->reason.find("heartbeat expired"), std::string::npos);
   EXPECT_EQ(state_of(d, "hb-1"), "online");
   EXPECT_EQ(metric(d, "healthsweep_detections_total{layer=\"passive\"}"), 1);
@@ -53,8 +54,8 @@ TEST(PassiveDaemon, RedisOutageMakesRedisStaleHoldsRemediationAndDeclaresNobodyD
   ASSERT_TRUE(eventually([&] { return metric(d, "healthsweep_failsafe_active") == 1; }, 10s)) << d.log();
   ASSERT_TRUE(eventually([&] { return d.get("/admin/liveness").status == 503; }, 15s)) << d.log();
   EXPECT_NE(d.get("/admin/liveness").body.find("\"redis\":{\"status\":\"stale\""), std::string::npos);
-  std::this_thread::sleep_for(2s);
-  EXPECT_EQ(state_of(d, "hb-0"), "online") << "a Redis outage is no evidence of death";
+  EXPECT_TRUE(holds_for(2s, [&] { return state_of(d, "hb-0") == "online"; }))
+      << "a Redis outage is no evidence of death\n" << d.log();
   ASSERT_TRUE(redis->restart());
   // The restarted server lost the key; the target refreshes it in time.
   redis->client()->run({"SET", "healthsweep:heartbeat:hb-0", "1", "PX", "60000"});

@@ -3,6 +3,7 @@
 #include "clients/http/webhook_client.hpp"
 
 #include "tests/integration/probes_server.hpp"
+#include "tests/support/bounds.hpp"
 #include "tests/support/process.hpp"
 
 #include <gtest/gtest.h>
@@ -80,7 +81,8 @@ TEST(ProbesWebhook, PersistentServerErrorGivesUpAfterTheAttempts) {
 TEST(ProbesWebhook, UnreachableReceiverIsRetriedWithBackoff) {
   net::io_context ctx;
   WebhookClient client(ctx.get_executor(), quick_backoff());
-  const auto port = testing::free_port();
+  const testing::ClosedPort closed;
+  const auto port = closed.port();
   const auto started = std::chrono::steady_clock::now();
   const auto outcome =
       run(ctx, client.post("http://127.0.0.1:" + std::to_string(port) + "/hook", kBody, 2s, 3));
@@ -99,7 +101,7 @@ TEST(ProbesWebhook, SilentReceiverTimesOutOnEveryAttempt) {
   EXPECT_FALSE(outcome.alive);
   EXPECT_EQ(outcome.detail, "timeout after 200 ms (2 attempts)");
   EXPECT_EQ(server.requests(), 2u);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, healthsweep::testing::hang_bound);
 }
 
 TEST(ProbesWebhook, UrlThatCannotWorkIsNotRetried) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "tests/support/daemon.hpp"
+#include "tests/support/metrics_text.hpp"
 
 namespace healthsweep::testing {
 
@@ -35,12 +36,10 @@ inline std::string state_of(const Daemon& d, const std::string& id) {
   return t ? t->state : "<absent>";
 }
 
-// The value of one sample line of /metrics ("name{labels}" exactly), or -1.
+// The value of one series of the daemon's /metrics (tests/support/metrics_text:
+// 0 when a declared series is absent, a test failure when no family can have it).
 inline double metric(const Daemon& d, const std::string& series) {
-  const auto body = d.get("/metrics").body;
-  const auto pos = body.find("\n" + series + " ");
-  if (pos == std::string::npos) return -1;
-  return std::stod(body.substr(pos + series.size() + 2));
+  return series_value(d.get("/metrics").body, series);
 }
 
 }  // namespace healthsweep::testing

@@ -18,7 +18,8 @@ TEST(WebhookRemediation, OfflineTargetIsReportedToTheWebhookWithRetry) {
   ASSERT_NE(server.port, 0) << server.process.log();
 
   // A TCP target on a port nobody listens on: offline after two checks.
-  const int closed_port = free_port();
+  const ClosedPort closed;
+  const int closed_port = closed.port();
   Daemon d("targets:\n  static:\n    - { id: hook-t, tcp: \"127.0.0.1:" + std::to_string(closed_port) + "\" }\n"
            "sweeps:\n  proactive: { interval: 300ms, timeout: 1s, failure_threshold: 2 }\n"
            "remediation:\n  restart:\n    via: webhook\n"

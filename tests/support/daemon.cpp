@@ -130,7 +130,7 @@ Daemon::~Daemon() {
 void Daemon::write_config(const std::string& config_yaml) {
   std::string text = config_yaml;
   if (!std::regex_search(text, std::regex(R"((^|\n)listen:)")))
-    text = "listen: \"127.0.0.1:" + std::to_string(free_port()) + "\"\n" + text;
+    text = "listen: \"127.0.0.1:0\"\n" + text;
   dir_->write("healthsweep.yaml", text);
 }
 

@@ -50,13 +50,37 @@ class Subprocess {
   std::string log_path_;
 };
 
-// An unused loopback TCP port (bound and released: a small race, fine for tests).
+// An unused loopback TCP port, bound and released: another process may take
+// it meanwhile. Only for servers we do not own that cannot bind port 0 and
+// report it (Redis, PostgreSQL, Prometheus); their starters retry on a clash.
+// The daemon binds port 0 and logs its port; a port that must refuse is a
+// ClosedPort.
 int free_port();
+
+// A loopback port that refuses connections for as long as this object lives:
+// bound (so nobody else can take it) but never listening.
+class ClosedPort {
+ public:
+  ClosedPort();
+  ~ClosedPort();
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 std::string read_file(const std::string& path);
 // Polls `pred` every 10 ms until it is true or `timeout` passes.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout);
+// Whether `pred` stays true for the whole `window` (polled every 10 ms).
+// "Nothing happens" can only be observed over a window: this names it, and
+// fails at the first moment it does happen.
+template <class Pred>
+bool holds_for(std::chrono::milliseconds window, Pred pred);
 
 // Runs a shell command, returns its exit status; output appended to *out if given.
 int run_shell(const std::string& command, std::string* out = nullptr);

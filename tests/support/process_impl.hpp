@@ -11,4 +11,13 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
+template <class Pred>
+bool holds_for(std::chrono::milliseconds window, Pred pred) {
+  const auto end = std::chrono::steady_clock::now() + window;
+  while (true) {
+    if (!pred()) return false;
+    if (std::chrono::steady_clock::now() >= end) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 }  // namespace healthsweep::testing
