@@ -37,7 +37,8 @@ TEST(DoubleFault, RedisRestartedEmptyWhileThirtyPercentDieRestartsExactlyTheDead
            webhook_remediation_yaml(hook.url("/restart"), "max_offline_fraction: 0.5, min_targets: 10, window: 10m") +
            "liveness: { stale_after: 5s }\n");
   ASSERT_TRUE(eventually([&] { return not_in_state(d, ids, "online").empty(); }, 20s)) << d.log();
-  const std::string reconciled = "connected and reconciled";
+  // The line of a session that is up (not "... until reconnected and reconciled").
+  const std::string reconciled = " connected and reconciled (";
   ASSERT_EQ(occurrences(d.log(), reconciled), 1u) << d.log();
 
   // Both faults at once: the six stop heart-beating and Redis comes back

@@ -18,19 +18,13 @@
 
 #include "tests/integration/fault_fleet.hpp"
 #include "tests/integration/network_sandbox.hpp"
+#include "tests/integration/psql.hpp"
 #include "tests/support/delay_proxy.hpp"
 
 using namespace healthsweep::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string psql(const std::string& dsn, const std::string& sql) {
-  std::string out;
-  run_shell("psql \"" + dsn + "\" -Atqc \"" + sql + "\" 2>&1", &out);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
 
 int dsn_port(const std::string& dsn) {
   std::smatch m;
