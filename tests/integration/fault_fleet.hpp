@@ -12,6 +12,7 @@
 #include <iomanip>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -56,7 +57,6 @@ class Heartbeater {
     std::lock_guard lock(mu_);
     alive_.erase(id);
   }
-  std::uint64_t rounds() const { return rounds_; }
   // Waits until `n` more rounds were written (a heart-beat period each).
   bool wait_rounds(std::uint64_t n, std::chrono::milliseconds limit = std::chrono::seconds(60)) const {
     const auto target = rounds_ + n;
