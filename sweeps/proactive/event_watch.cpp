@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "clients/net/log_failure.hpp"
+#include "sweeps/proactive/event_time.hpp"
 
 namespace healthsweep::sweeps::proactive {
 
@@ -39,11 +40,11 @@ void ProactiveLayer::Impl::on_event(const EngineEvent& ev) {
     wait_timer.cancel();
   }
   // When the engine saw it, on our steady clock: detection latency counts
-  // from the engine's event, not from when we read it.
+  // from the engine's event, not from when we read it (bounded against wall
+  // clock steps, see event_time.hpp).
   const auto now = steady::now();
-  const auto age = std::chrono::system_clock::now() - ev.time;
-  const auto observed = age > std::chrono::system_clock::duration::zero()
-                            ? now - std::chrono::duration_cast<steady::duration>(age) : now;
+  const auto observed = event_observed_at(now, std::chrono::system_clock::now(), ev.time, events_floor);
+  events_floor = observed;
   if (ev.action == "die" || ev.action == "oom" || ev.action == "start" || ev.action == "restart" ||
       ev.action == "health_status")
     last_event_at[id] = now;
@@ -86,6 +87,9 @@ net::awaitable<void> ProactiveLayer::Impl::events_loop() {
     // Replay from the last event seen so a reconnect loses nothing; on the
     // first connect, from now.
     q.since = last_event_time ? *last_event_time : std::chrono::system_clock::now();
+    // From "now", nothing older can come; a replay starts after the last
+    // event seen, whose time events_floor already holds.
+    if (!last_event_time) events_floor = steady::now();
     bool connected = false;
     // The gauge says when events reach us: tests wait for it instead of
     // guessing how long a subscription takes, operators alert on it.

@@ -61,6 +61,9 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   std::unordered_map<std::string, std::string> id_by_container;  // container name/id -> target id
   std::optional<bool> engine_was_healthy;
   std::optional<std::chrono::system_clock::time_point> last_event_time;
+  // The earliest an event of the current stream can have happened, on our
+  // steady clock (event_observed_at).
+  steady::time_point events_floor{};
   bool stopped = false;
   bool poll_requested = false;
   int failures = 0;  // consecutive sweeps that could not ask the engine

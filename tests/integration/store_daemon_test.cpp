@@ -7,21 +7,11 @@
 #include <thread>
 
 #include "tests/integration/status_server.hpp"
+#include "tests/integration/psql.hpp"
 #include "tests/integration/target_json.hpp"
 
 using namespace healthsweep::testing;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string psql(const std::string& dsn, const std::string& sql) {
-  std::string out;
-  run_shell("psql \"" + dsn + "\" -Atqc \"" + sql + "\"", &out);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
-}  // namespace
 
 TEST(StoreDaemon, EveryTransitionIsOneEventRowAndTheTargetRowFollows) {
   HS_REQUIRE_ENV(dsn, "HS_TEST_PG_DSN");

@@ -27,15 +27,20 @@ namespace net = boost::asio;
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
                           const std::string& body, const Headers& headers,
                           std::chrono::milliseconds timeout) {
+  return http_request("127.0.0.1", port, method, target, body, headers, timeout);
+}
+
+HttpResponse http_request(const std::string& host, int port, const std::string& method, const std::string& target,
+                          const std::string& body, const Headers& headers,
+                          std::chrono::milliseconds timeout) {
   HttpResponse out;
   try {
     net::io_context ioc;
     beast::tcp_stream stream(ioc);
     stream.expires_after(timeout);
-    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                                          static_cast<unsigned short>(port)));
+    stream.connect(net::ip::tcp::endpoint(net::ip::make_address(host), static_cast<unsigned short>(port)));
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::host, host);
     for (const auto& [k, v] : headers) req.set(k, v);
     if (!body.empty() || method == "POST") {
       req.body() = body;
@@ -65,7 +70,7 @@ HttpResponse http_request(int port, const std::string& method, const std::string
 Daemon::Daemon(const std::string& config_yaml) : Daemon(config_yaml, Options{}) {}
 
 Daemon::Daemon(const std::string& config_yaml, Options options)
-    : dir_(std::make_unique<TempDir>()) {
+    : dir_(std::make_unique<TempDir>()), http_host_(options.http_host) {
   write_config(config_yaml);
 
   const std::string notify_path = dir_->file("notify.sock");
@@ -135,14 +140,14 @@ void Daemon::write_config(const std::string& config_yaml) {
 }
 
 HttpResponse Daemon::get(const std::string& target) const {
-  return http_request(port_, "GET", target);
+  return http_request(http_host_, port_, "GET", target);
 }
 
 HttpResponse Daemon::post(const std::string& target, const std::string& body,
                           const std::string& bearer) const {
   Headers h{{"Content-Type", "application/json"}};
   if (!bearer.empty()) h.emplace_back("Authorization", "Bearer " + bearer);
-  return http_request(port_, "POST", target, body, h);
+  return http_request(http_host_, port_, "POST", target, body, h);
 }
 
 void Daemon::drain_notify_socket() {

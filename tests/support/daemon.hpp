@@ -24,6 +24,10 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
                           const std::string& body = {}, const Headers& headers = {},
                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// The same to another address than 127.0.0.1 (a daemon in a network namespace).
+HttpResponse http_request(const std::string& host, int port, const std::string& method, const std::string& target,
+                          const std::string& body = {}, const Headers& headers = {},
+                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 class Daemon {
  public:
@@ -32,6 +36,7 @@ class Daemon {
     bool wait_ready = true;            // wait for READY=1 on NOTIFY_SOCKET
     std::string watchdog_usec;         // sets WATCHDOG_USEC when not empty
     std::vector<std::string> command_prefix;  // e.g. {"/usr/bin/prlimit", "--nofile=300:300"}
+    std::string http_host = "127.0.0.1";     // where get()/post() reach its listener
   };
   // `config_yaml` is written to <dir>/healthsweep.yaml; unless it sets
   // `listen`, "listen: 127.0.0.1:0" is prepended and the bound port is read
@@ -63,6 +68,7 @@ class Daemon {
   std::unique_ptr<Subprocess> process_;
   int notify_fd_ = -1;
   int port_ = 0;
+  std::string http_host_;
   std::vector<std::string> notes_;
   std::chrono::microseconds time_to_ready_{0};
 };
