@@ -104,6 +104,12 @@ inline constexpr FamilySpec proactive_process_exits{
 inline constexpr FamilySpec proactive_watched_processes{
     "healthsweep_proactive_watched_processes", Kind::gauge, {},
     "Containers whose main process is watched for its exit (pidfd)."};
+inline constexpr FamilySpec store_spool_write_errors{
+    "healthsweep_store_spool_write_errors_total", Kind::counter, {},
+    "Failed writes of the spool file (disk full, I/O error); events wait in memory meanwhile."};
+inline constexpr FamilySpec store_events_dropped{
+    "healthsweep_store_events_dropped_total", Kind::counter, {},
+    "Events dropped because the spool could not be written and the memory queue was full."};
 
 }  // namespace family
 
