@@ -6,6 +6,7 @@
 #include "metrics/metrics.hpp"
 #include "store/schema.hpp"
 #include "store/spool.hpp"
+#include "store/spool_keeper.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -42,10 +43,6 @@ constexpr milliseconds backoff_max = 5s;
 constexpr milliseconds loop_turn_budget = backoff_max + connect_timeout + 4 * query_timeout;
 constexpr std::size_t compact_every = 256;  // written events between spool rewrites
 constexpr int attempts_before_reject = 5;   // a statement PostgreSQL refuses this often
-// While the spool file cannot be written (disk full, I/O error), the whole
-// queue is written to it again this often, and once it works the events
-// kept in memory meanwhile are on disk again.
-constexpr milliseconds respool_every = 1s;
 
 std::string random_boot_id() {
   std::random_device rd;
@@ -66,18 +63,18 @@ std::string object_or_raw(const std::string& text) {
 struct Store::Impl : std::enable_shared_from_this<Impl> {
   Impl(net::any_io_executor e, std::string d, std::string spool_dir, metrics::Metrics& mm,
        metrics::LivenessRegistry& l, milliseconds stale, std::size_t cap)
-      : ex(e), dsn(std::move(d)), spool(std::move(spool_dir)), m(mm), live(l),
+      : ex(e), dsn(std::move(d)), m(mm), live(l),
         ping_interval(std::clamp<milliseconds>(stale / 3, 100ms, 10s)), conn(e), wake(e),
-        retry(e), respool_timer(e), boot_id(random_boot_id()), memory_cap(cap) {}
+        retry(e), boot_id(random_boot_id()),
+        keeper(std::make_shared<SpoolKeeper>(e, std::move(spool_dir), queue, mm, cap)), spool(*keeper) {}
 
   net::any_io_executor ex;
   std::string dsn;
-  SpoolFile spool;
   metrics::Metrics& m;
   metrics::LivenessRegistry& live;
   milliseconds ping_interval;
   PgConnection conn;
-  net::steady_timer wake, retry, respool_timer;
+  net::steady_timer wake, retry;
   std::deque<Event> queue;  // in order; front is the next to write
   std::string boot_id;
   std::uint64_t seq = 0;
@@ -90,76 +87,16 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   std::size_t previous_left = 0;
   bool restored = false;
   std::function<void(std::vector<TargetRow>)> on_restore;
-  // The spool file cannot be written: `spool_behind` while some queued
-  // events are only in memory (appends stop, so the file keeps their order;
-  // the queue is bounded by `memory_cap` meanwhile); `spool_failing` from
-  // the first failure to the next success, for one log line per outage.
-  std::size_t memory_cap;
-  bool spool_behind = false, spool_failing = false, respooling = false, dropping = false;
+  // The spool file: its own object, which outlives the store while its
+  // periodic rewrite is pending.
+  std::shared_ptr<SpoolKeeper> keeper;
+  SpoolKeeper& spool;
 
   void gauge() { m.set_spool_events(static_cast<double>(queue.size())); }
 
-  void spool_failed(const std::exception& x) {
-    m.spool_write_error();
-    if (!spool_failing)
-      spdlog::error("store: {}; events are kept in memory (at most {}) and written to the spool again "
-                    "once it can be written (failures count in healthsweep_store_spool_write_errors_total)",
-                    x.what(), memory_cap);
-    spool_failing = true;
-  }
-  void spool_works() {
-    if (spool_failing)
-      spdlog::info("store: spool {} written again; {} events in it", spool.path(), queue.size());
-    spool_failing = spool_behind = dropping = false;
-  }
-
-  // Writes the queue's events, and only those, to the spool file: drops
-  // written events, and puts back those kept in memory while it failed.
   void compact() {
-    try {
-      if (queue.empty()) spool.clear();
-      else spool.rewrite(queue);
-      written_since_compact = 0;
-      spool_works();
-    } catch (const std::exception& x) {
-      spool_failed(x);  // harmless when not behind: written lines replay as no-ops
-    }
-  }
-
-  // Appends e to the spool, or keeps it in memory only while the file
-  // cannot be written. False: dropped (unwritable spool, memory queue full).
-  bool keep(const Event& e) {
-    if (!spool_behind) {
-      try {
-        spool.append(e);
-        spool_works();
-        return true;
-      } catch (const std::exception& x) {
-        spool_failed(x);
-        spool_behind = true;
-        respool_later();
-      }
-    }
-    if (queue.size() < memory_cap) return true;
-    m.store_event_dropped();
-    if (!dropping)
-      spdlog::error("store: the spool cannot be written and {} events wait in memory: dropping new events "
-                    "(healthsweep_store_events_dropped_total) until it can", queue.size());
-    dropping = true;
-    return false;
-  }
-
-  // Rewrites the spool every respool_every until it works again.
-  void respool_later() {
-    if (respooling || stopping) return;
-    respooling = true;
-    net::co_spawn(ex, [self = shared_from_this()]() -> net::awaitable<void> {
-      while (self->spool_behind && !self->stopping) {
-        co_await self->sleep(self->respool_timer, respool_every);
-        if (self->spool_behind && !self->stopping) self->compact();
-      }
-      self->respooling = false;
-    }, clients::net::log_failure("store respool"));
+    spool.compact();
+    written_since_compact = 0;
   }
 
   void went_down(const std::string& why) {
@@ -391,7 +328,7 @@ void Store::record(Event e) {
   auto& s = *impl_;
   if (e.event_id.empty()) e.event_id = s.boot_id + "-" + std::to_string(++s.seq);
   e.detail_json = object_or_raw(e.detail_json);
-  if (!s.keep(e)) return;
+  if (!s.spool.keep(e)) return;
   s.queue.push_back(std::move(e));
   s.gauge();
   s.wake.cancel();
@@ -425,11 +362,11 @@ void Store::stop() {
   s.on_restore = nullptr;  // its owner may be gone before the writer wakes up
   s.wake.cancel();
   s.retry.cancel();
-  s.respool_timer.cancel();
+  s.spool.stop();
   s.conn.close();
   s.ok = false;
   s.compact();
-  if (s.spool_behind)
+  if (s.spool.behind())
     spdlog::error("store: the spool {} could not be written at exit: {} unwritten events kept only in "
                   "memory are lost", s.spool.path(), s.queue.size());
 }

@@ -14,9 +14,7 @@
 // (on a live connection) is moved to <spool_dir>/rejected/events.jsonl so it
 // cannot block the events after it.
 // When the spool file cannot be written (disk full, I/O error), events wait
-// in the queue, bounded by memory_cap; one error line per outage and
-// healthsweep_store_spool_write_errors_total; the whole queue is written to
-// the spool again every second until that works.
+// in the queue, bounded by memory_cap (store/spool_keeper.hpp).
 // Single-threaded: call everything on the loop's thread.
 #pragma once
 
