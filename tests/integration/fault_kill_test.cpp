@@ -54,7 +54,9 @@ void kill_during_burst(bool postgres_up) {
   const std::string text = read_file(spool_file);
   const auto spooled = read_spool_text(text);
   EXPECT_EQ(spooled.corrupt, 0u) << text;
-  EXPECT_FALSE(spooled.torn_tail) << "kill -9 does not tear an fsync'd append";
+  // A kill inside write() may leave a partial last line (rare: a line
+  // crossing a page boundary); the test tears one by hand otherwise.
+  const bool torn_by_kill = spooled.torn_tail;
   const auto in_db = ids_of(known);
   for (const auto& e : spooled.events)
     if (!in_db.count(e.event_id)) known.push_back(e);
@@ -70,10 +72,12 @@ void kill_during_burst(bool postgres_up) {
   // Tear the last line: its second half and the newline never reached the disk.
   std::set<std::string> expected = ids_of(known);
   ASSERT_FALSE(spooled.events.empty()) << "the kill found no event in the spool (a compaction just emptied it)";
-  const auto last_start = text.size() < 2 ? 0 : text.rfind('\n', text.size() - 2) + 1;
-  const std::string torn_id = spooled.events.back().event_id;
-  std::ofstream(spool_file, std::ios::trunc) << text.substr(0, last_start + (text.size() - last_start) / 2);
-  if (!in_db.count(torn_id)) expected.erase(torn_id);  // the one event a torn line may cost
+  if (!torn_by_kill) {
+    const auto last_start = text.size() < 2 ? 0 : text.rfind('\n', text.size() - 2) + 1;
+    const std::string torn_id = spooled.events.back().event_id;
+    std::ofstream(spool_file, std::ios::trunc) << text.substr(0, last_start + (text.size() - last_start) / 2);
+    if (!in_db.count(torn_id)) expected.erase(torn_id);  // the one event a torn line may cost
+  }
 
   // The restart: PostgreSQL up; the same fleet (its port closed now) makes
   // its own 1,000 events, the first of them appended right after the torn line.
