@@ -236,6 +236,9 @@ int App::run() {
   spdlog::info("healthsweepd {} starting, config {}", HEALTHSWEEP_VERSION, d.config_path);
   d.warn_about_token_file();
   raise_fd_limit();
+  // A file size limit (LimitFSIZE=) makes a spool write fail with EFBIG,
+  // which the store survives, instead of killing the daemon with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Every liveness subsystem starts disabled; each layer enables its own when
   // it is configured, so an absent layer never makes the daemon stale.
   d.components = std::make_unique<Components>(d.ioc, d.cfg, d.metrics, d.liveness);

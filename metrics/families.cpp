@@ -21,7 +21,8 @@ std::span<const FamilySpec> all_families() {
       process_max_fds, process_start_time,
       config_reloads, http_connections_refused, reactive_coalesced, reactive_refused,
       reactive_false_alarms, proactive_overruns, proactive_event_deaths, proactive_process_exits,
-      proactive_watched_processes, proactive_event_stream_up,
+      proactive_watched_processes, proactive_event_stream_up, store_spool_write_errors,
+      store_events_dropped,
   };
   return all;
 }

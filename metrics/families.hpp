@@ -107,6 +107,12 @@ inline constexpr FamilySpec proactive_watched_processes{
 inline constexpr FamilySpec proactive_event_stream_up{
     "healthsweep_proactive_event_stream_up", Kind::gauge, {},
     "1 while the engine's /events stream is open (its answer's header received), 0 while it reconnects."};
+inline constexpr FamilySpec store_spool_write_errors{
+    "healthsweep_store_spool_write_errors_total", Kind::counter, {},
+    "Failed writes of the spool file (disk full, I/O error); events wait in memory meanwhile."};
+inline constexpr FamilySpec store_events_dropped{
+    "healthsweep_store_events_dropped_total", Kind::counter, {},
+    "Events dropped because the spool could not be written and the memory queue was full."};
 
 }  // namespace family
 

@@ -87,6 +87,8 @@ struct Metrics::Impl {
   Counter& auth_failures = single<Counter>(r, family::auth_failures);
   Gauge& failsafe = single<Gauge>(r, family::failsafe_active);
   Gauge& spool = single<Gauge>(r, family::store_spool_events);
+  Counter& spool_write_errors = single<Counter>(r, family::store_spool_write_errors);
+  Counter& events_dropped = single<Counter>(r, family::store_events_dropped);
 
   // Extras
   SeriesCache<Counter> reloads{r, family::config_reloads};
@@ -166,6 +168,8 @@ void Metrics::set_targets(std::string_view state, double count) {
 void Metrics::set_failsafe(bool active) { impl_->failsafe.Set(active ? 1 : 0); }
 
 void Metrics::set_spool_events(double count) { impl_->spool.Set(count); }
+void Metrics::spool_write_error() { impl_->spool_write_errors.Increment(); }
+void Metrics::store_event_dropped() { impl_->events_dropped.Increment(); }
 
 void Metrics::config_reload(bool ok) { impl_->reloads.get({ok ? "ok" : "error"}).Increment(); }
 

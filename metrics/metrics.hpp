@@ -54,6 +54,10 @@ class Metrics {
   void set_targets(std::string_view state, double count);
   void set_failsafe(bool active);
   void set_spool_events(double count);
+  // The spool file could not be written (each failed append or rewrite).
+  void spool_write_error();
+  // An event lost: the spool unwritable and the memory queue full.
+  void store_event_dropped();
   void config_reload(bool ok);
 
   // Failed bearer auth (401), on any endpoint.

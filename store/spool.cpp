@@ -166,7 +166,17 @@ std::deque<Event> SpoolFile::load() {
   text << in.rdbuf();
   auto contents = parse_spool(text.str());
   for (const auto& w : contents.warnings) spdlog::warn("store: spool {}: {}", path_, w);
-  if (contents.needs_rewrite) rewrite(contents.events);
+  if (contents.needs_rewrite) {
+    try {
+      rewrite(contents.events);
+    } catch (const std::exception& x) {
+      // A full disk at start must not stop the daemon: the torn line stays,
+      // and the next append starts on a line of its own after it.
+      spdlog::error("store: {}; the torn line stays in the file and is skipped again", x.what());
+      const auto& t = text.view();
+      needs_newline_ = !t.empty() && t.back() != '\n';
+    }
+  }
   return std::move(contents.events);
 }
 
@@ -175,8 +185,19 @@ void SpoolFile::append(const Event& e) {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd_ < 0) throw io_error("cannot open", path_);
   }
-  write_all(fd_, to_spool_line(e) + "\n", path_);
-  if (::fdatasync(fd_) != 0) throw io_error("cannot fsync", path_);
+  // Where the file ended: a failed write (disk full, I/O error) is cut back
+  // to it, so no partial line is left for the next append to run into.
+  const off_t end = ::lseek(fd_, 0, SEEK_END);
+  try {
+    write_all(fd_, (needs_newline_ ? "\n" : "") + to_spool_line(e) + "\n", path_);
+    if (::fdatasync(fd_) != 0) throw io_error("cannot fsync", path_);
+    needs_newline_ = false;
+  } catch (...) {
+    // Failing that, the next append begins with a newline: the partial line
+    // is one skipped line at load, and never takes the next event with it.
+    if (end < 0 || ::ftruncate(fd_, end) != 0) needs_newline_ = true;
+    throw;
+  }
 }
 
 void SpoolFile::clear() {
@@ -200,11 +221,17 @@ void SpoolFile::rewrite(const std::deque<Event>& events) {
     if (::fsync(fd) != 0) throw io_error("cannot fsync", tmp);
   } catch (...) {
     ::close(fd);
+    ::unlink(tmp.c_str());  // a partial copy would hold the space a full disk needs back
     throw;
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) throw io_error("cannot rename", tmp);
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    const auto error = io_error("cannot rename", tmp);
+    ::unlink(tmp.c_str());
+    throw error;
+  }
   close_append();  // the old descriptor points at the replaced file
+  needs_newline_ = false;  // a new file, every line whole
   fsync_dir(dir_);
 }
 

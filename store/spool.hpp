@@ -40,16 +40,22 @@ class SpoolFile {
   // Reads what a previous run left (warnings logged); rewrites the file when
   // a torn line was skipped, so the next append starts on a clean line.
   std::deque<Event> load();
-  // Appends one line and fsyncs. Throws std::runtime_error on I/O failure.
+  // Appends one line and fsyncs. Throws std::runtime_error on I/O failure
+  // (disk full, I/O error, RLIMIT_FSIZE), after cutting the file back to
+  // where it ended: a failed append leaves no partial line.
   void append(const Event& e);
   // Empties the file (every spooled event is written). Throws on I/O failure.
   void clear();
   // Replaces the contents with `events` (atomically: temp file, fsync, rename).
+  // On failure the file is unchanged and the temp file removed.
   void rewrite(const std::deque<Event>& events);
 
  private:
   std::string dir_, path_;
   int fd_ = -1;  // append descriptor, opened lazily
+  // The file may end in a partial line (a failed append could not be cut
+  // back, or a torn line could not be rewritten away at load).
+  bool needs_newline_ = false;
   void close_append();
 };
 

@@ -6,6 +6,7 @@
 #include "metrics/metrics.hpp"
 #include "store/schema.hpp"
 #include "store/spool.hpp"
+#include "store/spool_keeper.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -61,14 +62,14 @@ std::string object_or_raw(const std::string& text) {
 
 struct Store::Impl : std::enable_shared_from_this<Impl> {
   Impl(net::any_io_executor e, std::string d, std::string spool_dir, metrics::Metrics& mm,
-       metrics::LivenessRegistry& l, milliseconds stale)
-      : ex(e), dsn(std::move(d)), spool(std::move(spool_dir)), m(mm), live(l),
+       metrics::LivenessRegistry& l, milliseconds stale, std::size_t cap)
+      : ex(e), dsn(std::move(d)), m(mm), live(l),
         ping_interval(std::clamp<milliseconds>(stale / 3, 100ms, 10s)), conn(e), wake(e),
-        retry(e), boot_id(random_boot_id()) {}
+        retry(e), boot_id(random_boot_id()),
+        keeper(std::make_shared<SpoolKeeper>(e, std::move(spool_dir), queue, mm, cap)), spool(*keeper) {}
 
   net::any_io_executor ex;
   std::string dsn;
-  SpoolFile spool;
   metrics::Metrics& m;
   metrics::LivenessRegistry& live;
   milliseconds ping_interval;
@@ -86,18 +87,16 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   std::size_t previous_left = 0;
   bool restored = false;
   std::function<void(std::vector<TargetRow>)> on_restore;
+  // The spool file: its own object, which outlives the store while its
+  // periodic rewrite is pending.
+  std::shared_ptr<SpoolKeeper> keeper;
+  SpoolKeeper& spool;
 
   void gauge() { m.set_spool_events(static_cast<double>(queue.size())); }
 
-  // Drops written events from the spool file.
   void compact() {
-    try {
-      if (queue.empty()) spool.clear();
-      else spool.rewrite(queue);
-      written_since_compact = 0;
-    } catch (const std::exception& x) {
-      spdlog::error("store: {}", x.what());  // harmless: written lines replay as no-ops
-    }
+    spool.compact();
+    written_since_compact = 0;
   }
 
   void went_down(const std::string& why) {
@@ -300,8 +299,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
 };
 
 Store::Store(net::any_io_executor ex, std::string dsn, std::string spool_dir, metrics::Metrics& m,
-             metrics::LivenessRegistry& live, milliseconds stale_after)
-    : impl_(std::make_shared<Impl>(ex, std::move(dsn), std::move(spool_dir), m, live, stale_after)) {
+             metrics::LivenessRegistry& live, milliseconds stale_after, std::size_t memory_cap)
+    : impl_(std::make_shared<Impl>(ex, std::move(dsn), std::move(spool_dir), m, live, stale_after,
+                                   memory_cap)) {
   impl_->queue = impl_->spool.load();
   impl_->previous_left = impl_->queue.size();
   if (!impl_->queue.empty())
@@ -328,11 +328,7 @@ void Store::record(Event e) {
   auto& s = *impl_;
   if (e.event_id.empty()) e.event_id = s.boot_id + "-" + std::to_string(++s.seq);
   e.detail_json = object_or_raw(e.detail_json);
-  try {
-    s.spool.append(e);
-  } catch (const std::exception& x) {
-    spdlog::error("store: {}; event {} is kept in memory only", x.what(), e.event_id);
-  }
+  if (!s.spool.keep(e)) return;
   s.queue.push_back(std::move(e));
   s.gauge();
   s.wake.cancel();
@@ -366,9 +362,13 @@ void Store::stop() {
   s.on_restore = nullptr;  // its owner may be gone before the writer wakes up
   s.wake.cancel();
   s.retry.cancel();
+  s.spool.stop();
   s.conn.close();
   s.ok = false;
   s.compact();
+  if (s.spool.behind())
+    spdlog::error("store: the spool {} could not be written at exit: {} unwritten events kept only in "
+                  "memory are lost", s.spool.path(), s.queue.size());
 }
 
 }  // namespace healthsweep::store

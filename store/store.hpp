@@ -13,6 +13,8 @@
 // writes and pings. An event PostgreSQL itself refuses five times in a row
 // (on a live connection) is moved to <spool_dir>/rejected/events.jsonl so it
 // cannot block the events after it.
+// When the spool file cannot be written (disk full, I/O error), events wait
+// in the queue, bounded by memory_cap (store/spool_keeper.hpp).
 // Single-threaded: call everything on the loop's thread.
 #pragma once
 
@@ -38,10 +40,14 @@ class Store {
  public:
   // dsn: libpq conninfo; spool_dir: created if missing (throws
   // std::runtime_error when it cannot be). Loads what a previous run spooled.
-  // Enables liveness subsystem `store` with stale_after.
+  // Enables liveness subsystem `store` with stale_after. memory_cap bounds
+  // the queue while the spool file cannot be written (newer events are
+  // dropped and counted beyond it).
   Store(boost::asio::any_io_executor ex, std::string dsn, std::string spool_dir,
         metrics::Metrics& m, metrics::LivenessRegistry& live,
-        std::chrono::milliseconds stale_after = std::chrono::seconds(60));
+        std::chrono::milliseconds stale_after = std::chrono::seconds(60),
+        std::size_t memory_cap = default_memory_cap);
+  static constexpr std::size_t default_memory_cap = 100000;
   ~Store();  // stop()s
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

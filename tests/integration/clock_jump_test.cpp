@@ -87,7 +87,7 @@ TEST(ClockJump, HourStepsOfTheWallClockCauseNoVerdictNoRestartAndLapsesAreStillC
   auto cli = redis->client();
 
   const auto reconciles = [&] {
-    return counter(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"passive_reconcile\"}");
+    return metric(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"passive_reconcile\"}");
   };
   // The step is in effect once the daemon's own clock shows it.
   const auto step_to = [&](int seconds) {

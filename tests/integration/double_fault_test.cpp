@@ -61,7 +61,7 @@ TEST(DoubleFault, RedisRestartedEmptyWhileThirtyPercentDieRestartsExactlyTheDead
   EXPECT_EQ(restart_orders(hook), once_each(dead)) << d.log();
   EXPECT_EQ(not_in_state(d, live, "online"), std::vector<std::string>{}) << d.log();
   EXPECT_EQ(offline_transitions(d), 6) << d.log();
-  EXPECT_EQ(counter(d, "healthsweep_remediations_total{action=\"restart\",result=\"suppressed\"}"), 0);
+  EXPECT_EQ(metric(d, "healthsweep_remediations_total{action=\"restart\",result=\"suppressed\"}"), 0);
   EXPECT_EQ(metric(d, "healthsweep_failsafe_active"), 0);
   // Every verdict came after the reconciliation that followed the reconnect.
   const auto log = d.log();

@@ -124,15 +124,10 @@ inline std::vector<std::string> not_in_state(const Daemon& d, const std::vector<
   return out;
 }
 
-inline double counter(const Daemon& d, const std::string& series) {
-  const double v = metric(d, series);
-  return v < 0 ? 0 : v;  // a labelled counter appears with its first increment
-}
-
 inline double offline_transitions(const Daemon& d) {
   double n = 0;
   for (const char* from : {"unknown", "online", "suspect"})
-    n += counter(d, std::string("healthsweep_transitions_total{from=\"") + from + "\",to=\"offline\"}");
+    n += metric(d, std::string("healthsweep_transitions_total{from=\"") + from + "\",to=\"offline\"}");
   return n;
 }
 

@@ -165,7 +165,7 @@ TEST(NetworkFault, SlowLinkToRedisAndPostgresJudgesNobodyWronglyAndStillCatchesA
   redis_link.set_delay(600ms);
   pg_link.set_delay(600ms);
   const auto reconciles = [&] {
-    return counter(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"passive_reconcile\"}");
+    return metric(d, "healthsweep_sweep_runs_total{result=\"ok\",sweep=\"passive_reconcile\"}");
   };
   const double r0 = reconciles();
   ASSERT_TRUE(hb.wait_rounds(25));  // 10 s: five TTLs

@@ -4,9 +4,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -24,6 +26,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 
+// Asynchronous under the hood: beast::tcp_stream's expiry applies only to
+// asynchronous operations, and a synchronous read from a stalled daemon
+// would wait forever instead of `timeout`.
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
                           const std::string& body, const Headers& headers,
                           std::chrono::milliseconds timeout) {
@@ -34,23 +39,25 @@ HttpResponse http_request(const std::string& host, int port, const std::string& 
                           const std::string& body, const Headers& headers,
                           std::chrono::milliseconds timeout) {
   HttpResponse out;
-  try {
-    net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(timeout);
-    stream.connect(net::ip::tcp::endpoint(net::ip::make_address(host), static_cast<unsigned short>(port)));
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, host);
-    for (const auto& [k, v] : headers) req.set(k, v);
-    if (!body.empty() || method == "POST") {
-      req.body() = body;
-      req.prepare_payload();
-    }
-    http::write(stream, req);
-    beast::flat_buffer buf;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    http::read(stream, buf, parser);
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, host);
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty() || method == "POST") {
+    req.body() = body;
+    req.prepare_payload();
+  }
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  stream.expires_after(timeout);  // one deadline for the whole exchange
+  net::co_spawn(ioc, [&]() -> net::awaitable<void> {
+    co_await stream.async_connect(net::ip::tcp::endpoint(net::ip::make_address(host),
+                                                         static_cast<unsigned short>(port)),
+                                  net::use_awaitable);
+    co_await http::async_write(stream, req, net::use_awaitable);
+    co_await http::async_read(stream, buf, parser, net::use_awaitable);
     auto res = parser.release();
     out.status = res.result_int();
     out.body = res.body();
@@ -61,9 +68,10 @@ HttpResponse http_request(const std::string& host, int port, const std::string& 
     }
     beast::error_code ec;
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-  } catch (const std::exception&) {
-    out.status = 0;
-  }
+  }, [&](std::exception_ptr e) {
+    if (e) out = HttpResponse{};  // no answer: refused, reset or timed out
+  });
+  ioc.run();
   return out;
 }
 

@@ -78,7 +78,44 @@ std::string misfit(const Series& s) {
   return "no family of that name (metrics/families.hpp)";
 }
 
+
+// Each sample line of `exposition` with its parsed series and value text.
+template <class F>
+void for_each_sample(std::string_view exposition, F&& f) {
+  while (!exposition.empty()) {
+    const auto eol = exposition.find('\n');
+    const auto line = exposition.substr(0, eol);
+    exposition = eol == std::string_view::npos ? std::string_view{} : exposition.substr(eol + 1);
+    if (line.empty() || line.front() == '#') continue;
+    std::string_view rest;
+    const auto s = parse_series(line, &rest);
+    if (!s) continue;
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    f(*s, rest);
+  }
+}
+
+double number(std::string_view text) {
+  if (text.starts_with("+Inf")) return std::numeric_limits<double>::infinity();
+  double v = std::numeric_limits<double>::quiet_NaN();
+  std::from_chars(text.data(), text.data() + text.size(), v);
+  return v;
+}
+
 }  // namespace
+
+double family_total(std::string_view exposition, std::string_view family) {
+  const auto& all = metrics::all_families();
+  if (std::none_of(all.begin(), all.end(), [&](const auto& f) { return f.name == family; })) {
+    ADD_FAILURE() << "family " << family << " cannot exist: no family of that name (metrics/families.hpp)";
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  double sum = 0;
+  for_each_sample(exposition, [&](const Series& s, std::string_view value) {
+    if (s.name == family) sum += number(value);
+  });
+  return sum;
+}
 
 double series_value(std::string_view exposition, std::string_view series) {
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
@@ -91,21 +128,11 @@ double series_value(std::string_view exposition, std::string_view series) {
     ADD_FAILURE() << "series " << series << " cannot exist: " << why;
     return nan;
   }
-  while (!exposition.empty()) {
-    const auto eol = exposition.find('\n');
-    const auto line = exposition.substr(0, eol);
-    exposition = eol == std::string_view::npos ? std::string_view{} : exposition.substr(eol + 1);
-    if (line.empty() || line.front() == '#') continue;
-    std::string_view rest;
-    const auto s = parse_series(line, &rest);
-    if (!s || *s != *wanted) continue;
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    if (rest.starts_with("+Inf")) return std::numeric_limits<double>::infinity();
-    double v = nan;
-    std::from_chars(rest.data(), rest.data() + rest.size(), v);
-    return v;
-  }
-  return 0;
+  std::optional<double> found;
+  for_each_sample(exposition, [&](const Series& s, std::string_view value) {
+    if (!found && s == *wanted) found = number(value);
+  });
+  return found.value_or(0);
 }
 
 }  // namespace healthsweep::testing

@@ -14,4 +14,8 @@ namespace healthsweep::testing {
 // has been touched, and a counter nobody incremented has counted nothing.
 double series_value(std::string_view exposition, std::string_view series);
 
+// The sum of every series of `family` (a declared one: else a test failure
+// and NaN), whatever their labels; 0 when it has none yet.
+double family_total(std::string_view exposition, std::string_view family);
+
 }  // namespace healthsweep::testing

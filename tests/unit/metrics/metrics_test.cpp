@@ -60,6 +60,8 @@ const std::vector<Expected>& expected_families() {
       {"healthsweep_proactive_process_exits_total", "counter", {}},
       {"healthsweep_proactive_watched_processes", "gauge", {}},
       {"healthsweep_proactive_event_stream_up", "gauge", {}},
+      {"healthsweep_store_spool_write_errors_total", "counter", {}},
+      {"healthsweep_store_events_dropped_total", "counter", {}},
   };
   return all;
 }

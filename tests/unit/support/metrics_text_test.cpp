@@ -43,5 +43,11 @@ TEST(MetricsText, AMisspelledNameOrLabelFailsInsteadOfReadingZero) {
   EXPECT_NONFATAL_FAILURE(series_value(kText, "healthsweep_targets{state=\"online\""), "malformed");
 }
 
+TEST(MetricsText, AFamilysTotalSumsItsSeriesAndRefusesAnUnknownFamily) {
+  EXPECT_EQ(family_total(kText, "healthsweep_remediations_total"), 3);
+  EXPECT_EQ(family_total(kText, "healthsweep_transitions_total"), 0);
+  EXPECT_NONFATAL_FAILURE(family_total(kText, "healthsweep_remediation_total"), "no family of that name");
+}
+
 }  // namespace
 }  // namespace healthsweep::testing
