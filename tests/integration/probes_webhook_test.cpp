@@ -43,6 +43,19 @@ TEST(ProbesWebhook, ReceiverGetsTheJsonBody) {
   EXPECT_EQ(seen.body, kBody);
 }
 
+// A receiver named by host: the name goes through Asio's resolver (its
+// hidden thread; localhost comes from /etc/hosts, no DNS traffic).
+TEST(ProbesWebhook, ReceiverNamedByHostIsResolved) {
+  net::io_context ctx;
+  Server server(ctx, [](const Seen&) { return Reply{.status = 204, .body = ""}; });
+  WebhookClient client(ctx.get_executor(), quick_backoff());
+  const auto url = "http://localhost:" + std::to_string(server.port()) + "/hook";
+  const auto outcome = run(ctx, client.post(url, kBody, 2s));
+  EXPECT_TRUE(outcome.alive) << outcome.detail;
+  ASSERT_EQ(server.requests(), 1u);
+  EXPECT_EQ(server.seen()[0].body, kBody);
+}
+
 TEST(ProbesWebhook, ServiceUnavailableIsRetriedUntilItSucceeds) {
   net::io_context ctx;
   int calls = 0;
