@@ -21,7 +21,6 @@
 #include "daemon/auth.hpp"
 #include "daemon/components.hpp"
 #include "daemon/http_server.hpp"
-#include "daemon/log_limit.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/routes.hpp"
 #include "daemon/systemd_notify.hpp"
@@ -52,7 +51,6 @@ struct App::Impl {
   net::steady_timer watchdog{ioc};
   bool stopping = false;
   Routes routes;
-  LogEverySecond auth_log;
 
   void build_routes();
   HttpEvents http_events();
@@ -67,28 +65,7 @@ struct App::Impl {
 };
 
 
-void App::Impl::build_routes() {
-  routes.metrics = [this] { return metrics.scrape(liveness); };
-  routes.liveness = [this] {
-    const auto view = liveness.view();
-    return std::pair{view.status == metrics::Status::ok, metrics::to_json(view)};
-  };
-  routes.targets = [this] { return components->targets_json(); };
-  routes.target = [this](std::string_view id) { return components->target_json(id); };
-  routes.hook = [this](HookReport&& r) { return components->hook(std::move(r)); };
-  routes.sweep = [this](std::string_view id) { return components->sweep(id); };
-  routes.reset = [this](std::string_view id) { return components->reset(id); };
-  routes.hook_answered = [this](int code) { metrics.hook_request(code); };
-  // healthsweep_auth_failures_total exists (0) from the start (metrics/families).
-  routes.auth_failed = [this](std::string_view target) {
-    metrics.auth_failure();
-    std::size_t suppressed = 0;
-    if (auth_log.allow(suppressed))
-      spdlog::warn("http: missing or wrong bearer token for {} ({} more refusals not logged)", target,
-                   suppressed);
-  };
-  routes.token = [this]() -> const std::optional<std::string>& { return cfg.token; };
-}
+void App::Impl::build_routes() { routes = daemon_routes(*components, metrics, liveness, cfg); }
 
 // What the listener does by itself: its own answers on the hook path count
 // in healthsweep_hook_requests_total like the routes' answers (SPEC section 5).
