@@ -1,7 +1,7 @@
-// One test per input that libFuzzer (scripts/fuzz) found crashing, each kept
-// also as a seed in tests/fuzz/corpus/<target>/. Under the sanitizer build
-// these fail on the old code; under g++ they pin the behaviour that replaced
-// the crash.
+// What fuzz_config (scripts/fuzz) found, each input kept also as a seed in
+// tests/fuzz/corpus/fuzz_config/. A use of a dead object fails reliably only
+// under ASan (scripts/test --sanitize, scripts/fuzz); under g++ the test pins
+// the values the loader must read.
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
@@ -12,7 +12,7 @@ using namespace healthsweep;
 // config/reader.cpp bound `const YAML::Node&` to `it->first`/`it->second` of a
 // yaml-cpp map iterator, whose operator-> returns a temporary: every map read a
 // dead stack object (ASan: stack-use-after-scope in Section::Section).
-TEST(FuzzFindings, ConfigMapIteratorProxy) {
+TEST(ConfigFuzzFindings, MapKeysAndValuesAreReadFromLiveNodes) {
   const auto r = config::load_string(
       "redis:\nengine: {}\ntargets: {static: [{id: a, tcp: \"[::1]:80\"}]}\n",
       "/nonexistent/fuzz/healthsweep.yaml");
