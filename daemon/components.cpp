@@ -10,7 +10,6 @@
 #include "clients/http/checker.hpp"
 #include "clients/http/webhook_client.hpp"
 #include "clients/net/log_failure.hpp"
-#include "daemon/log_limit.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "store/store.hpp"
@@ -272,33 +271,6 @@ net::awaitable<void> Components::drain(std::chrono::milliseconds grace) {
   // An unreachable PostgreSQL is not waited for: the events are in the spool.
   if (d.store) co_await d.store->drain(d.store->healthy() ? std::max(left, std::chrono::milliseconds(0))
                                                           : std::chrono::milliseconds(0));
-}
-
-Routes daemon_routes(Components& components, metrics::Metrics& metrics,
-                     metrics::LivenessRegistry& liveness, const config::Config& cfg) {
-  Routes routes;
-  routes.metrics = [&metrics, &liveness] { return metrics.scrape(liveness); };
-  routes.liveness = [&liveness] {
-    const auto view = liveness.view();
-    return std::pair{view.status == metrics::Status::ok, metrics::to_json(view)};
-  };
-  routes.targets = [&components] { return components.targets_json(); };
-  routes.target = [&components](std::string_view id) { return components.target_json(id); };
-  routes.hook = [&components](HookReport&& r) { return components.hook(std::move(r)); };
-  routes.sweep = [&components](std::string_view id) { return components.sweep(id); };
-  routes.reset = [&components](std::string_view id) { return components.reset(id); };
-  routes.hook_answered = [&metrics](int code) { metrics.hook_request(code); };
-  // healthsweep_auth_failures_total exists (0) from the start (metrics/families).
-  // One limiter for every copy of the routes.
-  routes.auth_failed = [&metrics, log = std::make_shared<LogEverySecond>()](std::string_view target) {
-    metrics.auth_failure();
-    std::size_t suppressed = 0;
-    if (log->allow(suppressed))
-      spdlog::warn("http: missing or wrong bearer token for {} ({} more refusals not logged)", target,
-                   suppressed);
-  };
-  routes.token = [&cfg]() -> const std::optional<std::string>& { return cfg.token; };
-  return routes;
 }
 
 std::size_t Components::in_flight() const {

@@ -49,10 +49,4 @@ class Components {
   std::unique_ptr<Impl> impl_;
 };
 
-// The daemon's routes, wired to `components`, `metrics`, `liveness` and the
-// bearer token of `cfg` (read at each request, so a reload's token applies).
-// Every reference must outlive the returned Routes.
-Routes daemon_routes(Components& components, metrics::Metrics& metrics,
-                     metrics::LivenessRegistry& liveness, const config::Config& cfg);
-
 }  // namespace healthsweep::daemon
