@@ -40,12 +40,7 @@ std::optional<std::vector<std::string>> reference(std::string_view answer) {
   parser.eager(true);
   boost::system::error_code ec;
   auto rest = net::buffer(answer.data(), answer.size());
-  while (rest.size() > 0 && !parser.is_done()) {
-    const auto n = parser.put(rest, ec);
-    rest += n;
-    if (ec || n == 0) break;
-  }
-  if (ec || !parser.is_done() || parser.get().result_int() != 200) return std::nullopt;
+  if (!fuzz_support::put_all(parser, rest, ec) || parser.get().result_int() != 200) return std::nullopt;
   std::vector<std::string> out;
   EventLineBuffer lines(1 << 20);
   lines.feed(parser.get().body(), [&](std::string_view line) {
@@ -61,10 +56,7 @@ struct World {
   local::acceptor acceptor{ioc};
   World() {
     spdlog::set_level(spdlog::level::off);
-    ::unlink(path.c_str());
-    acceptor.open();
-    acceptor.bind(local::endpoint(path));
-    acceptor.listen();
+    fuzz_support::listen_unix(acceptor, path);
   }
 };
 

@@ -124,13 +124,7 @@ std::vector<bool> heads_of(std::string_view bytes) {
     parser.header_limit(8 * 1024);
     parser.body_limit(64 * 1024);
     boost::system::error_code ec;
-    while (rest.size() > 0 && !parser.is_done()) {
-      const auto n = parser.put(rest, ec);
-      rest += n;
-      if (ec == http::error::need_more && n > 0) ec = {};
-      if (ec || n == 0) break;
-    }
-    if (ec || !parser.is_done()) break;
+    if (!fuzz_support::put_all(parser, rest, ec)) break;
     heads.push_back(parser.get().method() == http::verb::head);
   }
   return heads;
@@ -145,12 +139,7 @@ void check_responses(std::string_view answer, const std::vector<bool>& heads) {
     parser.eager(true);
     parser.skip(i < heads.size() && heads[i]);
     boost::system::error_code ec;
-    while (rest.size() > 0 && !parser.is_done()) {
-      const auto n = parser.put(rest, ec);
-      rest += n;
-      if (ec == http::error::need_more && n > 0) ec = {};
-      if (ec || n == 0) break;
-    }
+    fuzz_support::put_all(parser, rest, ec);
     if (!ec && !parser.is_done() && rest.size() == 0) parser.put_eof(ec);  // a body up to the close
     if (ec || !parser.is_done()) std::abort();
     const auto status = parser.get().result_int();

@@ -43,10 +43,7 @@ struct World {
   std::string webhook_body = R"({"target":"ws-1","action":"restart"})";
   World() {
     spdlog::set_level(spdlog::level::off);
-    ::unlink(path.c_str());
-    acceptor.open();
-    acceptor.bind(local::endpoint(path));
-    acceptor.listen();
+    fuzz_support::listen_unix(acceptor, path);
   }
 };
 

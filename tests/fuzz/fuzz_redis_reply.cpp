@@ -82,10 +82,7 @@ struct FakeRedis {
 
   void start(std::deque<std::string> r) {
     replies = std::move(r);
-    ::unlink(path.c_str());
-    acceptor.open();
-    acceptor.bind(local::endpoint(path));
-    acceptor.listen();
+    fuzz_support::listen_unix(acceptor, path);
     up = true;
     net::co_spawn(ioc, accept_loop(), net::detached);
   }

@@ -13,6 +13,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -41,6 +42,28 @@ inline const std::string& socket_dir() {
   }();
   (void)cleanup;
   return dir;
+}
+
+// Listens on a unix socket at `path`, replacing a stale one.
+inline void listen_unix(local::acceptor& acceptor, const std::string& path) {
+  ::unlink(path.c_str());
+  acceptor.open();
+  acceptor.bind(local::endpoint(path));
+  acceptor.listen();
+}
+
+// Feeds `rest` to a Beast parser that has all the bytes there are: until it
+// is done, fails, or needs bytes that are not there. `rest` moves past what
+// it took. True when a whole message was read.
+template <class Parser>
+bool put_all(Parser& parser, net::const_buffer& rest, boost::system::error_code& ec) {
+  while (rest.size() > 0 && !parser.is_done()) {
+    const auto n = parser.put(rest, ec);
+    rest += n;
+    if (ec == boost::beast::http::error::need_more && n > 0) ec = {};
+    if (ec || n == 0) break;
+  }
+  return !ec && parser.is_done();
 }
 
 // Splits `bytes` into pieces of `piece` bytes (0: one piece), at most 64
