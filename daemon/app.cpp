@@ -21,17 +21,14 @@
 #include "daemon/auth.hpp"
 #include "daemon/components.hpp"
 #include "daemon/http_server.hpp"
-#include "daemon/log_limit.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/routes.hpp"
 #include "daemon/systemd_notify.hpp"
+#include "daemon/wiring.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
-#include "sweeps/proactive/process_exit_watch.hpp"
 
 namespace healthsweep::daemon {
-
-using namespace healthsweep::sweeps::proactive;
 
 namespace net = boost::asio;
 using metrics::Subsystem;
@@ -52,10 +49,8 @@ struct App::Impl {
   net::steady_timer watchdog{ioc};
   bool stopping = false;
   Routes routes;
-  LogEverySecond auth_log;
 
   void build_routes();
-  HttpEvents http_events();
   void warn_about_token_file() const;
   void wait_stop_signal();
   void wait_reload_signal();
@@ -67,39 +62,7 @@ struct App::Impl {
 };
 
 
-void App::Impl::build_routes() {
-  routes.metrics = [this] { return metrics.scrape(liveness); };
-  routes.liveness = [this] {
-    const auto view = liveness.view();
-    return std::pair{view.status == metrics::Status::ok, metrics::to_json(view)};
-  };
-  routes.targets = [this] { return components->targets_json(); };
-  routes.target = [this](std::string_view id) { return components->target_json(id); };
-  routes.hook = [this](HookReport&& r) { return components->hook(std::move(r)); };
-  routes.sweep = [this](std::string_view id) { return components->sweep(id); };
-  routes.reset = [this](std::string_view id) { return components->reset(id); };
-  routes.hook_answered = [this](int code) { metrics.hook_request(code); };
-  // healthsweep_auth_failures_total exists (0) from the start (metrics/families).
-  routes.auth_failed = [this](std::string_view target) {
-    metrics.auth_failure();
-    std::size_t suppressed = 0;
-    if (auth_log.allow(suppressed))
-      spdlog::warn("http: missing or wrong bearer token for {} ({} more refusals not logged)", target,
-                   suppressed);
-  };
-  routes.token = [this]() -> const std::optional<std::string>& { return cfg.token; };
-}
-
-// What the listener does by itself: its own answers on the hook path count
-// in healthsweep_hook_requests_total like the routes' answers (SPEC section 5).
-HttpEvents App::Impl::http_events() {
-  HttpEvents events;
-  events.answered_itself = [this](std::string_view target, int status) {
-    if (is_hook_path(target)) metrics.hook_request(status);
-  };
-  events.connection_refused = [this](std::string_view reason) { metrics.connection_refused(reason); };
-  return events;
-}
+void App::Impl::build_routes() { routes = daemon_routes(*components, metrics, liveness, cfg); }
 
 void App::Impl::warn_about_token_file() const {
   if (auto warning = token_file_warning(cfg.token_file)) spdlog::warn("{}", *warning);
@@ -207,22 +170,6 @@ void raise_fd_limit() {
   }
 }
 
-// Keeps the connection cap well below the descriptor limit, minus 128 for
-// everything else and what the process watch may hold (a quarter of it,
-// when it runs), so the cap, not EMFILE, is what a connection flood meets.
-HttpLimits listener_limits(const config::Config& cfg) {
-  HttpLimits limits;
-  limits.max_connections_per_client = static_cast<std::size_t>(cfg.listen_max_connections_per_client);
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > 256) {
-    const bool watching = cfg.engine.enabled && cfg.engine.watch_processes;
-    const rlim_t watches = watching ? sweeps::proactive::ProcessExitWatch::default_max_watches() : 0;
-    const rlim_t room = std::max<rlim_t>(64, lim.rlim_cur - 128 - std::min<rlim_t>(watches, lim.rlim_cur - 192));
-    limits.max_connections = std::min<std::size_t>(limits.max_connections, room);
-  }
-  return limits;
-}
-
 }  // namespace
 
 App::App(config::Config config, std::string config_path)
@@ -245,7 +192,7 @@ int App::run() {
   d.build_routes();
   d.http = std::make_unique<HttpServer>(d.ioc.get_executor(), d.cfg.listen,
                                         [&d](Request&& req) { return route(d.routes, std::move(req)); },
-                                        listener_limits(d.cfg), d.http_events());
+                                        listener_limits(d.cfg), daemon_http_events(d.metrics));
   d.http->start();
   spdlog::info("listening on {}", d.http->local_address());
   d.wait_stop_signal();

@@ -200,12 +200,13 @@ EngineResult<EngineEvent> parse_event_line(std::string_view line) {
   e.type = string_at(*o, "Type");
   std::string_view action = string_at(*o, "Action");
   if (action.empty()) action = string_at(*o, "status");  // API < 1.22 wrote only "status"
-  if (action.empty()) return bad<EngineEvent>("event without Action");
   // Docker writes "health_status: unhealthy" and "exec_start: sh -c ...".
   if (const auto colon = action.find(": "); colon != std::string_view::npos) {
     if (action.substr(0, colon) == "health_status") e.health = std::string(action.substr(colon + 2));
     action = action.substr(0, colon);
   }
+  // Checked after the cut: ": starting)" is no action either (fuzz_engine_json).
+  if (action.empty()) return bad<EngineEvent>("event without Action");
   e.action = std::string(action);
   if (const auto podman_health = string_at(*o, "HealthStatus"); !podman_health.empty())
     e.health = std::string(podman_health);

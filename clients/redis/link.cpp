@@ -5,7 +5,15 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 #include <vector>
+
+// Exported by hiredis 0.14 (async.c) but not declared in its headers: what
+// redisAsyncHandleRead runs once the bytes are in the reader.
+extern "C" void redisProcessCallbacks(redisAsyncContext* ac);
 
 namespace healthsweep::clients::redis {
 
@@ -14,6 +22,8 @@ using boost::system::error_code;
 using detail::code_of;
 using detail::convert;
 using detail::element_str;
+
+void detail::ReaderFree::operator()(redisReader* r) const { redisReaderFree(r); }
 
 error_code RedisConnection::Link::open(const RedisEndpoint& ep) {
   ac = ep.unix_path.empty() ? redisAsyncConnect(ep.host.c_str(), ep.port)
@@ -65,9 +75,62 @@ void RedisConnection::Link::watch(net::posix::stream_descriptor::wait_type w) {
   sd.async_wait(w, [s = shared_from_this(), read](error_code ec) {
     (read ? s->reading : s->writing) = false;
     if (ec || !s->ac || !(read ? s->want_read : s->want_write)) return;
-    if (read) redisAsyncHandleRead(s->ac);
+    if (read) s->on_readable();
     else redisAsyncHandleWrite(s->ac);
   });
+}
+
+void RedisConnection::Link::on_readable() {
+  if (ac->c.err) {
+    redisAsyncHandleRead(ac);  // hiredis' own error path: reads nothing, disconnects
+    return;
+  }
+  if (!(ac->c.flags & REDIS_CONNECTED)) {
+    // Still connecting: hiredis' write path completes the connect (and
+    // sends what is queued), so that no reply is ever read past the screen.
+    redisAsyncHandleWrite(ac);
+    if (ac) watch(net::posix::stream_descriptor::wait_read);
+    return;
+  }
+  char buf[16 * 1024];
+  const auto n = ::recv(ac->c.fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    watch(net::posix::stream_descriptor::wait_read);
+    return;
+  }
+  if (n < 0) {
+    last_error = std::string("read: ") + std::strerror(errno);
+    shutdown(error_code(errno, boost::system::system_category()), true);
+    return;
+  }
+  if (n == 0) {
+    redisAsyncHandleRead(ac);  // reads the end of stream again: hiredis' EOF path
+    return;
+  }
+  if (!screen) screen.reset(redisReaderCreate());
+  std::size_t regular = 0;
+  for (const redisCallback* cb = ac->replies.head; cb; cb = cb->next) ++regular;
+  const bool subscribed = ac->c.flags & REDIS_SUBSCRIBED;
+  redisReaderFeed(screen.get(), buf, static_cast<std::size_t>(n));
+  const char* bad = nullptr;
+  void* reply = nullptr;
+  while (!bad && redisReaderGetReply(screen.get(), &reply) == REDIS_OK && reply) {
+    bad = detail::unacceptable(static_cast<const redisReply*>(reply), regular, subscribed);
+    freeReplyObject(reply);
+  }
+  if (bad) {
+    last_error = std::string("protocol error: the server sent ") + bad;
+    shutdown(make_error_code(boost::system::errc::protocol_error), true);
+    return;
+  }
+  // What redisAsyncHandleRead does after its own read. A protocol error of
+  // the bytes themselves: hiredis' reader finds it and disconnects cleanly.
+  if (redisReaderFeed(ac->c.reader, buf, static_cast<std::size_t>(n)) != REDIS_OK) {
+    redisAsyncHandleRead(ac);
+    return;
+  }
+  watch(net::posix::stream_descriptor::wait_read);  // hiredis re-arms reads, then dispatches
+  redisProcessCallbacks(ac);
 }
 
 void RedisConnection::Link::on_cleanup() {

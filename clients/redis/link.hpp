@@ -14,8 +14,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <deque>
+#include <memory>
 
 struct redisAsyncContext;
+struct redisReader;
 struct redisReply;
 
 namespace healthsweep::clients::redis {
@@ -29,6 +31,18 @@ std::string_view element_str(const redisReply* r, std::size_t i);
 // A hiredis error (type and text) as a code: eof, connection_refused,
 // not_found (no such unix socket), otherwise connection_reset.
 boost::system::error_code code_of(int err, const char* text);
+
+// Why hiredis 0.14 must not see `reply`, or null when it may. hiredis
+// assert()s (aborting the daemon) on replies a server should never send: a
+// reply to no command on a connection that is not subscribed, and a pub/sub
+// reply without a text kind and channel, or an unsubscribe (hiredis reads a
+// third element it does not check for; we never unsubscribe). `regular`:
+// replies hiredis still awaits for ordinary commands, counted down.
+const char* unacceptable(const redisReply* reply, std::size_t& regular, bool subscribed);
+
+struct ReaderFree {
+  void operator()(redisReader* r) const;
+};
 
 }  // namespace detail
 
@@ -48,6 +62,9 @@ struct RedisConnection::Link : std::enable_shared_from_this<Link> {
   boost::asio::steady_timer timer;
   Options options;
   std::deque<Pending> pending;
+  // A second reader over the same bytes as hiredis' own, to screen replies
+  // before hiredis sees them (on_readable).
+  std::unique_ptr<redisReader, detail::ReaderFree> screen;
   std::shared_ptr<Link> self;  // keeps us alive while hiredis holds pointers to us
   CloseHandler on_close;
   MessageHandler on_message;
@@ -61,6 +78,10 @@ struct RedisConnection::Link : std::enable_shared_from_this<Link> {
   // hiredis wants to read or write: wait for readiness once (its hooks must
   // be idempotent), then let it do the I/O.
   void watch(boost::asio::posix::stream_descriptor::wait_type w);
+  // The socket is readable: redisAsyncHandleRead, with the bytes read here
+  // and screened (detail::unacceptable) before hiredis parses them; a reply
+  // it would abort on closes the connection with a protocol error instead.
+  void on_readable();
   // hiredis is freeing the context (connection lost, or our own close()).
   void on_cleanup();
   // Completes every pending handler with `ec` (posted: never inside the

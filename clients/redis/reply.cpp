@@ -1,9 +1,13 @@
 // hiredis' replies and errors in our terms: a redisReply becomes an owned
-// RedisReply, a hiredis error type and text an error_code.
+// RedisReply, a hiredis error type and text an error_code; and the replies
+// hiredis 0.14 would abort on, refused before it sees them.
 #include "clients/redis/link.hpp"
 
 #include <hiredis/hiredis.h>
 
+#include <strings.h>
+
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -45,6 +49,28 @@ error_code code_of(int err, const char* text) {
   if (err == REDIS_ERR_IO && text && std::strstr(text, std::strerror(ENOENT)))
     return net::error::not_found;
   return net::error::connection_reset;
+}
+
+const char* unacceptable(const redisReply* r, std::size_t& regular, bool subscribed) {
+  if (regular > 0) {  // hiredis hands it to the oldest command's callback
+    --regular;
+    return nullptr;
+  }
+  // A reply to no command: hiredis takes an error as the server's farewell
+  // (maxclients, LOADING) and disconnects with it; anything else it asserts
+  // to be pub/sub.
+  if (r->type == REDIS_REPLY_ERROR) return nullptr;
+  if (!subscribed) return "a reply to no command";
+  if (r->type != REDIS_REPLY_ARRAY) return nullptr;  // hiredis drops it
+  // The checks of hiredis' __redisGetSubscribeCallback, which assert().
+  if (r->elements < 2 || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
+    return "a malformed pub/sub message";
+  // hiredis compares the kind as a C string, case-insensitively, after an
+  // optional 'p'; an unsubscribe makes it read element 2 unchecked.
+  const char* kind = r->element[0]->str;
+  if (std::tolower(static_cast<unsigned char>(kind[0])) == 'p') ++kind;
+  if (::strcasecmp(kind, "unsubscribe") == 0) return "an unsubscribe nobody asked for";
+  return nullptr;
 }
 
 }  // namespace healthsweep::clients::redis::detail

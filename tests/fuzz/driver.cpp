@@ -1,10 +1,12 @@
 // A libFuzzer-compatible driver for g++ builds: replays every file of the
 // corpus directory given as argv[1], then runs a bounded number of random
 // mutations of them (deterministic seed), so each ctest run exercises the
-// harness. With clang, build the same harness with -fsanitize=fuzzer instead.
+// harness (argv[2]: how many mutations, default 20000). With clang, build the
+// same harness with -fsanitize=fuzzer instead (scripts/fuzz).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -27,7 +29,7 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
 
   std::mt19937_64 rng(0x5eed);
-  const int iterations = 20000;
+  const int iterations = argc > 2 ? std::atoi(argv[2]) : 20000;
   for (int i = 0; i < iterations; ++i) {
     std::string input = corpus[rng() % corpus.size()];
     const int edits = 1 + static_cast<int>(rng() % 8);

@@ -221,6 +221,17 @@ TEST(EngineJson, MalformedEventsAreErrors) {
   }
 }
 
+// fuzz_engine_json (tests/fuzz/corpus/fuzz_engine_json/crash_action_only_details):
+// an action that is all details (": starting)") was cut to an empty action
+// and handed on as an event.
+TEST(EngineJson, AnActionThatIsOnlyDetailsIsNoAction) {
+  for (std::string_view line : {R"j({"status":": starting)","Labels":null})j", R"({"Action":": x","Type":"container"})"}) {
+    const auto r = parse_event_line(line);
+    EXPECT_EQ(r.ec, EngineErrc::bad_response) << line;
+    EXPECT_EQ(r.error, "engine: event without Action") << line;
+  }
+}
+
 TEST(EngineJson, HealthFromStatusText) {
   EXPECT_EQ(health_from_status_text("Up 5 minutes (healthy)"), "healthy");
   EXPECT_EQ(health_from_status_text("Up 5 minutes (unhealthy)"), "unhealthy");
