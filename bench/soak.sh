@@ -64,9 +64,9 @@ services_up=""
 finished=""
 cleanup() {
   set +e
-  if [[ -z $finished && -d $work/out ]]; then  # a failed run: keep what it collected, logs included
+  if [[ -z $finished ]]; then  # a failed run: keep what it collected, logs included
     mkdir -p "$out" && cp "$work"/out/* "$work"/*.log "$out/" 2>/dev/null
-    echo "soak: the partial results and logs are in $out" >&2
+    echo "soak: what the failed run collected, and its logs, are in $out" >&2
   fi
   [[ -n $hs_pid ]] && kill -KILL "$hs_pid" 2>/dev/null
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
@@ -135,6 +135,17 @@ remediation:
 EOF
 } > "$work/healthsweep.yaml"
 
+# The driver: heartbeats from now on (the daemon must never see them lapse
+# while it takes up the fleet); load, faults and samples once ready.
+mkdir -p "$work/out"
+pg_opts="-k $work/svc/pg -p $pg_port -c listen_addresses=127.0.0.1"
+python3 "$repo/bench/soak_driver.py" run --duration "$duration" --sample "$sample" --ready "$work/ready" \
+  --ids "$work/ids" --redis "$work/redis.sock" --engine "$HS_TEST_ENGINE_SOCKET" \
+  --pg-data "$work/svc/pg/data" --pg-opts "$pg_opts" --kill-per-min "$(awk -v n="$n_containers" 'BEGIN { print n / 100 }')" \
+  --out "$work/out" &
+driver_pid=$!
+pids+=($driver_pid)
+
 # --- the daemon ---
 log "starting $daemon with $n_targets targets"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
@@ -151,19 +162,12 @@ done
 [[ ${online%.*} == "$n_targets" ]] || { echo "soak: only ${online:-0} of $n_targets targets online after 300 s" >&2; exit 1; }
 log "all $n_targets targets online; the soak runs for $duration s (load $(cut -d' ' -f1-3 /proc/loadavg))"
 
-# --- load and faults for DURATION, sampled ---
-mkdir -p "$work/out"
+# --- load and faults for DURATION, sampled (the clock starts now) ---
+echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready"
 timeout $((duration + 60)) wrk -t1 -c"$hook_conns" -d"$((duration + 5))s" -s "$repo/bench/hook_paced.lua" "$base/" \
   -- "$token" "$n_tcp" hook "$hook_rate" "$hook_conns" >"$work/out/wrk.txt" 2>&1 &
 wrk_pid=$!
 pids+=($wrk_pid)
-pg_opts="-k $work/svc/pg -p $pg_port -c listen_addresses=127.0.0.1"
-python3 "$repo/bench/soak_driver.py" run --duration "$duration" --sample "$sample" --pid "$hs_pid" \
-  --port "$hs_port" --ids "$work/ids" --redis "$work/redis.sock" --engine "$HS_TEST_ENGINE_SOCKET" \
-  --pg-data "$work/svc/pg/data" --pg-opts "$pg_opts" --kill-per-min "$(awk -v n="$n_containers" 'BEGIN { print n / 100 }')" \
-  --out "$work/out" &
-driver_pid=$!
-pids+=($driver_pid)
 wait "$driver_pid"
 wait "$wrk_pid" || log "wrk exited with $?"
 

@@ -312,7 +312,6 @@ def restart_postgres(a, actions, stop):
 
 def run(a):
     stop = threading.Event()
-    start = time.time()
     ids = [line.strip() for line in open(a.ids) if line.strip()]
     containers = [t for t in ids if t.startswith("c-")]
     lapsable = [t for t in ids if t.startswith("h-")]
@@ -321,11 +320,21 @@ def run(a):
     random.shuffle(lapsable)
     actions = Actions(os.path.join(a.out, "actions.jsonl"))
 
+    # The heartbeats start before the daemon does (soak.sh starts it once
+    # this runs) and go on while it takes up the fleet, however long that
+    # takes; the clock of the run starts when soak.sh writes the ready file
+    # ("PID PORT" of the daemon, every target online).
     beats = Heartbeats(a.redis, ids, a.ttl_ms, a.refresh, stop)
     beats.start()
-    probe = HealthzProbe(a.port, stop)
+    while not os.path.exists(a.ready):
+        if beats.error:
+            sys.exit(f"soak_driver: heartbeats failed: {beats.error}")
+        time.sleep(0.1)
+    pid, port = (int(x) for x in open(a.ready).read().split())
+    start = time.time()
+    probe = HealthzProbe(port, stop)
     probe.start()
-    sampler = Sampler(a.pid, a.port, probe, start)
+    sampler = Sampler(pid, port, probe, start)
 
     # The schedule, in seconds from the start. Deaths and lapses begin after
     # 30 s and end early enough to be seen through (restart + startup, or the
@@ -398,8 +407,7 @@ def main():
     p.add_argument("command", choices=["run"])
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--sample", type=float, default=5.0)
-    p.add_argument("--pid", type=int, required=True, help="the daemon's")
-    p.add_argument("--port", type=int, required=True, help="the daemon's listener")
+    p.add_argument("--ready", required=True, help="file that soak.sh writes: the daemon's PID and port")
     p.add_argument("--ids", required=True, help="file with every target id, one a line")
     p.add_argument("--redis", required=True, help="unix socket")
     p.add_argument("--engine", required=True, help="engine API unix socket")
