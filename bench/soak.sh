@@ -153,14 +153,22 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 env -u NOTIFY_SOCKET -u WATCHDOG_USEC "$daemon" --config "$work/healthsweep.yaml" >"$work/healthsweepd.log" 2>&1 &
 hs_pid=$!
 base=http://127.0.0.1:$hs_port
-for _ in $(seq 600); do  # every target known and judged: none `unknown` any more
+# Taking up the fleet: every target known and judged (none `unknown` any
+# more). Timed, with the slowest /metrics answer meanwhile (the loop's
+# longest stall that this coarse poll saw); printed in the summary.
+started=$(date +%s.%N)
+slowest=0
+for _ in $(seq 600); do
   kill -0 "$hs_pid" 2>/dev/null || { echo "soak: the daemon exited:" >&2; tail -20 "$work/healthsweepd.log" >&2; exit 1; }
-  online=$(curl -fs --max-time 2 "$base/metrics" | awk '/^healthsweep_targets\{state="online"\}/ { print $NF }' || true)
+  answer=$(curl -s --max-time 30 -w '\n%{time_total}' "$base/metrics" || true)
+  slowest=$(awk -v a="$slowest" -v b="${answer##*$'\n'}" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
+  online=$(awk '/^healthsweep_targets\{state="online"\}/ { print $NF }' <<<"$answer")
   [[ ${online%.*} == "$n_targets" ]] && break
   sleep 0.5
 done
 [[ ${online%.*} == "$n_targets" ]] || { echo "soak: only ${online:-0} of $n_targets targets online after 300 s" >&2; exit 1; }
-log "all $n_targets targets online; the soak runs for $duration s (load $(cut -d' ' -f1-3 /proc/loadavg))"
+startup=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+log "all $n_targets targets online after $startup s (slowest /metrics meanwhile ${slowest} s); the soak runs for $duration s (load $(cut -d' ' -f1-3 /proc/loadavg))"
 
 # --- load and faults for DURATION, sampled (the clock starts now) ---
 echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready"
@@ -197,7 +205,7 @@ cp "$work/healthsweepd.log" "$work/out/"
 
 rc=0
 python3 "$repo/bench/soak_check.py" --dir "$work/out" --duration "$duration" --targets "$n_targets" \
-  --daemon "$daemon" --exit-status "$exit_status" --settled "${settled:-0}" | tee "$work/out/summary.txt" || rc=$?
+  --daemon "$daemon" --exit-status "$exit_status" --settled "${settled:-0}" --startup "$startup $slowest" | tee "$work/out/summary.txt" || rc=$?
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
   title="healthsweepd soak: $n_targets targets ($n_containers containers), hook $hook_rate req/s, ${duration} s, $(git -C "$repo" rev-parse --short HEAD 2>/dev/null), $(basename "$(dirname "$daemon")")/$(basename "$daemon")"
   /usr/bin/python3 "$repo/bench/soak_plot.py" "$work/out/samples.csv" "$work/out/actions.jsonl" "$work/out/soak.png" "$title" ||

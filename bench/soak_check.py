@@ -131,6 +131,7 @@ def main():
     p.add_argument("--daemon", required=True)
     p.add_argument("--exit-status", type=int, required=True)
     p.add_argument("--settled", type=int, default=1)
+    p.add_argument("--startup", default="", help="seconds to take up the fleet, slowest /metrics meanwhile")
     a = p.parse_args()
     samples, actions, events, metrics, containers, log = load(a.dir)
     results = []
@@ -146,6 +147,10 @@ def main():
           f"({len(steady)} samples after it); daemon {a.daemon}{' (sanitized)' if sanitized(a.daemon) else ''}")
     print(f"# load average (1 min) during the run: min {min(loads):.2f}, median {statistics.median(loads):.2f}, "
           f"max {max(loads):.2f} (nproc {os.cpu_count()})")
+    if a.startup:
+        took, slowest = a.startup.split()
+        print(f"# start: every target online {took} s after the daemon was started; the slowest /metrics "
+              f"answer meanwhile {float(slowest):.3f} s (before the clock of the run; not checked)")
     if len(steady) < 8:
         check("enough samples after warm-up", False, f"{len(steady)} samples")
         sys.exit(1)

@@ -379,8 +379,9 @@ def run(a):
                     threading.Thread(target=restart_postgres, args=(a, actions, stop), daemon=True).start()
             for due, target in [r for r in resumes if r[0] <= now]:
                 resumes.remove((due, target))
+                resumed = time.time()  # before the SET leaves: the daemon may see it within microseconds
                 beats.resume(target)
-                actions.log(kind="resume", target=target, t=time.time())
+                actions.log(kind="resume", target=target, t=resumed)
             if elapsed >= a.duration and not resumes:
                 break
             if now >= next_sample and elapsed < a.duration:  # the hook load runs until a little after
