@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PNG of a bench/soak.sh run: the daemon's RSS, open descriptors and loop
 lag (GET /healthz latency from outside: the daemon exports no loop-lag
-figure) over time, plus the hook rate, from samples.csv; the warm-up is
+figure) over time, plus the hook rate and the machine's load, from samples.csv; the warm-up is
 shaded, the PostgreSQL outage and the container kills are marked (actions.jsonl).
 
   bench/soak_plot.py SAMPLES_CSV ACTIONS_JSONL OUT_PNG [TITLE]
@@ -58,7 +58,12 @@ def main():
         if len(pg) == 2:
             ax.axvspan(pg[0], pg[1], color="tab:red", alpha=0.2, label="PostgreSQL down")
         for k in kills:
-            ax.axvline(k, color="tab:orange", linewidth=0.8, alpha=0.7)
+            ax.axvline(k, color="tab:orange", linewidth=0.5, alpha=0.5)
+    load = axes[3].twinx()  # the machine is shared: its load beside the hook rate
+    load.plot(minutes, col("load1"), color="tab:gray", linewidth=0.8, label="load average (1 min)")
+    load.set_ylabel("load average")
+    load.set_ylim(0, max(col("load1")) * 1.5)
+    load.legend(loc="lower right", fontsize="small")
     axes[0].legend(loc="lower right", fontsize="small")
     axes[2].legend(loc="upper right", fontsize="small")
     axes[3].set_xlabel("minutes (orange lines: container kills)")
