@@ -8,7 +8,9 @@ figures behind it; exits 1 when any check fails.
 Definitions (the same for every run):
 - warm-up: the first 20 % of DURATION (at least 60 s). Heartbeats, hook load,
   deaths and lapses all run during it; only the resource checks ignore it.
-- RSS flat: after warm-up, (max - min) / min <= 5 % of the daemon's VmRSS.
+- RSS flat: after warm-up, (max - min) / min <= 5 % of the daemon's VmRSS
+  (printed, not checked, for a sanitized daemon: ASan's quarantine and shadow
+  memory grow RSS by themselves; LeakSanitizer at exit is the check there).
 - descriptors flat: after warm-up, the median of the last quarter of the
   samples is at most 4 above the median of the first quarter (no growth),
   and max - min <= 32 (in-flight checks and connections come and go).
@@ -143,8 +145,9 @@ def main():
     warm = max(60.0, 0.2 * a.duration)
     steady = [s for s in samples if float(s["t_s"]) >= warm]
     loads = [float(s["load1"]) for s in samples]
+    is_sanitized = sanitized(a.daemon)
     print(f"# soak: {len(samples)} samples over {float(samples[-1]['t_s']):.0f} s, warm-up {warm:.0f} s "
-          f"({len(steady)} samples after it); daemon {a.daemon}{' (sanitized)' if sanitized(a.daemon) else ''}")
+          f"({len(steady)} samples after it); daemon {a.daemon}{' (sanitized)' if is_sanitized else ''}")
     print(f"# load average (1 min) during the run: min {min(loads):.2f}, median {statistics.median(loads):.2f}, "
           f"max {max(loads):.2f} (nproc {os.cpu_count()})")
     if a.startup:
@@ -158,9 +161,16 @@ def main():
     rss = [float(s["rss_mib"]) for s in steady]
     all_rss = [float(s["rss_mib"]) for s in samples]
     band = (max(rss) - min(rss)) / min(rss) * 100
-    check("RSS flat after warm-up", band <= 5.0,
-          f"{min(rss):.1f}..{max(rss):.1f} MiB, band {band:.2f} % (<= 5 %); whole run {min(all_rss):.1f}.."
-          f"{max(all_rss):.1f} MiB; first/last sample after warm-up {rss[0]:.1f} / {rss[-1]:.1f} MiB")
+    rss_detail = (f"{min(rss):.1f}..{max(rss):.1f} MiB, band {band:.2f} % (<= 5 %); whole run {min(all_rss):.1f}.."
+                  f"{max(all_rss):.1f} MiB; first/last sample after warm-up {rss[0]:.1f} / {rss[-1]:.1f} MiB")
+    if is_sanitized:
+        # ASan's RSS is its own: freed blocks wait in a 256 MiB quarantine and
+        # every byte has shadow memory, so it climbs for minutes whatever the
+        # daemon does. There leaks are LeakSanitizer's (at exit, checked below);
+        # the RSS bound is the Release build's.
+        print(f"INFO  RSS after warm-up (not checked: sanitized build): {rss_detail}")
+    else:
+        check("RSS flat after warm-up", band <= 5.0, rss_detail)
 
     fds = [int(s["fds"]) for s in steady]
     q = max(1, len(fds) // 4)
