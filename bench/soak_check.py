@@ -11,9 +11,12 @@ Definitions (the same for every run):
 - RSS flat: after warm-up, (max - min) / min <= 5 % of the daemon's VmRSS
   (printed, not checked, for a sanitized daemon: ASan's quarantine and shadow
   memory grow RSS by themselves; LeakSanitizer at exit is the check there).
-- descriptors flat: after warm-up, the median of the last quarter of the
-  samples is at most 4 above the median of the first quarter (no growth),
-  and max - min <= 32 (in-flight checks and connections come and go).
+- descriptors flat: after warm-up, the median and the floor (minimum) of the
+  last quarter of the samples are each at most 4 above the first quarter's.
+  A leak raises the floor; in-flight work (up to 64 reactive checks, engine
+  calls, connections) only raises peaks, which are printed, not bounded: a
+  stall on a loaded machine piles work up for a moment (466 for one sample in
+  run 2 at load 29, 358-366 around it).
 - expected verdicts: each killed container's target goes offline after the
   kill, then restarting (the daemon's restart order), then online, and its
   container runs at the end; each stopped heartbeat's target goes offline
@@ -175,9 +178,12 @@ def main():
     fds = [int(s["fds"]) for s in steady]
     q = max(1, len(fds) // 4)
     growth = statistics.median(fds[-q:]) - statistics.median(fds[:q])
-    check("descriptors flat after warm-up", growth <= 4 and max(fds) - min(fds) <= 32,
-          f"{min(fds)}..{max(fds)} open, median of the last quarter minus the first {growth:+.1f} (<= 4), "
-          f"range {max(fds) - min(fds)} (<= 32)")
+    floor_rise = min(fds[-q:]) - min(fds[:q])
+    peak = max(steady, key=lambda s: int(s["fds"]))
+    check("descriptors flat after warm-up", growth <= 4 and floor_rise <= 4,
+          f"{min(fds)}..{max(fds)} open; last quarter minus first: median {growth:+.1f}, floor {floor_rise:+d} "
+          f"(each <= 4); peak {peak['fds']} at {float(peak['t_s']):.0f} s (load {peak['load1']}; in-flight "
+          "checks and connections, not bounded)")
 
     lag_max = [float(s["healthz_max_ms"]) for s in samples if s["healthz_max_ms"]]
     lag_p50 = [float(s["healthz_p50_ms"]) for s in samples if s["healthz_p50_ms"]]
