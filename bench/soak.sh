@@ -12,8 +12,10 @@
 #   HS_SOAK_HOOK_RATE   hook requests per second [2000]
 #   HS_SOAK_OUT         where samples.csv, actions.jsonl, events.tsv, summary.txt,
 #                       soak.png (bench/soak_plot.py) and the daemon's log are copied
-#                       at the end [bench/results/soak-last]
+#                       at the end [$TMPDIR/hs-soak-results]
 #   HS_SOAK_SAMPLE      seconds between two samples [5]
+#
+# Samples: bench/soak_sample.py (via the driver).
 #
 # The fleet (all targets heart-beat in a private Redis, TTL 30 s, refreshed
 # every 10 s by bench/soak_driver.py; the `passive` layer):
@@ -47,7 +49,7 @@ n_containers=${HS_SOAK_CONTAINERS:-300}
 n_tcp=200
 hook_rate=${HS_SOAK_HOOK_RATE:-2000}
 sample=${HS_SOAK_SAMPLE:-5}
-out=${HS_SOAK_OUT:-$repo/bench/results/soak-last}
+out=${HS_SOAK_OUT:-${TMPDIR:-/tmp}/hs-soak-results}
 hook_conns=40
 [[ -x $daemon ]] || { echo "soak: no executable daemon at $daemon" >&2; exit 2; }
 (( duration >= 120 )) || { echo "soak: DURATION must be at least 120 s" >&2; exit 2; }

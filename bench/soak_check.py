@@ -36,7 +36,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from soak_driver import metric_sum, parse_metrics  # noqa: E402
+from soak_sample import metric_sum, parse_metrics  # noqa: E402
 
 
 def load(d):
