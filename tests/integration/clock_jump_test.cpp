@@ -38,9 +38,16 @@ class FakeWallClock {
   std::vector<std::string> env(const std::string& libfaketime) const {
     // The MT variant: the daemon has threads (Asio's resolver). Our shim
     // first: it keeps libfaketime's hands off the monotonic timerfd.
-    return {"LD_PRELOAD=" + std::string(HS_TIMERFD_PASSTHROUGH) + ":" + libfaketime,
-            "FAKETIME_TIMESTAMP_FILE=" + file_, "FAKETIME_NO_CACHE=1",
-            "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+    std::vector<std::string> env{"LD_PRELOAD=" + std::string(HS_TIMERFD_PASSTHROUGH) + ":" + libfaketime,
+                                 "FAKETIME_TIMESTAMP_FILE=" + file_, "FAKETIME_NO_CACHE=1",
+                                 "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+#ifdef HS_SANITIZED
+    // The sanitized daemon links ASan's runtime dynamically; preloaded
+    // libraries come before it, which ASan refuses unless told the order is
+    // intended (the preloads only wrap clock calls, nothing ASan intercepts).
+    env.push_back("ASAN_OPTIONS=verify_asan_link_order=0:halt_on_error=1:detect_leaks=1");
+#endif
+    return env;
   }
 
  private:
