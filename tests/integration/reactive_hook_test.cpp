@@ -69,7 +69,8 @@ TEST_P(ReactiveHook, KilledContainerReportedThroughTheHookIsOfflineAndRestartedL
   HS_REQUIRE_ENGINE(p, GetParam());
   p.run(p.name("r"), "ws-r");
   HookSetup s(p, p.name("r"));
-  ASSERT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 15s)) << s.d().log();
+  ASSERT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 30s))
+      << target(s.d(), "ws-r")->body << "\n" << s.d().log() << "\nengine requests for containers: " << s.proxy->count("/containers");
   p.kill(p.name("r"));
   EXPECT_TRUE(holds_for(500ms, [&] { return state_of(s.d(), "ws-r") == "online"; }))
       << "nothing but the hook can see it";
@@ -91,7 +92,8 @@ TEST_P(ReactiveHook, AThousandConcurrentReportsForOneTargetCauseOneEngineInspect
   HS_REQUIRE_ENGINE(p, GetParam());
   p.run(p.name("r"), "ws-r");
   HookSetup s(p, p.name("r"));
-  ASSERT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 15s));
+  ASSERT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 30s))
+      << target(s.d(), "ws-r")->body << "\n" << s.d().log() << "\nengine requests for containers: " << s.proxy->count("/containers");
   const std::string inspect = "/containers/" + p.name("r") + "/json";
   const int before = s.proxy->count(inspect);
   std::atomic<int> accepted{0}, coalesced{0};
@@ -118,7 +120,8 @@ TEST_P(ReactiveHook, AReportAboutAHealthyTargetChangesNothingAndIsAFalseAlarm) {
   HS_REQUIRE_ENGINE(p, GetParam());
   p.run(p.name("r"), "ws-r");
   HookSetup s(p, p.name("r"));
-  ASSERT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 15s));
+  ASSERT_TRUE(eventually([&] { return state_of(s.d(), "ws-r") == "online"; }, 30s))
+      << target(s.d(), "ws-r")->body << "\n" << s.d().log() << "\nengine requests for containers: " << s.proxy->count("/containers");
   const auto since = target(s.d(), "ws-r")->body;
   ASSERT_EQ(s.report(ws_r).status, 202);
   ASSERT_TRUE(eventually([&] {
