@@ -223,7 +223,13 @@ void Components::reconfigure(const config::Config& cfg) {
   if (d.target_query) d.target_query->set_refresh(cfg.targets.targets_refresh);
 }
 
-std::string Components::targets_json() const { return impl_->fleet.targets_json(); }
+TargetPage Components::targets_page(const TargetQuery& q) const {
+  std::optional<sweeps::decide::State> state;
+  for (auto s : sweeps::decide::all_states)
+    if (q.state && sweeps::decide::to_string(s) == *q.state) state = s;
+  auto page = impl_->fleet.targets_page(state, q.after, q.limit);
+  return TargetPage{std::move(page.json), std::move(page.next)};
+}
 
 std::optional<std::string> Components::target_json(std::string_view id) const {
   return impl_->fleet.target_json(id);

@@ -31,7 +31,7 @@ class Components {
   void reconfigure(const config::Config& cfg);  // SIGHUP, already validated
 
   // For the routes.
-  std::string targets_json() const;
+  TargetPage targets_page(const TargetQuery& q) const;
   std::optional<std::string> target_json(std::string_view id) const;
   CheckAnswer hook(HookReport&& report);
   CheckAnswer sweep(std::string_view id);

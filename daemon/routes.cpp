@@ -5,9 +5,14 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+#include <charconv>
+#include <algorithm>
+#include <variant>
 #include <vector>
 
 #include "daemon/auth.hpp"
+#include "sweeps/decide/target.hpp"
 
 namespace healthsweep::daemon {
 
@@ -50,6 +55,59 @@ std::optional<std::vector<std::string>> segments_of(std::string_view target) {
   for (auto seg : url->segments()) out.push_back(seg);
   if (!out.empty() && out.back().empty()) out.pop_back();  // trailing slash
   return out;
+}
+
+// The largest page one request may ask for: a page is built and serialized on
+// the event loop, so its size bounds how long one request holds it.
+constexpr std::size_t max_page = 10000;
+
+// ?state=S&limit=N&after=ID; an error message for a bad value. Unknown keys
+// are ignored (a newer client against an older daemon).
+std::variant<TargetQuery, std::string> target_query(std::string_view target) {
+  TargetQuery q;
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::string("malformed request target");
+  for (auto param : url->params()) {
+    if (param.key == "state") {
+      const bool known = std::ranges::any_of(sweeps::decide::all_states,
+                                             [&](auto s) { return sweeps::decide::to_string(s) == param.value; });
+      if (!known) return "unknown state \"" + param.value + "\"";
+      q.state = param.value;
+    } else if (param.key == "limit") {
+      const auto& v = param.value;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), q.limit);
+      if (ec != std::errc{} || end != v.data() + v.size() || q.limit == 0 || q.limit > max_page)
+        return "limit must be a number from 1 to " + std::to_string(max_page);
+    } else if (param.key == "after") {
+      q.after = param.value;
+    } else if (param.key == "scope" && param.value != "local") {
+      return std::string("scope=fleet needs the cluster section, which this daemon does not have");
+    }
+  }
+  return q;
+}
+
+// RFC 8288: the next page's URL, so a client pages without building URLs.
+std::string next_link(const TargetQuery& q, const std::string& next) {
+  boost::urls::url url("/admin/targets");
+  if (q.state) url.params().append({"state", *q.state});
+  if (q.limit) url.params().append({"limit", std::to_string(q.limit)});
+  url.params().append({"after", next});
+  // Appended, not `"<" + ... + ">"`: g++ 12 warns (-Wrestrict) on that chain.
+  std::string link = "<";
+  link.append(url.buffer()).append(R"(>; rel="next")");
+  return link;
+}
+
+Response admin_targets(const Routes& r, const Request& req) {
+  auto query = target_query(req.target());
+  if (auto* bad = std::get_if<std::string>(&query))
+    return error(http::status::bad_request, *bad, req.version());
+  const auto& q = std::get<TargetQuery>(query);
+  auto page = r.targets(q);
+  auto res = json(http::status::ok, std::move(page.json), req.version());
+  if (page.next) res.set(http::field::link, next_link(q, *page.next));
+  return res;
 }
 
 bool hook_segments(const std::vector<std::string>& s) {
@@ -141,7 +199,7 @@ Response dispatch(const Routes& r, Request&& req) {
   }
   if (s.size() == 2 && s[0] == "admin" && s[1] == "targets") {
     if (!get) return method_not_allowed("GET", req.version());
-    return json(http::status::ok, r.targets(), req.version());
+    return admin_targets(r, req);
   }
   if (s.size() >= 3 && s[0] == "admin" && s[1] == "targets") return admin_target(r, std::move(req), s);
   if (hook_segments(s)) {

@@ -24,10 +24,23 @@ enum class CheckAnswer {
   layer_off,       // 503: reactive layer disabled (hook only)
 };
 
+// GET /admin/targets?state=S&limit=N&after=ID (SPEC section 4). With limit or
+// after the answer is a page in id order; `next` (the id to pass as `after`)
+// is set when more targets follow, and route() turns it into a Link header.
+struct TargetQuery {
+  std::optional<std::string> state;  // a state name, checked by route()
+  std::size_t limit = 0;             // 0: no limit
+  std::optional<std::string> after;
+};
+struct TargetPage {
+  std::string json;  // JSON array
+  std::optional<std::string> next;
+};
+
 struct Routes {
   std::function<std::string()> metrics;                        // text exposition
   std::function<std::pair<bool, std::string>()> liveness;      // (all fresh, JSON)
-  std::function<std::string()> targets;                        // JSON array
+  std::function<TargetPage(const TargetQuery&)> targets;
   std::function<std::optional<std::string>(std::string_view)> target;  // JSON object or none
   std::function<CheckAnswer(HookReport&&)> hook;
   std::function<CheckAnswer(std::string_view id)> sweep;

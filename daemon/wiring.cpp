@@ -22,7 +22,7 @@ Routes daemon_routes(Components& components, metrics::Metrics& metrics,
     const auto view = liveness.view();
     return std::pair{view.status == metrics::Status::ok, metrics::to_json(view)};
   };
-  routes.targets = [&components] { return components.targets_json(); };
+  routes.targets = [&components](const TargetQuery& q) { return components.targets_page(q); };
   routes.target = [&components](std::string_view id) { return components.target_json(id); };
   routes.hook = [&components](HookReport&& r) { return components.hook(std::move(r)); };
   routes.sweep = [&components](std::string_view id) { return components.sweep(id); };

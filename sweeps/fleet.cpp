@@ -1,5 +1,7 @@
 #include "sweeps/fleet.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -210,13 +212,32 @@ std::vector<std::string> Fleet::ids() const {
 std::size_t Fleet::size() const { return impl_->machine.size(); }
 bool Fleet::failsafe_active() const { return impl_->machine.failsafe_active(); }
 
-std::string Fleet::targets_json() const {
+Fleet::Page Fleet::targets_page(std::optional<decide::State> state, std::optional<std::string_view> after,
+                                std::size_t limit) const {
+  std::vector<const TargetRecord*> picked;
+  impl_->machine.for_each([&](const TargetRecord& r) {
+    if (state && r.state != *state) return;
+    if (after && r.spec.id <= *after) return;
+    picked.push_back(&r);
+  });
+  Page page;
+  if (limit > 0 || after) {
+    const auto by_id = [](const TargetRecord* a, const TargetRecord* b) { return a->spec.id < b->spec.id; };
+    if (limit > 0 && picked.size() > limit) {
+      std::partial_sort(picked.begin(), picked.begin() + static_cast<std::ptrdiff_t>(limit), picked.end(), by_id);
+      picked.resize(limit);
+      page.next = picked.back()->spec.id;
+    } else {
+      std::sort(picked.begin(), picked.end(), by_id);
+    }
+  }
   const auto now = steady::now();
   const auto wall = std::chrono::system_clock::now();
   boost::json::array arr;
-  arr.reserve(impl_->machine.size());
-  impl_->machine.for_each([&](const TargetRecord& r) { arr.push_back(impl_->object_of(r, now, wall)); });
-  return boost::json::serialize(arr);
+  arr.reserve(picked.size());
+  for (const auto* r : picked) arr.push_back(impl_->object_of(*r, now, wall));
+  page.json = boost::json::serialize(arr);
+  return page;
 }
 
 std::optional<std::string> Fleet::target_json(std::string_view id) const {

@@ -66,7 +66,16 @@ class Fleet {
   std::vector<std::string> ids() const;
   std::size_t size() const;
   bool failsafe_active() const;
-  std::string targets_json() const;
+  // GET /admin/targets: the targets in `state` (all when none), as a JSON
+  // array. With a limit or `after`, a page in id order of at most `limit`
+  // (0: no limit) ids greater than `after`; `next` is set when more follow.
+  // Cost: one pass over the fleet plus a partial sort of what matches.
+  struct Page {
+    std::string json;
+    std::optional<std::string> next;
+  };
+  Page targets_page(std::optional<decide::State> state, std::optional<std::string_view> after,
+                    std::size_t limit) const;
   std::optional<std::string> target_json(std::string_view id) const;
   const decide::StateMachine& machine() const;
 

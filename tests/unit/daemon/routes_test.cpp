@@ -15,13 +15,18 @@ struct FakeDaemon {
   bool fresh = true;
   std::vector<std::string> hooks, sweeps, resets;
   std::vector<int> answered;
+  std::vector<TargetQuery> queries;
+  std::optional<std::string> next_page;
   CheckAnswer next_hook = CheckAnswer::accepted;
   CheckAnswer next_sweep_known = CheckAnswer::accepted;
   Routes routes() {
     Routes r;
     r.metrics = [] { return std::string("healthsweep_build_info{version=\"x\"} 1\n"); };
     r.liveness = [this] { return std::pair{fresh, std::string(R"({"status":"ok"})")}; };
-    r.targets = [] { return std::string(R"([{"id":"ws-1"}])"); };
+    r.targets = [this](const TargetQuery& q) {
+      queries.push_back(q);
+      return TargetPage{R"([{"id":"ws-1"}])", next_page};
+    };
     r.target = [](std::string_view id) -> std::optional<std::string> {
       if (id == "ws-1" || id == "a b") return "{\"id\":\"" + std::string(id) + "\"}";
       return std::nullopt;
@@ -80,6 +85,40 @@ TEST(Routes, TargetsAndOneTargetWithPercentDecodedId) {
   EXPECT_EQ(call(r, http::verb::get, "/admin/targets/ws-1").result_int(), 200);
   EXPECT_EQ(call(r, http::verb::get, "/admin/targets/a%20b").body(), R"({"id":"a b"})");
   EXPECT_EQ(call(r, http::verb::get, "/admin/targets/ws-9").result_int(), 404);
+}
+
+TEST(Routes, TargetQueryPassesStateLimitAndAfterAndLinksTheNextPage) {
+  FakeDaemon d;
+  auto r = d.routes();
+  auto res = call(r, http::verb::get, "/admin/targets");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_TRUE(res[http::field::link].empty());
+  ASSERT_EQ(d.queries.size(), 1u);
+  EXPECT_FALSE(d.queries[0].state);
+  EXPECT_EQ(d.queries[0].limit, 0u);
+  EXPECT_FALSE(d.queries[0].after);
+
+  d.next_page = "ws 7";
+  res = call(r, http::verb::get, "/admin/targets?state=offline&limit=2&after=ws%2D1&future=1");
+  EXPECT_EQ(res.result_int(), 200);
+  ASSERT_EQ(d.queries.size(), 2u);
+  EXPECT_EQ(d.queries[1].state, "offline");
+  EXPECT_EQ(d.queries[1].limit, 2u);
+  EXPECT_EQ(d.queries[1].after, "ws-1");
+  EXPECT_EQ(res[http::field::link], R"(</admin/targets?state=offline&limit=2&after=ws%207>; rel="next")");
+}
+
+TEST(Routes, BadTargetQueryIs400AndNeverReachesTheFleet) {
+  FakeDaemon d;
+  auto r = d.routes();
+  for (const char* bad : {"/admin/targets?state=dead", "/admin/targets?limit=0", "/admin/targets?limit=x",
+                          "/admin/targets?limit=10001", "/admin/targets?limit=5x", "/admin/targets?scope=fleet"}) {
+    auto res = call(r, http::verb::get, bad);
+    EXPECT_EQ(res.result_int(), 400) << bad;
+    EXPECT_NE(res.body().find("\"error\""), std::string::npos) << bad;
+  }
+  EXPECT_TRUE(d.queries.empty());
+  EXPECT_EQ(call(r, http::verb::get, "/admin/targets?scope=local").result_int(), 200);
 }
 
 TEST(Routes, UnknownPathIs404JsonAndWrongMethodIs405WithAllow) {
