@@ -180,17 +180,25 @@ std::deque<Event> SpoolFile::load() {
   return std::move(contents.events);
 }
 
+void SpoolFile::open_append() {
+  if (fd_ >= 0) return;
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw io_error("cannot open", path_);
+  ++generation_;
+}
+
 void SpoolFile::append(const Event& e) {
-  if (fd_ < 0) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw io_error("cannot open", path_);
-  }
+  write(e);
+  if (::fdatasync(fd_) != 0) throw io_error("cannot fsync", path_);
+}
+
+void SpoolFile::write(const Event& e) {
+  open_append();
   // Where the file ended: a failed write (disk full, I/O error) is cut back
   // to it, so no partial line is left for the next append to run into.
   const off_t end = ::lseek(fd_, 0, SEEK_END);
   try {
     write_all(fd_, (needs_newline_ ? "\n" : "") + to_spool_line(e) + "\n", path_);
-    if (::fdatasync(fd_) != 0) throw io_error("cannot fsync", path_);
     needs_newline_ = false;
   } catch (...) {
     // Failing that, the next append begins with a newline: the partial line
@@ -201,13 +209,9 @@ void SpoolFile::append(const Event& e) {
 }
 
 void SpoolFile::clear() {
-  if (fd_ < 0) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw io_error("cannot open", path_);
-  }
+  open_append();
   // O_APPEND: the next append lands at the new end, offset 0.
   if (::ftruncate(fd_, 0) != 0) throw io_error("cannot truncate", path_);
-  if (::fdatasync(fd_) != 0) throw io_error("cannot fsync", path_);
 }
 
 void SpoolFile::rewrite(const std::deque<Event>& events) {

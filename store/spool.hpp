@@ -1,6 +1,8 @@
 // The spool: events not yet known to be in PostgreSQL, one JSON object per
-// line in <spool_dir>/events.jsonl. Appends are fsync'd before record()
-// returns, so an event survives a crash or a restart while PostgreSQL is down.
+// line in <spool_dir>/events.jsonl. A line is written before record()
+// returns, so an event survives a crash or a restart of the daemon while
+// PostgreSQL is down; the store flushes it to the disk (for a power cut)
+// shortly after, batched (store/spool_sync.hpp).
 // Written events are removed by rewriting the file (temp file + rename), in
 // batches: a replayed line is harmless because writes are idempotent by
 // event_id. A line torn by a crash is skipped with a warning, never fatal.
@@ -9,6 +11,7 @@
 #include "store/event.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -44,7 +47,15 @@ class SpoolFile {
   // (disk full, I/O error, RLIMIT_FSIZE), after cutting the file back to
   // where it ended: a failed append leaves no partial line.
   void append(const Event& e);
-  // Empties the file (every spooled event is written). Throws on I/O failure.
+  // The same without the fsync: the line is in the page cache (a killed
+  // process loses nothing); the caller syncs append_fd() later.
+  void write(const Event& e);
+  int append_fd() const { return fd_; }
+  // Which open of the file append_fd() is: a rewrite replaces the file.
+  std::uint64_t generation() const { return generation_; }
+  // Empties the file (every spooled event is written). Not fsync'd: should a
+  // power cut undo it, the lines replay as no-ops (writes are idempotent by
+  // event_id). Throws on I/O failure.
   void clear();
   // Replaces the contents with `events` (atomically: temp file, fsync, rename).
   // On failure the file is unchanged and the temp file removed.
@@ -53,10 +64,12 @@ class SpoolFile {
  private:
   std::string dir_, path_;
   int fd_ = -1;  // append descriptor, opened lazily
+  std::uint64_t generation_ = 0;
   // The file may end in a partial line (a failed append could not be cut
   // back, or a torn line could not be rewritten away at load).
   bool needs_newline_ = false;
   void close_append();
+  void open_append();
 };
 
 }  // namespace healthsweep::store

@@ -8,6 +8,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+#include <stdexcept>
+
 namespace healthsweep::store {
 
 namespace net = boost::asio;
@@ -33,7 +36,12 @@ void SpoolKeeper::works() {
 bool SpoolKeeper::keep(const Event& e) {
   if (!behind_) {
     try {
-      file_.append(e);
+      file_.write(e);
+      if (!sync_)
+        sync_ = std::make_unique<SpoolSync>(timer_.get_executor(), [w = weak_from_this()](int error) {
+          if (auto self = w.lock()) self->sync_failed(error);
+        });
+      sync_->request(file_.append_fd(), file_.generation());
       works();
       return true;
     } catch (const std::exception& x) {
@@ -49,6 +57,18 @@ bool SpoolKeeper::keep(const Event& e) {
                   "(healthsweep_store_events_dropped_total) until it can", queue_.size());
   dropping_ = true;
   return false;
+}
+
+void SpoolKeeper::sync_failed(int error) {
+  // The lines may not be on disk: rewrite the whole queue (fsync'd) until
+  // that works, as after a failed write.
+  failed(std::runtime_error("spool: cannot fsync " + path() + ": " + std::strerror(error)));
+  behind_ = true;
+  respool_later();
+}
+
+void SpoolKeeper::flush() {
+  if (sync_) sync_->flush();
 }
 
 void SpoolKeeper::compact() {

@@ -6,11 +6,14 @@
 // queue is written to the file again until that works. One error line per
 // outage, one info line when it ends; every failed write counts in
 // healthsweep_store_spool_write_errors_total.
+// Lines are written on the loop and flushed to the disk by SpoolSync (group
+// commit, its own thread); a failed flush counts like a failed write.
 // Single-threaded: call everything on the loop's thread.
 #pragma once
 
 #include "store/event.hpp"
 #include "store/spool.hpp"
+#include "store/spool_sync.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -45,18 +48,23 @@ class SpoolKeeper : public std::enable_shared_from_this<SpoolKeeper> {
   // events kept only in memory are on disk again.
   void compact();
   bool behind() const { return behind_; }  // some queued events are only in memory
+  // Blocks until every line written so far is on disk (shutdown, tests).
+  void flush();
+  std::uint64_t syncs() const { return sync_ ? sync_->syncs() : 0; }  // fdatasyncs run
   void stop();  // ends the periodic rewrite
 
  private:
   void failed(const std::exception& x);
   void works();
   void respool_later();
+  void sync_failed(int error);
 
   SpoolFile file_;
   const std::deque<Event>& queue_;
   metrics::Metrics& m_;
   std::size_t memory_cap_;
   boost::asio::steady_timer timer_;
+  std::unique_ptr<SpoolSync> sync_;  // made at the first write: it needs weak_from_this()
   bool behind_ = false, failing_ = false, dropping_ = false, respooling_ = false, stopped_ = false;
 };
 

@@ -61,7 +61,8 @@ class Store {
   // restore. Called once (an empty list when the read failed); never while
   // PostgreSQL is unreachable. Set before start().
   void on_restore(std::function<void(std::vector<TargetRow>)> handler);
-  // Never blocks on the network, never loses: spool file (fsync) + queue.
+  // Never blocks on the network or the disk, never loses: spool file (written
+  // at once, flushed to the disk in batches off the loop) + queue.
   // Fills e.event_id when empty; a detail_json that is not a JSON object is
   // kept as {"raw": "<text>"}.
   void record(Event e);
