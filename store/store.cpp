@@ -4,6 +4,7 @@
 #include "clients/postgres/connection.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
+#include "store/event_batch.hpp"
 #include "store/schema.hpp"
 #include "store/spool.hpp"
 #include "store/spool_keeper.hpp"
@@ -43,6 +44,9 @@ constexpr milliseconds backoff_max = 5s;
 constexpr milliseconds loop_turn_budget = backoff_max + connect_timeout + 4 * query_timeout;
 constexpr std::size_t compact_every = 256;  // written events between spool rewrites
 constexpr int attempts_before_reject = 5;   // a statement PostgreSQL refuses this often
+// Events per statement: 1,000 are ~300 KB of parameters and tens of ms of
+// PostgreSQL's time, far inside query_timeout.
+constexpr std::size_t max_batch = 1000;
 
 std::string random_boot_id() {
   std::random_device rd;
@@ -81,6 +85,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   bool started = false, stopping = false, migrated = false, ok = false, reported_down = false;
   std::size_t written_since_compact = 0;
   int refusals = 0;  // of queue.front() on a live connection
+  std::size_t single_left = 0;  // events to write one at a time (after a refused batch)
   // The healthsweep_targets rows are read once, after the previous run's
   // spooled events (the front `previous_left` of the queue) are written and
   // before any of this run's: those would overwrite what is to be restored.
@@ -185,16 +190,50 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       co_return false;
     }
     refusals = 0;
-    queue.pop_front();
-    if (previous_left > 0) --previous_left;
+    wrote(1);
+    co_return true;
+  }
+
+  // The front n events are in PostgreSQL (or set aside).
+  void wrote(std::size_t n) {
+    queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+    previous_left -= std::min(previous_left, n);
     gauge();
     live.tick(Subsystem::store);
     // A rewrite costs the whole queue: only after at least as many events
     // were written (amortized O(1) per event; draining 10,000 queued events
     // rewrites about log2(10,000 / compact_every) times, not 40).
-    ++written_since_compact;
+    written_since_compact += n;
     if (queue.empty() || (written_since_compact >= compact_every && written_since_compact >= queue.size()))
       compact();
+  }
+
+  // Every waiting event up to max_batch in one statement (store/event_batch);
+  // one alone, or after a refused batch one at a time until past it, through
+  // write_front. The previous run's events go first and alone: the restore
+  // reads the target rows between them and this run's.
+  net::awaitable<bool> write_next() {
+    std::size_t n = batch_size(queue, previous_left > 0 ? std::min(max_batch, previous_left) : max_batch);
+    if (n <= 1 || single_left > 0) {
+      const auto before = queue.size();
+      const bool ok = co_await write_front();
+      if (queue.size() < before && single_left > 0) --single_left;
+      co_return ok;
+    }
+    auto r = co_await conn.exec(std::string(write_events_sql), batch_params(queue, n), query_timeout);
+    if (stopping && !r.ok) co_return false;
+    if (!r.ok && r.connection_lost) {
+      went_down(r.error);
+      co_return false;
+    }
+    if (!r.ok) {
+      spdlog::warn("store: PostgreSQL refused a batch of {} events ({}); writing them one at a time", n,
+                   r.error);
+      single_left = n;
+      co_return true;
+    }
+    refusals = 0;
+    wrote(n);
     co_return true;
   }
 
@@ -292,7 +331,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
         else went_down(r.error);
         continue;
       }
-      if (co_await write_front()) {
+      if (co_await write_next()) {
         ok = true;
         backoff = backoff_first;
       } else if (!stopping && conn.connected()) {

@@ -1,11 +1,13 @@
 // The PostgreSQL store (SPEC section 6): durable target state and the event
 // log, with a spool file so that no event is lost while PostgreSQL is away.
 //
-// record() never blocks on the network: the event is appended (fsync'd) to
-// the spool file and queued; one writer coroutine on the Asio loop writes the
-// queue in order over a non-blocking libpq connection (store/pg_connection),
-// one statement per event (insert event if new, upsert or delete the target
-// row, NOTIFY healthsweep_events). Written events leave the spool; what is
+// record() never blocks on the network nor on the disk: the event is
+// appended to the spool file (flushed to the disk off the loop, in batches:
+// store/spool_sync.hpp) and queued; one writer coroutine on the Asio loop
+// writes the queue in order over a non-blocking libpq connection
+// (clients/postgres), every waiting event (up to 1,000) in one statement
+// (store/event_batch.hpp: insert each event if new, upsert or delete the
+// target rows, NOTIFY healthsweep_events). Written events leave the spool; what is
 // not written when the process stops is replayed at the next start, and the
 // replay duplicates nothing (idempotent by event_id).
 // While PostgreSQL is unreachable the writer reconnects with backoff

@@ -268,6 +268,67 @@ TEST(StorePg, EventsAreWrittenInOrderWithANotifyEach) {
   EXPECT_NE(loop.metrics.scrape(loop.live).find("healthsweep_store_spool_events 0"), std::string::npos);
 }
 
+TEST(StorePg, AMassDeathIsWrittenInBatchesInOrderWithANotifyEachAndReplaysAreNoOps) {
+  HS_REQUIRE_ENV(server, "HS_TEST_PG_DSN");
+  TestDatabase db(server);
+  TempDir dir;
+  Loop loop;
+  auto store = loop.healthy_store(db.dsn(), dir.path());
+  ASSERT_TRUE(store);
+  Pg listener(db.dsn());
+  listener.query("LISTEN healthsweep_events");
+  // 3,000 targets go offline at once, then the first 10 come back and m-7
+  // leaves the fleet: one turn of the loop records all 3,011.
+  constexpr int targets = 3000;
+  std::vector<Event> recorded;
+  for (int n = 0; n < targets; ++n) {
+    auto e = transition(n, targets);
+    e.target = "m-" + std::to_string(n);
+    e.from_state = "online";
+    e.to_state = "offline";
+    recorded.push_back(e);
+  }
+  for (int n = 0; n < 11; ++n) {
+    auto e = transition(targets + n, targets);
+    e.target = "m-" + std::to_string(n == 10 ? 7 : n);
+    e.from_state = "offline";
+    e.to_state = "online";
+    e.removed = n == 10;
+    recorded.push_back(e);
+  }
+  for (std::size_t i = 0; i < recorded.size(); ++i) {
+    recorded[i].event_id = "mass-" + std::to_string(i);  // replayed below
+    store->record(recorded[i]);
+  }
+  ASSERT_TRUE(loop.run_until([&] { return store->spooled() == 0; }, 60s));
+  Pg pg(db.dsn());
+  EXPECT_EQ(stored_reasons(pg), reasons(0, targets + 11));
+  // Rows inserted by one statement share a transaction id: far fewer
+  // transactions than events (one per event before batching).
+  const auto transactions = std::stoi(pg.query("SELECT count(DISTINCT xmin::text) FROM healthsweep_events")[0][0]);
+  EXPECT_LE(transactions, 30) << "batches of up to 1,000 events";
+  EXPECT_GE(transactions, 4) << "a target twice in a row ends a batch (its NOTIFY would merge)";
+  // Target rows as the last event of each left them; m-7 removed.
+  EXPECT_EQ(pg.query("SELECT state, reason FROM healthsweep_targets WHERE id IN ('m-0', 'm-9', 'm-10') ORDER BY id"),
+            (Rows{{"online", "event 3000"}, {"offline", "event 10"}, {"online", "event 3009"}}));
+  EXPECT_EQ(pg.query("SELECT count(*) FROM healthsweep_targets"), (Rows{{std::to_string(targets - 1)}}));
+  EXPECT_EQ(pg.query("SELECT count(*) FROM healthsweep_targets WHERE id = 'm-7'"), (Rows{{"0"}}));
+  ASSERT_TRUE(healthsweep::testing::eventually(
+      [&] { return listener.notifications().size() >= recorded.size(); }, 20s));
+  const auto notes = listener.notifications();
+  ASSERT_EQ(notes.size(), recorded.size());
+  for (std::size_t i = 0; i < notes.size(); ++i) ASSERT_EQ(notes[i], recorded[i].target) << i;
+
+  // The same events again (a spool replayed after a crash): nothing changes.
+  const auto rows_before = pg.query("SELECT id, state, reason FROM healthsweep_targets ORDER BY id");
+  for (const auto& e : recorded) store->record(e);
+  ASSERT_TRUE(loop.run_until([&] { return store->spooled() == 0; }, 60s));
+  EXPECT_EQ(pg.query("SELECT count(*) FROM healthsweep_events"), (Rows{{std::to_string(recorded.size())}}));
+  EXPECT_EQ(pg.query("SELECT id, state, reason FROM healthsweep_targets ORDER BY id"), rows_before);
+  loop.run_for(200ms);
+  EXPECT_EQ(listener.notifications().size(), recorded.size()) << "a replay sends no NOTIFY";
+}
+
 TEST(StorePg, ThePreviousRunsTargetRowsAreReadBackBeforeThisRunWritesAny) {
   HS_REQUIRE_ENV(server, "HS_TEST_PG_DSN");
   TestDatabase db(server);

@@ -1,0 +1,73 @@
+// Many events in one statement (one round trip, one transaction): the
+// writer's path when more than one event waits. The events travel as arrays
+// (one parameter per column, unnest() WITH ORDINALITY keeps their order) and
+// the statement does what write_event_sql does for each, in order:
+//  - the event row, unless its event_id is already stored (a replay);
+//  - the target row as the last new event of that target leaves it (upsert,
+//    or delete for a removal): applying events one by one ends the same way;
+//  - NOTIFY healthsweep_events with the target of every new event, in order.
+// PostgreSQL delivers identical notifications of one transaction once, so a
+// batch holds each target at most once (batch_size): every event keeps its
+// own NOTIFY, as SPEC section 6 says.
+// A batch PostgreSQL refuses is written again one event at a time, so one
+// bad event is isolated (and set aside) as before.
+#pragma once
+
+#include "clients/postgres/connection.hpp"
+#include "store/event.hpp"
+
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <string_view>
+
+namespace healthsweep::store {
+
+// How many of the front events (at most `limit`) go into one batch: up to
+// the first whose target is already in it.
+std::size_t batch_size(const std::deque<Event>& queue, std::size_t limit);
+
+// The first n events of `queue` as the 12 parameters of write_events_sql.
+clients::postgres::PgConnection::Params batch_params(const std::deque<Event>& queue, std::size_t n);
+
+// One element of a PostgreSQL array literal being built: "{" before the
+// first, "," before the others; the element quoted, with " and \ escaped.
+// The caller closes the literal with "}".
+void append_array_element(std::string& array, std::string_view value);
+
+inline constexpr std::string_view write_events_sql = R"(
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::bigint[], $8::text[], $9::int[], $10::bool[], $11::bool[], $12::text[])
+    WITH ORDINALITY AS i(event_id, target, from_state, to_state, layer, reason, at_us, detail,
+                         restarts, quarantined, removed, recent, n)
+), ev AS (
+  INSERT INTO healthsweep_events (event_id, target, from_state, to_state, layer, reason, at, detail)
+  SELECT event_id, target, from_state, to_state, layer, reason,
+         'epoch'::timestamptz + at_us * interval '1 microsecond', detail::jsonb
+  FROM input ORDER BY n
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id
+), fresh AS (
+  SELECT input.* FROM input JOIN ev USING (event_id)
+), last AS (
+  SELECT DISTINCT ON (target) * FROM fresh ORDER BY target, n DESC
+), upsert AS (
+  INSERT INTO healthsweep_targets (id, state, since, reason, restarts, quarantined, updated_at, recent_restarts)
+  SELECT target, to_state, 'epoch'::timestamptz + at_us * interval '1 microsecond', reason, restarts,
+    quarantined, now(),
+    ARRAY(SELECT 'epoch'::timestamptz + us::bigint * interval '1 microsecond'
+          FROM unnest(string_to_array(recent, ',')) us)
+  FROM last WHERE NOT removed
+  ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since,
+    reason = EXCLUDED.reason, restarts = EXCLUDED.restarts,
+    quarantined = EXCLUDED.quarantined, updated_at = EXCLUDED.updated_at,
+    recent_restarts = EXCLUDED.recent_restarts
+  RETURNING 1
+), removed AS (
+  DELETE FROM healthsweep_targets t USING last WHERE t.id = last.target AND last.removed
+  RETURNING 1
+)
+SELECT count(*) FROM (SELECT pg_notify('healthsweep_events', target) FROM (SELECT target FROM fresh ORDER BY n) o) x)";
+
+}  // namespace healthsweep::store

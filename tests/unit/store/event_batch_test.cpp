@@ -1,0 +1,49 @@
+// The batch statement's parameters: array literals that survive quotes,
+// backslashes, commas and braces in a reason; and batches that end before a
+// target's second event (PostgreSQL merges identical NOTIFYs of one
+// transaction).
+#include "store/event_batch.hpp"
+
+#include <gtest/gtest.h>
+
+namespace healthsweep::store {
+namespace {
+
+Event for_target(std::string target) {
+  Event e;
+  e.target = std::move(target);
+  return e;
+}
+
+TEST(EventBatch, ArrayElementsAreQuotedAndEscaped) {
+  std::string a;
+  append_array_element(a, R"(say "hi", {x} \ y)");
+  append_array_element(a, "");
+  a.push_back('}');
+  EXPECT_EQ(a, R"({"say \"hi\", {x} \\ y",""})");
+}
+
+TEST(EventBatch, ABatchEndsBeforeATargetsSecondEvent) {
+  std::deque<Event> q{for_target("a"), for_target("b"), for_target("c"), for_target("a"), for_target("d")};
+  EXPECT_EQ(batch_size(q, 1000), 3u);
+  EXPECT_EQ(batch_size(q, 2), 2u);
+  EXPECT_EQ(batch_size({}, 1000), 0u);
+}
+
+TEST(EventBatch, ParamsHoldOneElementPerEventInEachOfTwelveColumns) {
+  std::deque<Event> q{for_target("a"), for_target("b")};
+  q[0].reason = "x,y";
+  q[1].recent_restarts = {std::chrono::system_clock::time_point(std::chrono::microseconds(5)),
+                          std::chrono::system_clock::time_point(std::chrono::microseconds(7))};
+  q[1].quarantined = true;
+  const auto p = batch_params(q, 2);
+  ASSERT_EQ(p.size(), 12u);
+  EXPECT_EQ(*p[1], R"({"a","b"})");
+  EXPECT_EQ(*p[5], R"({"x,y",""})");
+  EXPECT_EQ(*p[9], R"({"f","t"})");
+  EXPECT_EQ(*p[11], R"({"","5,7"})");
+  EXPECT_EQ(*batch_params({}, 0)[0], "{}");
+}
+
+}  // namespace
+}  // namespace healthsweep::store
