@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +54,7 @@ void SpoolSync::flush() {
 }
 
 void SpoolSync::run() {
+  ::pthread_setname_np(::pthread_self(), "hs-spool-sync");  // for top -H, /proc/PID/task
   std::unique_lock lock(mu_);
   for (;;) {
     wake_.wait(lock, [&] { return stopping_ || pending_fd_ >= 0; });
