@@ -1,7 +1,7 @@
-// Many events in one statement (one round trip, one transaction): the
-// writer's path when more than one event waits. The events travel as arrays
-// (one parameter per column, unnest() WITH ORDINALITY keeps their order) and
-// the statement does what write_event_sql does for each, in order:
+// Events in one statement (one round trip, one transaction): every waiting
+// event up to 1,000, or one alone. The events travel as arrays (one
+// parameter per column, unnest() WITH ORDINALITY keeps their order) and the
+// statement does for each, in order:
 //  - the event row, unless its event_id is already stored (a replay);
 //  - the target row as the last new event of that target leaves it (upsert,
 //    or delete for a removal): applying events one by one ends the same way;

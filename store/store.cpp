@@ -162,22 +162,8 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   // refused and stays queued for another try).
   net::awaitable<bool> write_front() {
     const Event e = queue.front();
-    const auto micros = [](std::chrono::system_clock::time_point t) {
-      return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-    };
-    std::string recent = "{";
-    for (const auto t : e.recent_restarts) {
-      if (recent.size() > 1) recent.push_back(',');
-      recent.append(std::to_string(micros(t)));
-    }
-    recent += "}";
-    PgConnection::Params params;
-    for (std::string v : {e.event_id, e.target, e.from_state, e.to_state, e.layer, e.reason,
-                          std::to_string(micros(e.at)), e.detail_json, std::to_string(e.restarts),
-                          std::string(e.quarantined ? "true" : "false"),
-                          std::string(e.removed ? "true" : "false"), recent})
-      params.emplace_back(std::move(v));
-    auto r = co_await conn.exec(std::string(write_event_sql), std::move(params), query_timeout);
+    // The batch statement with one event: one statement to keep in step with the schema.
+    auto r = co_await conn.exec(std::string(write_events_sql), batch_params(queue, 1), query_timeout);
     if (stopping && !r.ok) co_return false;
     if (!r.ok && !r.connection_lost && ++refusals < attempts_before_reject) {
       spdlog::error("store: PostgreSQL refused event {} (attempt {}): {}", e.event_id, refusals, r.error);
