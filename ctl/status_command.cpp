@@ -61,7 +61,8 @@ ExitCode run_status(const Context& ctx) {
         const std::string state = text_of(s, "status", "?");
         table.add({{std::string(name)},
                    {state, status_colour(state)},
-                   {seconds_cell(s.if_contains("age_seconds"))},
+                   // A disabled subsystem never ticks: its age means nothing.
+                   {state == "disabled" ? "-" : seconds_cell(s.if_contains("age_seconds"))},
                    {seconds_cell(s.if_contains("stale_after_seconds"))},
                    {text_of(s, "last_tick")}});
       }
