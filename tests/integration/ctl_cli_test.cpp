@@ -163,3 +163,20 @@ TEST(CtlCli, NothingListeningExitsThree) {
 }
 
 }  // namespace
+
+// The daemon answers 429 only with 10,000 checks queued (the reactive
+// layer's bound, not configurable); a loopback server that answers 429 to
+// every POST stands in for it, as it does for a daemon too slow to answer.
+TEST(CtlCli, AFullCheckQueueExitsOneAndASilentServerExitsThree) {
+  StatusServer busy(429);
+  ASSERT_NE(busy.port, 0) << busy.process.log();
+  const std::string url = "http://127.0.0.1:" + std::to_string(busy.port);
+  const auto full = run_ctl({"--url", url, "sweep", "t-1"});
+  EXPECT_EQ(full.code, 1) << describe(full);
+  EXPECT_THAT(full.err, HasSubstr("check queue is full"));
+
+  busy.dir.write("status.delay", "30");  // POSTs answered 30 s late
+  const auto slow = run_ctl({"--url", url, "--timeout", "300ms", "reset", "t-1"});
+  EXPECT_EQ(slow.code, 3) << describe(slow);
+  EXPECT_THAT(slow.err, HasSubstr("daemon not reachable"));
+}
