@@ -20,6 +20,15 @@ namespace {
   "to_char(at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), detail::text "             \
   "from healthsweep_events "
 
+// The first line of a server error (not the "LINE 1: ..." quote of the
+// query); a database the daemon has not set up yet says so plainly.
+std::string explained(std::string error) {
+  error = error.substr(0, error.find('\n'));
+  if (error.find("\"healthsweep_events\" does not exist") != std::string::npos)
+    error += " (the daemon creates it when it first connects to this database)";
+  return error;
+}
+
 std::string last_error(PGconn* conn) {
   std::string why = libpq().PQerrorMessage(conn);
   while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
@@ -75,8 +84,7 @@ std::optional<std::vector<Event>> EventStore::query(const char* sql, const std::
                                        nullptr, nullptr, 0);
   std::optional<std::vector<Event>> out;
   if (libpq().PQresultStatus(res) != PGRES_TUPLES_OK) {
-    error = res ? libpq().PQresultErrorMessage(res) : last_error(conn_);
-    while (!error.empty() && error.back() == '\n') error.pop_back();
+    error = explained(res ? libpq().PQresultErrorMessage(res) : last_error(conn_));
   } else {
     out.emplace();
     for (int r = 0; r < libpq().PQntuples(res); ++r) {
@@ -109,7 +117,7 @@ std::optional<long long> EventStore::max_id(std::string& error) {
   if (libpq().PQresultStatus(res) == PGRES_TUPLES_OK)
     out = std::stoll(libpq().PQgetvalue(res, 0, 0));
   else
-    error = res ? libpq().PQresultErrorMessage(res) : last_error(conn_);
+    error = explained(res ? libpq().PQresultErrorMessage(res) : last_error(conn_));
   libpq().PQclear(res);
   return out;
 }

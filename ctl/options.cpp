@@ -169,7 +169,8 @@ commands:
 flags:
   -c, --config FILE          the daemon's config file (default )") +
          default_config_path + R"()
-      --url URL              the daemon's address (default: the config's listen)
+      --url URL              the daemon's address (default: the config's listen;
+                             with --url the default config is not read)
       --token-file FILE      the bearer token (default: the config's auth.token_file)
   -o, --output json|table    json prints the daemon's JSON (events: one object a line)
       --timeout DURATION     per request (default 5s)

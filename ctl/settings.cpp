@@ -19,11 +19,12 @@ std::string url_for_listener(const std::string& host, int port) {
 SettingsResult resolve_settings(const Options& options) {
   SettingsResult out;
   std::optional<config::Config> cfg;
-  // The default file is optional (a workstation without the daemon, --url);
-  // a file named with --config must load.
+  // A file named with --config must load. The default one is read when it
+  // exists and no --url says where the daemon is: an operator who cannot read
+  // the daemon's token file (the loader reads it) still gets in with --url.
   const std::string path = options.config_path.value_or(default_config_path);
   std::error_code ignored;
-  if (options.config_path || std::filesystem::exists(path, ignored)) {
+  if (options.config_path || (!options.url && std::filesystem::exists(path, ignored))) {
     auto loaded = config::load_file(path);
     if (!loaded.config) {
       out.error = loaded.errors.front().to_string();

@@ -1,6 +1,7 @@
 // Where healthsweepctl finds the daemon: the listener, the bearer token and
 // PostgreSQL, read from the daemon's own config file (--config, or the
-// default path when that file exists) and overridden by --url / --token-file.
+// default path when that file exists and --url is not given) and overridden
+// by --url / --token-file.
 #pragma once
 
 #include <optional>

@@ -56,6 +56,9 @@ TEST(CtlEvents, FollowListensAndTargetShowsTheEventsFromPostgres) {
   const std::string pg = "postgres:\n  dsn: \"" + db.dsn + "\"\n  spool_dir: \"" + spool.path() + "\"\n";
   Daemon d(flip_config(server, pg));
   ASSERT_TRUE(eventually([&] { return state_of(d, "t-flip") == "online"; }, 10s)) << d.log();
+  // The check can be quicker than the store's migrations: wait for the row.
+  ASSERT_TRUE(eventually([&] { return psql(db.dsn, "select count(*) from healthsweep_events") == "1"; }, 10s))
+      << d.log();
   // healthsweepctl reads the postgres section from its config file.
   const auto config = spool.write("ctl.yaml", "listen: 127.0.0.1:" + std::to_string(d.port()) + "\n" + pg);
 
