@@ -94,6 +94,21 @@ TEST(CtlCli, TargetsAsATableFilteredByStateAndLayer) {
   EXPECT_THAT(reactive.err, HasSubstr("No targets found."));
 }
 
+// Colour only on a terminal: script(1) gives healthsweepctl a pseudo-terminal.
+TEST(CtlCli, StatesAreColouredOnATerminalUnlessNoColorIsSet) {
+  CtlFleet f;
+  ASSERT_TRUE(eventually([&] { return state_of(f.daemon, "t-alive") == "online"; }, 10s)) << f.daemon.log();
+  auto on_terminal = [&](const std::vector<std::string>& env) {
+    TempDir dir;
+    Subprocess p({"/usr/bin/script", "-qec", std::string(HEALTHSWEEPCTL_PATH) + " --config " + f.ctl_config + " targets",
+                  "/dev/null"}, dir.file("out"), env);
+    EXPECT_EQ(p.wait_exit(60s), 0) << p.log();
+    return p.log();
+  };
+  EXPECT_THAT(on_terminal({}), HasSubstr("\x1b[32monline\x1b[0m"));
+  EXPECT_THAT(on_terminal({"NO_COLOR=1"}), Not(HasSubstr("\x1b[")));
+}
+
 TEST(CtlCli, OneTargetWithEveryLayersEvidenceAndUnknownTargetsExitOne) {
   CtlFleet f;
   ASSERT_TRUE(eventually([&] { return state_of(f.daemon, "t-dead") == "offline"; }, 10s)) << f.daemon.log();
