@@ -39,9 +39,12 @@ class Parser {
 
   ParsedArgs run() {
     std::vector<std::string> positional;
+    bool flags_end = false;  // after "--" everything is positional (an ID starting with '-')
     for (i_ = 0; i_ < args_.size() && error_.empty(); ++i_) {
       const std::string& arg = args_[i_];
-      if (arg.size() > 1 && arg[0] == '-')
+      if (!flags_end && arg == "--")
+        flags_end = true;
+      else if (!flags_end && arg.size() > 1 && arg[0] == '-')
         flag(arg);
       else
         positional.push_back(arg);

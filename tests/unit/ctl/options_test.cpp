@@ -48,6 +48,13 @@ TEST(CtlOptions, FlagsStandAnywhereWithOrWithoutEquals) {
   EXPECT_EQ(o.timeout, std::chrono::milliseconds(250));
 }
 
+TEST(CtlOptions, AfterDoubleDashAnIdMayStartWithADash) {
+  const auto o = ok({"-o", "json", "target", "--", "-odd-id"});
+  EXPECT_EQ(o.id, "-odd-id");
+  EXPECT_TRUE(o.json);
+  EXPECT_EQ(error_of({"target", "-odd-id"}), "unknown flag '-odd-id'");
+}
+
 TEST(CtlOptions, DefaultsWhenNoFlagIsGiven) {
   const auto o = ok({"status"});
   EXPECT_FALSE(o.config_path);
