@@ -104,9 +104,10 @@ ExitCode run_target(const Context& ctx) {
 
   std::string problem;
   const auto events = events_of(ctx, ctx.options.id, problem);
-  if (!problem.empty()) ctx.err << "healthsweepctl: events from PostgreSQL unavailable: " << problem << std::endl;
   if (ctx.options.json) {
-    if (events) {
+    // The text form says it in its Events line; JSON has no place for it.
+    if (!problem.empty()) ctx.err << "healthsweepctl: events from PostgreSQL unavailable: " << problem << std::endl;
+    if (events && problem.empty()) {
       boost::json::array list;
       for (const auto& e : *events) list.push_back(to_json(e));
       t["events"] = std::move(list);
@@ -137,7 +138,9 @@ ExitCode run_target(const Context& ctx) {
     evidence.add({{std::string(layer)}, {e.empty() ? "-" : e}});
   }
   out << "Evidence:\n" << indented(evidence.render(ctx.colour));
-  if (!events)
+  if (!problem.empty())
+    out << "Events:         unavailable (PostgreSQL: " << problem << ")\n";
+  else if (!events)
     out << "Events:         - (no postgres section in the config)\n";
   else if (events->empty())
     out << "Events:         none recorded\n";
