@@ -195,3 +195,18 @@ TEST(CtlCli, AFullCheckQueueExitsOneAndASilentServerExitsThree) {
   EXPECT_EQ(slow.code, 3) << describe(slow);
   EXPECT_THAT(slow.err, HasSubstr("daemon not reachable"));
 }
+
+// A stale subsystem (Redis on a port that refuses) makes /admin/liveness 503:
+// status still shows the table, names the stale one, and exits 1.
+TEST(CtlCli, StatusWithAStaleSubsystemShowsItAndExitsOne) {
+  const ClosedPort no_redis;
+  Daemon d("redis:\n  url: \"redis://127.0.0.1:" + std::to_string(no_redis.port()) + "/0\"\n"
+           "  reconcile_interval: 200ms\n"
+           "liveness: { stale_after: 1s }\n");
+  ASSERT_TRUE(eventually([&] { return d.get("/admin/liveness").status == 503; }, 20s)) << d.log();
+  const auto r = run_ctl({"--url", "http://127.0.0.1:" + std::to_string(d.port()), "status"});
+  EXPECT_EQ(r.code, 1) << describe(r);
+  EXPECT_THAT(r.out, HasSubstr("daemon:    stale"));
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(\nredis +stale +)"))) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("a subsystem is stale (HTTP 503)"));
+}
