@@ -37,6 +37,8 @@ Reply AdminClient::request(bool post, std::string_view target) {
   req.max_body_bytes = std::size_t{256} * 1024 * 1024;  // a large fleet's target list
   if (post) req.bearer = token_;
   req.body_out = &reply.body;
+  boost::beast::http::fields headers;
+  req.headers_out = &headers;
 
   net::co_spawn(io_, [&]() -> net::awaitable<void> {
     auto connected = co_await exchange::connect(io_.get_executor(), req, tls_);
@@ -53,6 +55,7 @@ Reply AdminClient::request(bool post, std::string_view target) {
     }
     reply.reached = true;
     reply.status = exchanged.outcome.http_status;
+    reply.link = std::string(headers[boost::beast::http::field::link]);
   }, net::detached);
   io_.restart();
   io_.run();
@@ -64,6 +67,28 @@ std::string target_path(std::string_view id, std::string_view suffix) {
   u.set_path("/admin/targets");
   u.segments().push_back(id);
   return std::string(u.buffer()) + std::string(suffix);
+}
+
+}  // namespace healthsweep::ctl
+
+namespace healthsweep::ctl {
+
+std::optional<std::string> next_link(std::string_view header) {
+  // link-value = "<" URI-Reference ">" *( ";" link-param ), values separated by ","
+  while (!header.empty()) {
+    const auto open = header.find('<');
+    const auto close = header.find('>', open);
+    if (open == std::string_view::npos || close == std::string_view::npos) return std::nullopt;
+    const std::string_view uri = header.substr(open + 1, close - open - 1);
+    const auto end = header.find(',', close);
+    std::string params(header.substr(close + 1, end == std::string_view::npos ? end : end - close - 1));
+    std::erase(params, ' ');
+    std::erase(params, '"');
+    if (params.find(";rel=next") != std::string::npos) return std::string(uri);
+    if (end == std::string_view::npos) break;
+    header.remove_prefix(end + 1);
+  }
+  return std::nullopt;
 }
 
 }  // namespace healthsweep::ctl

@@ -8,6 +8,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,10 @@ class AdminClient {
   boost::asio::io_context io_;
   boost::asio::ssl::context tls_;
 };
+
+// The URI of the rel="next" link of a Link header ("</admin/targets?limit=2&
+// after=b>; rel=\"next\""), nullopt when there is none (the last page).
+std::optional<std::string> next_link(std::string_view link_header);
 
 // The request target for one target's path: "/admin/targets/ws%201" (the ID
 // percent-encoded as a path segment), with `suffix` ("/reset") appended.

@@ -14,6 +14,7 @@
 #include "ctl/event_store.hpp"
 #include "ctl/event_view.hpp"
 #include "ctl/json_fields.hpp"
+#include "ctl/target_list.hpp"
 
 namespace healthsweep::ctl {
 
@@ -82,18 +83,10 @@ struct Seen {
 };
 
 std::optional<std::map<std::string, Seen>> poll_targets(const Context& ctx, ExitCode& code) {
-  const Reply reply = ctx.admin.get("/admin/targets");
-  if (!reply.success()) {
-    code = ctx.fail(reply);
-    return std::nullopt;
-  }
-  auto body = ctx.json_body(reply);
-  if (!body || !body->is_array()) {
-    code = ExitCode::failed;
-    return std::nullopt;
-  }
+  const auto targets = fetch_targets(ctx, "", code);
+  if (!targets) return std::nullopt;
   std::map<std::string, Seen> out;
-  for (const auto& v : body->as_array())
+  for (const auto& v : *targets)
     if (v.is_object())
       out[text_of(v.as_object(), "id")] = {text_of(v.as_object(), "state"), text_of(v.as_object(), "since")};
   return out;

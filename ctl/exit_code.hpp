@@ -19,6 +19,7 @@ struct Reply {
   std::string error;     // why not, when !reached
   int status = 0;
   std::string body;
+  std::string link;      // the Link header (RFC 8288): GET /admin/targets names its next page
 
   bool success() const { return reached && status >= 200 && status < 300; }
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <string_view>
 #include <utility>
 
@@ -95,6 +96,14 @@ class Parser {
         if (!d || d->count() <= 0) error_ = "--timeout: '" + *v + "' is not a duration like 5s or 500ms";
         else o_.timeout = *d;
       }
+    } else if (name == "--chunk-size") {
+      if (auto v = value(name, inline_value)) {
+        int n = -1;
+        const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+        if (ec != std::errc{} || end != v->data() + v->size() || n < 0 || n > 10000)
+          error_ = "--chunk-size: '" + *v + "' is not a number from 0 to 10000";
+        o_.chunk_size = n;
+      }
     } else if (name == "--state") {
       if (auto v = value(name, inline_value)) {
         if (!one_of(states, *v)) error_ = "--state: '" + *v + "' is not one of " + listed(states);
@@ -177,6 +186,7 @@ flags:
       --token-file FILE      the bearer token (default: the config's auth.token_file)
   -o, --output json|table    json prints the daemon's JSON (events: one object a line)
       --timeout DURATION     per request (default 5s)
+      --chunk-size N         targets read a page (default 500; 0: all in one request)
 
 exit codes: 0 ok, 1 the daemon said no, 2 usage or config error, 3 daemon not reachable
 )";

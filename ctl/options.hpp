@@ -25,6 +25,7 @@ struct Options {
   std::string layer;                       // targets --layer
   bool follow = false;                     // events --follow
   std::chrono::milliseconds timeout{5000}; // --timeout: per request
+  int chunk_size = 500;                    // --chunk-size: targets a page (0: one request for all)
 };
 
 struct ParsedArgs {

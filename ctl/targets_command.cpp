@@ -2,7 +2,6 @@
 // (GET /admin/targets/ID, every layer's evidence, and its recent events from
 // PostgreSQL when the config has a postgres section).
 #include <boost/json/serialize.hpp>
-#include <boost/url/url.hpp>
 
 #include <array>
 #include <ostream>
@@ -12,6 +11,7 @@
 #include "ctl/event_view.hpp"
 #include "ctl/json_fields.hpp"
 #include "ctl/table.hpp"
+#include "ctl/target_list.hpp"
 
 namespace healthsweep::ctl {
 
@@ -53,17 +53,13 @@ std::optional<std::vector<Event>> events_of(const Context& ctx, const std::strin
 }  // namespace
 
 ExitCode run_targets(const Context& ctx) {
-  boost::urls::url url;
-  url.set_path("/admin/targets");
-  if (!ctx.options.state.empty()) url.params().append({"state", ctx.options.state});
-  const Reply reply = ctx.admin.get(url.buffer());
-  if (!reply.success()) return ctx.fail(reply);
-  auto body = ctx.json_body(reply);
-  if (!body) return ExitCode::failed;
-  if (!body->is_array()) return ctx.fail(ExitCode::failed, "the daemon's answer is not a JSON array");
+  // ?state= asks the daemon to filter; wanted() filters again below.
+  ExitCode code = ExitCode::ok;
+  const auto targets = fetch_targets(ctx, ctx.options.state, code);
+  if (!targets) return code;
 
   boost::json::array kept;
-  for (const auto& t : body->as_array())
+  for (const auto& t : *targets)
     if (t.is_object() && wanted(ctx.options, t.as_object())) kept.push_back(t);
   if (ctx.options.json) {
     ctx.out << boost::json::serialize(kept) << '\n';

@@ -110,6 +110,7 @@ net::awaitable<Exchanged> exchange_on(Stream& stream, Connection& c, const Reque
     co_return out;
   }
   const int status = static_cast<int>(parser.get().result_int());  // three digits (Beast)
+  if (r.headers_out) *r.headers_out = static_cast<const http::fields&>(parser.get().base());
   out.outcome.http_status = status;
   out.outcome.alive = status >= 200 && status < 300;
   out.outcome.detail = status_detail(status);

@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/fields.hpp>
 
 #include <chrono>
 #include <memory>
@@ -45,6 +46,7 @@ struct Request {
   std::size_t max_body_bytes = std::size_t{64} * 1024;
   std::string_view bearer{};          // sent as "Authorization: Bearer ..." when not empty
   std::string* body_out = nullptr;    // when set, the body read is appended here (healthsweepctl)
+  boost::beast::http::fields* headers_out = nullptr;  // when set, the response's header fields
 };
 
 struct Connected {

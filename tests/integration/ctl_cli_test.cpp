@@ -84,6 +84,19 @@ TEST(CtlCli, TargetsAsATableFilteredByStateAndLayer) {
   ASSERT_EQ(list.size(), 1u) << json.out;
   EXPECT_EQ(list[0].at("id").as_string(), "t-alive");
 
+  // One target a page: both rows only if the Link rel="next" was followed.
+  const auto paged = f.ctl({"targets", "--chunk-size", "1", "-o", "json"});
+  ASSERT_EQ(paged.code, 0) << describe(paged);
+  const auto pages = boost::json::parse(paged.out).as_array();
+  ASSERT_EQ(pages.size(), 2u) << paged.out;
+  EXPECT_EQ(pages[0].at("id").as_string(), "t-alive");
+  EXPECT_EQ(pages[1].at("id").as_string(), "t-dead");
+  // ...because the daemon does answer one a page, naming the next.
+  const auto one = f.daemon.get("/admin/targets?limit=1");
+  EXPECT_EQ(boost::json::parse(one.body).as_array().size(), 1u) << one.body;
+  ASSERT_TRUE(one.headers.contains("link")) << one.body;
+  EXPECT_THAT(one.headers.at("link"), HasSubstr("rel=\"next\""));
+
   const auto proactive = f.ctl({"targets", "--layer", "proactive"});
   EXPECT_THAT(proactive.out, HasSubstr("EVIDENCE (proactive)"));
   EXPECT_THAT(proactive.out, HasSubstr("alive: http: HTTP 200"));

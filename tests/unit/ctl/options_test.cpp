@@ -46,6 +46,8 @@ TEST(CtlOptions, FlagsStandAnywhereWithOrWithoutEquals) {
   EXPECT_EQ(o.url, "http://127.0.0.1:1");
   EXPECT_EQ(o.token_file, "/tmp/t");
   EXPECT_EQ(o.timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(ok({"targets", "--chunk-size", "0"}).chunk_size, 0);
+  EXPECT_EQ(ok({"targets"}).chunk_size, 500);
 }
 
 TEST(CtlOptions, AfterDoubleDashAnIdMayStartWithADash) {
@@ -84,6 +86,8 @@ TEST(CtlOptions, UsageErrorsSayWhatIsWrong) {
   EXPECT_THAT(error_of({"targets", "--layer", "magic"}), HasSubstr("is not one of passive, proactive, reactive"));
   EXPECT_EQ(error_of({"status", "-o", "yaml"}), "--output: 'yaml' is not json or table");
   EXPECT_THAT(error_of({"status", "--timeout", "soon"}), HasSubstr("not a duration"));
+  EXPECT_THAT(error_of({"targets", "--chunk-size", "-1"}), HasSubstr("is not a number from 0 to 10000"));
+  EXPECT_THAT(error_of({"targets", "--chunk-size=5x"}), HasSubstr("is not a number from 0 to 10000"));
   EXPECT_EQ(error_of({"status", "--state", "online"}), "--state and --layer are for the targets command");
   EXPECT_EQ(error_of({"targets", "--follow"}), "--follow is for the events command");
 }
