@@ -63,8 +63,10 @@ TEST(CtlEvents, FollowListensAndTargetShowsTheEventsFromPostgres) {
   const auto config = spool.write("ctl.yaml", "listen: 127.0.0.1:" + std::to_string(d.port()) + "\n" + pg);
 
   CtlFollow follow({"--config", config, "events", "--follow"});
-  ASSERT_TRUE(eventually([&] { return follow.log().find("(LISTEN healthsweep_events)") != std::string::npos; }, 20s))
-      << follow.log();
+  CtlFollow follow_json({"--config", config, "events", "--follow", "-o", "json"});
+  for (auto* f : {&follow, &follow_json})
+    ASSERT_TRUE(eventually([&] { return f->log().find("(LISTEN healthsweep_events)") != std::string::npos; }, 20s))
+        << f->log();
   server.answer(500);
   ASSERT_TRUE(eventually([&] { return follow.log().find("t-flip  suspect -> offline") != std::string::npos; }, 20s))
       << follow.log() << d.log();
@@ -72,6 +74,17 @@ TEST(CtlEvents, FollowListensAndTargetShowsTheEventsFromPostgres) {
       R"(20\d\d-\d\d-\d\dT[\d:.]+Z  t-flip  online -> suspect  \[proactive\]  http: HTTP 500\n)"))) << follow.log();
   EXPECT_EQ(follow.log().find("unknown -> online"), std::string::npos) << "events before --follow are not shown";
   stop(follow);
+  ASSERT_TRUE(eventually([&] { return follow_json.log().find(R"("to_state":"offline")") != std::string::npos; }, 20s))
+      << follow_json.log();
+  stop(follow_json);
+  const std::string json_log = follow_json.log();
+  const auto first = json_log.find('{');
+  ASSERT_NE(first, std::string::npos) << json_log;
+  const auto event = boost::json::parse(json_log.substr(first, json_log.find('\n', first) - first)).as_object();
+  EXPECT_EQ(event.at("id").to_number<int>(), 2) << json_log;  // the row of healthsweep_events
+  EXPECT_EQ(event.at("from_state").as_string(), "online");
+  EXPECT_EQ(event.at("to_state").as_string(), "suspect");
+  EXPECT_EQ(event.at("layer").as_string(), "proactive");
 
   const auto target = run_ctl({"--config", config, "target", "t-flip"});
   ASSERT_EQ(target.code, 0) << describe(target);
