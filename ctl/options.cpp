@@ -34,6 +34,15 @@ std::string listed(const std::array<std::string_view, N>& set) {
   return out;
 }
 
+// A whole number without sign: "500"; nullopt for "-1", "5x", "".
+std::optional<int> whole_number(std::string_view text) {
+  int n = 0;
+  const char* end = text.data() + text.size();
+  const auto parsed = std::from_chars(text.data(), end, n);
+  if (text.empty() || parsed.ec != std::errc{} || parsed.ptr != end || n < 0) return std::nullopt;
+  return n;
+}
+
 class Parser {
  public:
   explicit Parser(const std::vector<std::string>& args) : args_(args) {}
@@ -98,11 +107,9 @@ class Parser {
       }
     } else if (name == "--chunk-size") {
       if (auto v = value(name, inline_value)) {
-        int n = -1;
-        const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-        if (ec != std::errc{} || end != v->data() + v->size() || n < 0 || n > 10000)
-          error_ = "--chunk-size: '" + *v + "' is not a number from 0 to 10000";
-        o_.chunk_size = n;
+        const auto n = whole_number(*v);
+        if (!n || *n > 10000) error_ = "--chunk-size: '" + *v + "' is not a number from 0 to 10000";
+        else o_.chunk_size = *n;
       }
     } else if (name == "--state") {
       if (auto v = value(name, inline_value)) {
