@@ -5,11 +5,14 @@
 #
 # What goes where (see README "Installing the Debian package"):
 #   /usr/sbin/healthsweepd                       the daemon (the unit's ExecStart)
+#   /usr/bin/healthsweepctl                      the operator's command line (any user may run
+#                                                it; POSTs need the token it can read)
 #   /lib/systemd/system/healthsweepd.service     the unit (Type=notify, watchdog, hardening)
 #   /usr/lib/sysusers.d/healthsweep.conf         user/group healthsweep (systemd-sysusers in postinst)
 #   /etc/healthsweep/healthsweep.yaml            the default configuration, a conffile
 #   /var/lib/healthsweep                         the state directory (healthsweep:healthsweep 0750, set in postinst)
-#   /usr/share/man/man8/healthsweepd.8.gz        the manual page
+#   /usr/share/man/man8/healthsweepd.8.gz        the manual pages
+#   /usr/share/man/man1/healthsweepctl.1.gz
 #   /usr/share/doc/healthsweepd/                 RUNBOOK.md, README.md, prometheus/ (scrape.yml,
 #                                                healthsweep.rules.yml and its promtool tests),
 #                                                alertmanager/alertmanager.yml, grafana/healthsweep.json,
@@ -57,7 +60,8 @@ string(TIMESTAMP HS_DEB_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
 file(MAKE_DIRECTORY ${HS_DEB_GEN})
 configure_file(${HS_DEB_SRC}/changelog.in ${HS_DEB_GEN}/changelog @ONLY)
 configure_file(${HS_DEB_SRC}/healthsweepd.8 ${HS_DEB_GEN}/healthsweepd.8 @ONLY)
-foreach(doc changelog healthsweepd.8)
+configure_file(${HS_DEB_SRC}/healthsweepctl.1 ${HS_DEB_GEN}/healthsweepctl.1 @ONLY)
+foreach(doc changelog healthsweepd.8 healthsweepctl.1)
   execute_process(COMMAND gzip -9n -c ${HS_DEB_GEN}/${doc}
                   OUTPUT_FILE ${HS_DEB_GEN}/${doc}.gz
                   RESULT_VARIABLE hs_gzip_rc)
@@ -67,7 +71,7 @@ foreach(doc changelog healthsweepd.8)
 endforeach()
 # Reconfigure when the sources of generated files change.
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-  ${HS_DEB_SRC}/changelog.in ${HS_DEB_SRC}/healthsweepd.8)
+  ${HS_DEB_SRC}/changelog.in ${HS_DEB_SRC}/healthsweepd.8 ${HS_DEB_SRC}/healthsweepctl.1)
 
 # --- install rules -----------------------------------------------------------------
 # Directories 0755 whatever the umask of whoever builds the package.
@@ -76,15 +80,19 @@ set(CMAKE_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS
 set(HS_DATA_PERMS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 
 install(TARGETS healthsweepd RUNTIME DESTINATION usr/sbin)
+# The operator's command line in usr/bin: operators run it, not only root.
+install(TARGETS healthsweepctl RUNTIME DESTINATION usr/bin)
 # Stripped the way dh_strip does (CPACK_STRIP_FILES would leave the .comment
 # and .note sections, which lintian flags as binary-has-unneeded-section).
 install(CODE "
-  set(hs_bin \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/usr/sbin/healthsweepd\")
-  execute_process(COMMAND strip --remove-section=.comment --remove-section=.note --strip-unneeded \"\${hs_bin}\"
-                  RESULT_VARIABLE hs_strip_rc)
-  if(NOT hs_strip_rc EQUAL 0)
-    message(FATAL_ERROR \"strip \${hs_bin} failed: \${hs_strip_rc}\")
-  endif()")
+  foreach(hs_rel usr/sbin/healthsweepd usr/bin/healthsweepctl)
+    set(hs_bin \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/\${hs_rel}\")
+    execute_process(COMMAND strip --remove-section=.comment --remove-section=.note --strip-unneeded \"\${hs_bin}\"
+                    RESULT_VARIABLE hs_strip_rc)
+    if(NOT hs_strip_rc EQUAL 0)
+      message(FATAL_ERROR \"strip \${hs_bin} failed: \${hs_strip_rc}\")
+    endif()
+  endforeach()")
 
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/healthsweepd.service
         DESTINATION lib/systemd/system PERMISSIONS ${HS_DATA_PERMS})
@@ -112,10 +120,12 @@ install(FILES ${CMAKE_SOURCE_DIR}/deploy/grafana/healthsweep.json
         DESTINATION ${HS_DOC}/grafana PERMISSIONS ${HS_DATA_PERMS})
 install(FILES ${HS_DEB_GEN}/healthsweepd.8.gz
         DESTINATION usr/share/man/man8 PERMISSIONS ${HS_DATA_PERMS})
+install(FILES ${HS_DEB_GEN}/healthsweepctl.1.gz
+        DESTINATION usr/share/man/man1 PERMISSIONS ${HS_DATA_PERMS})
 
 # cpack's install step would otherwise build `all` first (tests, fuzzers,
-# benchmarks); the package needs only healthsweepd, which scripts/package
-# builds before it runs cpack.
+# benchmarks); the package needs only healthsweepd and healthsweepctl, which
+# scripts/package builds before it runs cpack.
 set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
 
 # --- CPack: the DEB generator ------------------------------------------------------
@@ -144,7 +154,8 @@ configured, and serves Prometheus metrics and an admin API.
 .
 It runs as a systemd service (Type=notify with watchdog) under its own
 hardened system user. Prometheus rules, an Alertmanager example, a Grafana
-dashboard and a runbook are in /usr/share/doc/healthsweepd.]=])
+dashboard and a runbook are in /usr/share/doc/healthsweepd; healthsweepctl
+is the operator's command line (status, targets, reset, sweep, events).]=])
 # Shared libraries the binary links: dpkg-shlibdeps (Boost JSON/URL,
 # prometheus-cpp, spdlog, fmt, yaml-cpp, hiredis, libsystemd, OpenSSL, ...).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

@@ -84,6 +84,7 @@ net::awaitable<Exchanged> exchange_on(Stream& stream, Connection& c, const Reque
   http::request<http::string_body> req{r.post ? http::verb::post : http::verb::get, r.url->target, 11};
   req.set(http::field::host, r.url->host_header);
   req.set(http::field::user_agent, "healthsweep/" HEALTHSWEEP_VERSION);
+  if (!r.bearer.empty()) req.set(http::field::authorization, "Bearer " + std::string(r.bearer));
   if (r.post) {
     req.set(http::field::content_type, "application/json");
     req.body() = *r.body;
@@ -109,12 +110,13 @@ net::awaitable<Exchanged> exchange_on(Stream& stream, Connection& c, const Reque
     co_return out;
   }
   const int status = static_cast<int>(parser.get().result_int());  // three digits (Beast)
+  if (r.headers_out) *r.headers_out = static_cast<const http::fields&>(parser.get().base());
   out.outcome.http_status = status;
   out.outcome.alive = status >= 200 && status < 300;
   out.outcome.detail = status_detail(status);
 
-  // Drain the body so the connection can carry the next check, but never
-  // keep it: only the status code matters, and a huge body is cut short.
+  // Drain the body so the connection can carry the next check; a probe never
+  // keeps it (only the status code matters), and a huge body is cut short.
   char scratch[4096];
   std::size_t body_bytes = 0;
   bool body_ok = true;
@@ -122,14 +124,17 @@ net::awaitable<Exchanged> exchange_on(Stream& stream, Connection& c, const Reque
     parser.get().body().data = scratch;
     parser.get().body().size = sizeof scratch;
     auto [body_ec, n] = co_await http::async_read(stream, c.buffer, parser, use_nothrow);
-    body_bytes += sizeof scratch - parser.get().body().size;
+    const std::size_t got = sizeof scratch - parser.get().body().size;
+    if (r.body_out) r.body_out->append(scratch, got);
+    body_bytes += got;
     if (body_ec && body_ec != http::error::need_buffer) body_ok = false;
     if (!body_ok || body_bytes > r.max_body_bytes) {
       body_ok = false;
       break;
     }
   }
-  out.reusable = body_ok && parser.is_done() && parser.get().keep_alive();
+  out.body_complete = body_ok && parser.is_done();
+  out.reusable = out.body_complete && parser.get().keep_alive();
   co_return out;
 }
 

@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/fields.hpp>
 
 #include <chrono>
 #include <memory>
@@ -43,6 +44,9 @@ struct Request {
   std::chrono::milliseconds timeout{};
   Clock::time_point deadline{};
   std::size_t max_body_bytes = std::size_t{64} * 1024;
+  std::string_view bearer{};          // sent as "Authorization: Bearer ..." when not empty
+  std::string* body_out = nullptr;    // when set, the body read is appended here (healthsweepctl)
+  boost::beast::http::fields* headers_out = nullptr;  // when set, the response's header fields
 };
 
 struct Connected {
@@ -59,10 +63,11 @@ struct Exchanged {
   clients::net::ProbeOutcome outcome;     // elapsed left to the caller
   bool reusable = false;    // a complete response on a keep-alive connection
   bool nothing_received = false;  // failed before any response byte: a stale connection's signature
+  bool body_complete = false;     // the whole body was read (not cut at max_body_bytes nor by an error)
 };
 
 // Writes the request, reads the status line and headers, then reads and drops
-// up to max_body_bytes of body. A longer body ends the read (the status code is
+// (or appends to body_out) up to max_body_bytes of body. A longer body ends the read (the status code is
 // the answer) and the connection is not reused.
 boost::asio::awaitable<Exchanged> exchange(Connection& connection, const Request& request);
 

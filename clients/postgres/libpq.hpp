@@ -14,7 +14,9 @@ namespace healthsweep::clients::postgres {
   X(PQsetNoticeProcessor) X(PQerrorMessage) X(PQfinish) X(PQflush) X(PQisBusy)                   \
   X(PQconsumeInput) X(PQgetResult) X(PQresultStatus) X(PQresultErrorMessage) X(PQntuples)        \
   X(PQnfields) X(PQgetvalue) X(PQgetisnull) X(PQclear) X(PQsendQuery) X(PQsendQueryParams)        \
-  X(PQconninfoParse) X(PQconninfoFree) X(PQfreemem)
+  X(PQconninfoParse) X(PQconninfoFree) X(PQfreemem)                                             \
+  /* healthsweepctl's blocking connection (ctl/event_store.cpp): */                            \
+  X(PQconnectdbParams) X(PQexec) X(PQexecParams) X(PQnotifies)
 
 struct LibPq {
 // `name` is an identifier (::name, a member's name), where parentheses would not compile.

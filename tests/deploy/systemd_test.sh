@@ -5,6 +5,8 @@
 # dpkg and the test proves, from inside:
 #   - the package installs, enables and starts the unit; `systemctl start`
 #     reaches active through READY=1 (Type=notify) and /healthz answers;
+#   - healthsweepctl, as installed, shows status and targets (root and an
+#     unprivileged user) and exits 3 on a dead port;
 #   - the sysusers user exists, runs the daemon and owns the state directory;
 #   - the hardening applies (the daemon's /proc/PID/mountinfo and status:
 #     read-only /, private /tmp, writable state directory, no capabilities,
@@ -256,7 +258,7 @@ check_install() {
   in_ctr dpkg -i "/opt/pkg/$debname"
   in_ctr dpkg-query -W -f='${Status}\n' healthsweepd | grep -qx 'install ok installed'
   local f
-  for f in /usr/sbin/healthsweepd /lib/systemd/system/healthsweepd.service \
+  for f in /usr/sbin/healthsweepd /usr/bin/healthsweepctl /lib/systemd/system/healthsweepd.service \
            /usr/lib/sysusers.d/healthsweep.conf /etc/healthsweep/healthsweep.yaml \
            /usr/share/doc/healthsweepd/RUNBOOK.md /usr/share/doc/healthsweepd/copyright \
            /usr/share/doc/healthsweepd/prometheus/healthsweep.rules.yml \
@@ -292,6 +294,21 @@ check_start_ready() {
   grep -n '^Started ' <<<"$log" | tail -1 | cut -d: -f1 >"$work/l2"
   [ -s "$work/l1" ] && [ -s "$work/l2" ] && [ "$(cat "$work/l1")" -lt "$(cat "$work/l2")" ] ||
     fail "no 'listening on' before 'Started' in the journal"
+}
+
+# healthsweepctl as installed, with the shipped configuration (no token, no
+# postgres section), as root and as an unprivileged user.
+check_ctl() {
+  local out
+  out=$(in_ctr healthsweepctl status) || fail "healthsweepctl status exited $?: $out"
+  echo "$out"
+  grep -q '^daemon: *ok' <<<"$out" || fail "healthsweepctl status does not say ok"
+  grep -q '^fail-safe: inactive' <<<"$out" || fail "healthsweepctl status does not show the fail-safe"
+  in_ctr runuser -u nobody -- healthsweepctl targets -o json | grep -q '^\[' ||
+    fail "healthsweepctl targets as nobody did not print the JSON array"
+  local rc=0
+  in_ctr healthsweepctl --url http://127.0.0.1:1 status >/dev/null 2>&1 || rc=$?
+  [ "$rc" = 3 ] || fail "healthsweepctl on a dead port exited $rc, want 3"
 }
 
 check_sysusers() {
@@ -462,7 +479,7 @@ check_purge() {
   [ "$(show ActiveState)" != active ] || fail "still active after purge"
   if in_ctr test -e "/proc/$pid"; then fail "PID $pid still runs after purge"; fi
   local f
-  for f in /usr/sbin/healthsweepd /lib/systemd/system/healthsweepd.service /etc/healthsweep/healthsweep.yaml \
+  for f in /usr/sbin/healthsweepd /usr/bin/healthsweepctl /lib/systemd/system/healthsweepd.service /etc/healthsweep/healthsweep.yaml \
            /var/lib/healthsweep /etc/systemd/system/multi-user.target.wants/healthsweepd.service; do
     if in_ctr test -e "$f"; then fail "$f left after purge"; fi
   done
@@ -472,6 +489,7 @@ check_purge() {
 check "dpkg -i: files, conffile, enabled and started by postinst" check_install
 if [ ${#failures[@]} -eq 0 ]; then
   check "systemctl start reaches active through READY=1 (Type=notify), /healthz ok" check_start_ready
+  check "healthsweepctl status and targets (root and nobody), exit 3 on a dead port" check_ctl
   check "sysusers: user healthsweep runs the daemon and owns /var/lib/healthsweep" check_sysusers
   check "hardening applies: / ro, private /tmp and /dev, CapEff 0, NoNewPrivs 1, seccomp" check_hardening
   check "systemctl reload re-reads the configuration" check_reload

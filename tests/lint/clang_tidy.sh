@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # clang-tidy (Debian's; the checks are in .clang-tidy: bugprone-* and
 # clang-analyzer-*, every finding an error) over the product code: the
-# translation units of config/ metrics/ clients/ sweeps/ store/ daemon/ in
+# translation units of config/ metrics/ clients/ sweeps/ store/ ctl/ daemon/ in
 # BUILD_DIR/compile_commands.json, and the headers of those directories they
 # include. Not clients/boost_impl.cpp: it only compiles Asio's and Beast's own
 # sources once (separate compilation), nothing of ours is in it.
@@ -24,7 +24,7 @@ if [ -z "$tidy" ]; then
 fi
 [ -f "$build/compile_commands.json" ] || { echo "no $build/compile_commands.json (CMAKE_EXPORT_COMPILE_COMMANDS)"; exit 1; }
 
-dirs='config|metrics|clients|sweeps|store|daemon'
+dirs='config|metrics|clients|sweeps|store|ctl|daemon'
 files=$(python3 - "$src" "$build" "$dirs" <<'PY'
 import json, re, sys
 src, build, dirs = sys.argv[1:4]
