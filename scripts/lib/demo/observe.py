@@ -75,7 +75,7 @@ class DaemonLog:
                 if e.ts >= since and match(e):
                     return e
             time.sleep(0.05)
-        raise RuntimeError(f"demo: the daemon did not log {what} within {timeout} s")
+        raise RuntimeError(f"the daemon did not log {what} within {timeout} s")
 
     def since(self, since, targets=None):
         return [e for e in self.poll() if e.ts >= since and

@@ -74,8 +74,9 @@ def main():
                 time.sleep(1)
     except KeyboardInterrupt:
         say("\ndemo: stopping")
-    except RuntimeError as e:
-        say(f"\n{e}\ndemo: FAILED; the daemon's last log lines:")
+    except (RuntimeError, OSError) as e:   # OSError: a service that stopped answering
+        dead = [f"{name} exited ({p.returncode})" for name, p in stack.procs.items() if p.poll() is not None]
+        say(f"\ndemo: {e}{'; ' + ', '.join(dead) if dead else ''}\ndemo: FAILED; the daemon's last log lines:")
         log_file = stack.dir / "healthsweepd.log"
         if log_file.exists():
             say("".join(log_file.read_text(errors="replace").splitlines(keepends=True)[-30:]))

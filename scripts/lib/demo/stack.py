@@ -69,7 +69,7 @@ sweeps:
     success_threshold: 1
   reactive:
     enabled: true
-    coalesce_window: 500ms
+    coalesce_window: 100ms            # the proxy retries after 150 ms
 remediation:
   restart:
     enabled: true
@@ -106,7 +106,7 @@ def wait_until(what, predicate, timeout, step=0.1):
         except (OSError, ValueError):
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"demo: {what} did not happen within {timeout} s")
+            raise RuntimeError(f"{what} did not happen within {timeout} s")
         time.sleep(step)
 
 
@@ -133,7 +133,7 @@ class Stack:
         p = self.procs[name]
         if p.poll() is not None:
             tail = (self.dir / f"{name}.log").read_text(errors="replace")[-1500:]
-            raise RuntimeError(f"demo: {name} exited ({p.returncode}):\n{tail}")
+            raise RuntimeError(f"{name} exited ({p.returncode}):\n{tail}")
         return True
 
     def stop(self):
@@ -169,13 +169,13 @@ class Stack:
             self.cli, self.socket, self.image = (exports.get("HS_TEST_PODMAN"), exports.get(
                 "HS_TEST_ENGINE_SOCKET"), exports.get("HS_TEST_IMAGE"))
         if not self.socket:
-            raise RuntimeError(f"demo: the {self.engine} engine did not start:\n{out.stderr}")
+            raise RuntimeError(f"the {self.engine} engine did not start:\n{out.stderr}")
 
     def engine_cmd(self, *args, check=True):
         r = subprocess.run(shlex.split(self.cli) + list(args), env=self.env,
                            capture_output=True, text=True, check=False)
         if check and r.returncode != 0:
-            raise RuntimeError(f"demo: {self.engine} {' '.join(args)}: {r.stderr.strip()}")
+            raise RuntimeError(f"{self.engine} {' '.join(args)}: {r.stderr.strip()}")
         return r.stdout.strip()
 
     def main_pid(self, name):

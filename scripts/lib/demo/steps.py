@@ -112,7 +112,7 @@ class Player:
         while not any(e.transition and e.target == wid and e.transition["to"] == "offline"
                       for e in self.log.since(fault, {wid})):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"demo: {wid} did not go offline after {reports} hook reports")
+                raise RuntimeError(f"{wid} did not go offline after {reports} hook reports")
             err = self.proxy_connect(port)
             if err:   # what an API proxy in front of the workspace would report
                 status, body = self.admin.post("/hooks/connection-error",
@@ -120,7 +120,7 @@ class Player:
                 reports += 1
                 self.note("proxy", f"connect 127.0.0.1:{port}: {err}; POST /hooks/connection-error -> "
                           f"{status} {body}")
-            time.sleep(0.55)  # the proxy's retry, past the hook's coalesce_window (500 ms)
+            time.sleep(0.15)  # the proxy's retry, past the hook's coalesce_window (100 ms)
             self.show(fault, {wid}, shown)
         down = self.wait_transition(wid, "offline", fault, 1)
         order = self.wait_order(wid, fault, 30)
@@ -163,7 +163,7 @@ class Player:
         deadline = time.monotonic() + 150
         while alert is None or alert["status"]["state"] != "active":
             if time.monotonic() > deadline:
-                raise RuntimeError(f"demo: {FAILSAFE_ALERT} did not reach Alertmanager")
+                raise RuntimeError(f"{FAILSAFE_ALERT} did not reach Alertmanager")
             time.sleep(1)
             alert = alertmanager_alert(FAILSAFE_ALERT)
         seen = now()
