@@ -32,7 +32,7 @@ expect=(
   '=> freeze: seen by passive .*after the TTL deadline; did: restart done; now online'
   '=> hook: seen by reactive .*did: restart done; now online'
   '=> fail-safe: 8 offline seen by proactive; FAIL-SAFE ACTIVE .*did: restart suppressed x[1-8], restarted 0; Alertmanager: HealthsweepFailSafeActive active'
-  '=> fail-safe cleared .*8 of 8 online'
+  '=> fail-safe cleared .*the daemon restarted the 6 it held \(restart done x6\); 8 of 8 online'
   '=> crash loop: seen by proactive; did: restart x3 .*then quarantined'
   '=> reset: (healthsweepctl|curl) reset; now online'
 )
