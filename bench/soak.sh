@@ -55,7 +55,7 @@ hook_conns=40
 (( duration >= 120 )) || { echo "soak: DURATION must be at least 120 s" >&2; exit 2; }
 (( n_targets > n_containers + n_tcp )) || { echo "soak: HS_SOAK_TARGETS too small" >&2; exit 2; }
 . "$repo/scripts/lib/packages.sh"
-ensure_packages wrk curl python3 python3-matplotlib redis-server podman runc busybox-static uidmap util-linux postgresql
+ensure_packages "${SOAK_PACKAGES[@]}"
 
 work=$(mktemp -d /tmp/hs-soak.XXXXXX)
 chmod 755 "$work"

@@ -23,6 +23,11 @@ TEST_PACKAGES=(redis-server postgresql podman runc busybox-static uidmap docker.
   prometheus prometheus-alertmanager curl procps systemd openssl python3 util-linux
   dpkg-dev mmdebstrap lintian faketime libfaketime iproute2 iptables clang-tidy)
 
+# bench/soak.sh (also the last phase of scripts/test --all): wrk drives the
+# hook, matplotlib draws the plot; its own Redis, PostgreSQL and Podman.
+SOAK_PACKAGES=(wrk curl python3 python3-matplotlib redis-server postgresql podman runc
+  busybox-static uidmap util-linux)
+
 # scripts/fuzz: libFuzzer, the ASan and UBSan runtimes, llvm-symbolizer-14.
 FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev llvm-14)
 
