@@ -82,7 +82,10 @@ def main():
             say("".join(log_file.read_text(errors="replace").splitlines(keepends=True)[-30:]))
         status = 1
     finally:
-        stack.stop()
+        daemon_status = stack.stop().get("healthsweepd")
+    if daemon_status not in (0, None):
+        say(f"demo: FAILED: healthsweepd exited {daemon_status} when stopped (SIGTERM), not 0")
+        status = 1
     return status
 
 

@@ -137,6 +137,9 @@ class Stack:
         return True
 
     def stop(self):
+        """Stops everything; returns each process's exit status (a sanitized
+        daemon's report, or a daemon that needed SIGKILL, shows there)."""
+        codes = {}
         for name in reversed(list(self.procs)):
             p = self.procs[name]
             if p.poll() is None:
@@ -146,11 +149,13 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+            codes[name] = p.returncode
         self.procs.clear()
         if self.engine_started:   # removes the containers, stops the engine
             subprocess.run([str(REPO / "scripts/services"), "stop", str(self.dir)],
                            env=self.env, stdout=subprocess.DEVNULL, check=False)
             self.engine_started = False
+        return codes
 
     # --- the container engine ------------------------------------------------
     def start_engine(self):
