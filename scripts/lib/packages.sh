@@ -7,8 +7,10 @@
 # GoogleTest and google-benchmark are here too: they are build-time libraries
 # (headers and static archives, no service, no daemon), and CMakeLists.txt
 # configures one tree with the daemon, its tests and benchmarks, so build/
-# stays the tree every other script (test, package, bench) reuses.
-BUILD_PACKAGES=(cmake ninja-build g++ pkg-config ccache
+# stays the tree every other script (test, package, bench) reuses. python3:
+# tests/CMakeLists.txt's find_package(Python3) (the lint tests) needs it at
+# configure time (a fresh minbase Debian 12 has none).
+BUILD_PACKAGES=(cmake ninja-build g++ pkg-config ccache python3
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libhiredis-dev libpq-dev prometheus-cpp-dev libspdlog-dev libyaml-cpp-dev
   libsystemd-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev)
