@@ -35,10 +35,10 @@ engine=${5:-podman}
 for b in healthsweepd bench/bench_reactive_latency bench/bench_event_latency; do
   [[ -x $build/$b ]] || { echo "bench_engine_latency: no $build/$b (build it first)" >&2; exit 2; }
 done
+. "$repo/scripts/lib/packages.sh"
 case $engine in
-  podman) command -v podman >/dev/null || { echo "bench_engine_latency: podman missing" >&2; exit 2; } ;;
-  docker) command -v dockerd >/dev/null && [[ -x /usr/bin/docker ]] ||
-            { echo "bench_engine_latency: dockerd/docker missing (package docker.io)" >&2; exit 2; } ;;
+  podman) ensure_packages "${PODMAN_PACKAGES[@]}" busybox-static curl ;;
+  docker) ensure_packages docker.io busybox-static curl ;;
   *) echo "bench_engine_latency: ENGINE is podman or docker, not $engine" >&2; exit 2 ;;
 esac
 

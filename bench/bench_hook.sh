@@ -40,9 +40,8 @@ secs=${3:-10}
 targets=${4:-1000}
 script=$repo/bench/hook_post.lua
 [[ -x $daemon ]] || { echo "bench_hook: no executable at $daemon" >&2; exit 2; }
-for tool in wrk curl python3; do
-  command -v "$tool" >/dev/null || { echo "bench_hook: $tool missing (apt-get install wrk curl)" >&2; exit 2; }
-done
+. "$repo/scripts/lib/packages.sh"
+ensure_packages wrk curl python3
 
 work=$(mktemp -d /tmp/hs-bench-hook.XXXXXX)
 hs_pid=""

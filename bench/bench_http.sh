@@ -33,9 +33,8 @@ secs=${3:-10}
 config_src=${CONFIG:-$repo/config/healthsweep.yaml}
 [[ -x $daemon ]] || { echo "bench_http: no executable at $daemon" >&2; exit 2; }
 [[ -r $config_src ]] || { echo "bench_http: no config at $config_src" >&2; exit 2; }
-for tool in wrk nginx curl python3; do
-  command -v "$tool" >/dev/null || { echo "bench_http: $tool missing (apt-get install wrk nginx-light curl)" >&2; exit 2; }
-done
+. "$repo/scripts/lib/packages.sh"
+ensure_packages wrk nginx-light curl python3
 
 prio=()
 [[ -n ${NICE:-} ]] && prio=(nice -n "$NICE")

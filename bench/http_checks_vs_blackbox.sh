@@ -23,11 +23,8 @@ ROUNDS=${ROUNDS:-3}
 PARALLEL=${PARALLEL:-64}
 
 [[ -x $BENCH ]] || { echo "missing $BENCH (cmake --build $BUILD --target bench_http_checks)" >&2; exit 2; }
-command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 2; }
-if ! command -v prometheus-blackbox-exporter >/dev/null; then
-  echo "installing prometheus-blackbox-exporter (Debian package)" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus-blackbox-exporter >/dev/null
-fi
+. "$ROOT/scripts/lib/packages.sh"
+ensure_packages nginx-light prometheus-blackbox-exporter
 
 TMP=$(mktemp -d /tmp/hs-bench-http.XXXXXX)
 NGINX_PID=""

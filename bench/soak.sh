@@ -54,9 +54,8 @@ hook_conns=40
 [[ -x $daemon ]] || { echo "soak: no executable daemon at $daemon" >&2; exit 2; }
 (( duration >= 120 )) || { echo "soak: DURATION must be at least 120 s" >&2; exit 2; }
 (( n_targets > n_containers + n_tcp )) || { echo "soak: HS_SOAK_TARGETS too small" >&2; exit 2; }
-for tool in wrk curl python3 redis-server podman runuser psql; do
-  command -v "$tool" >/dev/null || { echo "soak: $tool missing (scripts/setup --packages-only)" >&2; exit 2; }
-done
+. "$repo/scripts/lib/packages.sh"
+ensure_packages "${SOAK_PACKAGES[@]}"
 
 work=$(mktemp -d /tmp/hs-soak.XXXXXX)
 chmod 755 "$work"
@@ -213,7 +212,7 @@ if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
   /usr/bin/python3 "$repo/bench/soak_plot.py" "$work/out/samples.csv" "$work/out/actions.jsonl" "$work/out/soak.png" "$title" ||
     log "the plot failed"
 else
-  log "no plot: python3-matplotlib is missing (scripts/setup --packages-only)"
+  log "no plot: python3-matplotlib is missing"
 fi
 mkdir -p "$out"
 cp "$work"/out/* "$out/"

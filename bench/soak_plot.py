@@ -6,7 +6,7 @@ shaded, the PostgreSQL outage and the container kills are marked (actions.jsonl)
 
   bench/soak_plot.py SAMPLES_CSV ACTIONS_JSONL OUT_PNG [TITLE]
 
-Needs python3-matplotlib (Debian; scripts/setup installs it), hence
+Needs python3-matplotlib (Debian; bench/soak.sh installs it), hence
 /usr/bin/python3 (the Debian interpreter), not whichever python3 is first in PATH.
 """
 import csv

@@ -36,7 +36,7 @@ require_tools() {
     command -v "$t" >/dev/null || missing+=("$t")
   done
   [ ${#missing[@]} -eq 0 ] ||
-    fail "missing ${missing[*]}: apt-get install prometheus prometheus-alertmanager (scripts/setup does)"
+    fail "missing ${missing[*]}: apt-get install prometheus prometheus-alertmanager (scripts/test does)"
 }
 
 # --- Prometheus -----------------------------------------------------------------

@@ -17,8 +17,8 @@ explained=(hardening-no-bindnow hardening-no-fortify-functions
   package-supports-alternative-init-but-no-init.d-script spelling-error-in-binary)
 
 if ! command -v lintian >/dev/null; then
-  if [ "${CI:-}" = true ]; then echo "FAIL (CI=true): lintian is not installed (scripts/setup installs it)" >&2; exit 1; fi
-  echo "SKIPPED LOUDLY: deploy_lintian: lintian is not installed (apt-get install lintian; scripts/setup does)" >&2
+  if [ "${CI:-}" = true ]; then echo "FAIL (CI=true): lintian is not installed (scripts/test installs it)" >&2; exit 1; fi
+  echo "SKIPPED LOUDLY: deploy_lintian: lintian is not installed (apt-get install lintian; scripts/test does)" >&2
   exit 77
 fi
 

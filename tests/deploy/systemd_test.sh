@@ -57,7 +57,7 @@ die() { echo "FAIL: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (mmdebstrap and a rootful podman with --cap-add SYS_ADMIN)"
 for t in podman mmdebstrap runc dpkg-deb python3 curl; do
-  command -v "$t" >/dev/null || skip "$t is not installed (apt-get install podman runc mmdebstrap: scripts/setup does)"
+  command -v "$t" >/dev/null || skip "$t is not installed (apt-get install podman runc mmdebstrap: scripts/test does)"
 done
 
 # --- temporary directory, private podman, cleanup ------------------------------------

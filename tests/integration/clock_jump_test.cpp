@@ -75,7 +75,7 @@ TEST(ClockJump, HourStepsOfTheWallClockCauseNoVerdictNoRestartAndLapsesAreStillC
   const auto libfaketime = libfaketime_path();
   if (libfaketime.empty()) {
     if (in_ci()) GTEST_FAIL() << "libfaketime is not installed (CI=true): apt-get install libfaketime";
-    GTEST_SKIP() << "SKIPPED LOUDLY: libfaketime is not installed (scripts/setup installs faketime)";
+    GTEST_SKIP() << "SKIPPED LOUDLY: libfaketime is not installed (scripts/test installs faketime)";
   }
   HS_REQUIRE_REDIS(redis);
   const auto ids = fleet_ids("cj-", 8);

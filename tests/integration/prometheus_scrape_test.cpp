@@ -30,7 +30,7 @@ std::string query(int port, const std::string& promql) {
 TEST(PrometheusScrape, ShippedConfigScrapesTheDaemonAndTheRulesEvaluate) {
   if (::access("/usr/bin/prometheus", X_OK) != 0) {
     if (in_ci()) GTEST_FAIL() << "prometheus is not installed (CI=true)";
-    GTEST_SKIP() << "SKIPPED LOUDLY: /usr/bin/prometheus missing; run scripts/setup";
+    GTEST_SKIP() << "SKIPPED LOUDLY: /usr/bin/prometheus missing; scripts/test installs it";
   }
   Daemon d("");
   TempDir dir;
