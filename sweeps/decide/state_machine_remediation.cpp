@@ -340,8 +340,13 @@ void StateMachine::release_suppressed(steady::time_point now) {
     TargetRecord& rec = slots_[slot];
     if (!rec.live || rec.generation != generation || !rec.suppressed_pending) continue;
     rec.suppressed_pending = false;
+    // The settle delay again, from the moment the fail-safe cleared: it
+    // clears because targets come back, often started by hand together, and
+    // evidence of the others may still be on its way. Released at once, a
+    // restart could kill a container an operator has just started (the demo
+    // saw it under Podman).
     if (rec.state == State::offline)
-      schedule(rec, DeadlineKind::restart_due, restart_due(rec.history.get(), now, {}, restart_));
+      schedule(rec, DeadlineKind::restart_due, restart_due(rec.history.get(), now, restart_.settle, restart_));
   }
   suppressed_.clear();
 }

@@ -68,8 +68,24 @@ TEST_F(FleetOfTwenty, FailSafeClearsWhenTheFleetRecoversAndRetriesSuppressedRest
   EXPECT_FALSE(machine().failsafe_active());
   ASSERT_TRUE(fx.failsafe_changed.has_value());
   EXPECT_FALSE(*fx.failsafe_changed);
-  EXPECT_EQ(restarts(fx), 5u) << "the ones still offline are restarted now";
+  EXPECT_EQ(restarts(fx), 0u) << "released after the settle delay, not at once";
+  fx = at(62s);
+  EXPECT_EQ(restarts(fx), 5u) << "the ones still offline are restarted a settle delay later";
   for (const auto& order : fx.orders) EXPECT_FALSE(order.suppressed);
+}
+
+TEST_F(FleetOfTwenty, ATargetSeenAliveWithinTheSettleAfterTheFailSafeClearsIsNotRestarted) {
+  kill_some(10);
+  at(5s);
+  now = t0 + 20s;
+  for (int i = 0; i < 5; ++i) alive("ws-" + std::to_string(i));
+  at(61s);  // the fail-safe clears; five held restarts wait for the settle delay
+  ASSERT_FALSE(machine().failsafe_active());
+  now = t0 + 61500ms;
+  alive("ws-5");  // started by hand; its evidence arrives just after the clear
+  Effects fx = at(62s);
+  EXPECT_EQ(restarts(fx), 4u);
+  for (const auto& order : fx.orders) EXPECT_NE(order.target, "ws-5");
 }
 
 TEST_F(FleetOfTwenty, ATargetGoingDownRepeatedlyCountsOnce) {
@@ -126,7 +142,8 @@ TEST_F(FailSafeTest, UnhealthySourceSuppressesOrdersUntilItRecovers) {
   EXPECT_TRUE(at(10min).orders.empty()) << "suppressed once, then waits for the source";
   Effects on = machine().set_source_healthy("redis", true, now);
   EXPECT_FALSE(machine().failsafe_active());
-  EXPECT_EQ(restarts(on), 1u);
+  EXPECT_EQ(restarts(on), 0u) << "a settle delay for the recovered source's evidence first";
+  EXPECT_EQ(restarts(at(10min + 1s)), 1u);
 }
 
 TEST_F(FailSafeTest, EverySourceMustBeHealthy) {
