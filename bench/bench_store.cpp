@@ -27,10 +27,10 @@
 #include "store/schema.hpp"
 #include "store/spool.hpp"
 #include "store/store.hpp"
+#include "tests/support/pg_session.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 #include <sys/statfs.h>
 
@@ -43,61 +43,14 @@ using namespace hsbench;
 using healthsweep::store::Event;
 using system_clock = std::chrono::system_clock;
 
-// A blocking libpq connection: the baselines' client, and the checks'.
-class Pg {
- public:
-  explicit Pg(const std::string& dsn) : c_(PQconnectdb(dsn.c_str())) {
-    if (PQstatus(c_) != CONNECTION_OK) {
-      const std::string why = PQerrorMessage(c_);
-      PQfinish(c_);
-      throw std::runtime_error("connect: " + why);
-    }
-  }
-  ~Pg() { PQfinish(c_); }
-  Pg(const Pg&) = delete;
-  Pg& operator=(const Pg&) = delete;
+// The baselines' client, and the checks': one blocking libpq connection.
+using Pg = healthsweep::testing::PgSession;
 
-  // The first column of the first row ("" when there is none).
-  std::string query(const std::string& sql, const std::vector<std::string>& params = {}) {
-    std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p.c_str());
-    PGresult* r = PQexecParams(c_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                               nullptr, nullptr, 0);
-    const auto status = PQresultStatus(r);
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-      const std::string why = PQresultErrorMessage(r);
-      PQclear(r);
-      throw std::runtime_error(sql.substr(0, 60) + ": " + why);
-    }
-    std::string first = PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-    PQclear(r);
-    return first;
-  }
-
-  // COPY ... FROM STDIN with `data` (text format), in chunks of 64 KiB.
-  void copy_in(const std::string& sql, std::string_view data) {
-    PGresult* r = PQexec(c_, sql.c_str());
-    const bool started = PQresultStatus(r) == PGRES_COPY_IN;
-    PQclear(r);
-    if (!started) throw std::runtime_error("COPY: " + std::string(PQerrorMessage(c_)));
-    for (std::size_t at = 0; at < data.size(); at += 65536) {
-      const auto chunk = data.substr(at, 65536);
-      if (PQputCopyData(c_, chunk.data(), static_cast<int>(chunk.size())) != 1)
-        throw std::runtime_error("COPY data: " + std::string(PQerrorMessage(c_)));
-    }
-    if (PQputCopyEnd(c_, nullptr) != 1) throw std::runtime_error("COPY end: " + std::string(PQerrorMessage(c_)));
-    bool ok = true;
-    std::string why;
-    while (PGresult* done = PQgetResult(c_)) {
-      if (PQresultStatus(done) != PGRES_COMMAND_OK) ok = false, why = PQresultErrorMessage(done);
-      PQclear(done);
-    }
-    if (!ok) throw std::runtime_error("COPY: " + why);
-  }
-
- private:
-  PGconn* c_;
-};
+// The first column of the first row ("" when there is none).
+std::string scalar(Pg& pg, const std::string& sql) {
+  const auto rows = pg.query(sql);
+  return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
+}
 
 // CREATE DATABASE bench_store_<random>; dropped (WITH FORCE) when it goes.
 class ThrowawayDatabase {
@@ -198,7 +151,7 @@ void reset(Pg& pg) {
 }
 
 void expect_rows(Pg& pg, const char* what, std::size_t n) {
-  const auto got = pg.query("SELECT count(*) FROM healthsweep_events");
+  const auto got = scalar(pg, "SELECT count(*) FROM healthsweep_events");
   if (got != std::to_string(n))
     throw std::runtime_error(std::string(what) + ": " + got + " rows in healthsweep_events, not " +
                              std::to_string(n));
@@ -297,7 +250,7 @@ int run(const std::string& server, const std::string& work, int n) {
   ThrowawayDatabase db(server);
   Pg pg(db.dsn());
   std::printf("# bench_store: %zu events of %zu targets; PostgreSQL %s; spool in %s (%s); load %s\n", count,
-              count, pg.query("SHOW server_version").c_str(), work.c_str(), filesystem_of(work).c_str(),
+              count, scalar(pg, "SHOW server_version").c_str(), work.c_str(), filesystem_of(work).c_str(),
               load_average().c_str());
 
   // SpoolFile::append: write + fdatasync per event, on the caller's thread.
@@ -314,8 +267,8 @@ int run(const std::string& server, const std::string& work, int n) {
   pg.query("CHECKPOINT");
   const auto s = run_store(db.dsn(), work + "/spool-store", events);
   expect_rows(pg, "Store", count);
-  const auto transactions = pg.query("SELECT count(DISTINCT xmin::text) FROM healthsweep_events");
-  if (pg.query("SELECT count(*) FROM healthsweep_targets") != std::to_string(count))
+  const auto transactions = scalar(pg, "SELECT count(DISTINCT xmin::text) FROM healthsweep_events");
+  if (scalar(pg, "SELECT count(*) FROM healthsweep_targets") != std::to_string(count))
     throw std::runtime_error("Store: not every target row written");
 
   reset(pg);
