@@ -32,6 +32,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 
 #include <cinttypes>
@@ -157,10 +158,24 @@ void expect_rows(Pg& pg, const char* what, std::size_t n) {
                              std::to_string(n));
 }
 
+// Context switches of the calling thread: voluntary ones are waits in the
+// kernel (the disk, a lock), involuntary ones preemption by other work; a
+// slow call with neither was busy.
+struct Switches {
+  long waited = 0, preempted = 0;
+  static Switches now() {
+    rusage u{};
+    ::getrusage(RUSAGE_THREAD, &u);
+    return {u.ru_nvcsw, u.ru_nivcsw};
+  }
+  Switches since(Switches before) const { return {waited - before.waited, preempted - before.preempted}; }
+};
+
 struct StoreRun {
   double record_ms = 0, landed_ms = 0;
   std::vector<double> per_call_ms;
   std::uint64_t syncs_after_calls = 0, syncs_at_end = 0;
+  Switches switches;  // during the calls
 };
 
 // The Store, connected and migrated first; then every event recorded in one
@@ -180,6 +195,7 @@ StoreRun run_store(const std::string& dsn, const std::string& spool_dir, const s
   steady::time_point first;
   bool recorded = false;
   net::post(io, [&] {  // one turn of the loop: what a mass death holds it for
+    const auto switches = Switches::now();
     first = steady::now();
     for (const auto& e : events) {
       const auto a = steady::now();
@@ -187,6 +203,7 @@ StoreRun run_store(const std::string& dsn, const std::string& spool_dir, const s
       r.per_call_ms.push_back(ms_between(a, steady::now()));
     }
     r.record_ms = ms_between(first, steady::now());
+    r.switches = Switches::now().since(switches);
     r.syncs_after_calls = store.spool_syncs();
     recorded = true;
   });
@@ -257,11 +274,13 @@ int run(const std::string& server, const std::string& work, int n) {
   std::vector<double> append_calls;
   append_calls.reserve(count);
   healthsweep::store::SpoolFile baseline_spool(work + "/spool-baseline");
+  const auto append_switches = Switches::now();
   const auto append = per_event(events, [&](const Event& e) {
     const auto a = steady::now();
     baseline_spool.append(e);
     append_calls.push_back(ms_between(a, steady::now()));
   });
+  const auto append_switched = Switches::now().since(append_switches);
 
   // The Store migrates the schema; the tables are empty then.
   pg.query("CHECKPOINT");
@@ -301,6 +320,9 @@ int run(const std::string& server, const std::string& work, int n) {
   capped(append);
   print_us("  per call: Store::record()", s.per_call_ms);
   print_us("  per call: SpoolFile::append() (BASELINE)", append_calls);
+  std::printf("  context switches of the loop thread, record(): %ld waits in the kernel, %ld preemptions; "
+              "append(): %ld, %ld\n", s.switches.waited, s.switches.preempted, append_switched.waited,
+              append_switched.preempted);
   const double record_us = s.record_ms * 1000 / static_cast<double>(count);
   std::printf("ratio loop time per event, record / append: %.4f (%.0fx shorter)\n", record_us / append_us,
               append_us / record_us);
