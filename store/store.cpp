@@ -366,6 +366,8 @@ void Store::record(Event e) {
 
 std::size_t Store::spooled() const { return impl_->queue.size(); }
 
+std::uint64_t Store::spool_syncs() const { return impl_->spool.syncs(); }
+
 bool Store::healthy() const { return impl_->ok && impl_->conn.connected(); }
 
 net::awaitable<void> Store::drain(milliseconds grace) {

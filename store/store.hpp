@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -69,6 +70,10 @@ class Store {
   // kept as {"raw": "<text>"}.
   void record(Event e);
   std::size_t spooled() const;  // events not yet written
+  // fdatasyncs the spool's group commit has run so far (store/spool_sync.hpp;
+  // the fsync of a spool rewrite not included): what bench/bench_store.cpp
+  // compares with one per event.
+  std::uint64_t spool_syncs() const;
   bool healthy() const;         // connected, migrated, last write or ping ok
   // Shutdown: writes what is queued for at most `grace`; the rest stays in
   // the spool file for the next start.

@@ -26,38 +26,10 @@
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/metrics_text.hpp"
+#include "tests/support/pg_session.hpp"
 #include "tests/support/process.hpp"
 
 namespace healthsweep::testing {
-
-// One libpq connection; query() throws on an error.
-class PgSession {
- public:
-  explicit PgSession(const std::string& dsn) : pg_(PQconnectdb(dsn.c_str())) {
-    if (PQstatus(pg_) != CONNECTION_OK) {
-      const std::string e = PQerrorMessage(pg_);
-      PQfinish(pg_);
-      throw std::runtime_error("cannot connect to PostgreSQL: " + e);
-    }
-  }
-  ~PgSession() { PQfinish(pg_); }
-  PgSession(const PgSession&) = delete;
-  PgSession& operator=(const PgSession&) = delete;
-
-  std::vector<std::vector<std::string>> query(const std::string& sql) {
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(pg_, sql.c_str()), &PQclear);
-    const auto st = PQresultStatus(r.get());
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-      throw std::runtime_error(sql + ": " + PQresultErrorMessage(r.get()));
-    std::vector<std::vector<std::string>> rows(static_cast<std::size_t>(PQntuples(r.get())));
-    for (int i = 0; i < PQntuples(r.get()); ++i)
-      for (int j = 0; j < PQnfields(r.get()); ++j) rows[i].emplace_back(PQgetvalue(r.get(), i, j));
-    return rows;
-  }
-
- private:
-  PGconn* pg_;
-};
 
 // A database of its own on the server of `server_dsn`, dropped at the end.
 class TestDatabase {
