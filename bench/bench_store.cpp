@@ -110,6 +110,34 @@ std::vector<std::string> event_params(const Event& e) {
           e.removed ? "true" : "false", recent};
 }
 
+// One event in one statement (one implicit transaction). The target row is
+// touched and NOTIFY sent only when the event row is new, so a replayed
+// event changes nothing. $1 event_id, $2 target, $3 from, $4 to, $5 layer,
+// $6 reason, $7 at (microseconds since the epoch: exact), $8 detail, $9 restarts, $10 quarantined, $11 removed.
+// The writer's statement before batching (store/schema.hpp until the
+// batched writes replaced it), kept here as baseline (i).
+constexpr std::string_view write_event_sql = R"(
+WITH ev AS (
+  INSERT INTO healthsweep_events (event_id, target, from_state, to_state, layer, reason, at, detail)
+  VALUES ($1, $2, $3, $4, $5, $6, 'epoch'::timestamptz + $7::bigint * interval '1 microsecond', $8::jsonb)
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING 1
+), upsert AS (
+  INSERT INTO healthsweep_targets (id, state, since, reason, restarts, quarantined, updated_at, recent_restarts)
+  SELECT $2, $4, 'epoch'::timestamptz + $7::bigint * interval '1 microsecond', $6, $9::int, $10::bool, now(),
+    ARRAY(SELECT 'epoch'::timestamptz + us * interval '1 microsecond' FROM unnest($12::bigint[]) us)
+  WHERE NOT $11::bool AND EXISTS (SELECT 1 FROM ev)
+  ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since,
+    reason = EXCLUDED.reason, restarts = EXCLUDED.restarts,
+    quarantined = EXCLUDED.quarantined, updated_at = EXCLUDED.updated_at,
+    recent_restarts = EXCLUDED.recent_restarts
+  RETURNING 1
+), removed AS (
+  DELETE FROM healthsweep_targets WHERE id = $2 AND $11::bool AND EXISTS (SELECT 1 FROM ev)
+  RETURNING 1
+)
+SELECT pg_notify('healthsweep_events', $2) FROM ev)";
+
 constexpr const char* plain_insert_sql =
     "INSERT INTO healthsweep_events (event_id, target, from_state, to_state, layer, reason, at, detail) "
     "VALUES ($1, $2, $3, $4, $5, $6, 'epoch'::timestamptz + $7::bigint * interval '1 microsecond', $8::jsonb)";
@@ -291,7 +319,7 @@ int run(const std::string& server, const std::string& work, int n) {
     throw std::runtime_error("Store: not every target row written");
 
   reset(pg);
-  const std::string one_event_sql(healthsweep::store::write_event_sql);
+  const std::string one_event_sql(write_event_sql);
   const auto stmt = per_event(events, [&](const Event& e) { pg.query(one_event_sql, event_params(e)); });
   expect_rows(pg, "write_event_sql per event", stmt.done);
   reset(pg);
