@@ -51,7 +51,7 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   std::unique_ptr<ProcessExitWatch> exits;
   bool watch_wanted = false;
   std::deque<std::pair<std::string, std::string>> to_arm;  // target id, container id: inspect, then watch
-  bool arming = false;
+  std::size_t arming = 0;  // arm_loop workers running
   // Running containers of the last list: name and id -> full id.
   std::unordered_map<std::string, std::string> running_ids;
   // Containers whose process cannot be watched (another PID namespace, ...):

@@ -12,14 +12,22 @@
 
 namespace healthsweep::sweeps::proactive {
 
+namespace {
+// Inspects in flight at once while arming: half of the engine client's 8
+// pooled connections, so a fleet's first sweep arms 1,000 watches in a few
+// seconds (one at a time took one engine round trip each, 1,000 in a row)
+// and the sweep, the hook's checks and restarts still find a connection.
+constexpr std::size_t arm_workers = 4;
+}  // namespace
+
 using namespace healthsweep::sweeps::decide;
 using namespace healthsweep::clients::engine;
 
 void ProactiveLayer::Impl::arm_watches(const std::vector<TargetSpec>& targets) {
   if (!exits) return;
   // The list has no PIDs: each running container not watched yet is
-  // inspected once (one at a time, so the fleet's first sweep does not crowd
-  // the engine). Later sweeps only inspect containers that changed.
+  // inspected once, arm_workers at a time. Later sweeps only inspect
+  // containers that changed.
   std::unordered_set<std::string> present;
   for (const auto& t : targets) {
     if (t.container.empty()) continue;
@@ -34,8 +42,8 @@ void ProactiveLayer::Impl::arm_watches(const std::vector<TargetSpec>& targets) {
   exits->retain([&](const std::string& id) { return present.count(id) > 0; });
   counters.watched_processes.Set(static_cast<double>(exits->size()));
   std::erase_if(unwatchable, [&](const std::string& c) { return !running_ids.count(c); });
-  if (!to_arm.empty() && !arming) {
-    arming = true;
+  while (arming < arm_workers && arming < to_arm.size()) {
+    ++arming;
     net::co_spawn(executor, arm_loop(), clients::net::log_failure("proactive: process watch arming"));
   }
 }
@@ -50,7 +58,7 @@ net::awaitable<void> ProactiveLayer::Impl::arm_loop() {
     if (stopped) break;
     if (info.ok()) watch_process(id, info.value);
   }
-  arming = false;
+  --arming;
 }
 
 void ProactiveLayer::Impl::watch_process(const std::string& id, const ContainerInfo& info) {

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/asio/as_tuple.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -26,16 +27,28 @@ struct RecordingProxy::Impl {
   stream::acceptor acceptor{ioc};
   mutable std::mutex mu;
   std::vector<std::string> request_lines;
+  int in_flight = 0, max_in_flight = 0;  // requests sent on, not yet answered (events excluded)
   std::thread thread;
 
+  // One connection's request awaiting its answer: from the request line to
+  // the answer's first bytes (keep-alive: one at a time per connection).
+  struct Exchange {
+    bool awaiting = false;
+  };
+
   net::awaitable<void> pump(std::shared_ptr<stream::socket> from, std::shared_ptr<stream::socket> to,
-                            bool record) {
+                            bool record, std::shared_ptr<Exchange> exchange) {
     char buf[16384];
     std::string pending;  // an unfinished line, when recording
     bool swallow = false;
     for (;;) {
       auto [ec, n] = co_await from->async_read_some(net::buffer(buf), nothrow);
       if (ec) break;
+      if (!record && exchange->awaiting) {  // the answer begins
+        std::lock_guard lock(mu);
+        exchange->awaiting = false;
+        --in_flight;
+      }
       if (record) {
         pending.append(buf, n);
         std::size_t start = 0, nl;
@@ -44,6 +57,10 @@ struct RecordingProxy::Impl {
           if (!forward_events && line.find("/events") != std::string::npos) swallow = true;
           if (line.rfind("GET ", 0) == 0 || line.rfind("POST ", 0) == 0) {
             std::lock_guard lock(mu);
+            if (line.find("/events") == std::string::npos && !exchange->awaiting) {
+              exchange->awaiting = true;
+              max_in_flight = std::max(max_in_flight, ++in_flight);
+            }
             request_lines.push_back(std::move(line));
           }
           start = nl + 2;
@@ -66,8 +83,9 @@ struct RecordingProxy::Impl {
       auto e = std::make_shared<stream::socket>(ioc);
       auto [cec] = co_await e->async_connect(stream::endpoint(engine), nothrow);
       if (cec) continue;
-      net::co_spawn(ioc, pump(c, e, true), net::detached);
-      net::co_spawn(ioc, pump(e, c, false), net::detached);
+      auto exchange = std::make_shared<Exchange>();
+      net::co_spawn(ioc, pump(c, e, true, exchange), net::detached);
+      net::co_spawn(ioc, pump(e, c, false, exchange), net::detached);
     }
   }
 };
@@ -100,4 +118,11 @@ int RecordingProxy::count(const std::string& needle) const {
   return n;
 }
 
+}  // namespace healthsweep::testing
+
+namespace healthsweep::testing {
+int RecordingProxy::max_in_flight() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->max_in_flight;
+}
 }  // namespace healthsweep::testing

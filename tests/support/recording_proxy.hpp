@@ -23,6 +23,9 @@ class RecordingProxy {
   const std::string& path() const;
   // Request lines seen so far that contain `needle` (e.g. "/containers/ws-1/json").
   int count(const std::string& needle) const;
+  // The most requests (the event stream's excepted) that were on their way
+  // at once: sent on to the engine, their answer not yet begun.
+  int max_in_flight() const;
 
  private:
   struct Impl;
