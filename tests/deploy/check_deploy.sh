@@ -107,7 +107,8 @@ check_rules_contract() {
   [ ${#missing[@]} -eq 0 ] || fail "RUNBOOK.md has no section for: ${missing[*]}"
 }
 
-# The rules may use only SPEC section 5's metrics (plus up and process_*).
+# The rules may use only SPEC section 5's metrics (plus up and process_*) and
+# the extras README documents (reloads, the spool's write errors and drops).
 check_rules_metric_names() {
   local allowed=" healthsweep_build_info healthsweep_targets healthsweep_subsystem_up
     healthsweep_subsystem_last_tick_timestamp_seconds healthsweep_sweep_runs_total
@@ -115,7 +116,8 @@ check_rules_metric_names() {
     healthsweep_detection_latency_seconds healthsweep_transitions_total
     healthsweep_remediations_total healthsweep_hook_requests_total
     healthsweep_failsafe_active healthsweep_store_spool_events
-    healthsweep_config_reloads_total "
+    healthsweep_config_reloads_total healthsweep_store_spool_write_errors_total
+    healthsweep_store_events_dropped_total "
   allowed=$(tr -s '[:space:]' ' ' <<<" $allowed ")  # " a b ... z ": one space around each name
   local used unknown=()
   used=$(sed -E 's/#.*//' "$rules" | grep -oE '\bhealthsweep_[a-z0-9_]+' | sort -u)
