@@ -1,5 +1,6 @@
 #include "clients/postgres/connection.hpp"
 #include "clients/net/resolver.hpp"
+#include "clients/postgres/conn_params.hpp"
 #include "clients/postgres/libpq.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -134,73 +135,6 @@ void PgConnection::close() {
   impl_->close();
 }
 
-namespace {
-
-// The DSN's keywords and values, plus hostaddr= when `host` is one name that
-// needs a lookup: libpq would resolve it with a blocking getaddrinfo() inside
-// PQconnectPoll, on the event loop. Asio resolves it on a thread of its own,
-// within the connect timeout; libpq keeps `host` for TLS and .pgpass.
-struct ConnParams {
-  std::vector<std::string> keys, values;
-  std::string error;
-};
-
-net::awaitable<ConnParams> connection_params(net::any_io_executor ex, const std::string& dsn,
-                                             std::chrono::milliseconds timeout) {
-  ConnParams p;
-  char* parse_error = nullptr;
-  PQconninfoOption* options = libpq().PQconninfoParse(dsn.c_str(), &parse_error);
-  if (!options) {
-    p.error = "connect: " + std::string(parse_error ? parse_error : "invalid connection string");
-    if (parse_error) libpq().PQfreemem(parse_error);
-    co_return p;
-  }
-  std::string host;
-  bool has_hostaddr = false;
-  for (auto* o = options; o->keyword; ++o) {
-    if (!o->val) continue;
-    p.keys.emplace_back(o->keyword);
-    p.values.emplace_back(o->val);
-    if (p.keys.back() == "host") host = o->val;
-    if (p.keys.back() == "hostaddr") has_hostaddr = true;
-  }
-  libpq().PQconninfoFree(options);
-  boost::system::error_code ec;
-  net::ip::make_address(host, ec);
-  const bool name = !host.empty() && ec && host.find(',') == std::string::npos && host[0] != '/' && host[0] != '@';
-  if (!name || has_hostaddr) co_return p;
-  // The one deadline-bounded resolver the probes and the Redis client use.
-  const auto resolved = co_await clients::net::resolve(ex, host, 0, std::chrono::steady_clock::now() + timeout);
-  const auto& rec = resolved.ec;
-  if (rec || resolved.endpoints.empty())
-    p.error = "connect: cannot resolve " + host + ": " +
-              (rec == net::error::timed_out ? std::string("no answer in time")
-                                            : rec ? rec.message() : std::string("no address"));
-  else {
-    // Every address, in the resolver's order, as libpq would try them: one
-    // host=NAME per hostaddr=ADDRESS.
-    std::vector<std::string> seen;  // the resolver lists an address once per socket type
-    std::string hosts, addrs;
-    for (const auto& endpoint : resolved.endpoints) {
-      auto addr = endpoint.address().to_string();
-      if (std::find(seen.begin(), seen.end(), addr) != seen.end()) continue;
-      if (!seen.empty()) {
-        hosts.push_back(',');
-        addrs.push_back(',');
-      }
-      hosts.append(host);
-      addrs.append(addr);
-      seen.push_back(std::move(addr));
-    }
-    for (std::size_t i = 0; i < p.keys.size(); ++i)
-      if (p.keys[i] == "host") p.values[i] = hosts;
-    p.keys.emplace_back("hostaddr");
-    p.values.push_back(addrs);
-  }
-  co_return p;
-}
-
-}  // namespace
 
 net::awaitable<std::string> PgConnection::connect(std::string dsn, std::chrono::milliseconds timeout) {
   auto s = impl_;  // alive across suspension even if we are destroyed

@@ -1,8 +1,9 @@
 // One non-blocking libpq connection driven by the Asio loop: PQconnectStart /
 // PQconnectPoll and PQsendQueryParams, waiting for socket readiness on a
 // posix::stream_descriptor that never owns the fd (libpq closes it). No
-// threads, no blocking calls except libpq's host name lookup when the DSN
-// names a host instead of an address (hostaddr= or an IP literal avoids it).
+// blocking calls: host names are resolved off the loop first
+// (clients/postgres/conn_params.hpp); only a name libpq takes from the
+// environment (PGHOST) it still resolves itself.
 // Every operation has a deadline; when it passes the connection is closed.
 #pragma once
 

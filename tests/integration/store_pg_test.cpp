@@ -13,6 +13,9 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -216,6 +219,47 @@ TEST(StorePg, HostNamesAndUrisConnectThroughAnAddressResolvedOffTheLoop) {
   const auto name = dsn.substr(dsn.rfind("dbname=") + 7);  // the last dbname wins
   const std::string uri = "postgresql://postgres@localhost:" + port + "/" + name;
   ASSERT_TRUE(loop.healthy_store(uri, dir.file("uri"))) << uri;
+}
+
+// A port on loopback nobody listens on (bound, then closed: refused at once).
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST(StorePg, AMultiHostDsnNamingADeadHostFirstConnectsToTheLiveOneAndStores) {
+  HS_REQUIRE_ENV(server, "HS_TEST_PG_DSN");
+  TestDatabase db(server);
+  const std::string dsn = db.dsn();
+  const auto port_at = dsn.find("port=") + 5;
+  const auto live = dsn.substr(port_at, dsn.find(' ', port_at) - port_at);
+  const auto name = dsn.substr(dsn.rfind("dbname=") + 7);
+  const auto dead = std::to_string(closed_port());
+  // Addresses, then names (localhost, from /etc/hosts: resolved off the loop,
+  // one hostaddr per address, the ports kept in step), as libpq's
+  // multi-host failover takes them; read-write: the primary.
+  for (const std::string hosts : {"127.0.0.1,127.0.0.1", "localhost,localhost", "127.0.0.1,localhost"}) {
+    const std::string multi = "host=" + hosts + " port=" + dead + "," + live + " user=postgres dbname=" + name +
+                              " target_session_attrs=read-write connect_timeout=5";
+    TempDir dir;
+    Loop loop;
+    auto store = loop.healthy_store(multi, dir.path());
+    ASSERT_TRUE(store) << multi;
+    auto e = transition(0);
+    e.reason = "via " + hosts;
+    store->record(e);
+    ASSERT_TRUE(loop.run_until([&] { return store->spooled() == 0; })) << multi;
+  }
+  Pg pg(db.dsn());
+  EXPECT_EQ(stored_reasons(pg), (std::vector<std::string>{"via 127.0.0.1,127.0.0.1", "via localhost,localhost",
+                                                          "via 127.0.0.1,localhost"}));
 }
 
 TEST(StorePg, EventsAreWrittenInOrderWithANotifyEach) {
