@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +25,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -110,6 +113,54 @@ net::awaitable<void> accept_all(net::local::stream_protocol::acceptor& acceptor,
   }
 }
 
+struct Stall {
+  double max_ms = 0, p99_ms = 0;
+  int ticks = 0;
+};
+
+// The loop's stall while EngineClient::list fetches and parses `body`
+// `calls` times: a ticker on the same loop asks to wake every 1 ms and
+// records how late each wake is (lateness measured from when it asked, so
+// a stall is seen whole, not only where the ticker happened to sample).
+Stall loop_stall(const std::string& body, int calls, std::size_t parse_off_loop_bytes) {
+  const std::string path = "/tmp/hs-bench-engine-stall-" + std::to_string(::getpid()) + ".sock";
+  ::unlink(path.c_str());
+  net::io_context io;
+  net::local::stream_protocol::acceptor acceptor(io, net::local::stream_protocol::endpoint(path));
+  net::co_spawn(io, accept_all(acceptor, body), net::detached);
+  EngineClientOptions options;
+  options.parse_off_loop_bytes = parse_off_loop_bytes;
+  EngineClient client(io.get_executor(), path, "v1.41", std::chrono::seconds(30), options);
+  bool done = false, failed = false;
+  std::vector<double> lateness;
+  net::co_spawn(io, [&]() -> net::awaitable<void> {
+    net::steady_timer t(io);
+    while (!done) {
+      const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+      t.expires_at(due);
+      co_await t.async_wait(net::use_awaitable);
+      lateness.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - due).count());
+    }
+  }, net::detached);
+  net::co_spawn(io, [&]() -> net::awaitable<void> {
+    for (int i = 0; i < calls; ++i) {
+      auto r = co_await client.list("healthsweep.target");
+      failed = failed || !r.ok();
+    }
+    done = true;
+    acceptor.close();
+    client.close_idle();
+  }, net::detached);
+  io.run();
+  ::unlink(path.c_str());
+  if (failed || lateness.empty()) {
+    std::fprintf(stderr, "loop_stall: EngineClient::list failed\n");
+    std::exit(1);
+  }
+  std::sort(lateness.begin(), lateness.end());
+  return Stall{lateness.back(), lateness[lateness.size() * 99 / 100], static_cast<int>(lateness.size())};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -164,5 +215,17 @@ int main(int argc, char** argv) {
               "thread), %llu requests on %llu connection(s); ratio to parse alone %.2f\n",
               call, static_cast<unsigned long long>(client.requests_sent()),
               static_cast<unsigned long long>(client.stats().connections_opened), call / parse);
+
+  // Issue 15: no single handler may hold the loop more than 5 ms. Baseline:
+  // the same calls with the parse in place (the threshold out of reach).
+  const int stall_calls = std::max(3, std::min(rounds, 20));
+  const Stall in_place = loop_stall(body, stall_calls, SIZE_MAX);
+  const Stall off_loop = loop_stall(body, stall_calls, EngineClientOptions{}.parse_off_loop_bytes);
+  std::printf("loop stall during %d EngineClient::list calls of %d containers: parsed off the loop max %.2f ms, "
+              "p99 %.2f ms (%d ticks; goal max <= 5 ms %s); BASELINE parsed on the loop max %.2f ms, p99 %.2f ms "
+              "(%d ticks); ratio of max %.2f\n",
+              stall_calls, containers, off_loop.max_ms, off_loop.p99_ms, off_loop.ticks,
+              off_loop.max_ms <= 5 ? "OK" : "MISSED", in_place.max_ms, in_place.p99_ms, in_place.ticks,
+              off_loop.max_ms / in_place.max_ms);
   return sink == 0 ? 1 : 0;
 }

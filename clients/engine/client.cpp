@@ -5,6 +5,9 @@
 #include "clients/engine/json.hpp"
 #include "clients/engine/pool.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -23,6 +26,15 @@ using Impl = EngineClient::Impl;
 namespace {
 
 using Params = std::vector<std::pair<std::string, std::string>>;
+
+// One thread for parsing large list answers, made at the first one (most
+// daemons never list more than a few hundred containers). Process-wide and
+// never destroyed before exit: no client's teardown can end up joining the
+// thread it runs on.
+net::thread_pool& parse_thread() {
+  static net::thread_pool pool(1);
+  return pool;
+}
 
 // An origin-form request target: prefix + path segments (each percent-encoded)
 // + query parameters (encoded by Boost.URL).
@@ -91,7 +103,20 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_
   if (!raw.ok()) co_return r;
   apply_http_status(r, raw.value.status, raw.value.body, "list");
   if (!r.ok()) co_return r;
-  auto parsed = parse_container_list(raw.value.body);
+  Result parsed;
+  if (raw.value.body.size() >= self->options.parse_off_loop_bytes) {
+    // On the parse thread; this coroutine resumes on the loop with the result.
+    ++self->stats.parsed_off_loop;
+    // The closure and the operation are named, not temporaries of the
+    // co_await expression: g++ 12 destroys such temporaries twice.
+    auto parse = [body = std::move(raw.value.body)]() -> net::awaitable<Result> {
+      co_return parse_container_list(body);
+    };
+    auto off_loop = net::co_spawn(parse_thread(), std::move(parse), net::use_awaitable);
+    parsed = co_await std::move(off_loop);
+  } else {
+    parsed = parse_container_list(raw.value.body);
+  }
   parsed.http_status = raw.value.status;
   if (!parsed.ok()) parsed.error = "engine: list: " + parsed.error.substr(std::string_view("engine: ").size());
   co_return parsed;

@@ -187,6 +187,36 @@ TEST_F(EngineClientFake, LabelFilterIsOneEncodedFiltersParameter) {
   EXPECT_EQ(boost::json::parse((*params.find("filters")).value), boost::json::parse(R"({"label":["healthsweep.target"]})"));
 }
 
+TEST_F(EngineClientFake, ALargeListIsParsedOffTheLoopAndASmallOneInPlace) {
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 5000; ++i) many.emplace_back(std::string("c").append(std::to_string(i)), i % 7 ? "running" : "exited");
+  std::string large = list_body(many);
+  ASSERT_GE(large.size(), EngineClientOptions{}.parse_off_loop_bytes);
+  bool small_next = false;
+  FakeEngine engine(io_, socket(), [&](const auto&) {
+    return FakeReply{200, small_next ? list_body({{"a", "running"}}) : large};
+  });
+  EngineClient client(io_.get_executor(), socket(), "v1.41", 5s);
+  auto r = run_on(io_, client.list("k"));
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.value.size(), 5000u);
+  EXPECT_EQ(r.value[4999].id, "c4999");
+  EXPECT_EQ(r.value[7].state, "exited");
+  EXPECT_EQ(r.value[8].state, "running");
+  EXPECT_EQ(client.stats().parsed_off_loop, 1u);
+  small_next = true;
+  auto s = run_on(io_, client.list("k"));
+  ASSERT_TRUE(s.ok()) << s.error;
+  EXPECT_EQ(s.value.size(), 1u);
+  EXPECT_EQ(client.stats().parsed_off_loop, 1u) << "a small answer is parsed in place";
+  // A malformed large answer is an error like any other, not a crash.
+  small_next = false;
+  large.resize(large.size() / 2);
+  auto bad = run_on(io_, client.list("k"));
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.error.find("engine: list:"), std::string::npos) << bad.error;
+}
+
 // g++ 12 destroys an aggregate temporary in a co_await expression twice: the
 // query types must stay non-aggregates so that callers can write this.
 static_assert(!std::is_aggregate_v<ListQuery> && !std::is_aggregate_v<EventsQuery>);
