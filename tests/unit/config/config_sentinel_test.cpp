@@ -16,14 +16,6 @@ using ::testing::ElementsAre;
 
 class ConfigSentinel : public WithoutPgDsnEnv {};
 
-std::vector<std::string> errors_of(const std::string& yaml) {
-  const LoadResult result = load_string(yaml, "cfg.yaml");
-  std::vector<std::string> lines;
-  for (const auto& e : result.errors) lines.push_back(e.to_string());
-  EXPECT_EQ(result.config.has_value(), lines.empty());
-  return lines;
-}
-
 TEST_F(ConfigSentinel, BothKeysGiveTheSentinelsInOrderAndTheName) {
   const auto result = load_string("redis:\n"
                                   "  url: \"redis://:pw@ignored.example:6379/2\"\n"
