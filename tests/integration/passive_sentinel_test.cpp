@@ -182,3 +182,35 @@ TEST(PassiveSentinel, NoReachableMasterIsAnOutageNotADeath) {
   EXPECT_EQ(online(d), 2);
   EXPECT_EQ(metric(d, "healthsweep_detections_total{layer=\"passive\"}"), 0) << d.log();
 }
+
+TEST(PassiveSentinel, LosingTheWatchedSentinelMovesTheWatchToTheNextAndAFailoverIsStillFollowed) {
+  HS_REQUIRE_REDIS_SENTINEL(set);
+  const int first_master = set->master_port();
+  Refresher refresher(*set);  // asks sentinel 1, which stays up
+  ASSERT_TRUE(eventually([&] { return refresher.rounds()[first_master] > 0; }, 10s));
+  Daemon d(sentinel_config(*set));
+  ASSERT_TRUE(eventually([&] { return online(d) == kTargets; }, 20s)) << d.log();
+  const auto s0 = "127.0.0.1:" + std::to_string(set->sentinel(0).port());
+  const auto s1 = "127.0.0.1:" + std::to_string(set->sentinel(1).port());
+  ASSERT_TRUE(eventually([&] { return d.log().find("following failovers of 'm1' through sentinel " + s0) !=
+                                      std::string::npos; }, 10s))
+      << d.log();
+
+  // The sentinel the watch listens on dies; two of three still make the quorum.
+  set->sentinel(0).kill();
+  ASSERT_TRUE(eventually([&] { return d.log().find("following failovers of 'm1' through sentinel " + s1) !=
+                                      std::string::npos; }, 20s))
+      << d.log();
+  EXPECT_NE(d.log().find("lost the +switch-master subscription on " + s0), std::string::npos) << d.log();
+
+  ASSERT_EQ(set->failover(30s), "") << d.log();
+  const int second_master = set->master_port(1);
+  const std::string followed = "the master of 'm1' moved from 127.0.0.1:" + std::to_string(first_master) +
+                               " to 127.0.0.1:" + std::to_string(second_master) + " (+switch-master from sentinel " +
+                               s1;
+  ASSERT_TRUE(eventually([&] { return d.log().find(followed) != std::string::npos; }, 20s)) << d.log();
+  ASSERT_TRUE(eventually([&] { return refresher.rounds()[second_master] > 0; }, 10s));
+  EXPECT_TRUE(holds_for(7s, [&] { return online(d) == kTargets; })) << d.log();
+  EXPECT_EQ(metric(d, "healthsweep_detections_total{layer=\"passive\"}"), 0) << d.log();
+  EXPECT_TRUE(eventually([&] { return d.get("/admin/liveness").status == 200; }, 10s)) << d.log();
+}

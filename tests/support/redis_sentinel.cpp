@@ -87,19 +87,24 @@ RedisServer* RedisSentinelSet::master(int i) {
 }
 
 std::string RedisSentinelSet::failover(std::chrono::milliseconds timeout) {
-  const int before = master_port(0);
+  // Through the first sentinel still running; the others are waited for.
+  std::vector<int> up;
+  for (int i = 0; i < static_cast<int>(sentinels_.size()); ++i)
+    if (sentinels_[i]->running()) up.push_back(i);
+  if (up.empty()) return "no sentinel is running";
+  const int before = master_port(up[0]);
   RedisServer* next = nullptr;
   for (auto& s : servers_)
     if (s->port() != before) next = s.get();
-  if (!next) return "sentinel 0 names no known master (" + std::to_string(before) + ")";
+  if (!next) return "the sentinels name no known master (" + std::to_string(before) + ")";
   std::string answer;
   // NOGOODSLAVE while the sentinel has not yet judged the replica fit: asked again.
-  if (!eventually([&] { return (answer = sentinels_[0]->client()->run({"SENTINEL", "FAILOVER", master_name})) == "OK"; },
-                  timeout))
+  auto via = sentinels_[up[0]]->client();
+  if (!eventually([&] { return (answer = via->run({"SENTINEL", "FAILOVER", master_name})) == "OK"; }, timeout))
     return "SENTINEL FAILOVER answered " + answer;
   const bool done = eventually(
       [&] {
-        for (int i = 0; i < static_cast<int>(sentinels_.size()); ++i)
+        for (const int i : up)
           if (master_port(i) != next->port()) return false;
         return next->client()->run({"ROLE"}).starts_with("master");
       },

@@ -30,9 +30,9 @@ class RedisSentinelSet {
   int master_port(int i = 0) const;
   // The data server whose port sentinel `i` names.
   RedisServer* master(int i = 0);
-  // SENTINEL FAILOVER m1 through sentinel 0, then waits until every sentinel
-  // names the other server and that server says ROLE master. Empty on
-  // success, otherwise what went wrong.
+  // SENTINEL FAILOVER m1 through the first running sentinel, then waits
+  // until every running sentinel names the other server and that server says
+  // ROLE master. Empty on success, otherwise what went wrong.
   std::string failover(std::chrono::milliseconds timeout);
   std::string logs() const;  // every process' log, for a failure message
 
