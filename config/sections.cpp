@@ -38,6 +38,9 @@ std::optional<Field> field_if(const Section& section, std::string_view key, bool
 // counts as none). Each problem is reported where the operator must look.
 void read_sentinels(const Section& redis, Config& config) {
   Reader& reader = redis.reader();
+  const Field* list_field = redis.find("sentinels");
+  const Field* name_field = redis.find("master_name");
+  if (!list_field && !name_field) return;
   std::vector<Endpoint> sentinels;
   bool sentinels_ok = true;
   for (const Field& item : redis.list("sentinels")) {
@@ -54,29 +57,29 @@ void read_sentinels(const Section& redis, Config& config) {
     sentinels.push_back(std::move(at));
   }
   std::string name;
-  const Field* name_field = redis.find("master_name");
-  const bool name_ok = !name_field || redis.string("master_name", name, /*nullable=*/true);
-  const Field* list_field = redis.find("sentinels");
-  if (name_ok && name_field && !name_field->value.IsNull() && name.empty()) {
+  if (name_field && !redis.string("master_name", name, /*nullable=*/true)) return;
+  if (!sentinels_ok) return;
+  if (name_field && !name_field->value.IsNull() && name.empty()) {
     reader.error(name_field->mark, "redis.master_name: must not be empty (the name the sentinels monitor)");
     return;
   }
-  if (!name.empty() && !list_field) {
-    reader.error(name_field->key_mark, "redis.master_name: needs redis.sentinels, the sentinels to ask (a list "
-                                       "of host:port)");
-    return;
-  }
-  const bool a_list = list_field && (list_field->value.IsSequence() || list_field->value.IsNull());
-  if (!name.empty() && sentinels.empty() && sentinels_ok && a_list) {
-    reader.error(list_field->mark, "redis.sentinels: empty, but redis.master_name " + single_quoted(name) +
-                                       " needs at least one sentinel (host:port)");
-    return;
-  }
-  if (name_ok && name.empty() && !sentinels.empty()) {
+  if (name_field && !name.empty()) {
+    if (!list_field) {
+      reader.error(name_field->key_mark, "redis.master_name: needs redis.sentinels, the sentinels to ask (a list "
+                                         "of host:port)");
+      return;
+    }
+    // A list (or null) that gave no sentinel; another kind was reported by list().
+    const bool a_list = list_field->value.IsSequence() || list_field->value.IsNull();
+    if (sentinels.empty() && a_list) {
+      reader.error(list_field->mark, "redis.sentinels: empty, but redis.master_name " + single_quoted(name) +
+                                         " needs at least one sentinel (host:port)");
+      return;
+    }
+  } else if (list_field && !sentinels.empty()) {
     reader.error(list_field->key_mark, "redis.sentinels: needs redis.master_name, the name the sentinels monitor");
     return;
   }
-  if (!sentinels_ok || !name_ok) return;
   config.redis.sentinels = std::move(sentinels);
   config.redis.master_name = std::move(name);
 }

@@ -84,9 +84,16 @@ void PassiveLayer::Impl::turn() { live.loop_tick(metrics::Subsystem::passive); }
 // Between two turns the loop awaits at most a reconcile interval or a
 // jittered backoff, then either one SCAN page or the opening of a session:
 // two connects and at most eight commands (INFO, CONFIG GET/SET, PSUBSCRIBE,
-// SUBSCRIBE, DBSIZE, the first SCAN...), each bounded by its timeout.
+// SUBSCRIBE, DBSIZE, the first SCAN...), each bounded by its timeout. Through
+// Sentinel a session first asks each sentinel (a connect and one command
+// each) and sends ROLE: a silent sentinel must not pass for a stuck loop.
 std::chrono::milliseconds PassiveLayer::Impl::loop_budget() const {
-  return cfg.reconcile_interval + opts.backoff_max * 6 / 5 + 2 * opts.connect_timeout + 8 * opts.command_timeout;
+  const auto asking = cfg.uses_sentinel() ? static_cast<long>(cfg.sentinels.size()) *
+                                                    (opts.connect_timeout + opts.command_timeout) +
+                                                opts.command_timeout
+                                          : std::chrono::milliseconds(0);
+  return cfg.reconcile_interval + opts.backoff_max * 6 / 5 + 2 * opts.connect_timeout + 8 * opts.command_timeout +
+         asking;
 }
 
 void PassiveLayer::Impl::close_session() {
