@@ -61,10 +61,10 @@ std::unique_ptr<RedisSentinelSet> RedisSentinelSet::start(std::string* why) {
   return set;
 }
 
-std::string RedisSentinelSet::sentinels_yaml() const {
+std::string RedisSentinelSet::sentinels_yaml(const std::string& host) const {
   std::string out = "[";
   for (const auto& s : sentinels_)
-    out += (out.size() > 1 ? ", " : "") + std::string("\"127.0.0.1:") + std::to_string(s->port()) + "\"";
+    out += (out.size() > 1 ? ", " : "") + std::string("\"") + host + ":" + std::to_string(s->port()) + "\"";
   return out + "]";
 }
 

@@ -24,8 +24,9 @@ class RedisSentinelSet {
   // The two data servers; which one is the master changes with a failover.
   RedisServer& server(int i) { return *servers_.at(i); }
   RedisServer& sentinel(int i) { return *sentinels_.at(i); }
-  // "[\"127.0.0.1:P1\", ...]" for redis.sentinels.
-  std::string sentinels_yaml() const;
+  // "[\"127.0.0.1:P1\", ...]" for redis.sentinels (or with another host
+  // name for the same address, e.g. "localhost").
+  std::string sentinels_yaml(const std::string& host = "127.0.0.1") const;
   // The master's port as sentinel `i` names it; 0 when it names none.
   int master_port(int i = 0) const;
   // The data server whose port sentinel `i` names.
