@@ -20,6 +20,7 @@ enum class RestartVia { engine, webhook, none };
 struct Endpoint {  // "host:port"; IPv6 as "[::1]:9470"
   std::string host;
   std::uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
 };
 
 struct StaticTarget {
@@ -43,6 +44,11 @@ struct Redis {
   std::string heartbeat_key = "healthsweep:heartbeat:{id}";
   bool keyspace_events = true;
   Duration reconcile_interval = 10s;
+  // Redis Sentinel: when set (both or neither), the master of `master_name`
+  // is asked of these sentinels, and `url` gives only the db and password.
+  std::vector<Endpoint> sentinels;
+  std::string master_name;
+  bool uses_sentinel() const { return !master_name.empty(); }
 };
 
 struct Engine {

@@ -278,11 +278,18 @@ bool Section::duration(std::string_view key, Duration& out, bool allow_zero) con
 
 bool Section::endpoint(std::string_view key, Endpoint& out, bool port_zero_allowed) const {
   const Field* field = scalar(key, "host:port");
-  if (!field) return false;
-  const std::string& text = field->value.Scalar();
+  return field && endpoint_value(*reader_, *field, out, port_zero_allowed);
+}
+
+bool endpoint_value(Reader& reader, const Field& field, Endpoint& out, bool port_zero_allowed) {
+  if (!field.value.IsScalar()) {
+    reader.error(field.mark, field.name + ": expected host:port, got " + std::string(kind_of(field.value)));
+    return false;
+  }
+  const std::string& text = field.value.Scalar();
   auto value = parse_endpoint(text, port_zero_allowed);
   if (!value) {
-    reader_->error(field->mark, field->name + ": invalid host:port " + single_quoted(text) + ": " + endpoint_problem(text));
+    reader.error(field.mark, field.name + ": invalid host:port " + single_quoted(text) + ": " + endpoint_problem(text));
     return false;
   }
   out = std::move(*value);

@@ -94,6 +94,10 @@ class Section {
   std::vector<std::pair<std::string, Field>> fields_;
 };
 
+// A host:port value that is not a key of a section (a list item); reports a
+// problem as Section::endpoint does.
+bool endpoint_value(Reader& reader, const Field& field, Endpoint& out, bool port_zero_allowed = false);
+
 // Value checks shared by the sections; each returns an error message, or
 // nullopt when the value is fine.
 std::optional<std::string> check_http_url(std::string_view url);

@@ -34,11 +34,63 @@ std::optional<Field> field_if(const Section& section, std::string_view key, bool
   return *field;
 }
 
+// redis.sentinels and redis.master_name: both or neither (an empty list
+// counts as none). Each problem is reported where the operator must look.
+void read_sentinels(const Section& redis, Config& config) {
+  Reader& reader = redis.reader();
+  const Field* list_field = redis.find("sentinels");
+  const Field* name_field = redis.find("master_name");
+  if (!list_field && !name_field) return;
+  std::vector<Endpoint> sentinels;
+  bool sentinels_ok = true;
+  for (const Field& item : redis.list("sentinels")) {
+    Endpoint at;
+    if (!endpoint_value(reader, item, at)) {
+      sentinels_ok = false;
+      continue;
+    }
+    for (const auto& before : sentinels)
+      if (before == at) {
+        reader.error(item.mark, item.name + ": " + single_quoted(item.value.Scalar()) + " is listed twice");
+        sentinels_ok = false;
+      }
+    sentinels.push_back(std::move(at));
+  }
+  std::string name;
+  if (name_field && !redis.string("master_name", name, /*nullable=*/true)) return;
+  if (!sentinels_ok) return;
+  if (name_field && !name_field->value.IsNull() && name.empty()) {
+    reader.error(name_field->mark, "redis.master_name: must not be empty (the name the sentinels monitor)");
+    return;
+  }
+  if (name_field && !name.empty()) {
+    if (!list_field) {
+      reader.error(name_field->key_mark, "redis.master_name: needs redis.sentinels, the sentinels to ask (a list "
+                                         "of host:port)");
+      return;
+    }
+    // A list (or null) that gave no sentinel; another kind was reported by list().
+    const bool a_list = list_field->value.IsSequence() || list_field->value.IsNull();
+    if (sentinels.empty() && a_list) {
+      reader.error(list_field->mark, "redis.sentinels: empty, but redis.master_name " + single_quoted(name) +
+                                         " needs at least one sentinel (host:port)");
+      return;
+    }
+  } else if (list_field && !sentinels.empty()) {
+    reader.error(list_field->key_mark, "redis.sentinels: needs redis.master_name, the name the sentinels monitor");
+    return;
+  }
+  config.redis.sentinels = std::move(sentinels);
+  config.redis.master_name = std::move(name);
+}
+
 // Returns the reconcile_interval field when it was set and valid.
 std::optional<Field> read_redis(const Section& root, Config& config) {
   if (!root.has("redis")) return std::nullopt;
   config.redis.enabled = true;
-  const Section redis = root.child("redis", {"url", "heartbeat_key", "keyspace_events", "reconcile_interval"});
+  const Section redis = root.child("redis", {"url", "heartbeat_key", "keyspace_events", "reconcile_interval",
+                                             "sentinels", "master_name"});
+  read_sentinels(redis, config);
   Reader& reader = redis.reader();
   std::string url;
   if (redis.string("url", url)) {

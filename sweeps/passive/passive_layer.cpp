@@ -43,6 +43,13 @@ void PassiveLayer::Impl::apply_config(const config::Redis& c) {
   url_error = std::move(parsed.error);
   if (endpoint) keyspace_prefix = "__keyspace@" + std::to_string(endpoint->db) + "__:";
   else spdlog::error("passive: redis.url '{}' is not usable: {}", c.url, url_error);
+  sentinels.clear();
+  for (const auto& at : c.sentinels) {
+    RedisEndpoint sentinel;  // no db, no password: a sentinel has its own (not supported yet)
+    sentinel.host = at.host;
+    sentinel.port = at.port;
+    sentinels.push_back(std::move(sentinel));
+  }
 }
 
 PassiveLayer::PassiveLayer(net::any_io_executor ex, const config::Redis& cfg, metrics::Metrics& m,
@@ -65,6 +72,7 @@ void PassiveLayer::start() {
   impl_->live.enable(metrics::Subsystem::redis, budget);
   impl_->live.enable(metrics::Subsystem::passive, budget);
   impl_->live.watch_loop(metrics::Subsystem::passive, impl_->loop_budget());
+  impl_->start_watch();
   net::co_spawn(impl_->ex, [self = impl_]() { return self->run(); }, clients::net::log_failure("passive: layer stopped by an error"));
 }
 
@@ -75,6 +83,7 @@ void PassiveLayer::stop() {
   s.healthy = false;
   s.wake.cancel();
   s.deadline_timer.cancel();
+  s.stop_watch();
   // Closing (not destroying): the session coroutine may be suspended inside
   // one of these connections; it resumes with operation_aborted and ends.
   if (s.cmd) s.cmd->close();
@@ -103,7 +112,8 @@ std::optional<std::chrono::system_clock::time_point> PassiveLayer::last_heartbea
 void PassiveLayer::reconfigure(const config::Redis& c) {
   auto& s = *impl_;
   const auto& old = s.cfg;
-  const bool identity = c.url != old.url || c.heartbeat_key != old.heartbeat_key;
+  const bool sentinel = c.sentinels != old.sentinels || c.master_name != old.master_name;
+  const bool identity = c.url != old.url || c.heartbeat_key != old.heartbeat_key || sentinel;
   const bool reconnect = identity || c.keyspace_events != old.keyspace_events;
   const bool interval = c.reconcile_interval != old.reconcile_interval;
   if (!reconnect && !interval) return;
@@ -113,7 +123,9 @@ void PassiveLayer::reconfigure(const config::Redis& c) {
     // Other keys, perhaps another server: what we knew proves nothing now.
     s.tracker.restart_grace(std::chrono::steady_clock::now());
     s.run_id.clear();
+    s.reported_master.reset();
   }
+  if (sentinel && s.started) s.start_watch();
   if (reconnect) {
     spdlog::info("passive: redis configuration changed; reconnecting to {}", c.url);
     s.restart_requested = true;

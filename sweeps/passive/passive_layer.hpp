@@ -12,6 +12,11 @@
 // behind the URL changed identity (restart, failover: run_id differs), keys
 // may have been lost without targets stopping, so missing keys count as
 // evidence only after a full grace (see HeartbeatDeadlines).
+//
+// With redis.sentinels and redis.master_name, each session asks the sentinels
+// for the master and confirms it (ROLE); a failover they announce ends the
+// session, and the next one, on the new master, is such a server change
+// (passive_sentinel.cpp).
 #pragma once
 
 #include "config/config.hpp"
@@ -71,7 +76,7 @@ class PassiveLayer {
   bool source_healthy() const;
   std::optional<std::chrono::system_clock::time_point> last_heartbeat(std::string_view id) const;
   // A changed redis section: reconnects with it (keeping the targets); a new
-  // URL or key pattern also restarts the grace. Disabling the section is the
+  // URL, key pattern or sentinel setting also restarts the grace. Disabling the section is the
   // caller's business (destroy the layer).
   void reconfigure(const config::Redis& cfg);
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "clients/redis/client.hpp"
+#include "clients/redis/sentinel.hpp"
 #include "sweeps/passive/heartbeat_deadlines.hpp"
 #include "sweeps/passive/passive_layer.hpp"
 
@@ -30,6 +31,15 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
   boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d);
   void close_session();
   void on_link_lost(std::uint64_t session, std::string_view which, const std::string& why);
+  // Connection failures are loud once, then every 20th attempt.
+  void connect_failed(const std::string& what);
+
+  // passive_sentinel.cpp: the master through Redis Sentinel
+  boost::asio::awaitable<std::optional<clients::redis::RedisEndpoint>> find_master();
+  boost::asio::awaitable<bool> confirm_master();
+  void start_watch();
+  void stop_watch();
+  void on_master_reported(const clients::redis::RedisEndpoint& master, const std::string& how);
 
   // passive_layer.cpp: deadlines, lookups, verdicts
   void query_pttl(const std::string& id);
@@ -61,6 +71,13 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
   HeartbeatDeadlines tracker;
   HeartbeatKeyPattern keys;
   std::optional<clients::redis::RedisEndpoint> endpoint;  // empty: the URL is invalid
+  // The server of the current (or last) session: the URL's, or the master
+  // the sentinels named (with the URL's db and password).
+  std::optional<clients::redis::RedisEndpoint> server;
+  std::vector<clients::redis::RedisEndpoint> sentinels;  // from cfg.sentinels
+  std::unique_ptr<clients::redis::SentinelWatch> watch;  // set while following failovers
+  // A new master the watch reported, for the next session (instead of asking).
+  std::optional<clients::redis::RedisEndpoint> reported_master;
   std::string url_error;
   std::string keyspace_prefix;            // "__keyspace@<db>__:"
   std::string probe_channel;              // proves the pub/sub connection end to end

@@ -84,15 +84,29 @@ void PassiveLayer::Impl::turn() { live.loop_tick(metrics::Subsystem::passive); }
 // Between two turns the loop awaits at most a reconcile interval or a
 // jittered backoff, then either one SCAN page or the opening of a session:
 // two connects and at most eight commands (INFO, CONFIG GET/SET, PSUBSCRIBE,
-// SUBSCRIBE, DBSIZE, the first SCAN...), each bounded by its timeout.
+// SUBSCRIBE, DBSIZE, the first SCAN...), each bounded by its timeout. Through
+// Sentinel a session first asks each sentinel (a connect and one command
+// each) and sends ROLE: a silent sentinel must not pass for a stuck loop.
 std::chrono::milliseconds PassiveLayer::Impl::loop_budget() const {
-  return cfg.reconcile_interval + opts.backoff_max * 6 / 5 + 2 * opts.connect_timeout + 8 * opts.command_timeout;
+  const auto asking = cfg.uses_sentinel() ? static_cast<long>(cfg.sentinels.size()) *
+                                                    (opts.connect_timeout + opts.command_timeout) +
+                                                opts.command_timeout
+                                          : std::chrono::milliseconds(0);
+  return cfg.reconcile_interval + opts.backoff_max * 6 / 5 + 2 * opts.connect_timeout + 8 * opts.command_timeout +
+         asking;
 }
 
 void PassiveLayer::Impl::close_session() {
   if (cmd) cmd->close();
   if (sub) sub->close();
   notifications = false;
+}
+
+void PassiveLayer::Impl::connect_failed(const std::string& what) {
+  ++connect_failures;
+  // Loud once, then every 20th attempt: an outage must not flood the log.
+  if (connect_failures == 1 || connect_failures % 20 == 0)
+    spdlog::warn("passive: {}; attempt {}", what, connect_failures);
 }
 
 void PassiveLayer::Impl::on_link_lost(std::uint64_t s, std::string_view which, const std::string& why) {
@@ -110,20 +124,27 @@ net::awaitable<bool> PassiveLayer::Impl::open_session() {
     co_return false;
   }
   const auto my_session = ++session;
+  if (cfg.uses_sentinel()) {
+    // Asked again at every (re)connect: a lost master may have been failed over.
+    auto master = co_await find_master();
+    if (!master || stopping || restart_requested) co_return false;
+    server = std::move(master);
+  } else {
+    server = endpoint;
+  }
   const RedisConnection::Options copts{opts.connect_timeout, opts.command_timeout};
-  cmd = std::make_unique<RedisConnection>(ex, *endpoint, copts);
+  cmd = std::make_unique<RedisConnection>(ex, *server, copts);
   cmd->set_close_handler([w = weak_from_this(), my_session, c = cmd.get()](error_code) {
     if (auto s = w.lock()) s->on_link_lost(my_session, "command", s->cmd.get() == c ? c->last_error() : "");
   });
   if (const auto ec = co_await cmd->connect()) {
-    ++connect_failures;
-    // Loud once, then every 20th attempt: an outage must not flood the log.
-    if (connect_failures == 1 || connect_failures % 20 == 0)
-      spdlog::warn("passive: cannot connect to redis {} ({}; attempt {})", endpoint->describe(),
-                   cmd->last_error().empty() ? ec.message() : cmd->last_error(), connect_failures);
+    if (!stopping && !restart_requested)
+      connect_failed("cannot connect to redis " + server->describe() + " (" +
+                     (cmd->last_error().empty() ? ec.message() : cmd->last_error()) + ")");
     co_return false;
   }
   if (stopping || link_lost || restart_requested) co_return false;
+  if (cfg.uses_sentinel() && !co_await confirm_master()) co_return false;
   tick(Clock::now());
   co_await check_server_identity();
   ++sessions_opened;
@@ -142,7 +163,7 @@ net::awaitable<bool> PassiveLayer::Impl::open_session() {
   if (!co_await reconcile()) co_return false;
   if (stopping || link_lost || restart_requested) co_return false;
   spdlog::info("passive: redis {} connected and reconciled ({} targets, notifications {})",
-               endpoint->describe(), tracker.size(), notifications ? "on" : "off");
+               server->describe(), tracker.size(), notifications ? "on" : "off");
   set_health(true);
   co_return true;
 }
@@ -192,7 +213,7 @@ net::awaitable<void> PassiveLayer::Impl::enable_notifications() {
 
 net::awaitable<bool> PassiveLayer::Impl::subscribe() {
   const RedisConnection::Options copts{opts.connect_timeout, opts.command_timeout};
-  sub = std::make_unique<RedisConnection>(ex, *endpoint, copts);
+  sub = std::make_unique<RedisConnection>(ex, *server, copts);
   const auto my_session = session;
   sub->set_close_handler([w = weak_from_this(), my_session, c = sub.get()](error_code) {
     if (auto s = w.lock()) s->on_link_lost(my_session, "pub/sub", s->sub.get() == c ? c->last_error() : "");

@@ -129,13 +129,17 @@ bool RedisServer::launch(std::string* why, const std::vector<std::string>& extra
     return false;
   }
   std::ostringstream conf;
-  conf << "port " << port_ << "\nbind 127.0.0.1\nunixsocket " << socket_ << "\nunixsocketperm 700\n"
-       << "save \"\"\nappendonly no\ndir " << dir_.path() << "\ndaemonize no\nlogfile \"\"\n";
+  conf << "port " << port_ << "\nbind 127.0.0.1\ndir " << dir_.path() << "\ndaemonize no\nlogfile \"\"\n";
+  if (!options_.sentinel)
+    conf << "unixsocket " << socket_ << "\nunixsocketperm 700\nsave \"\"\nappendonly no\n";
   for (const auto& line : options_.config_lines) conf << line << "\n";
   for (const auto& line : extra_lines) conf << line << "\n";
-  const auto conf_path = dir_.write("redis.conf", conf.str());
+  // A sentinel rewrites its file (what it learnt of replicas and peers).
+  const auto conf_path = dir_.write(options_.sentinel ? "sentinel.conf" : "redis.conf", conf.str());
+  std::vector<std::string> argv{binary, conf_path};
+  if (options_.sentinel) argv.push_back("--sentinel");
   process_.reset();
-  process_ = std::make_unique<Subprocess>(std::vector<std::string>{binary, conf_path}, dir_.file("redis.log"));
+  process_ = std::make_unique<Subprocess>(argv, dir_.file("redis.log"));
   if (!wait_ready) return process_->running();
   const bool up = eventually(
       [&] {

@@ -42,6 +42,9 @@ class RedisServer {
  public:
   struct Options {
     std::vector<std::string> config_lines;  // extra redis.conf lines, e.g. rename-command CONFIG ""
+    // `redis-server CONF --sentinel`: a Redis Sentinel (config_lines give its
+    // `sentinel monitor ...`); no unix socket, no data directives.
+    bool sentinel = false;
   };
   // Starts redis-server and waits until it answers PING; nullptr (and *why)
   // when it cannot.

@@ -19,14 +19,6 @@ using ::testing::StartsWith;
 
 class ConfigErrors : public WithoutPgDsnEnv {};
 
-std::vector<std::string> errors_of(const std::string& yaml) {
-  const LoadResult result = load_string(yaml, "cfg.yaml");
-  std::vector<std::string> lines;
-  for (const auto& e : result.errors) lines.push_back(e.to_string());
-  EXPECT_EQ(result.config.has_value(), lines.empty()) << "a config is returned only without errors";
-  return lines;
-}
-
 TEST_F(ConfigErrors, UnknownKeySuggestsTheCloseOne) {
   EXPECT_THAT(errors_of("listen: \"127.0.0.1:9470\"\n"
                         "sweeps:\n"
