@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "config/config.hpp"
+#include "sweeps/decide/target.hpp"
 
 namespace healthsweep::ctl {
 
@@ -17,9 +18,13 @@ constexpr std::array<std::pair<std::string_view, Command>, 7> commands{{
     {"reset", Command::reset},   {"sweep", Command::sweep},     {"events", Command::events},
     {"help", Command::help},
 }};
-// SPEC section 4's states and the three detection layers.
-constexpr std::array<std::string_view, 7> states{"unknown",    "online",      "suspect", "offline",
-                                                  "restarting", "quarantined", "paused"};
+// SPEC section 4's states, spelled as the daemon spells them, and the three
+// detection layers of a target object's evidence.
+constexpr auto states = [] {
+  std::array<std::string_view, sweeps::decide::state_count> names{};
+  for (std::size_t i = 0; i < names.size(); ++i) names[i] = sweeps::decide::to_string(sweeps::decide::all_states[i]);
+  return names;
+}();
 constexpr std::array<std::string_view, 3> layers{"passive", "proactive", "reactive"};
 
 template <std::size_t N>

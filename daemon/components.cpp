@@ -224,10 +224,7 @@ void Components::reconfigure(const config::Config& cfg) {
 }
 
 TargetPage Components::targets_page(const TargetQuery& q) const {
-  std::optional<sweeps::decide::State> state;
-  for (auto s : sweeps::decide::all_states)
-    if (q.state && sweeps::decide::to_string(s) == *q.state) state = s;
-  auto page = impl_->fleet.targets_page(state, q.after, q.limit);
+  auto page = impl_->fleet.targets_page(q.state, q.after, q.limit);
   return TargetPage{std::move(page.json), std::move(page.next)};
 }
 

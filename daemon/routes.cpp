@@ -7,12 +7,10 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <charconv>
-#include <algorithm>
 #include <variant>
 #include <vector>
 
 #include "daemon/auth.hpp"
-#include "sweeps/decide/target.hpp"
 
 namespace healthsweep::daemon {
 
@@ -69,10 +67,8 @@ std::variant<TargetQuery, std::string> target_query(std::string_view target) {
   if (!url) return std::string("malformed request target");
   for (auto param : url->params()) {
     if (param.key == "state") {
-      const bool known = std::ranges::any_of(sweeps::decide::all_states,
-                                             [&](auto s) { return sweeps::decide::to_string(s) == param.value; });
-      if (!known) return "unknown state \"" + param.value + "\"";
-      q.state = param.value;
+      q.state = sweeps::decide::state_named(param.value);
+      if (!q.state) return "unknown state \"" + param.value + "\"";
     } else if (param.key == "limit") {
       const auto& v = param.value;
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), q.limit);
@@ -90,7 +86,7 @@ std::variant<TargetQuery, std::string> target_query(std::string_view target) {
 // RFC 8288: the next page's URL, so a client pages without building URLs.
 std::string next_link(const TargetQuery& q, const std::string& next) {
   boost::urls::url url("/admin/targets");
-  if (q.state) url.params().append({"state", *q.state});
+  if (q.state) url.params().append({"state", sweeps::decide::to_string(*q.state)});
   if (q.limit) url.params().append({"limit", std::to_string(q.limit)});
   url.params().append({"after", next});
   // Appended, not `"<" + ... + ">"`: g++ 12 warns (-Wrestrict) on that chain.

@@ -11,6 +11,7 @@
 
 #include "daemon/hook_body.hpp"
 #include "daemon/http_types.hpp"
+#include "sweeps/decide/target.hpp"
 
 namespace healthsweep::daemon {
 
@@ -28,7 +29,7 @@ enum class CheckAnswer {
 // after the answer is a page in id order; `next` (the id to pass as `after`)
 // is set when more targets follow, and route() turns it into a Link header.
 struct TargetQuery {
-  std::optional<std::string> state;  // a state name, checked by route()
+  std::optional<sweeps::decide::State> state;
   std::size_t limit = 0;             // 0: no limit
   std::optional<std::string> after;
 };

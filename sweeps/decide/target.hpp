@@ -38,6 +38,14 @@ constexpr std::string_view to_string(State s) {
   return "?";
 }
 
+// The state SPEC section 4 spells `name`, if any (the admin API's ?state=,
+// healthsweepctl's --state).
+constexpr std::optional<State> state_named(std::string_view name) {
+  for (auto s : all_states)
+    if (to_string(s) == name) return s;
+  return std::nullopt;
+}
+
 // What a previous run of the daemon left in PostgreSQL about a target
 // (healthsweep_targets): StateMachine::restore() takes it up after a restart.
 struct RestoredTarget {

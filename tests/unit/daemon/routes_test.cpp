@@ -102,7 +102,7 @@ TEST(Routes, TargetQueryPassesStateLimitAndAfterAndLinksTheNextPage) {
   res = call(r, http::verb::get, "/admin/targets?state=offline&limit=2&after=ws%2D1&future=1");
   EXPECT_EQ(res.result_int(), 200);
   ASSERT_EQ(d.queries.size(), 2u);
-  EXPECT_EQ(d.queries[1].state, "offline");
+  EXPECT_EQ(d.queries[1].state, healthsweep::sweeps::decide::State::offline);
   EXPECT_EQ(d.queries[1].limit, 2u);
   EXPECT_EQ(d.queries[1].after, "ws-1");
   EXPECT_EQ(res[http::field::link], R"(</admin/targets?state=offline&limit=2&after=ws%207>; rel="next")");
