@@ -42,6 +42,7 @@ namespace {
 
 using namespace hsbench;
 using healthsweep::store::Event;
+using healthsweep::store::to_micros;
 using system_clock = std::chrono::system_clock;
 
 // The baselines' client, and the checks': one blocking libpq connection.
@@ -93,19 +94,15 @@ std::vector<Event> mass_death(int n) {
   return out;
 }
 
-std::int64_t micros(system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-
 // The 12 parameters of write_event_sql, exactly as the writer built them.
 std::vector<std::string> event_params(const Event& e) {
   std::string recent = "{";
   for (const auto t : e.recent_restarts) {
     if (recent.size() > 1) recent.push_back(',');
-    recent.append(std::to_string(micros(t)));
+    recent.append(std::to_string(to_micros(t)));
   }
   recent += "}";
-  return {e.event_id, e.target, e.from_state, e.to_state, e.layer, e.reason, std::to_string(micros(e.at)),
+  return {e.event_id, e.target, e.from_state, e.to_state, e.layer, e.reason, std::to_string(to_micros(e.at)),
           e.detail_json, std::to_string(e.restarts), e.quarantined ? "true" : "false",
           e.removed ? "true" : "false", recent};
 }
@@ -159,7 +156,7 @@ std::string copy_rows(const std::vector<Event>& events) {
       append_copy_field(out, *f);
       out.push_back('\t');
     }
-    const auto us = micros(e.at);
+    const auto us = to_micros(e.at);
     const std::time_t secs = static_cast<std::time_t>(us / 1000000);
     std::tm tm{};
     gmtime_r(&secs, &tm);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,16 @@ struct Event {
   std::vector<std::chrono::system_clock::time_point> recent_restarts;
   bool removed = false;  // the target left the fleet: its row is deleted
 };
+
+// Times travel as microseconds since the epoch (spool lines, SQL parameters,
+// rows read back): exact, and an int64 holds them for ±292,000 years.
+inline std::int64_t to_micros(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+inline std::chrono::system_clock::time_point from_micros(std::int64_t us) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::microseconds(us)));
+}
 
 // A healthsweep_targets row as a previous run left it: what the state
 // machine restores after a restart.

@@ -17,10 +17,6 @@ void append_array_element(std::string& array, std::string_view value) {
 
 namespace {
 
-std::int64_t micros(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-
 // Column by column: each parameter an array literal with one element per event.
 struct Columns {
   static constexpr std::size_t count = 12;
@@ -46,7 +42,7 @@ clients::postgres::PgConnection::Params batch_params(const std::deque<Event>& qu
     recent.clear();
     for (const auto t : e.recent_restarts) {
       if (!recent.empty()) recent.push_back(',');
-      recent.append(std::to_string(micros(t)));
+      recent.append(std::to_string(to_micros(t)));
     }
     c.add(0, e.event_id);
     c.add(1, e.target);
@@ -54,7 +50,7 @@ clients::postgres::PgConnection::Params batch_params(const std::deque<Event>& qu
     c.add(3, e.to_state);
     c.add(4, e.layer);
     c.add(5, e.reason);
-    c.add(6, std::to_string(micros(e.at)));
+    c.add(6, std::to_string(to_micros(e.at)));
     c.add(7, e.detail_json);
     c.add(8, std::to_string(e.restarts));
     c.add(9, e.quarantined ? "t" : "f");

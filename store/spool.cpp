@@ -17,7 +17,6 @@
 
 namespace healthsweep::store {
 namespace json = boost::json;
-using std::chrono::system_clock;
 
 namespace {
 
@@ -46,8 +45,7 @@ void fsync_dir(const std::string& dir) {
 }  // namespace
 
 std::string to_spool_line(const Event& e) {
-  const auto at_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(e.at.time_since_epoch()).count();
+  const auto at_us = to_micros(e.at);
   json::object o;
   o["event_id"] = e.event_id;
   o["target"] = e.target;
@@ -62,7 +60,7 @@ std::string to_spool_line(const Event& e) {
   o["removed"] = e.removed;
   json::array recent;
   for (const auto t : e.recent_restarts)
-    recent.push_back(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+    recent.push_back(to_micros(t));
   o["recent_restarts_us"] = std::move(recent);
   return json::serialize(o);
 }
@@ -105,8 +103,7 @@ std::optional<Event> from_spool_line(std::string_view line) {
   e.layer = *fields[4];
   e.reason = *fields[5];
   e.detail_json = *fields[6];
-  e.at = system_clock::time_point(
-      std::chrono::duration_cast<system_clock::duration>(std::chrono::microseconds(at->as_int64())));
+  e.at = from_micros(at->as_int64());
   e.restarts = static_cast<int>(restarts->as_int64());
   e.quarantined = quarantined->as_bool();
   e.removed = removed->as_bool();
@@ -116,8 +113,7 @@ std::optional<Event> from_spool_line(std::string_view line) {
     if (!list) return std::nullopt;
     for (const auto& us : *list) {
       if (!representable_us(us)) return std::nullopt;
-      e.recent_restarts.emplace_back(
-          std::chrono::duration_cast<system_clock::duration>(std::chrono::microseconds(us.as_int64())));
+      e.recent_restarts.push_back(from_micros(us.as_int64()));
     }
   }
   return e;

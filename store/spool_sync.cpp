@@ -20,8 +20,7 @@ SpoolSync::~SpoolSync() {
     stopping_ = true;
   }
   wake_.notify_one();
-  thread_.join();
-  if (pending_fd_ >= 0) ::close(pending_fd_);
+  thread_.join();  // run() syncs and closes whatever is pending before it returns
 }
 
 void SpoolSync::request(int fd, std::uint64_t file) {

@@ -244,8 +244,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
         while (!list.empty()) {
           const auto comma = list.find(',');
           const auto us = std::strtoll(std::string(list.substr(0, comma)).c_str(), nullptr, 10);
-          t.recent_restarts.emplace_back(std::chrono::duration_cast<std::chrono::system_clock::duration>(
-              std::chrono::microseconds(us)));
+          t.recent_restarts.push_back(from_micros(us));
           list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
         }
         rows.push_back(std::move(t));

@@ -24,11 +24,14 @@ std::vector<std::string> split_list(const std::string& s) {
   }
 }
 
-// A host name (not an address, not a unix socket directory or abstract name).
+// A unix socket directory, or an abstract socket name.
+bool socket_path(const std::string& host) { return !host.empty() && (host[0] == '/' || host[0] == '@'); }
+
+// A host name (not an address, not a socket path).
 bool needs_lookup(const std::string& host) {
   boost::system::error_code ec;
   net::ip::make_address(host, ec);
-  return !host.empty() && ec && host[0] != '/' && host[0] != '@';
+  return !host.empty() && ec && !socket_path(host);
 }
 
 // host=, hostaddr= and port= lists built entry by entry.
@@ -81,8 +84,7 @@ net::awaitable<ConnParams> connection_params(net::any_io_executor ex, const std:
     if (!needs_lookup(hosts[i])) {
       // An address is its own hostaddr; a socket directory has none (libpq
       // then takes the host entry as it is).
-      const bool path = !hosts[i].empty() && (hosts[i][0] == '/' || hosts[i][0] == '@');
-      out.add(hosts[i], path ? std::string() : hosts[i], entry_port);
+      out.add(hosts[i], socket_path(hosts[i]) ? std::string() : hosts[i], entry_port);
       continue;
     }
     // The one deadline-bounded resolver the probes and the Redis client use.
