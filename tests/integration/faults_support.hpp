@@ -47,6 +47,17 @@ class TestDatabase {
     }
   }
   std::string dsn() const { return server_dsn_ + " dbname=" + name_; }
+  // Sessions on this database other than the asking one. After a client is
+  // killed, its backend still finishes (and commits) a statement it had
+  // received before it notices the closed socket and exits: zero means every
+  // statement the client sent is settled.
+  int other_sessions() const {
+    return std::stoi(PgSession(server_dsn_)
+                         .query("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + name_ +
+                                "' AND pid <> pg_backend_pid()")
+                         .at(0)
+                         .at(0));
+  }
 
  private:
   std::string server_dsn_, name_;
