@@ -215,17 +215,19 @@ TEST_P(ProactiveEngine, OneSweepCoversHundredsOfContainers) {
   const int n = p.docker() ? 200 : 300;
   // Created two at a time (the engine is shared with tests running beside
   // this one), started in one call (Docker: four calls at once).
-  std::string cmd = "seq 0 " + std::to_string(n - 1) + " | xargs -P 2 -I{} sh -c '" + p.command() + " create " +
+  // Bounded like every engine command of the tests (Engine::run_shell).
+  std::string cmd = "seq 0 " + std::to_string(n - 1) + " | timeout -k 5 200 xargs -P 2 -I{} sh -c '" + p.command() + " create " +
                     p.create_flags() + " --name " + p.name("{}") + " --label " + p.label() + "=ws-{} " + p.image() +
                     " sleep 100000 >/dev/null'";
   ASSERT_EQ(run_shell(cmd), 0);
   std::string ids;
   p.run_shell("ps -aq --filter label=" + p.label(), &ids);
   if (p.docker()) {
-    ASSERT_EQ(run_shell("echo '" + ids + "' | xargs -n 10 -P 4 " + p.command() + " start >/dev/null"), 0);
+    ASSERT_EQ(run_shell("echo '" + ids + "' | timeout -k 5 200 xargs -n 10 -P 4 " + p.command() + " start >/dev/null"), 0);
   } else {
     for (char& c : ids) if (c == '\n') c = ' ';
-    ASSERT_EQ(p.run_shell("start " + ids), 0);
+    // (300 in one call may outlast Engine::run_shell's 120 s on a slow machine)
+    ASSERT_EQ(run_shell("timeout -k 5 200 " + p.command() + " start " + ids + " >/dev/null"), 0);
   }
   // A timeout that only a hang reaches: a listing of 300 containers took over
   // 5 s on a loaded machine here (a sweep error, not what this test is about).

@@ -92,11 +92,13 @@ Engine::Engine(EngineKind kind, std::string command, std::string socket, std::st
 }
 
 Engine::~Engine() {
+  if (wedged_) return;  // scripts/services stop removes what is left
   std::string ids;
   run_shell("ps -aq --filter label=" + label_, &ids);
   if (ids.find_first_not_of(" \n") == std::string::npos) return;
   if (docker()) {  // dockerd removes one container per request at a time: four at once
-    ::healthsweep::testing::run_shell("echo '" + ids + "' | xargs -n 10 -P 4 " + command_ + " rm -f >/dev/null");
+    ::healthsweep::testing::run_shell("echo '" + ids + "' | timeout -k 5 120 xargs -n 10 -P 4 " + command_ +
+                                      " rm -f >/dev/null");
     return;
   }
   for (char& c : ids) if (c == '\n') c = ' ';
@@ -104,7 +106,21 @@ Engine::~Engine() {
 }
 
 int Engine::run_shell(const std::string& args, std::string* out) {
-  return ::healthsweep::testing::run_shell(command_ + " " + args, out);
+  // timeout signals its whole process group: pipes and children included.
+  return ::healthsweep::testing::run_shell("timeout -k 5 120 " + command_ + " " + args, out);
+}
+
+std::string Engine::unresponsive() {
+  std::string out;
+  const int rc = ::healthsweep::testing::run_shell("timeout -k 2 20 " + command_ + " ps -q --filter label=" + label_, &out);
+  if (rc == 0) return {};
+  wedged_ = true;
+  const std::string log = env_or_empty(docker() ? "HS_TEST_DOCKER_LOG" : "HS_TEST_PODMAN_LOG");
+  std::string tail;
+  if (!log.empty()) ::healthsweep::testing::run_shell("tail -n 40 " + log, &tail);
+  return std::string(engine_name()) + " did not list its containers within 20 s (exit " + std::to_string(rc) +
+         ", the engine is wedged; every test on it now fails at once): " + out + "\n--- " +
+         (log.empty() ? std::string("no log named") : log) + " ---\n" + tail;
 }
 
 std::string Engine::create_flags() const { return docker() ? "--network none --pull never" : "--network none"; }

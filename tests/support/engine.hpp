@@ -68,7 +68,13 @@ class Engine {
   int remove(const std::string& container);
   std::string status(const std::string& container);  // running, exited, ...
   std::string health(const std::string& container);  // healthy, unhealthy, starting, "" (none)
-  int run_shell(const std::string& args, std::string* out = nullptr);  // "<engine> <args>"
+  // "<engine> <args>", bounded: a command still running after 120 s is
+  // killed (-1 / 124), so a wedged engine fails the test instead of hanging
+  // it until ctest's timeout (CI's budget is the sum of such hangs).
+  int run_shell(const std::string& args, std::string* out = nullptr);
+  // Empty when the engine lists containers within 20 s; otherwise why not,
+  // with the last lines of its log (HS_TEST_DOCKER_LOG / HS_TEST_PODMAN_LOG).
+  std::string unresponsive();
 
   // Health checks. Podman (no systemd timers here) runs a check only when
   // asked (`podman healthcheck run`); Docker runs them itself every
@@ -87,6 +93,7 @@ class Engine {
  private:
   EngineKind kind_;
   std::string command_, socket_, image_, label_, prefix_;
+  bool wedged_ = false;  // unresponsive() said so: the destructor asks nothing more
 };
 
 // An API service of a test's own, which the test may kill (SIGKILL) and start
@@ -131,4 +138,7 @@ class EngineService {
                  << ::healthsweep::testing::to_string(kind)                                       \
                  << " did not start; run through scripts/test to start it";                       \
   }                                                                                               \
-  ::healthsweep::testing::Engine var(kind, var##_env_.command, var##_env_.socket, var##_env_.image)
+  ::healthsweep::testing::Engine var(kind, var##_env_.command, var##_env_.socket, var##_env_.image);  \
+  /* A wedged engine fails each test in seconds, not after ctest's 300 s. */                    \
+  if (const std::string var##_wedged_ = var.unresponsive(); !var##_wedged_.empty())             \
+  GTEST_FAIL() << var##_wedged_
