@@ -100,6 +100,20 @@ struct FailSafe {
   Duration window = 60s;
 };
 
+// Several daemons over one PostgreSQL (SPEC section 3, issue 14). Each holds
+// a lease in healthsweep_members, renewed every `renew_every`; one that has
+// not renewed for `lease` is dead to its peers. It stops remediating itself
+// after renew_deadline() without a renewal, before any peer can take over.
+struct Cluster {
+  bool enabled = false;     // section present
+  std::string instance_id;  // default: the host name
+  std::string advertise;    // default: http://<listen>
+  Duration lease = 10s;
+  Duration renew_every = 2s;
+  // client-go leads with lease 15 s and renew deadline 10 s: two thirds.
+  Duration renew_deadline() const { return lease * 2 / 3; }
+};
+
 struct Config {
   std::string source_path;  // file it was loaded from
   Endpoint listen{"127.0.0.1", 9470};
@@ -118,6 +132,7 @@ struct Config {
   Reactive reactive;
   Restart restart;
   FailSafe fail_safe;
+  Cluster cluster;
   Duration liveness_stale_after = 60s;
   Duration shutdown_grace = 10s;
 };

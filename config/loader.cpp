@@ -143,7 +143,7 @@ void read_targets(const Section& root, Config& config) {
 void read_document(Reader& reader, const YAML::Node& document, Config& config) {
   const Section root(reader, Field{document, document.Mark(), "", document.Mark()},
                      {"listen", "listen_max_connections_per_client", "auth", "log", "targets", "redis",
-                      "engine", "postgres", "sweeps", "remediation", "liveness", "shutdown_grace"});
+                      "engine", "postgres", "sweeps", "remediation", "cluster", "liveness", "shutdown_grace"});
   // Port 0: the kernel picks a free port, logged as "listening on" (tests and
   // side-by-side instances use it; there is no race for a port).
   root.endpoint("listen", config.listen, true);

@@ -1,6 +1,8 @@
 // The backend sections (redis, engine, postgres: present => that layer on)
 // and the policy sections (sweeps, remediation, liveness) with their
 // cross-field checks.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <regex>
 
@@ -249,6 +251,53 @@ void read_fail_safe(const Section& remediation, Config& config) {
   fail_safe.duration("window", config.fail_safe.window, /*allow_zero=*/false);
 }
 
+// cluster: needs postgres (the leases live there); renew_every must leave room
+// for two renewals within the renew deadline, or one slow renewal fences.
+void read_cluster(const Section& root, Config& config) {
+  if (!root.has("cluster")) return;
+  const Section cluster = root.child("cluster", {"instance_id", "advertise", "lease", "renew_every"});
+  Reader& reader = cluster.reader();
+  Cluster& c = config.cluster;
+  c.enabled = true;
+  if (!config.postgres.enabled)
+    reader.error(cluster.key_mark(), "cluster: needs the postgres section (the instances' leases live there)");
+  std::string id;
+  if (cluster.string("instance_id", id, /*nullable=*/true) && cluster.has("instance_id") &&
+      !cluster.find("instance_id")->value.IsNull()) {
+    static const std::regex allowed("[A-Za-z0-9][A-Za-z0-9._:-]{0,62}");
+    if (!std::regex_match(id, allowed))
+      reader.error(cluster.find("instance_id")->mark,
+                   "cluster.instance_id: " + single_quoted(id) +
+                       " must be 1 to 63 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
+    else
+      c.instance_id = id;
+  }
+  if (c.instance_id.empty()) {  // the host name, as SPEC says
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0 && host[0]) c.instance_id = host;
+    else reader.error(cluster.key_mark(), "cluster.instance_id: not set and the host name is unknown");
+  }
+  std::string url;
+  if (cluster.string("advertise", url, /*nullable=*/true) && !url.empty()) {
+    if (const auto problem = check_http_url(url))
+      reader.error(cluster.find("advertise")->mark,
+                   "cluster.advertise: invalid URL " + single_quoted(url) + ": " + *problem);
+    else
+      c.advertise = url;
+  }
+  const bool lease_ok = cluster.duration("lease", c.lease, /*allow_zero=*/false) || !cluster.has("lease");
+  const bool renew_ok =
+      cluster.duration("renew_every", c.renew_every, /*allow_zero=*/false) || !cluster.has("renew_every");
+  if (lease_ok && renew_ok && c.renew_every * 2 > c.renew_deadline()) {
+    const Field* at = cluster.find(cluster.has("renew_every") ? "renew_every" : "lease");
+    if (!at) at = cluster.find("lease");
+    reader.error(at ? at->mark : cluster.key_mark(),
+                 "cluster.renew_every (" + text_of(cluster, "renew_every", c.renew_every) +
+                     ") must be at most a third of cluster.lease (" + text_of(cluster, "lease", c.lease) +
+                     "): an instance fences itself after two thirds of the lease without a renewal");
+  }
+}
+
 // A subsystem that ticks less often than stale_after would always be stale,
 // and the systemd watchdog would never be fed. `proactive` and `reconcile`
 // are the fields that set those ticks, when present in the file.
@@ -289,6 +338,7 @@ void read_sections(const Section& root, Config& config) {
   const Section remediation = root.child("remediation", {"restart", "fail_safe"});
   read_restart(remediation, config);
   read_fail_safe(remediation, config);
+  read_cluster(root, config);
   read_liveness(root, interval, reconcile, config);
 }
 

@@ -197,7 +197,7 @@ int App::run() {
   spdlog::info("listening on {}", d.http->local_address());
   d.wait_stop_signal();
   d.wait_reload_signal();
-  d.components->start();
+  d.components->start(d.http->local_address());
   notify("READY=1");
   d.start_watchdog();
   d.ioc.run();

@@ -10,6 +10,8 @@
 #include "clients/http/checker.hpp"
 #include "clients/http/webhook_client.hpp"
 #include "clients/net/log_failure.hpp"
+#include "cluster/cluster_json.hpp"
+#include "cluster/membership.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "store/store.hpp"
@@ -45,6 +47,10 @@ std::vector<TargetSpec> static_specs(const config::Config& cfg) {
   return out;
 }
 
+// The fail-safe's reason while this instance may not act: "evidence source
+// cluster lease unhealthy".
+constexpr std::string_view cluster_lease_source = "cluster lease";
+
 bool needs_proactive(const config::Config& cfg) {
   if (cfg.engine.enabled) return true;
   for (const auto& s : cfg.targets.static_targets)
@@ -73,6 +79,8 @@ struct Components::Impl {
   std::unique_ptr<PassiveLayer> passive;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<store::TargetQuery> target_query;
+  // Built at start(): the advertised address may need the listener's port.
+  std::unique_ptr<cluster::Membership> membership;
   bool passive_targets_dirty = false;
 
   void build();
@@ -191,7 +199,32 @@ Components::Components(net::io_context& ioc, const config::Config& cfg, metrics:
 
 Components::~Components() { stop(); }
 
-void Components::start() {
+void Components::start(const std::string& listening) {
+  auto& d = *impl_;
+  if (d.cfg.cluster.enabled && !d.membership) {
+    const auto& c = d.cfg.cluster;
+    cluster::MembershipOptions o;
+    o.dsn = d.cfg.postgres.dsn;
+    o.instance_id = c.instance_id;
+    o.advertise = !c.advertise.empty() ? c.advertise : listening.empty() ? std::string() : "http://" + listening;
+    o.lease = c.lease;
+    o.renew_every = c.renew_every;
+    o.renew_deadline = std::chrono::duration_cast<std::chrono::milliseconds>(c.renew_deadline());
+    o.stale_after = d.cfg.liveness_stale_after;
+    d.membership = std::make_unique<cluster::Membership>(d.ioc.get_executor(), std::move(o), d.metrics.cluster(),
+                                                         d.liveness);
+    // Remediation waits for the lease and pauses whenever it is lost, through
+    // the fail-safe's evidence-source rule: held orders are released one
+    // settle delay after the lease is back (decide::release_suppressed).
+    d.fleet.set_source_healthy(cluster_lease_source, false);
+    d.membership->on_change([&d](bool may_act) { d.fleet.set_source_healthy(cluster_lease_source, may_act); });
+    d.membership->count_with([&d] {
+      const auto counts = d.fleet.machine().counts_by_state();
+      return std::pair{static_cast<int>(d.fleet.size()),
+                       static_cast<int>(counts[static_cast<std::size_t>(State::offline)])};
+    });
+    d.membership->start();
+  }
   if (impl_->store) impl_->store->start();
   if (impl_->target_query) impl_->target_query->start();
   if (impl_->proactive) impl_->proactive->start();
@@ -262,6 +295,11 @@ CheckAnswer Components::sweep(std::string_view id) {
 
 bool Components::reset(std::string_view id) { return impl_->fleet.reset(id); }
 
+std::optional<std::string> Components::cluster_json() const {
+  if (!impl_->membership) return std::nullopt;
+  return cluster::cluster_json(*impl_->membership);
+}
+
 net::awaitable<void> Components::drain(std::chrono::milliseconds grace) {
   auto& d = *impl_;
   const auto deadline = std::chrono::steady_clock::now() + grace;
@@ -274,6 +312,8 @@ net::awaitable<void> Components::drain(std::chrono::milliseconds grace) {
   // An unreachable PostgreSQL is not waited for: the events are in the spool.
   if (d.store) co_await d.store->drain(d.store->healthy() ? std::max(left, std::chrono::milliseconds(0))
                                                           : std::chrono::milliseconds(0));
+  // Last: the lease given back, so peers take the targets over at once.
+  if (d.membership) co_await d.membership->stop();
 }
 
 std::size_t Components::in_flight() const {

@@ -26,7 +26,9 @@ class Components {
   Components(const Components&) = delete;
   Components& operator=(const Components&) = delete;
 
-  void start();
+  // listening: the listener's address ("127.0.0.1:9470"), for the default of
+  // cluster.advertise.
+  void start(const std::string& listening = {});
   void stop();
   void reconfigure(const config::Config& cfg);  // SIGHUP, already validated
 
@@ -36,6 +38,8 @@ class Components {
   CheckAnswer hook(HookReport&& report);
   CheckAnswer sweep(std::string_view id);
   bool reset(std::string_view id);
+  // GET /admin/cluster; none without the cluster section.
+  std::optional<std::string> cluster_json() const;
 
   // Remediations still running plus events not yet in PostgreSQL.
   std::size_t in_flight() const;

@@ -198,6 +198,12 @@ Response dispatch(const Routes& r, Request&& req) {
     return admin_targets(r, req);
   }
   if (s.size() >= 3 && s[0] == "admin" && s[1] == "targets") return admin_target(r, std::move(req), s);
+  if (s.size() == 2 && s[0] == "admin" && s[1] == "cluster") {
+    if (!get) return method_not_allowed("GET", req.version());
+    auto body = r.cluster ? r.cluster() : std::nullopt;
+    if (!body) return error(http::status::not_found, "no cluster section: this daemon runs alone", req.version());
+    return json(http::status::ok, std::move(*body), req.version());
+  }
   if (hook_segments(s)) {
     // Every answer on the hook path is counted, the 405 included.
     auto res = method != http::verb::post ? method_not_allowed("POST", req.version())

@@ -46,6 +46,7 @@ struct Routes {
   std::function<CheckAnswer(HookReport&&)> hook;
   std::function<CheckAnswer(std::string_view id)> sweep;
   std::function<bool(std::string_view id)> reset;              // false: unknown target
+  std::function<std::optional<std::string>()> cluster;         // JSON; none without the cluster section
   std::function<void(int status)> hook_answered;               // metrics: every answer on the hook path
   std::function<void(std::string_view target)> auth_failed;    // a 401: metrics, rate-limited log
   std::function<const std::optional<std::string>&()> token;    // bearer token, if configured

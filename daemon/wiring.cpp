@@ -27,6 +27,7 @@ Routes daemon_routes(Components& components, metrics::Metrics& metrics,
   routes.hook = [&components](HookReport&& r) { return components.hook(std::move(r)); };
   routes.sweep = [&components](std::string_view id) { return components.sweep(id); };
   routes.reset = [&components](std::string_view id) { return components.reset(id); };
+  routes.cluster = [&components] { return components.cluster_json(); };
   routes.hook_answered = [&metrics](int code) { metrics.hook_request(code); };
   // healthsweep_auth_failures_total exists (0) from the start (metrics/families).
   // One limiter shared by every copy of the routes.

@@ -114,6 +114,22 @@ inline constexpr FamilySpec store_events_dropped{
     "healthsweep_store_events_dropped_total", Kind::counter, {},
     "Events dropped because the spool could not be written and the memory queue was full."};
 
+inline constexpr FamilySpec cluster_members{
+    "healthsweep_cluster_members", Kind::gauge, {},
+    "Instances whose lease in PostgreSQL is live, as this instance last read them (cluster section)."};
+inline constexpr FamilySpec cluster_lease_held{
+    "healthsweep_cluster_lease_held", Kind::gauge, {},
+    "1 while this instance holds its lease and is within its renew deadline (may remediate), else 0."};
+inline constexpr FamilySpec cluster_epoch{
+    "healthsweep_cluster_epoch", Kind::gauge, {},
+    "The epoch of this instance's current lease (fencing token; 0 while it holds none)."};
+inline constexpr FamilySpec cluster_lease_renew_failures{
+    "healthsweep_cluster_lease_renew_failures_total", Kind::counter, {},
+    "Lease acquisitions or renewals that PostgreSQL did not answer in time or refused with an error."};
+inline constexpr FamilySpec cluster_leases_lost{
+    "healthsweep_cluster_leases_lost_total", Kind::counter, {},
+    "Times this instance stopped holding its lease: fenced by its renew deadline, or found expired."};
+
 }  // namespace family
 
 // Every family above, each once.

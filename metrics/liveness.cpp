@@ -26,6 +26,7 @@ std::string_view to_string(Subsystem s) {
     case Subsystem::redis: return "redis";
     case Subsystem::engine: return "engine";
     case Subsystem::store: return "store";
+    case Subsystem::cluster: return "cluster";
   }
   return "?";
 }

@@ -15,11 +15,12 @@
 
 namespace healthsweep::metrics {
 
-enum class Subsystem { passive, proactive, reactive, redis, engine, store };
-inline constexpr std::size_t subsystem_count = 6;
+// cluster: this instance's lease in PostgreSQL renewed (cluster section).
+enum class Subsystem { passive, proactive, reactive, redis, engine, store, cluster };
+inline constexpr std::size_t subsystem_count = 7;
 inline constexpr std::array<Subsystem, subsystem_count> all_subsystems{
-    Subsystem::passive, Subsystem::proactive, Subsystem::reactive,
-    Subsystem::redis,   Subsystem::engine,    Subsystem::store};
+    Subsystem::passive, Subsystem::proactive, Subsystem::reactive, Subsystem::redis,
+    Subsystem::engine,  Subsystem::store,     Subsystem::cluster};
 std::string_view to_string(Subsystem s);
 
 enum class Status { ok, stale, disabled };

@@ -101,6 +101,10 @@ struct Metrics::Impl {
                              single<Counter>(r, family::proactive_process_exits),
                              single<Gauge>(r, family::proactive_watched_processes),
                              single<Gauge>(r, family::proactive_event_stream_up)};
+  ClusterMetrics cluster{single<Gauge>(r, family::cluster_members), single<Gauge>(r, family::cluster_lease_held),
+                         single<Gauge>(r, family::cluster_epoch),
+                         single<Counter>(r, family::cluster_lease_renew_failures),
+                         single<Counter>(r, family::cluster_leases_lost)};
 };
 
 Metrics::Metrics(std::string_view version) : impl_(std::make_unique<Impl>()) {
@@ -182,5 +186,7 @@ void Metrics::connection_refused(std::string_view reason) {
 ReactiveMetrics Metrics::reactive() { return impl_->reactive; }
 
 ProactiveMetrics Metrics::proactive() { return impl_->proactive; }
+
+ClusterMetrics Metrics::cluster() { return impl_->cluster; }
 
 }  // namespace healthsweep::metrics

@@ -32,6 +32,15 @@ struct ProactiveMetrics {
   prometheus::Gauge& event_stream_up;
 };
 
+// The cluster membership's gauges and counters (families.hpp: cluster_*).
+struct ClusterMetrics {
+  prometheus::Gauge& members;
+  prometheus::Gauge& lease_held;
+  prometheus::Gauge& epoch;
+  prometheus::Counter& renew_failures;
+  prometheus::Counter& leases_lost;
+};
+
 class Metrics {
  public:
   explicit Metrics(std::string_view version);
@@ -70,6 +79,7 @@ class Metrics {
   // references live as long as this Metrics.
   ReactiveMetrics reactive();
   ProactiveMetrics proactive();
+  ClusterMetrics cluster();
 
  private:
   struct Impl;

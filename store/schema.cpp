@@ -5,7 +5,7 @@
 namespace healthsweep::store {
 
 namespace {
-constexpr std::array<Migration, 3> all{{
+constexpr std::array<Migration, 4> all{{
     {1, R"(
 CREATE TABLE healthsweep_targets (
   id text PRIMARY KEY,
@@ -30,6 +30,20 @@ CREATE TABLE healthsweep_events (
     {2, "CREATE INDEX healthsweep_events_target_at ON healthsweep_events (target, at);"},
     // The crash-loop window's restarts: a restarted daemon keeps its backoff.
     {3, "ALTER TABLE healthsweep_targets ADD COLUMN recent_restarts timestamptz[] NOT NULL DEFAULT '{}';"},
+    // The cluster's leases (issue 14): one row per instance id; the epoch, a
+    // fencing token, is new at every acquisition (cluster/lease_sql.hpp).
+    {4, R"(
+CREATE SEQUENCE healthsweep_epochs;
+CREATE TABLE healthsweep_members (
+  instance_id text PRIMARY KEY,
+  advertise text NOT NULL,
+  epoch bigint NOT NULL,
+  acquired_at timestamptz NOT NULL,
+  renewed_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL,
+  targets int NOT NULL DEFAULT 0,
+  offline int NOT NULL DEFAULT 0
+);)"},
 }};
 }  // namespace
 

@@ -108,7 +108,8 @@ check_rules_contract() {
 }
 
 # The rules may use only SPEC section 5's metrics (plus up and process_*) and
-# the extras README documents (reloads, the spool's write errors and drops).
+# the extras README documents (reloads, the spool's write errors and drops,
+# the cluster's lost leases).
 check_rules_metric_names() {
   local allowed=" healthsweep_build_info healthsweep_targets healthsweep_subsystem_up
     healthsweep_subsystem_last_tick_timestamp_seconds healthsweep_sweep_runs_total
@@ -117,7 +118,7 @@ check_rules_metric_names() {
     healthsweep_remediations_total healthsweep_hook_requests_total
     healthsweep_failsafe_active healthsweep_store_spool_events
     healthsweep_config_reloads_total healthsweep_store_spool_write_errors_total
-    healthsweep_store_events_dropped_total "
+    healthsweep_store_events_dropped_total healthsweep_cluster_leases_lost_total "
   allowed=$(tr -s '[:space:]' ' ' <<<" $allowed ")  # " a b ... z ": one space around each name
   local used unknown=()
   used=$(sed -E 's/#.*//' "$rules" | grep -oE '\bhealthsweep_[a-z0-9_]+' | sort -u)

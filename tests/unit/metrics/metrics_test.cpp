@@ -62,6 +62,11 @@ const std::vector<Expected>& expected_families() {
       {"healthsweep_proactive_event_stream_up", "gauge", {}},
       {"healthsweep_store_spool_write_errors_total", "counter", {}},
       {"healthsweep_store_events_dropped_total", "counter", {}},
+      {"healthsweep_cluster_members", "gauge", {}},
+      {"healthsweep_cluster_lease_held", "gauge", {}},
+      {"healthsweep_cluster_epoch", "gauge", {}},
+      {"healthsweep_cluster_lease_renew_failures_total", "counter", {}},
+      {"healthsweep_cluster_leases_lost_total", "counter", {}},
   };
   return all;
 }

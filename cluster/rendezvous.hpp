@@ -1,0 +1,23 @@
+// Rendezvous (highest-random-weight) hashing: which live instance owns a
+// target that no instance sees locally (static targets, postgres_query).
+// Every instance computes the same answer from the same member list, with no
+// coordination; when an instance joins or leaves, only the targets it wins
+// or held move (about 1/N of them), where `hash % N` would move almost all.
+// The hash is fixed (FNV-1a, then a 64-bit finalizer), never std::hash: the
+// instances may be different builds on different hosts.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace healthsweep::cluster {
+
+std::uint64_t rendezvous_weight(std::string_view instance_id, std::string_view target_id);
+
+// The owner among `members` (instance ids); empty when there are none. Ties
+// (astronomically unlikely) go to the smaller instance id, so all agree.
+std::string_view rendezvous_owner(std::string_view target_id, std::span<const std::string> members);
+
+}  // namespace healthsweep::cluster
