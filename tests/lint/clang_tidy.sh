@@ -24,7 +24,7 @@ if [ -z "$tidy" ]; then
 fi
 [ -f "$build/compile_commands.json" ] || { echo "no $build/compile_commands.json (CMAKE_EXPORT_COMPILE_COMMANDS)"; exit 1; }
 
-dirs='config|metrics|clients|sweeps|store|ctl|daemon'
+dirs='config|metrics|clients|sweeps|store|ctl|cluster|daemon'
 files=$(python3 - "$src" "$build" "$dirs" <<'PY'
 import json, re, sys
 src, build, dirs = sys.argv[1:4]
