@@ -27,7 +27,10 @@ TEST_P(ProcessArming, AFleetsWatchesAreArmedSeveralInspectsAtATime) {
     p.run(p.name(std::string("a").append(suffix)), std::string("ws-a").append(suffix));
   }
   TempDir dir;
-  RecordingProxy proxy(dir.file("engine.sock"), p.socket());
+  // Each answer held 100 ms: inspects sent at once are seen in flight
+  // together even when the engine answers one before the next arrives (CI
+  // saw max_in_flight 1 on Docker without it, 1 run in 3 under load).
+  RecordingProxy proxy(dir.file("engine.sock"), p.socket(), /*forward_events=*/true, 100ms);
   std::string config = "engine:\n  socket: \"";
   config.append(proxy.path()).append("\"\ntargets:\n  engine_label: \"").append(p.label()).append("\"\n");
   config.append("sweeps:\n  proactive: { interval: 1h, timeout: 25s }\nliveness: { stale_after: 2h }\n");

@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -23,6 +24,7 @@ constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 struct RecordingProxy::Impl {
   std::string path, engine;
   bool forward_events = true;
+  std::chrono::milliseconds answer_delay{0};
   net::io_context ioc;
   stream::acceptor acceptor{ioc};
   mutable std::mutex mu;
@@ -45,6 +47,10 @@ struct RecordingProxy::Impl {
       auto [ec, n] = co_await from->async_read_some(net::buffer(buf), nothrow);
       if (ec) break;
       if (!record && exchange->awaiting) {  // the answer begins
+        if (answer_delay.count() > 0) {
+          net::steady_timer hold(ioc, answer_delay);
+          co_await hold.async_wait(nothrow);
+        }
         std::lock_guard lock(mu);
         exchange->awaiting = false;
         --in_flight;
@@ -91,9 +97,10 @@ struct RecordingProxy::Impl {
 };
 
 RecordingProxy::RecordingProxy(const std::string& listen_path, const std::string& engine_path,
-                               bool forward_events)
+                               bool forward_events, std::chrono::milliseconds answer_delay)
     : impl_(std::make_unique<Impl>()) {
   impl_->forward_events = forward_events;
+  impl_->answer_delay = answer_delay;
   impl_->path = listen_path;
   impl_->engine = engine_path;
   std::remove(listen_path.c_str());

@@ -4,6 +4,7 @@
 // thread and io_context; stops and joins on destruction.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -14,8 +15,11 @@ class RecordingProxy {
   // forward_events = false: requests for /events are swallowed (the
   // connection stays open, nothing comes back), so a test sees what the
   // daemon does without the engine's event stream.
+  // answer_delay: each answer (the event stream's excepted) is held this
+  // long before it is passed on, so requests the daemon sends at once are
+  // seen in flight together however fast the engine answers.
   RecordingProxy(const std::string& listen_path, const std::string& engine_path,
-                 bool forward_events = true);
+                 bool forward_events = true, std::chrono::milliseconds answer_delay = {});
   ~RecordingProxy();
   RecordingProxy(const RecordingProxy&) = delete;
   RecordingProxy& operator=(const RecordingProxy&) = delete;
