@@ -176,14 +176,13 @@ struct Membership::Impl {
 
   net::awaitable<void> loop() {
     while (!stopping) {
-      live.loop_tick(Subsystem::cluster);
-      if (epoch != 0 && !may_act()) lose("not renewed within the renew deadline");
+      live.loop_tick(Subsystem::cluster);  // the deadline itself is fence_timer's
       if (!conn.connected()) {
         const auto e = co_await conn.connect(options.dsn, statement_timeout());
         if (!e.empty()) problem("PostgreSQL unreachable: " + e);
       }
       if (!stopping && conn.connected()) {
-        if (epoch == 0 && co_await acquire()) {}
+        if (epoch == 0) co_await acquire();
         if (!stopping && epoch != 0 && conn.connected()) co_await renew();
       }
       gauges();
