@@ -16,8 +16,13 @@ namespace healthsweep::store {
 namespace net = boost::asio;
 
 SpoolKeeper::SpoolKeeper(net::any_io_executor ex, std::string dir, const std::deque<Event>& queue,
-                         metrics::Metrics& m, std::size_t memory_cap)
-    : file_(std::move(dir)), queue_(queue), m_(m), memory_cap_(memory_cap), timer_(ex) {}
+                         metrics::Metrics& m, std::size_t memory_cap, SpoolSync::FlushFd flush_fd)
+    : file_(std::move(dir)),
+      queue_(queue),
+      m_(m),
+      memory_cap_(memory_cap),
+      timer_(ex),
+      flush_fd_(std::move(flush_fd)) {}
 
 void SpoolKeeper::failed(const std::exception& x) {
   m_.spool_write_error();
@@ -38,9 +43,12 @@ bool SpoolKeeper::keep(const Event& e) {
     try {
       file_.write(e);
       if (!sync_)
-        sync_ = std::make_unique<SpoolSync>(timer_.get_executor(), [w = weak_from_this()](int error) {
-          if (auto self = w.lock()) self->sync_failed(error);
-        });
+        sync_ = std::make_unique<SpoolSync>(
+            timer_.get_executor(),
+            [w = weak_from_this()](int error) {
+              if (auto self = w.lock()) self->sync_failed(error);
+            },
+            flush_fd_);
       sync_->request(file_.append_fd(), file_.generation());
       works();
       return true;

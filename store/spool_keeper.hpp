@@ -36,8 +36,10 @@ class SpoolKeeper : public std::enable_shared_from_this<SpoolKeeper> {
 
   // `queue` is the store's queue (every event not yet written, in order):
   // what compact() writes. Creates dir if needed (throws when it cannot).
+  // flush_fd: see SpoolSync (tests only).
   SpoolKeeper(boost::asio::any_io_executor ex, std::string dir, const std::deque<Event>& queue,
-              metrics::Metrics& m, std::size_t memory_cap);
+              metrics::Metrics& m, std::size_t memory_cap,
+              SpoolSync::FlushFd flush_fd = SpoolSync::fdatasync_fd);
   const std::string& path() const { return file_.path(); }
   // What a previous run left (see SpoolFile::load).
   std::deque<Event> load() { return file_.load(); }
@@ -64,6 +66,7 @@ class SpoolKeeper : public std::enable_shared_from_this<SpoolKeeper> {
   metrics::Metrics& m_;
   std::size_t memory_cap_;
   boost::asio::steady_timer timer_;
+  SpoolSync::FlushFd flush_fd_;
   std::unique_ptr<SpoolSync> sync_;  // made at the first write: it needs weak_from_this()
   bool behind_ = false, failing_ = false, dropping_ = false, respooling_ = false, stopped_ = false;
 };

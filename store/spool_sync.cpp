@@ -11,8 +11,13 @@
 
 namespace healthsweep::store {
 
-SpoolSync::SpoolSync(boost::asio::any_io_executor loop, std::function<void(int)> failed)
-    : loop_(std::move(loop)), failed_(std::move(failed)), thread_([this] { run(); }) {}
+int SpoolSync::fdatasync_fd(int fd) { return ::fdatasync(fd) == 0 ? 0 : errno; }
+
+SpoolSync::SpoolSync(boost::asio::any_io_executor loop, std::function<void(int)> failed, FlushFd flush_fd)
+    : loop_(std::move(loop)),
+      failed_(std::move(failed)),
+      flush_fd_(std::move(flush_fd)),
+      thread_([this] { run(); }) {}
 
 SpoolSync::~SpoolSync() {
   {
@@ -31,7 +36,7 @@ void SpoolSync::request(int fd, std::uint64_t file) {
     const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (copy < 0) {
       // No descriptor to spare: sync here, on the loop, rather than not at all.
-      const int error = ::fdatasync(fd) == 0 ? 0 : errno;
+      const int error = flush_fd_(fd);
       completed_ = requested_;  // older files were synced by the rewrite that replaced them
       synced_.notify_all();
       if (error) boost::asio::post(loop_, [f = failed_, error] { f(error); });
@@ -62,7 +67,7 @@ void SpoolSync::run() {
     const auto covered = requested_;  // every request so far wrote before this sync starts
     pending_fd_ = -1;
     lock.unlock();
-    const int error = ::fdatasync(fd) == 0 ? 0 : errno;
+    const int error = flush_fd_(fd);
     ::close(fd);
     ++syncs_;
     if (error) boost::asio::post(loop_, [f = failed_, error] { f(error); });

@@ -22,8 +22,15 @@ namespace healthsweep::store {
 
 class SpoolSync {
  public:
-  // done(errno) runs on `loop` after a failed fdatasync (0 is never reported).
-  SpoolSync(boost::asio::any_io_executor loop, std::function<void(int error)> failed);
+  // Flushes one descriptor to the disk: 0 or an errno. fdatasync(2) unless a
+  // test holds the sync thread inside it (the only way to make the batching
+  // it measures independent of how fast this machine's disk is).
+  using FlushFd = std::function<int(int fd)>;
+  static int fdatasync_fd(int fd);
+
+  // failed(errno) runs on `loop` after a failed flush (0 is never reported).
+  SpoolSync(boost::asio::any_io_executor loop, std::function<void(int error)> failed,
+            FlushFd flush_fd = fdatasync_fd);
   ~SpoolSync();  // flushes what is pending, then joins
   SpoolSync(const SpoolSync&) = delete;
   SpoolSync& operator=(const SpoolSync&) = delete;
@@ -41,6 +48,7 @@ class SpoolSync {
 
   boost::asio::any_io_executor loop_;
   std::function<void(int)> failed_;
+  FlushFd flush_fd_;
   std::mutex mu_;
   std::condition_variable wake_, synced_;
   int pending_fd_ = -1;  // a dup: the loop may close its own meanwhile
