@@ -1,0 +1,34 @@
+// Which live instance owns a target (issue 14): exactly one, computed alike
+// by every instance from the same member list, with no coordination.
+//   - pinned (postgres_query's third column `instance`): that instance while
+//     it is live, else nobody: a pin says only that host can judge it, so the
+//     target stays unowned (and alerted on) rather than judged from afar;
+//   - seen on an engine: rendezvous among the live members on that engine
+//     (locality: one daemon per host owns its host's containers; two on one
+//     host split them);
+//   - otherwise (static targets, postgres_query rows): rendezvous among all
+//     live members, so a joining or leaving instance moves about 1/N.
+// Not applied yet: the fleet does not filter by it (README, issue 14).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace healthsweep::cluster {
+
+struct Locality {
+  std::string engine;  // the engine's ID the container was seen on; empty: none
+  std::string pinned;  // an instance id; empty: none
+};
+
+struct LiveMember {
+  std::string instance_id;
+  std::string engine;  // the ID of the engine this instance watches; empty: none
+};
+
+// The owner's instance id; empty when no live member may own the target.
+std::string_view owner_of(std::string_view target, const Locality& where, std::span<const LiveMember> live);
+
+}  // namespace healthsweep::cluster
