@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include "metrics/time_format.hpp"
 
 namespace healthsweep::cluster {
@@ -13,8 +15,11 @@ double seconds(std::chrono::milliseconds ms) { return seconds(static_cast<std::i
 
 std::string cluster_json(const Membership& membership) {
   const auto& o = membership.options();
+  const auto owners = membership.owners();
   boost::json::array members;
   for (const Member& m : membership.members()) {
+    const bool owner = std::any_of(owners.begin(), owners.end(),
+                                   [&](const LiveMember& x) { return x.instance_id == m.instance_id; });
     const auto acquired = std::chrono::system_clock::time_point(std::chrono::microseconds(m.acquired_at_us));
     members.push_back(boost::json::object{
         {"instance_id", m.instance_id},
@@ -24,6 +29,8 @@ std::string cluster_json(const Membership& membership) {
         {"acquired_at", metrics::format_rfc3339_ms(acquired)},
         {"renewed_seconds_ago", seconds(m.renewed_ago_ms)},
         {"expires_in_seconds", seconds(m.expires_in_ms)},
+        {"engine", m.engine},
+        {"owner", owner},  // counted in ownership by this instance (see Membership::owners)
         {"targets", m.targets},
         {"offline", m.offline},
     });

@@ -40,6 +40,9 @@ struct Membership::Impl {
   net::steady_timer timer;
   net::steady_timer fence_timer;  // fires at fence_at
   std::function<void(bool)> changed;
+  std::function<void()> owners_changed;
+  std::vector<LiveMember> owners;  // as owners() returns them
+  std::string engine;              // published with the lease
   bool acting = false;  // what `changed` was last told
   bool started = false, stopping = false, running = false;
 
@@ -70,6 +73,29 @@ struct Membership::Impl {
     metrics.leases_lost.Increment();
     epoch = 0;
     notify();
+    update_owners();  // this instance owns nothing any more
+  }
+
+  std::vector<LiveMember> compute_owners() const {
+    std::vector<LiveMember> out;
+    const auto r = options.renew_every.count();
+    for (const Member& m : members) {
+      const bool self = m.instance_id == options.instance_id;
+      if (self ? (may_act() && m.held_ms >= 4 * r) : (m.live && m.held_ms >= 2 * r))
+        out.push_back(LiveMember{m.instance_id, self ? engine : m.engine});
+    }
+    return out;  // members are read in id order
+  }
+
+  void update_owners() {
+    auto next = compute_owners();
+    const auto same = [](const LiveMember& a, const LiveMember& b) {
+      return a.instance_id == b.instance_id && a.engine == b.engine;
+    };
+    if (std::equal(next.begin(), next.end(), owners.begin(), owners.end(), same)) return;
+    owners = std::move(next);
+    spdlog::info("cluster: {} instance(s) own targets now", owners.size());
+    if (owners_changed) owners_changed();
   }
 
   // A renewal (or acquisition) confirmed: acting until the new deadline, and
@@ -111,6 +137,7 @@ struct Membership::Impl {
     p.emplace_back(std::to_string(options.lease.count()));
     p.emplace_back(std::to_string(targets));
     p.emplace_back(std::to_string(offline));
+    p.emplace_back(engine);
     return p;
   }
 
@@ -151,7 +178,7 @@ struct Membership::Impl {
     }
     std::vector<Member> read;
     for (const auto& row : r.rows) {
-      if (row.size() < 9 || !row[1]) continue;
+      if (row.size() < 11 || !row[1]) continue;
       Member m;
       m.instance_id = *row[1];
       m.advertise = row[2].value_or("");
@@ -161,6 +188,8 @@ struct Membership::Impl {
       m.acquired_at_us = to_int(row[6]);
       m.targets = static_cast<int>(to_int(row[7]));
       m.offline = static_cast<int>(to_int(row[8]));
+      m.engine = row[9].value_or("");
+      m.held_ms = to_int(row[10]);
       m.live = m.expires_in_ms > 0;
       if (held && m.instance_id == options.instance_id) {  // the snapshot predates the renewal
         m.expires_in_ms = options.lease.count();
@@ -168,10 +197,12 @@ struct Membership::Impl {
         m.live = true;
         m.targets = targets;
         m.offline = offline;
+        m.engine = engine;
       }
       read.push_back(std::move(m));
     }
     members = std::move(read);
+    update_owners();
   }
 
   net::awaitable<void> loop() {
@@ -257,6 +288,10 @@ std::vector<std::string> Membership::live_ids() const {
 }
 
 void Membership::on_change(std::function<void(bool)> handler) { impl_->changed = std::move(handler); }
+
+std::vector<LiveMember> Membership::owners() const { return impl_->owners; }
+void Membership::on_owners_change(std::function<void()> handler) { impl_->owners_changed = std::move(handler); }
+void Membership::set_engine(std::string engine_id) { impl_->engine = std::move(engine_id); }
 
 void Membership::count_with(std::function<std::pair<int, int>()> counts) { impl_->counts = std::move(counts); }
 const MembershipOptions& Membership::options() const { return impl_->options; }

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/ownership.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 
@@ -37,6 +38,8 @@ struct Member {
   std::int64_t renewed_ago_ms = 0;
   std::int64_t acquired_at_us = 0;   // Unix time, microseconds
   int targets = 0, offline = 0;      // as that instance last published them
+  std::string engine;                // the engine's ID it watches; empty: none (yet)
+  std::int64_t held_ms = 0;          // since it acquired this lease (PostgreSQL's clock)
 };
 
 struct MembershipOptions {
@@ -69,6 +72,19 @@ class Membership {
   // (a timer of its own, not the next turn of the renew loop), and when a
   // lease is acquired. The daemon pauses remediation with it.
   void on_change(std::function<void(bool may_act)> handler);
+  // The members that own targets (cluster/ownership.hpp), sorted by id:
+  // live, and holding their lease long enough that every peer has read the
+  // member list since they joined, so a target moves only after its old
+  // owner let it go: a peer counts as an owner once it held its lease for
+  // 2 x renew_every, this instance itself only after 4 x renew_every (each
+  // live peer reads once per renew_every). Until then its share is judged by
+  // nobody, briefly, rather than by two. Empty of this instance while it
+  // may not act.
+  std::vector<LiveMember> owners() const;
+  // Called on the loop when owners() changed.
+  void on_owners_change(std::function<void()> handler);
+  // The ID of the engine this instance watches, published with its lease.
+  void set_engine(std::string engine_id);
   // Asked before every renewal: this instance's targets and how many of
   // them are offline, published in its row (the fleet-wide fail-safe reads them).
   void count_with(std::function<std::pair<int, int>()> counts);

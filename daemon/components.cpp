@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
@@ -12,6 +13,7 @@
 #include "clients/net/log_failure.hpp"
 #include "cluster/cluster_json.hpp"
 #include "cluster/membership.hpp"
+#include "cluster/ownership.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "store/store.hpp"
@@ -82,8 +84,21 @@ struct Components::Impl {
   // Built at start(): the advertised address may need the listener's port.
   std::unique_ptr<cluster::Membership> membership;
   bool passive_targets_dirty = false;
+  // Ownership (cluster/ownership.hpp): the members that own targets as last
+  // read, and the locality key of this instance's engine (empty until the
+  // engine answered: its containers are judged by nobody until then).
+  std::vector<cluster::LiveMember> owners;
+  std::string engine_key;
+  net::steady_timer identity_retry{ioc};
 
   void build();
+  void own_by_cluster();
+  void learn_engine_identity();
+  bool owns(const TargetSpec& spec) const;
+
+  // Last, so destroyed first: coroutines that outlive a turn hold it weakly
+  // and touch nothing of this once it is gone.
+  std::shared_ptr<int> alive = std::make_shared<int>(0);
   void build_store();
   void watch_passive_targets();
   std::vector<TargetSpec> checkable_targets() const;
@@ -111,7 +126,47 @@ void Components::Impl::watch_passive_targets() {
   });
 }
 
+bool Components::Impl::owns(const TargetSpec& spec) const {
+  if (spec.on_engine && engine_key.empty()) return false;
+  const cluster::Locality where{spec.on_engine ? engine_key : std::string(), spec.instance};
+  return cluster::owner_of(spec.id, where, owners) == cfg.cluster.instance_id;
+}
+
+// Several instances: this one judges only the targets it owns. Set before
+// any source names a target; until the lease is held and the members read,
+// it owns none.
+void Components::Impl::own_by_cluster() {
+  fleet.set_ownership([this](const TargetSpec& spec) { return owns(spec); });
+}
+
+// The engine's identity is the locality of its containers: asked until the
+// engine answers (it may be down at startup), then published with the lease.
+void Components::Impl::learn_engine_identity() {
+  net::co_spawn(
+      ioc,
+      [this, life = std::weak_ptr<int>(alive)]() -> net::awaitable<void> {
+        for (;;) {
+          auto r = co_await engine->identity();
+          if (life.expired()) co_return;
+          if (r.ok()) {
+            engine_key = r.value.key();
+            spdlog::info("cluster: engine identity {}: its containers are owned among the instances on it",
+                         engine_key);
+            membership->set_engine(engine_key);
+            fleet.reown();
+            co_return;
+          }
+          boost::system::error_code ec;
+          identity_retry.expires_after(std::chrono::seconds(2));
+          co_await identity_retry.async_wait(net::redirect_error(net::use_awaitable, ec));
+          if (life.expired() || ec) co_return;
+        }
+      },
+      clients::net::log_failure("engine identity"));
+}
+
 void Components::Impl::build() {
+  if (cfg.cluster.enabled) own_by_cluster();
   if (cfg.engine.enabled)
     engine = std::make_unique<EngineClient>(ioc.get_executor(), cfg.engine.socket, cfg.engine.api_version,
                                             cfg.proactive.timeout);
@@ -179,13 +234,24 @@ void Components::Impl::build_store() {
   // Until the rows are read (normally within milliseconds of connecting)
   // remediation goes on without them; a late restore still quarantines.
   store->on_restore([this](std::vector<store::TargetRow> rows) { fleet.restore(store::restored_targets(std::move(rows))); });
+  if (cfg.cluster.enabled) {
+    // Each target's rows are read when this instance takes it over, not all
+    // at startup: most belong to peers, and a startup read is stale by the
+    // time a target moves here.
+    store->restore_only_asked();
+    fleet.on_taken_over([this](std::vector<std::string> ids) { store->restore_rows(std::move(ids)); });
+  }
   if (cfg.targets.postgres_query) {
     target_query = std::make_unique<store::TargetQuery>(
         ioc.get_executor(), cfg.postgres.dsn, *cfg.targets.postgres_query, cfg.targets.targets_refresh,
         [this](std::vector<store::TargetQuery::Row> rows) {
           std::vector<TargetSpec> specs;
           specs.reserve(rows.size());
-          for (auto& r : rows) specs.push_back(TargetSpec{std::move(r.id), std::move(r.container), {}, {}, false});
+          for (auto& r : rows) {
+            TargetSpec spec{std::move(r.id), std::move(r.container), {}, {}, false};
+            spec.instance = std::move(r.instance);
+            specs.push_back(std::move(spec));
+          }
           fleet.replace_source(TargetSources::postgres_source, std::move(specs));
         });
   }
@@ -218,6 +284,11 @@ void Components::start(const std::string& listening) {
     // settle delay after the lease is back (decide::release_suppressed).
     d.fleet.set_source_healthy(cluster_lease_source, false);
     d.membership->on_change([&d](bool may_act) { d.fleet.set_source_healthy(cluster_lease_source, may_act); });
+    d.membership->on_owners_change([&d] {
+      d.owners = d.membership->owners();
+      d.fleet.reown();
+    });
+    if (d.engine) d.learn_engine_identity();
     d.membership->count_with([&d] {
       const auto counts = d.fleet.machine().counts_by_state();
       return std::pair{static_cast<int>(d.fleet.size()),
@@ -233,6 +304,7 @@ void Components::start(const std::string& listening) {
 }
 
 void Components::stop() {
+  impl_->identity_retry.cancel();
   if (impl_->target_query) impl_->target_query->stop();
   if (impl_->proactive) impl_->proactive->stop();
   if (impl_->reactive) impl_->reactive->stop();

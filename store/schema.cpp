@@ -31,7 +31,8 @@ CREATE TABLE healthsweep_events (
     // The crash-loop window's restarts: a restarted daemon keeps its backoff.
     {3, "ALTER TABLE healthsweep_targets ADD COLUMN recent_restarts timestamptz[] NOT NULL DEFAULT '{}';"},
     // The cluster's leases (issue 14): one row per instance id; the epoch, a
-    // fencing token, is new at every acquisition (cluster/lease_sql.hpp).
+    // fencing token, is new at every acquisition (cluster/lease_sql.hpp);
+    // engine: the ID of the engine the instance watches (its locality).
     {4, R"(
 CREATE SEQUENCE healthsweep_epochs;
 CREATE TABLE healthsweep_members (
@@ -42,7 +43,8 @@ CREATE TABLE healthsweep_members (
   renewed_at timestamptz NOT NULL,
   expires_at timestamptz NOT NULL,
   targets int NOT NULL DEFAULT 0,
-  offline int NOT NULL DEFAULT 0
+  offline int NOT NULL DEFAULT 0,
+  engine text NOT NULL DEFAULT ''
 );)"},
 }};
 }  // namespace

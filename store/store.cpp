@@ -92,6 +92,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   std::size_t previous_left = 0;
   bool restored = false;
   std::function<void(std::vector<TargetRow>)> on_restore;
+  // Several instances: no full read at startup; the rows of the targets
+  // this instance takes over, asked for as it takes them (restore_rows).
+  std::vector<std::string> restore_ask;
   // The spool file: its own object, which outlives the store while its
   // periodic rewrite is pending.
   std::shared_ptr<SpoolKeeper> keeper;
@@ -223,16 +226,25 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     co_return true;
   }
 
-  // Reads what the previous run left and hands it to on_restore, once.
+  // Reads what the previous run left (all rows, once) or the rows of the
+  // targets in `only` (a takeover), and hands them to on_restore.
   // False: the connection is gone (try again after reconnecting).
-  net::awaitable<bool> read_targets() {
-    auto r = co_await conn.exec(std::string(read_targets_sql), PgConnection::Params{}, query_timeout);
+  net::awaitable<bool> read_targets(const std::vector<std::string>* only = nullptr) {
+    std::string sql(read_targets_sql);
+    PgConnection::Params params;
+    if (only) {
+      boost::json::array ids;
+      for (const auto& id : *only) ids.emplace_back(id);
+      params.push_back(boost::json::serialize(ids));  // JSON: any id is escaped right
+      sql += " WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))";
+    }
+    auto r = co_await conn.exec(sql, std::move(params), query_timeout);
     if (stopping) co_return true;
     if (!r.ok && r.connection_lost) {
       went_down(r.error);
       co_return false;
     }
-    restored = true;
+    if (!only) restored = true;
     std::vector<TargetRow> rows;
     if (!r.ok) {
       spdlog::error("store: could not read healthsweep_targets ({}): restart history not restored", r.error);
@@ -249,7 +261,10 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
         }
         rows.push_back(std::move(t));
       }
-      spdlog::info("store: {} target rows of the previous run read back", rows.size());
+      if (only)
+        spdlog::info("store: rows of {} targets taken over read back ({} with a history)", only->size(), rows.size());
+      else
+        spdlog::info("store: {} target rows of the previous run read back", rows.size());
     }
     if (on_restore) on_restore(std::move(rows));
     co_return true;
@@ -308,9 +323,18 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
         if (!co_await read_targets()) continue;
         if (stopping) break;
       }
+      if (!restore_ask.empty() && previous_left == 0) {
+        auto ask = std::move(restore_ask);
+        restore_ask.clear();
+        if (!co_await read_targets(&ask)) {  // asked again after reconnecting
+          restore_ask.insert(restore_ask.begin(), ask.begin(), ask.end());
+          continue;
+        }
+        if (stopping) break;
+      }
       if (queue.empty()) {
         co_await sleep(wake, ping_interval);  // record() cuts this short
-        if (stopping || !queue.empty()) continue;
+        if (stopping || !queue.empty() || !restore_ask.empty()) continue;
         auto r = co_await conn.exec("SELECT 1", PgConnection::Params{}, query_timeout);
         if (r.ok) live.tick(Subsystem::store);
         else went_down(r.error);
@@ -360,6 +384,14 @@ void Store::record(Event e) {
   if (!s.spool.keep(e)) return;
   s.queue.push_back(std::move(e));
   s.gauge();
+  s.wake.cancel();
+}
+
+void Store::restore_only_asked() { impl_->restored = true; }
+
+void Store::restore_rows(std::vector<std::string> ids) {
+  auto& s = *impl_;
+  s.restore_ask.insert(s.restore_ask.end(), std::make_move_iterator(ids.begin()), std::make_move_iterator(ids.end()));
   s.wake.cancel();
 }
 

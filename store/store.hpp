@@ -64,6 +64,12 @@ class Store {
   // restore. Called once (an empty list when the read failed); never while
   // PostgreSQL is unreachable. Set before start().
   void on_restore(std::function<void(std::vector<TargetRow>)> handler);
+  // Several instances (issue 14): no full read at startup (call before
+  // start()); instead the rows of `ids`, the targets this instance took
+  // over, go to on_restore as soon as PostgreSQL answers (again after an
+  // outage), one read per call: ask for each id once.
+  void restore_only_asked();
+  void restore_rows(std::vector<std::string> ids);
   // Never blocks on the network or the disk, never loses: spool file (written
   // at once, flushed to the disk in batches off the loop) + queue.
   // Fills e.event_id when empty; a detail_json that is not a JSON object is

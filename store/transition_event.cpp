@@ -9,7 +9,9 @@ namespace healthsweep::store {
 using namespace healthsweep::sweeps::decide;
 
 std::optional<Event> event_of(const Transition& t, const TargetRecord* after) {
-  if (t.added) return std::nullopt;
+  // Appearing is not a state change; a hand-over is not one either, and the
+  // row must stay: the new owner restores the restart history from it.
+  if (t.added || t.handed_over) return std::nullopt;
   Event e;
   e.target = t.target;
   e.from_state = to_string(t.from);

@@ -35,7 +35,13 @@ struct Fleet::Impl {
   HeartbeatLookup heartbeat;
   // Restored rows of targets no source has named yet: taken up when they appear.
   std::unordered_map<std::string, RestoredTarget> pending_restore;
+  Owns owns;  // empty: every target is owned
+  TakenOverHandler taken_over;
   bool stopped = false;
+  bool quiet = false;  // reown(): one summary line, not one per target moved
+
+
+  bool owned(const TargetSpec& spec) const { return !owns || owns(spec); }
 
   boost::json::object object_of(const TargetRecord& r, steady::time_point now,
                                 std::chrono::system_clock::time_point wall) const {
@@ -52,8 +58,13 @@ struct Fleet::Impl {
 };
 
 void Fleet::Impl::record(const Transition& t) {
+  if (quiet && (t.added || t.handed_over)) return;
   if (t.added) {
     spdlog::info("target {} appeared ({})", t.target, to_string(t.to));
+    return;
+  }
+  if (t.handed_over) {
+    spdlog::info("target {} handed over to another instance (was {})", t.target, to_string(t.from));
     return;
   }
   if (t.removed) {
@@ -155,7 +166,16 @@ void Fleet::replace_source(std::string_view source, std::vector<TargetSpec> spec
   const auto now = steady::now();
   Effects fx;
   for (const auto& id : diff.removals) fx.append(impl_->machine.remove(id, now));
+  std::vector<std::string> taken;
   for (const auto& spec : diff.upserts) {
+    if (!impl_->owned(spec)) {
+      // A changed spec (a pin, a container seen on another engine) may move it.
+      fx.append(impl_->machine.hand_over(spec.id, now));
+      continue;
+    }
+    // A target already named but judged elsewhere until now: a takeover.
+    if (impl_->owns && !impl_->machine.find(spec.id) && !impl_->pending_restore.contains(spec.id))
+      taken.push_back(spec.id);
     fx.append(impl_->machine.upsert(spec, now));
     if (auto it = impl_->pending_restore.find(spec.id); it != impl_->pending_restore.end()) {
       fx.append(impl_->machine.restore(it->second, now));
@@ -163,7 +183,44 @@ void Fleet::replace_source(std::string_view source, std::vector<TargetSpec> spec
     }
   }
   impl_->apply(std::move(fx));
+  if (!taken.empty() && impl_->taken_over) impl_->taken_over(std::move(taken));
 }
+
+void Fleet::set_ownership(Owns owns) {
+  impl_->owns = std::move(owns);
+  reown();
+}
+
+void Fleet::on_taken_over(TakenOverHandler h) { impl_->taken_over = std::move(h); }
+
+void Fleet::reown() {
+  const auto now = steady::now();
+  Effects fx;
+  std::vector<std::string> taken;
+  std::size_t handed = 0;
+  for (const auto& [id, spec] : impl_->sources.merged()) {
+    const bool here = impl_->machine.find(id) != nullptr;
+    const bool owned = impl_->owned(spec);
+    if (here && !owned) {
+      fx.append(impl_->machine.hand_over(id, now));
+      ++handed;
+    } else if (!here && owned) {
+      fx.append(impl_->machine.upsert(spec, now));
+      // Rows read at startup are stale by now: the new owner reads them again.
+      impl_->pending_restore.erase(id);
+      taken.push_back(id);
+    }
+  }
+  impl_->quiet = true;
+  impl_->apply(std::move(fx));
+  impl_->quiet = false;
+  if (handed > 0 || !taken.empty())
+    spdlog::info("ownership changed: {} targets taken over, {} handed over; {} of {} judged here", taken.size(),
+                 handed, impl_->machine.size(), impl_->sources.merged().size());
+  if (!taken.empty() && impl_->taken_over) impl_->taken_over(std::move(taken));
+}
+
+std::size_t Fleet::known() const { return impl_->sources.merged().size(); }
 
 void Fleet::restore(std::vector<RestoredTarget> rows) {
   const auto now = steady::now();

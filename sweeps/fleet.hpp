@@ -60,6 +60,21 @@ class Fleet {
   // target no source names yet takes it up when it appears.
   void restore(std::vector<decide::RestoredTarget> rows);
 
+  // Several instances (issue 14): which of the sources' targets this
+  // instance judges. The sources keep every target they name; only owned
+  // ones are in the state machine. Without a predicate all are owned.
+  using Owns = std::function<bool(const decide::TargetSpec&)>;
+  void set_ownership(Owns owns);
+  // The predicate's answers may have changed (members joined or left, a
+  // lease was lost or won): targets no longer owned are handed over (no
+  // event, their rows stay), newly owned ones taken up in state unknown and
+  // passed to on_taken_over, whose rows are to be restored (restore()).
+  void reown();
+  using TakenOverHandler = std::function<void(std::vector<std::string> ids)>;
+  void on_taken_over(TakenOverHandler h);
+  // Every target the sources name, owned here or not.
+  std::size_t known() const;
+
   // Views.
   bool contains(std::string_view id) const;
   std::optional<decide::TargetSpec> spec(std::string_view id) const;

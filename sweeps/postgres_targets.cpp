@@ -51,7 +51,8 @@ struct TargetQuery::Impl : std::enable_shared_from_this<TargetQuery::Impl> {
     rows.reserve(result.rows.size());
     for (const auto& r : result.rows) {
       if (r.empty() || !r[0] || r[0]->empty()) continue;  // a row without an id names nothing
-      rows.push_back(Row{*r[0], r.size() > 1 && r[1] ? *r[1] : std::string()});
+      rows.push_back(Row{*r[0], r.size() > 1 && r[1] ? *r[1] : std::string(),
+                         r.size() > 2 && r[2] ? *r[2] : std::string()});
     }
     if (!last_error.empty()) spdlog::info("postgres_query: reading targets again ({} rows)", rows.size());
     last_error.clear();

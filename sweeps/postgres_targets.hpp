@@ -1,4 +1,5 @@
-// targets.postgres_query: a SQL query returning (id, container) rows, re-read
+// targets.postgres_query: a SQL query returning (id, container[, instance])
+// rows (instance: the cluster instance that alone may judge it), re-read
 // every targets_refresh on a connection of its own. A failed read keeps the
 // last list: a database outage never removes targets.
 #pragma once
@@ -18,6 +19,7 @@ class TargetQuery {
   struct Row {
     std::string id;
     std::string container;  // empty when the query returns no second column or null
+    std::string instance;   // empty when there is no third column or null
   };
   using Handler = std::function<void(std::vector<Row>)>;
 

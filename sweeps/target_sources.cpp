@@ -22,7 +22,7 @@ bool operator==(const TargetSpec& a, const TargetSpec& b) {
   const bool same_tcp = a.tcp.has_value() == b.tcp.has_value() &&
                         (!a.tcp || (a.tcp->host == b.tcp->host && a.tcp->port == b.tcp->port));
   return a.id == b.id && a.container == b.container && a.http == b.http && same_tcp &&
-         a.paused == b.paused;
+         a.paused == b.paused && a.on_engine == b.on_engine && a.instance == b.instance;
 }
 
 TargetSpec TargetSources::merge(const std::string& id) const {
@@ -36,6 +36,8 @@ TargetSpec TargetSources::merge(const std::string& id) const {
     if (out.http.empty()) out.http = s.http;
     if (!out.tcp) out.tcp = s.tcp;
     out.paused = out.paused || s.paused;
+    if (out.instance.empty()) out.instance = s.instance;
+    out.on_engine = out.on_engine || source == engine_source;
   }
   return out;
 }

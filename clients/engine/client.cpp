@@ -161,6 +161,28 @@ net::awaitable<EngineResult<ContainerInfo>> do_inspect(std::shared_ptr<Impl> sel
   co_return parsed;
 }
 
+net::awaitable<EngineResult<EngineIdentity>> do_info(std::shared_ptr<Impl> self) {
+  std::string target = self->versioned("/info"), op = "info";
+  auto raw = co_await Impl::request(self, http::verb::get, std::move(target), std::move(op), self->timeout);
+  auto r = failed_like<EngineIdentity>(raw);
+  if (!raw.ok()) co_return r;
+  apply_http_status(r, raw.value.status, raw.value.body, "info");
+  if (!r.ok()) co_return r;
+  auto parsed = parse_identity(raw.value.body);
+  parsed.http_status = raw.value.status;
+  co_return parsed;
+}
+
+// Asked twice: an ID that changes between calls (Podman) names nothing.
+net::awaitable<EngineResult<EngineIdentity>> do_identity(std::shared_ptr<Impl> self) {
+  auto first = co_await do_info(self);
+  if (!first.ok()) co_return first;
+  auto second = co_await do_info(self);
+  if (!second.ok()) co_return second;
+  if (second.value.id != first.value.id || second.value.id.empty()) second.value.id = "root:" + second.value.root;
+  co_return second;
+}
+
 net::awaitable<EngineResult<void>> do_post(std::shared_ptr<Impl> self, std::string id, std::string action,
                                            Params params, std::chrono::milliseconds timeout) {
   const auto target = make_target(self->versioned("/containers"), {id, action}, params);
@@ -201,6 +223,10 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> EngineClient::list_w
 
 net::awaitable<EngineResult<ContainerInfo>> EngineClient::inspect(std::string_view id_or_name) {
   return guarded("inspect " + std::string(id_or_name), do_inspect(impl_, std::string(id_or_name)));
+}
+
+net::awaitable<EngineResult<EngineIdentity>> EngineClient::identity() {
+  return guarded("info", do_identity(impl_));
 }
 
 net::awaitable<EngineResult<void>> EngineClient::restart(std::string_view id_or_name, int stop_timeout_s) {

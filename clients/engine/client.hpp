@@ -101,6 +101,9 @@ class EngineClient {
       std::string_view label_key,
       std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
+  // GET /{v}/info (twice): the engine's ID and host name (EngineIdentity).
+  boost::asio::awaitable<EngineResult<EngineIdentity>> identity();
+
   // GET /{v}/containers/{id}/json; an unknown container is ec == EngineErrc::not_found.
   boost::asio::awaitable<EngineResult<ContainerInfo>> inspect(std::string_view id_or_name);
 

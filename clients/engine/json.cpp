@@ -158,6 +158,20 @@ EngineResult<std::vector<ContainerSummary>> parse_container_list(std::string_vie
   return r;
 }
 
+EngineResult<EngineIdentity> parse_identity(std::string_view text) {
+  boost::system::error_code ec;
+  const auto doc = json::parse(text, ec);
+  if (ec) return bad<EngineIdentity>("info is not JSON: " + ec.message());
+  const auto* o = doc.if_object();
+  if (!o) return bad<EngineIdentity>("info is not a JSON object");
+  EngineResult<EngineIdentity> r;
+  r.value.id = string_at(*o, "ID");
+  r.value.name = string_at(*o, "Name");
+  r.value.root = string_at(*o, "DockerRootDir");
+  if (r.value.id.empty() && r.value.name.empty()) return bad<EngineIdentity>("info without ID and Name");
+  return r;
+}
+
 EngineResult<ContainerInfo> parse_inspect(std::string_view text) {
   boost::system::error_code ec;
   const auto doc = json::parse(text, ec);

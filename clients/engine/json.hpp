@@ -20,6 +20,9 @@ EngineResult<std::vector<ContainerSummary>> parse_container_list(std::string_vie
 // GET /containers/{id}/json.
 EngineResult<ContainerInfo> parse_inspect(std::string_view json);
 
+// GET /info: ID and Name (both required).
+EngineResult<EngineIdentity> parse_identity(std::string_view json);
+
 // One line of the GET /events stream.
 EngineResult<EngineEvent> parse_event_line(std::string_view line);
 

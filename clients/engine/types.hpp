@@ -107,4 +107,18 @@ struct EnginePing {
   std::string server;       // Server header, e.g. "Libpod/4.3.1 (linux)"
 };
 
+// GET /info, what tells engines apart: the engine's own ID and the name of
+// its host. Two daemons on one engine read the same; two hosts differ.
+// Docker's ID is fixed for the engine's installation; Podman's compat API
+// makes up a new UUID at every call (seen here with Podman 4.3), so
+// EngineClient::identity() asks twice and, when the IDs differ, names the
+// engine by its storage root (DockerRootDir) on that host instead.
+struct EngineIdentity {
+  std::string id;    // "ID", or "root:<DockerRootDir>" when the ID is not stable
+  std::string name;  // "Name": the engine host's name
+  std::string root;  // "DockerRootDir"
+  // "<Name>/<ID>": the locality key of cluster ownership.
+  std::string key() const { return name + "/" + id; }
+};
+
 }  // namespace healthsweep::clients::engine

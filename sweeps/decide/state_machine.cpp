@@ -26,6 +26,7 @@ StateMachine::StateMachine(const config::Config& config, WallClock wall_clock)
   reason_paused_ = texts_->intern("paused");
   reason_unpaused_ = texts_->intern("unpaused");
   reason_removed_ = texts_->intern("removed: in no source any more");
+  reason_handed_over_ = texts_->intern("handed over: another instance judges it");
   reason_reset_ = texts_->intern("reset by admin");
   reason_restored_quarantine_ = texts_->intern("quarantined before the daemon restarted; reset to retry");
 }
@@ -119,12 +120,21 @@ void StateMachine::pause(TargetRecord& rec, bool paused, steady::time_point now,
 }
 
 Effects StateMachine::remove(std::string_view id, steady::time_point now) {
+  return drop(id, now, /*handed_over=*/false);
+}
+
+Effects StateMachine::hand_over(std::string_view id, steady::time_point now) {
+  return drop(id, now, /*handed_over=*/true);
+}
+
+Effects StateMachine::drop(std::string_view id, steady::time_point now, bool handed_over) {
   Effects fx;
   advance(now, fx);
   TargetRecord* rec = lookup(id);
   if (!rec) return fx;
-  set_state(*rec, State::unknown, Layer::admin, reason_removed_, now, std::nullopt, fx, false,
-            /*removed=*/true);
+  set_state(*rec, State::unknown, Layer::admin, handed_over ? reason_handed_over_ : reason_removed_, now,
+            std::nullopt, fx, false, /*removed=*/true);
+  fx.transitions.back().handed_over = handed_over;
   --counts_[static_cast<std::size_t>(State::unknown)];
   if (!rec->spec.paused) --remediable_;
   failsafe_dirty_ = true;

@@ -97,6 +97,10 @@ class StateMachine {
 
   Effects upsert(const TargetSpec& spec, steady::time_point now);
   Effects remove(std::string_view id, steady::time_point now);
+  // As remove(), for a target another cluster instance judges now (issue
+  // 14): its transition says handed_over, so no event is written and its
+  // row (restart history, quarantine) stays for the new owner to restore.
+  Effects hand_over(std::string_view id, steady::time_point now);
   Effects submit(const Evidence& evidence, steady::time_point now);
   Effects tick(steady::time_point now);
   // When tick() next has work; nullopt: nothing pending.
@@ -150,6 +154,7 @@ class StateMachine {
   };
 
   TargetRecord* lookup(std::string_view id);
+  Effects drop(std::string_view id, steady::time_point now, bool handed_over);
   std::uint32_t allocate_slot();
   void free_slot(TargetRecord& rec);
 
@@ -204,7 +209,7 @@ class StateMachine {
   std::string failsafe_reason_;
 
   // Constant reasons, interned once.
-  Text reason_discovered_, reason_paused_, reason_unpaused_, reason_removed_, reason_reset_,
+  Text reason_discovered_, reason_paused_, reason_unpaused_, reason_removed_, reason_handed_over_, reason_reset_,
       reason_restored_quarantine_;
 };
 

@@ -62,6 +62,9 @@ struct TargetSpec {
   std::string http;       // empty: no HTTP check
   std::optional<config::Endpoint> tcp;
   bool paused = false;
+  // Several instances (issue 14) decide who judges the target from these:
+  bool on_engine = false;  // seen on this instance's engine (engine discovery)
+  std::string instance{};  // pinned to this instance id (postgres_query's third column)
 };
 
 // One state change. The store writes one event row per transition, metrics
@@ -82,6 +85,7 @@ struct Transition {
   std::optional<std::chrono::steady_clock::time_point> observed_at;
   bool added = false;    // the target appeared in a source (from == to == its first state)
   bool removed = false;  // the target left every source (to == unknown)
+  bool handed_over = false;  // removed: another cluster instance judges it now
 };
 
 enum class RemediationKind : std::uint8_t { restart, webhook, mark_offline };

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include <unistd.h>
 
 #include <regex>
@@ -87,6 +89,25 @@ TEST_P(EngineClientReal, PingAnswers) {
   EXPECT_EQ(r.value.api_version, "1.41");
   // Server: "Docker/20.10.24+dfsg1 (linux)" / "Libpod/4.3.1 (linux)"
   EXPECT_NE(r.value.server.find(docker() ? "Docker/" : "Libpod/"), std::string::npos) << r.value.server;
+}
+
+// The locality key of cluster ownership (issue 14): the same at every call
+// and for every client of one engine, so two daemons on one engine agree.
+TEST_P(EngineClientReal, IdentityIsStableAndNamesTheEngine) {
+  auto first = client();
+  auto second = client();
+  auto a = run_on(io_, first.identity());
+  ASSERT_TRUE(a.ok()) << a.error;
+  auto b = run_on(io_, second.identity());
+  ASSERT_TRUE(b.ok()) << b.error;
+  EXPECT_FALSE(a.value.id.empty()) << "ID";
+  // Podman's compat API answers a new UUID at every call: its storage root stands in.
+  if (!docker()) {
+    EXPECT_EQ(a.value.id.rfind("root:/", 0), 0u) << a.value.id;
+  }
+  EXPECT_FALSE(a.value.name.empty()) << "Name";
+  EXPECT_EQ(a.value.key(), b.value.key());
+  std::cout << (docker() ? "docker" : "podman") << " identity: " << a.value.key() << "\n";
 }
 
 TEST_P(EngineClientReal, LabelFilterListsOnlyLabelledContainersInOneCall) {

@@ -283,3 +283,21 @@ TEST(EventLineBuffer, OversizedLineIsDroppedAndTheNextOneKept) {
   EXPECT_EQ(lines, std::vector<std::string>{"short"});
   EXPECT_EQ(buffer.oversized_lines(), 1u);
 }
+
+namespace healthsweep::clients::engine {
+namespace {
+
+TEST(EngineJson, IdentityIsTheEnginesIdAndItsHostsName) {
+  const auto r = parse_identity(R"({"ID":"7TRN:IPZB","Name":"host-1","DockerRootDir":"/var/lib/docker"})");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.value.id, "7TRN:IPZB");
+  EXPECT_EQ(r.value.name, "host-1");
+  EXPECT_EQ(r.value.root, "/var/lib/docker");
+  EXPECT_EQ(r.value.key(), "host-1/7TRN:IPZB");
+  EXPECT_FALSE(parse_identity(R"({"Containers":3})").ok()) << "nothing that tells engines apart";
+  EXPECT_FALSE(parse_identity("[]").ok());
+  EXPECT_FALSE(parse_identity("{").ok());
+}
+
+}  // namespace
+}  // namespace healthsweep::clients::engine

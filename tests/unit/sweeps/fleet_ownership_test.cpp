@@ -1,0 +1,123 @@
+// Fleet::set_ownership()/reown() (issue 14): the sources keep every target;
+// only owned ones are in the state machine. A target that moves away is
+// handed over (a transition marked handed_over: no event, its row stays); a
+// target that moves here is taken up and named to on_taken_over once, for
+// its row to be read. Ownership comes from the spec: engine locality and a
+// pin reach the predicate through TargetSources' merge.
+#include "sweeps/fleet.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <set>
+
+#include "metrics/metrics.hpp"
+#include "store/transition_event.hpp"
+#include "sweeps/decide/state_machine.hpp"
+#include "sweeps/target_sources.hpp"
+
+namespace healthsweep::sweeps {
+using namespace healthsweep::sweeps::decide;
+namespace {
+
+TargetSpec spec(const std::string& id, std::string instance = {}) {
+  TargetSpec s;
+  s.id = id;
+  s.instance = std::move(instance);
+  return s;
+}
+
+struct FleetOwnership : ::testing::Test {
+  boost::asio::io_context ioc;
+  config::Config cfg;
+  metrics::Metrics metrics{"test"};
+  Fleet fleet{ioc.get_executor(), cfg, metrics};
+  std::set<std::string> mine;  // the predicate's answer
+  std::vector<std::vector<std::string>> taken;
+  std::vector<Transition> transitions;
+
+  void SetUp() override {
+    fleet.on_transition([this](const Transition& t) { transitions.push_back(t); });
+    fleet.on_taken_over([this](std::vector<std::string> ids) { taken.push_back(std::move(ids)); });
+    fleet.set_ownership([this](const TargetSpec& s) { return mine.contains(s.id); });
+  }
+  void TearDown() override { fleet.stop(); }
+  std::set<std::string> judged() const {
+    auto ids = fleet.ids();
+    return {ids.begin(), ids.end()};
+  }
+};
+
+TEST_F(FleetOwnership, OnlyOwnedTargetsAreJudgedAndEveryNamedOneIsKnown) {
+  mine = {"a"};
+  fleet.replace_source(TargetSources::static_source, {spec("a"), spec("b"), spec("c")});
+  EXPECT_EQ(judged(), (std::set<std::string>{"a"}));
+  EXPECT_EQ(fleet.known(), 3u);
+  EXPECT_EQ(fleet.size(), 1u);
+  EXPECT_FALSE(fleet.contains("b"));
+  ASSERT_EQ(taken.size(), 1u) << "a target named while owned is taken over: its row may exist";
+  EXPECT_EQ(taken[0], std::vector<std::string>{"a"});
+}
+
+TEST_F(FleetOwnership, ReownHandsOverWithoutAnEventAndTakesUpEachNewTargetOnce) {
+  mine = {"a", "b"};
+  fleet.replace_source(TargetSources::static_source, {spec("a"), spec("b"), spec("c")});
+  taken.clear();
+  transitions.clear();
+  mine = {"b", "c"};
+  fleet.reown();
+  EXPECT_EQ(judged(), (std::set<std::string>{"b", "c"}));
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0], std::vector<std::string>{"c"});
+  ASSERT_EQ(transitions.size(), 2u);
+  const auto& away = transitions[0].target == "a" ? transitions[0] : transitions[1];
+  EXPECT_TRUE(away.removed);
+  EXPECT_TRUE(away.handed_over);
+  EXPECT_FALSE(store::event_of(away, nullptr).has_value()) << "a hand-over writes no event and deletes no row";
+  const auto& here = transitions[0].target == "c" ? transitions[0] : transitions[1];
+  EXPECT_TRUE(here.added);
+  // Nothing changed: nothing moves, nothing is read again.
+  taken.clear();
+  transitions.clear();
+  fleet.reown();
+  EXPECT_TRUE(taken.empty());
+  EXPECT_TRUE(transitions.empty());
+}
+
+TEST_F(FleetOwnership, ALeavingTargetIsRemovedOnlyWhereItWasJudged) {
+  mine = {"a"};
+  fleet.replace_source(TargetSources::static_source, {spec("a"), spec("b")});
+  transitions.clear();
+  fleet.replace_source(TargetSources::static_source, {});
+  ASSERT_EQ(transitions.size(), 1u) << "b was judged elsewhere: its owner writes its removal";
+  EXPECT_EQ(transitions[0].target, "a");
+  EXPECT_TRUE(transitions[0].removed);
+  EXPECT_FALSE(transitions[0].handed_over);
+  EXPECT_TRUE(store::event_of(transitions[0], nullptr).has_value());
+  EXPECT_EQ(fleet.known(), 0u);
+}
+
+TEST_F(FleetOwnership, TheSpecCarriesEngineLocalityAndThePinToThePredicate) {
+  fleet.set_ownership([](const TargetSpec& s) { return s.on_engine || s.instance == "me"; });
+  fleet.replace_source(TargetSources::postgres_source, {spec("pinned", "me"), spec("elsewhere", "peer")});
+  TargetSpec on_engine = spec("box");
+  fleet.replace_source(TargetSources::engine_source, {on_engine});
+  EXPECT_EQ(judged(), (std::set<std::string>{"pinned", "box"}));
+  // A pin that changes moves the target at once.
+  fleet.replace_source(TargetSources::postgres_source, {spec("pinned", "peer"), spec("elsewhere", "me")});
+  EXPECT_EQ(judged(), (std::set<std::string>{"elsewhere", "box"}));
+}
+
+TEST_F(FleetOwnership, RestoredRowsOfTargetsJudgedElsewhereWaitAndDoNotApplyTwice) {
+  mine = {};
+  fleet.replace_source(TargetSources::static_source, {spec("a")});
+  mine = {"a"};
+  fleet.reown();
+  ASSERT_EQ(taken.size(), 1u);
+  fleet.restore({RestoredTarget{"a", 4, false, {}}});  // the row read for the takeover
+  EXPECT_EQ(fleet.machine().find("a")->restarts, 4u);
+}
+
+}  // namespace
+}  // namespace healthsweep::sweeps
