@@ -1,6 +1,9 @@
 #include "daemon/logging.hpp"
 
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <future>
 #include <mutex>
@@ -9,6 +12,7 @@
 #include <spdlog/async_logger.h>
 #include <spdlog/details/thread_pool.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -20,7 +24,7 @@ namespace {
 // control characters escaped), so a log line is always one valid object.
 // It runs on the log worker now: it keeps no state (each call reads only the
 // message, which the queue owns a copy of, and appends to `dest`, the
-// worker's own buffer), and the sink's mutex keeps a reload's new formatter
+// worker's own buffer), and StderrSink's lock keeps a reload's new formatter
 // from replacing it mid-line.
 class JsonEscapedMessage : public spdlog::custom_flag_formatter {
  public:
@@ -47,6 +51,46 @@ class JsonEscapedMessage : public spdlog::custom_flag_formatter {
   std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<JsonEscapedMessage>();
   }
+};
+
+// The worker's stderr: the line is formatted under the lock and written
+// after it. A reload sets the formatter from the loop thread, and must not
+// wait for the write(2) a stuck stderr holds the worker in (spdlog's
+// stderr_sink_mt holds its mutex across the write: the loop stalled on the
+// first SIGHUP). Only the one worker calls log(), so lines keep their order.
+class StderrSink final : public spdlog::sinks::sink {
+ public:
+  StderrSink() : formatter_(std::make_unique<spdlog::pattern_formatter>()) {}
+  void log(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    {
+      std::lock_guard lock(mutex_);
+      formatter_->format(msg, line);
+    }
+    // The whole line or, on an error other than EINTR, the rest of it
+    // dropped (stderr closed: nothing to tell it to).
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+      const auto n = ::write(STDERR_FILENO, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  }
+  void flush() override {}  // write(2) keeps nothing back
+  void set_pattern(const std::string& pattern) override {
+    set_formatter(std::make_unique<spdlog::pattern_formatter>(pattern));
+  }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    std::lock_guard lock(mutex_);
+    formatter_ = std::move(formatter);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unique_ptr<spdlog::formatter> formatter_;
 };
 
 spdlog::level::level_enum to_spdlog(config::LogLevel l) {
@@ -110,19 +154,14 @@ void setup_logging(config::LogLevel level, config::LogFormat format) {
     // would keep the oldest lines of an outage, came only in a later spdlog.
     // So a full queue drops its oldest line for the new one: the lines
     // leading up to the end of an outage survive, and every drop is counted.
-    // The sink is the locked one (_mt): the worker writes through it while
-    // a reload on the loop thread sets its formatter.
     s.logger = std::make_shared<spdlog::async_logger>(
-        "healthsweepd", std::make_shared<spdlog::sinks::stderr_sink_mt>(), s.pool,
+        "healthsweepd", std::make_shared<StderrSink>(), s.pool,
         spdlog::async_overflow_policy::overrun_oldest);
     spdlog::set_default_logger(s.logger);
   }
   s.format = format;
   s.logger->set_formatter(log_formatter(format));
   s.logger->set_level(to_spdlog(level));
-  // Checked on the worker: every line leaves the process as it is written
-  // (stderr is unbuffered anyway), no flush request queued per line.
-  s.logger->flush_on(spdlog::level::trace);
 }
 
 std::uint64_t log_lines_dropped() {

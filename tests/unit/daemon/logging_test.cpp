@@ -131,6 +131,9 @@ TEST(AsyncLogging, AnUnreadStderrNeverBlocksTheCallerAndDropsAreCountedWholeLine
     const auto t0 = std::chrono::steady_clock::now();
     // Quotes, a backslash and a tab: the escaping runs on the worker too.
     for (std::uint64_t i = 0; i < burst; ++i) spdlog::info("burst {} \"q\" \\ \t", i);
+    // A reload (SIGHUP) while the worker is stuck in write(2): the formatter
+    // is swapped without waiting for stderr.
+    setup_logging(LogLevel::info, LogFormat::json);
     const auto took = std::chrono::steady_clock::now() - t0;
     ch.send(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
     ch.send(log_lines_dropped());
