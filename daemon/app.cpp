@@ -47,6 +47,7 @@ struct App::Impl {
   net::signal_set stop_signals{ioc, SIGTERM, SIGINT};
   net::signal_set reload_signal{ioc, SIGHUP};
   net::steady_timer watchdog{ioc};
+  net::steady_timer log_drops{ioc};
   bool stopping = false;
   Routes routes;
 
@@ -56,6 +57,7 @@ struct App::Impl {
   void wait_reload_signal();
   void reload();
   void start_watchdog();
+  void watch_log_drops();
   void shutdown();
   // Remediations and store writes still running (shutdown waits for them).
   std::size_t inflight() const { return components ? components->in_flight() : 0; }
@@ -141,6 +143,24 @@ void App::Impl::start_watchdog() {
   }, clients::net::log_failure("watchdog"));
 }
 
+// Every second: the dropped-lines counter follows the log queue's count, and
+// once an outage of stderr is over one line says how many lines it cost.
+void App::Impl::watch_log_drops() {
+  net::co_spawn(ioc, [this]() -> net::awaitable<void> {
+    DroppedLinesNotice notice;
+    while (!stopping) {
+      const auto dropped = log_lines_dropped();
+      metrics.set_log_lines_dropped(dropped);
+      if (const auto n = notice.observe(dropped, DroppedLinesNotice::clock::now()))
+        spdlog::warn("log: {} lines dropped while stderr was not read fast enough ({} since start)", n,
+                     dropped);
+      log_drops.expires_after(std::chrono::seconds(1));
+      boost::system::error_code ec;
+      co_await log_drops.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+  }, clients::net::log_failure("log drops"));
+}
+
 void App::Impl::shutdown() {
   if (stopping) return;
   stopping = true;
@@ -148,6 +168,7 @@ void App::Impl::shutdown() {
   if (http) http->stop();
   if (components) components->stop();
   watchdog.cancel();
+  log_drops.cancel();
   reload_signal.cancel();
   // In-flight work (remediations, store writes) gets shutdown_grace to
   // finish; then the loop stops whatever is left.
@@ -200,6 +221,7 @@ int App::run() {
   d.components->start(d.http->local_address());
   notify("READY=1");
   d.start_watchdog();
+  d.watch_log_drops();
   d.ioc.run();
   d.http.reset();
   d.components.reset();

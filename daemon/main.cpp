@@ -1,5 +1,6 @@
 // healthsweepd: command line (SPEC section 2). Exit status 2 for any
-// configuration problem, one "PATH:LINE:COLUMN: message" line each.
+// configuration problem, one "PATH:LINE:COLUMN: message" line each, printed
+// straight to stderr before logging (and its queue) starts.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "daemon/app.hpp"
+#include "daemon/logging.hpp"
 
 namespace {
 
@@ -64,13 +66,19 @@ int main(int argc, char** argv) {
     std::printf("%s: ok\n", config_path.c_str());
     return 0;
   }
+  int status = 0;
   try {
     healthsweep::daemon::App app(std::move(*config), config_path);
-    return app.run();
+    status = app.run();
   } catch (const std::exception& e) {
     // What the environment refuses at start (listen address taken, spool
-    // directory not creatable, libpq missing): one clear line, exit 1.
+    // directory not creatable, libpq missing): one clear line, exit 1,
+    // after every line logged before it (the log queue written out first).
+    healthsweep::daemon::shutdown_logging();
     std::fprintf(stderr, "healthsweepd: %s\n", e.what());
     return 1;
   }
+  // The log worker writes what is still queued before the process ends.
+  healthsweep::daemon::shutdown_logging();
+  return status;
 }

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "daemon/log_limit.hpp"
+#include "daemon/logging.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "sweeps/proactive/process_exit_watch.hpp"
@@ -17,7 +18,10 @@ namespace healthsweep::daemon {
 Routes daemon_routes(Components& components, metrics::Metrics& metrics,
                      metrics::LivenessRegistry& liveness, const config::Config& cfg) {
   Routes routes;
-  routes.metrics = [&metrics, &liveness] { return metrics.scrape(liveness); };
+  routes.metrics = [&metrics, &liveness] {
+    metrics.set_log_lines_dropped(log_lines_dropped());  // as of this scrape, not the last tick
+    return metrics.scrape(liveness);
+  };
   routes.liveness = [&liveness] {
     const auto view = liveness.view();
     return std::pair{view.status == metrics::Status::ok, metrics::to_json(view)};

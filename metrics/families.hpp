@@ -113,6 +113,9 @@ inline constexpr FamilySpec store_spool_write_errors{
 inline constexpr FamilySpec store_events_dropped{
     "healthsweep_store_events_dropped_total", Kind::counter, {},
     "Events dropped because the spool could not be written and the memory queue was full."};
+inline constexpr FamilySpec log_lines_dropped{
+    "healthsweep_log_lines_dropped_total", Kind::counter, {},
+    "Log lines dropped because stderr was not read fast enough and the log queue was full."};
 
 inline constexpr FamilySpec cluster_members{
     "healthsweep_cluster_members", Kind::gauge, {},

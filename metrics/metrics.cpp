@@ -89,6 +89,7 @@ struct Metrics::Impl {
   Gauge& spool = single<Gauge>(r, family::store_spool_events);
   Counter& spool_write_errors = single<Counter>(r, family::store_spool_write_errors);
   Counter& events_dropped = single<Counter>(r, family::store_events_dropped);
+  Counter& log_lines_dropped = single<Counter>(r, family::log_lines_dropped);
 
   // Extras
   SeriesCache<Counter> reloads{r, family::config_reloads};
@@ -174,6 +175,12 @@ void Metrics::set_failsafe(bool active) { impl_->failsafe.Set(active ? 1 : 0); }
 void Metrics::set_spool_events(double count) { impl_->spool.Set(count); }
 void Metrics::spool_write_error() { impl_->spool_write_errors.Increment(); }
 void Metrics::store_event_dropped() { impl_->events_dropped.Increment(); }
+
+void Metrics::set_log_lines_dropped(std::uint64_t total) {
+  // A counter only rises: add what the total gained since the last call.
+  const double gained = static_cast<double>(total) - impl_->log_lines_dropped.Value();
+  if (gained > 0) impl_->log_lines_dropped.Increment(gained);
+}
 
 void Metrics::config_reload(bool ok) { impl_->reloads.get({ok ? "ok" : "error"}).Increment(); }
 

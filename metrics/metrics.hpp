@@ -6,6 +6,7 @@
 // No metric carries a per-target label: series count never grows with the fleet.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,6 +69,9 @@ class Metrics {
   // An event lost: the spool unwritable and the memory queue full.
   void store_event_dropped();
   void config_reload(bool ok);
+  // Log lines dropped since the start (the log queue's own count, read by
+  // the daemon: metrics may not use it); the counter follows it.
+  void set_log_lines_dropped(std::uint64_t total);
 
   // Failed bearer auth (401), on any endpoint.
   void auth_failure();

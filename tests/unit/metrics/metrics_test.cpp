@@ -62,6 +62,7 @@ const std::vector<Expected>& expected_families() {
       {"healthsweep_proactive_event_stream_up", "gauge", {}},
       {"healthsweep_store_spool_write_errors_total", "counter", {}},
       {"healthsweep_store_events_dropped_total", "counter", {}},
+      {"healthsweep_log_lines_dropped_total", "counter", {}},
       {"healthsweep_cluster_members", "gauge", {}},
       {"healthsweep_cluster_lease_held", "gauge", {}},
       {"healthsweep_cluster_epoch", "gauge", {}},
@@ -229,6 +230,20 @@ TEST(Metrics, EverySeriesCarriesItsFamilysLabelNamesOnly) {
   EXPECT_EQ(s.values.at("healthsweep_auth_failures_total"), "1");
   EXPECT_EQ(s.values.at(R"(healthsweep_http_connections_refused_total{reason="cap"})"), "1");
   EXPECT_EQ(s.values.at(R"(healthsweep_build_info{version="test"})"), "1");
+}
+
+// The daemon hands over the log queue's running total; the counter follows
+// it and never goes down (a total read before another would be older).
+TEST(Metrics, LogLinesDroppedFollowsTheQueuesTotal) {
+  Metrics m("test");
+  LivenessRegistry liveness;
+  EXPECT_EQ(parse(m.scrape(liveness)).values.at("healthsweep_log_lines_dropped_total"), "0");
+  m.set_log_lines_dropped(5);
+  m.set_log_lines_dropped(5);
+  EXPECT_EQ(parse(m.scrape(liveness)).values.at("healthsweep_log_lines_dropped_total"), "5");
+  m.set_log_lines_dropped(1234);
+  m.set_log_lines_dropped(3);
+  EXPECT_EQ(parse(m.scrape(liveness)).values.at("healthsweep_log_lines_dropped_total"), "1234");
 }
 
 TEST(Metrics, LayerHandlesCountIntoTheirOwnFamilies) {
