@@ -8,7 +8,7 @@
 //     host split them);
 //   - otherwise (static targets, postgres_query rows): rendezvous among all
 //     live members, so a joining or leaving instance moves about 1/N.
-// Not applied yet: the fleet does not filter by it (README, issue 14).
+// Applied by the daemon through Fleet::set_ownership (daemon/components.cpp).
 #pragma once
 
 #include <cstdint>

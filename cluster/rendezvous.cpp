@@ -33,7 +33,7 @@ std::string_view rendezvous_owner(std::string_view target_id, std::span<const st
   std::uint64_t best_weight = 0;
   for (const std::string& m : members) {
     const std::uint64_t w = rendezvous_weight(m, target_id);
-    if (best.empty() || w > best_weight || (w == best_weight && m < best)) {
+    if (outweighs(w, m, best_weight, best)) {
       best = m;
       best_weight = w;
     }
