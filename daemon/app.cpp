@@ -219,6 +219,9 @@ int App::run() {
   d.wait_stop_signal();
   d.wait_reload_signal();
   d.components->start(d.http->local_address());
+  // The startup lines reach the journal before systemd logs "Started"
+  // (logging is asynchronous; deploy_systemd checks the order).
+  flush_logging();
   notify("READY=1");
   d.start_watchdog();
   d.watch_log_drops();

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -58,6 +59,18 @@ class JsonEscapedMessage : public spdlog::custom_flag_formatter {
 // wait for the write(2) a stuck stderr holds the worker in (spdlog's
 // stderr_sink_mt holds its mutex across the write: the loop stalled on the
 // first SIGHUP). Only the one worker calls log(), so lines keep their order.
+// Flushes the worker has reached (StderrSink::flush runs on it, after every
+// line queued before the flush request): what flush_logging() waits for.
+struct Flushes {
+  std::mutex mutex;
+  std::condition_variable reached;
+  std::uint64_t count = 0;
+};
+Flushes& flushes() {
+  static auto* f = new Flushes;  // never destroyed, as async_log() below
+  return *f;
+}
+
 class StderrSink final : public spdlog::sinks::sink {
  public:
   StderrSink() : formatter_(std::make_unique<spdlog::pattern_formatter>()) {}
@@ -79,7 +92,16 @@ class StderrSink final : public spdlog::sinks::sink {
       left -= static_cast<std::size_t>(n);
     }
   }
-  void flush() override {}  // write(2) keeps nothing back
+  // write(2) keeps nothing back; what a flush means here is that every line
+  // queued before it has been written.
+  void flush() override {
+    auto& f = flushes();
+    {
+      std::lock_guard lock(f.mutex);
+      ++f.count;
+    }
+    f.reached.notify_all();
+  }
   void set_pattern(const std::string& pattern) override {
     set_formatter(std::make_unique<spdlog::pattern_formatter>(pattern));
   }
@@ -168,6 +190,23 @@ std::uint64_t log_lines_dropped() {
   auto& s = async_log();
   std::lock_guard lock(s.mutex);
   return s.dropped_before + (s.pool ? s.pool->overrun_counter() : 0);
+}
+
+bool flush_logging(std::chrono::milliseconds limit) {
+  std::shared_ptr<spdlog::async_logger> logger;
+  {
+    auto& s = async_log();
+    std::lock_guard lock(s.mutex);
+    logger = s.logger;
+  }
+  if (!logger) return true;  // synchronous already
+  auto& f = flushes();
+  std::unique_lock lock(f.mutex);
+  const auto before = f.count;
+  lock.unlock();
+  logger->flush();  // queued behind every line logged so far
+  lock.lock();
+  return f.reached.wait_for(lock, limit, [&] { return f.count > before; });
 }
 
 bool shutdown_logging(std::chrono::milliseconds limit) {

@@ -35,6 +35,12 @@ std::unique_ptr<spdlog::formatter> log_formatter(config::LogFormat format);
 // Lines dropped since the start because the queue was full. Any thread.
 std::uint64_t log_lines_dropped();
 
+// Waits until every line logged before the call is written (at most
+// `limit`; false when stderr did not take them in time). Before READY=1, so
+// that the journal shows the startup lines ("listening on ...") before
+// systemd's "Started".
+bool flush_logging(std::chrono::milliseconds limit = std::chrono::seconds(1));
+
 // Writes every queued line and stops the worker; then logging goes straight
 // to stderr (synchronously), so lines logged later, and whatever main prints
 // itself, come after every queued one. Waits at most `limit` for a stderr

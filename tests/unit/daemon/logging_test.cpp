@@ -205,6 +205,30 @@ TEST(AsyncLogging, ShutdownWritesEveryQueuedLine) {
   EXPECT_TRUE(lines[n].ends_with(" info after shutdown")) << lines[n];
 }
 
+// flush_logging() returns once every line logged before it is written: what
+// the daemon waits for before READY=1, so the journal shows "listening on"
+// before systemd's "Started". Written straight to stderr after it, a marker
+// must come after every line, though the pipe holds only a quarter of them
+// until the test reads.
+TEST(AsyncLogging, FlushWaitsUntilEveryEarlierLineIsWritten) {
+  constexpr int n = 2000;  // ~120 KiB: the worker blocks on the pipe until it is read
+  LoggingChild child([&](const LoggingChild::Channel& ch) {
+    setup_logging(LogLevel::info, LogFormat::text);
+    for (int i = 0; i < n; ++i) spdlog::info("line {} of the startup, padded to fill the pipe", i);
+    ch.send(1);
+    const bool flushed = flush_logging(20s);
+    (void)!write(STDERR_FILENO, "MARKER\n", 7);
+    ch.send(flushed ? 1 : 0);
+    shutdown_logging(20s);
+  });
+  ASSERT_TRUE(child.next(30s)) << "logging blocked";
+  const auto lines = lines_of(child.read_stderr());
+  EXPECT_EQ(child.exit_status(), 0);
+  EXPECT_EQ(child.next(1s), 1u) << "flush_logging gave up";
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(n + 1));
+  EXPECT_EQ(lines[n], "MARKER") << "the flush returned before every earlier line was written";
+}
+
 // A reload sets the formatter on the loop thread while the worker formats
 // with it: every line stays whole, in one format or the other.
 TEST(AsyncLogging, AFormatChangeWhileTheWorkerWritesKeepsLinesWhole) {
