@@ -89,10 +89,7 @@ struct Membership::Impl {
 
   void update_owners() {
     auto next = compute_owners();
-    const auto same = [](const LiveMember& a, const LiveMember& b) {
-      return a.instance_id == b.instance_id && a.engine == b.engine;
-    };
-    if (std::equal(next.begin(), next.end(), owners.begin(), owners.end(), same)) return;
+    if (next == owners) return;
     owners = std::move(next);
     spdlog::info("cluster: {} instance(s) own targets now", owners.size());
     if (owners_changed) owners_changed();

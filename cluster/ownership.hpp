@@ -18,14 +18,15 @@
 
 namespace healthsweep::cluster {
 
-struct Locality {
-  std::string engine;  // the engine's ID the container was seen on; empty: none
-  std::string pinned;  // an instance id; empty: none
+struct Locality {  // views: built once per target per call, never kept
+  std::string_view engine;  // the engine's ID the container was seen on; empty: none
+  std::string_view pinned;  // an instance id; empty: none
 };
 
 struct LiveMember {
   std::string instance_id;
   std::string engine;  // the ID of the engine this instance watches; empty: none
+  bool operator==(const LiveMember&) const = default;
 };
 
 // The owner's instance id; empty when no live member may own the target.

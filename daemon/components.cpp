@@ -95,13 +95,13 @@ struct Components::Impl {
   void own_by_cluster();
   void learn_engine_identity();
   bool owns(const TargetSpec& spec) const;
-
-  // Last, so destroyed first: coroutines that outlive a turn hold it weakly
-  // and touch nothing of this once it is gone.
-  std::shared_ptr<int> alive = std::make_shared<int>(0);
   void build_store();
   void watch_passive_targets();
   std::vector<TargetSpec> checkable_targets() const;
+
+  // The last member, so destroyed first: coroutines that outlive a turn hold
+  // it weakly and touch nothing of this once it is gone.
+  std::shared_ptr<int> alive = std::make_shared<int>(0);
 };
 
 std::vector<TargetSpec> Components::Impl::checkable_targets() const {
@@ -128,7 +128,7 @@ void Components::Impl::watch_passive_targets() {
 
 bool Components::Impl::owns(const TargetSpec& spec) const {
   if (spec.on_engine && engine_key.empty()) return false;
-  const cluster::Locality where{spec.on_engine ? engine_key : std::string(), spec.instance};
+  const cluster::Locality where{spec.on_engine ? std::string_view(engine_key) : std::string_view(), spec.instance};
   return cluster::owner_of(spec.id, where, owners) == cfg.cluster.instance_id;
 }
 
