@@ -5,7 +5,7 @@
 namespace healthsweep::store {
 
 namespace {
-constexpr std::array<Migration, 4> all{{
+constexpr std::array<Migration, 5> all{{
     {1, R"(
 CREATE TABLE healthsweep_targets (
   id text PRIMARY KEY,
@@ -46,6 +46,11 @@ CREATE TABLE healthsweep_members (
   offline int NOT NULL DEFAULT 0,
   engine text NOT NULL DEFAULT ''
 );)"},
+    // Fencing (issue 14): the instance and the lease epoch under which a
+    // target row was last written; '' and 0 for a daemon without a cluster
+    // section. /admin/targets?scope=fleet names the owner from it.
+    {5, "ALTER TABLE healthsweep_targets ADD COLUMN instance text NOT NULL DEFAULT '', "
+        "ADD COLUMN epoch bigint NOT NULL DEFAULT 0;"},
 }};
 }  // namespace
 
