@@ -228,7 +228,13 @@ void Components::Impl::build_store() {
   // Every state change is one event row (SPEC section 6); a target appearing
   // is not a state change, its leaving is (the target row is deleted).
   fleet.on_transition([this](const Transition& t) {
-    if (auto e = store::event_of(t, fleet.machine().find(t.target))) store->record(std::move(*e));
+    auto e = store::event_of(t, fleet.machine().find(t.target));
+    if (!e) return;
+    if (membership) {  // the fencing token: PostgreSQL applies the event only while this lease holds
+      e->instance = membership->instance_id();
+      e->epoch = membership->epoch();
+    }
+    store->record(std::move(*e));
   });
   // A restarted daemon keeps counts, quarantines and the crash-loop backoff.
   // Until the rows are read (normally within milliseconds of connecting)

@@ -21,6 +21,13 @@ struct Event {
   // the backoff and the quarantine count (healthsweep_targets.recent_restarts).
   std::vector<std::chrono::system_clock::time_point> recent_restarts;
   bool removed = false;  // the target left the fleet: its row is deleted
+  // Fencing (issue 14): the cluster instance that judged the event and the
+  // epoch of the lease it held then. The store applies the event to the
+  // target row only while PostgreSQL still shows that lease as live; a
+  // fenced event is still logged ("fenced": true in its detail). Empty
+  // instance (no cluster section): never fenced.
+  std::string instance;
+  std::int64_t epoch = 0;
 };
 
 // Times travel as microseconds since the epoch (spool lines, SQL parameters,

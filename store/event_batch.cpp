@@ -19,7 +19,7 @@ namespace {
 
 // Column by column: each parameter an array literal with one element per event.
 struct Columns {
-  static constexpr std::size_t count = 12;
+  static constexpr std::size_t count = 14;
   std::string col[count];
   void add(std::size_t i, std::string_view v) { append_array_element(col[i], v); }
 };
@@ -56,6 +56,8 @@ clients::postgres::PgConnection::Params batch_params(const std::deque<Event>& qu
     c.add(9, e.quarantined ? "t" : "f");
     c.add(10, e.removed ? "t" : "f");
     c.add(11, recent);
+    c.add(12, e.instance);
+    c.add(13, std::to_string(e.epoch));
   }
   clients::postgres::PgConnection::Params params;
   for (auto& col : c.col) params.emplace_back(col.empty() ? "{}" : col + "}");

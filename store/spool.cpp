@@ -62,6 +62,10 @@ std::string to_spool_line(const Event& e) {
   for (const auto t : e.recent_restarts)
     recent.push_back(to_micros(t));
   o["recent_restarts_us"] = std::move(recent);
+  if (!e.instance.empty()) {  // absent without a cluster section: lines as before
+    o["instance"] = e.instance;
+    o["epoch"] = e.epoch;
+  }
   return json::serialize(o);
 }
 
@@ -115,6 +119,17 @@ std::optional<Event> from_spool_line(std::string_view line) {
       if (!representable_us(us)) return std::nullopt;
       e.recent_restarts.push_back(from_micros(us.as_int64()));
     }
+  }
+  // Optional (a daemon without a cluster section writes neither), but an
+  // instance always comes with its epoch: half a fencing token is corrupt.
+  if (const auto* instance = o.if_contains("instance")) {
+    const auto* name = instance->if_string();
+    const auto* epoch = o.if_contains("epoch");
+    if (!name || name->empty() || !epoch || !epoch->is_int64()) return std::nullopt;
+    e.instance = *name;
+    e.epoch = epoch->as_int64();
+  } else if (o.contains("epoch")) {
+    return std::nullopt;
   }
   return e;
 }

@@ -28,7 +28,10 @@ constexpr int target_count = 300;
 
 std::string targets_section() {
   std::string out = "targets:\n  static:\n";
-  for (int n = 0; n < target_count; ++n) out += "    - { id: t-" + std::to_string(n) + " }\n";
+  // t-0 alone is checked, against a port nobody listens on: its owner writes
+  // events, which must name that owner's lease and never be fenced.
+  out += "    - { id: t-0, tcp: \"127.0.0.1:1\" }\n";
+  for (int n = 1; n < target_count; ++n) out += "    - { id: t-" + std::to_string(n) + " }\n";
   return out;
 }
 
@@ -104,7 +107,8 @@ class ClusterOwnership : public ::testing::Test {
     // lease 3 s, renewed every second.
     return std::make_unique<Daemon>(store_section(db_->dsn(), spools_.back()->path()) + targets_section() +
                                     "cluster:\n  instance_id: " + id +
-                                    "\n  lease: 3s\n  renew_every: 1s\nliveness: { stale_after: 5s }\n");
+                                    "\n  lease: 3s\n  renew_every: 1s\nliveness: { stale_after: 5s }\n"
+                                    "sweeps: { proactive: { interval: 1s } }\n");
   }
   std::unique_ptr<TestDatabase> db_;
   std::vector<std::unique_ptr<TempDir>> spools_;
@@ -146,6 +150,26 @@ TEST_F(ClusterOwnership, EveryTargetIsJudgedOnceAndTheSurvivorsTakeAKilledInstan
   std::this_thread::sleep_for(1s);  // and not restored a second time
   EXPECT_TRUE(restored_once({a.get(), b.get()}, &why)) << why;
   EXPECT_NE(a->log().find("targets taken over"), std::string::npos) << a->log();
+
+  // Fencing: t-0's events (its first owner's, and its new owner's if c had
+  // it) each name a live lease and none is fenced; its row names the owner.
+  const std::array<const char*, 3> ids{"own-a", "own-b", "own-c"};
+  const auto t0_owner = std::string(ids[static_cast<std::size_t>((*after)["t-0"])]);
+  PgSession pg(db_->dsn());
+  ASSERT_TRUE(eventually(
+      [&] { return pg.query("SELECT instance FROM healthsweep_targets WHERE id = 't-0'").at(0).at(0) == t0_owner; },
+      10s))
+      << pg.query("SELECT instance, state FROM healthsweep_targets WHERE id = 't-0'").at(0).at(0);
+  const auto events = pg.query(
+      "SELECT detail->>'instance', (detail->>'epoch')::bigint > 0, coalesce(detail->>'fenced', 'no') "
+      "FROM healthsweep_events WHERE target = 't-0' ORDER BY id");
+  ASSERT_FALSE(events.empty());
+  for (const auto& e : events) {
+    EXPECT_TRUE(e.at(0) == "own-a" || e.at(0) == "own-b" || e.at(0) == "own-c") << e.at(0);
+    EXPECT_EQ(e.at(1), "t");
+    EXPECT_EQ(e.at(2), "no");
+  }
+  EXPECT_EQ(events.back().at(0), t0_owner);
 }
 
 TEST_F(ClusterOwnership, ACleanStopHandsItsTargetsOverAtOnceAndARestartedInstanceGetsItsShareBack) {
@@ -197,7 +221,8 @@ TEST_F(ClusterOwnership, EachDaemonJudgesOnlyTheContainersOfItsOwnEngineAndTwoOn
         store_section(db_->dsn(), spools_.back()->path()) + "engine:\n  socket: \"" + e.socket() +
         "\"\ntargets:\n  engine_label: \"" + e.label() +
         "\"\nsweeps:\n  proactive: { interval: 1s }\nremediation:\n  restart: { via: none }\ncluster:\n  instance_id: " + id +
-        "\n  lease: 3s\n  renew_every: 1s\nliveness: { stale_after: 5s }\n");
+        "\n  lease: 3s\n  renew_every: 1s\nliveness: { stale_after: 5s }\n"
+                                    "sweeps: { proactive: { interval: 1s } }\n");
   };
   auto p = on(pod, "host-pod"), d1 = on(dock, "host-dock-1"), d2 = on(dock, "host-dock-2");
   const auto keys = [](const Daemon& d) {

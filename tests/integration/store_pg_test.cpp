@@ -312,6 +312,48 @@ TEST(StorePg, EventsAreWrittenInOrderWithANotifyEach) {
   EXPECT_NE(loop.metrics.scrape(loop.live).find("healthsweep_store_spool_events 0"), std::string::npos);
 }
 
+// Fencing (issue 14): an event applies to its target row only while the
+// lease it was judged under (instance, epoch) is live in healthsweep_members,
+// decided in the writing statement itself. A fenced event is still logged.
+TEST(StorePg, AnEventOfALeaseNoLongerHeldIsLoggedAsFencedAndLeavesTheTargetRowAlone) {
+  HS_REQUIRE_ENV(server, "HS_TEST_PG_DSN");
+  TestDatabase db(server);
+  TempDir dir;
+  Loop loop;
+  auto store = loop.healthy_store(db.dsn(), dir.path());
+  ASSERT_TRUE(store);
+  Pg pg(db.dsn());
+  pg.query("INSERT INTO healthsweep_members (instance_id, advertise, epoch, acquired_at, renewed_at, expires_at) "
+           "VALUES ('hs-a', 'http://127.0.0.1:1', 7, now(), now(), now() + interval '1 minute'), "
+           "       ('hs-b', 'http://127.0.0.1:2', 8, now(), now(), now() - interval '1 second')");
+  const auto judged = [](int n, std::string target, std::string instance, std::int64_t epoch) {
+    auto e = transition(n);
+    e.target = std::move(target);
+    e.instance = std::move(instance);
+    e.epoch = epoch;
+    return e;
+  };
+  store->record(judged(0, "t-a", "hs-a", 7));  // the live lease: applied
+  store->record(judged(1, "t-a", "hs-a", 6));  // hs-a's previous lease: fenced
+  store->record(judged(2, "t-b", "hs-b", 8));  // an expired lease: fenced, no row
+  store->record(judged(3, "t-c", "", 0));      // no cluster section: never fenced
+  store->record(judged(4, "t-d", "hs-z", 9));  // no such member: fenced
+  bool drained = false;
+  boost::asio::co_spawn(loop.io, store->drain(30s), [&](std::exception_ptr) { drained = true; });
+  ASSERT_TRUE(loop.run_until([&] { return drained; }));
+
+  EXPECT_EQ(stored_reasons(pg), reasons(0, 5)) << "every event is logged, fenced or not";
+  EXPECT_EQ(pg.query("SELECT reason, detail->>'instance', detail->>'epoch', coalesce(detail->>'fenced', '-'), "
+                     "detail->>'n' FROM healthsweep_events ORDER BY id"),
+            (Rows{{"event 0", "hs-a", "7", "-", "0"},
+                  {"event 1", "hs-a", "6", "true", "1"},
+                  {"event 2", "hs-b", "8", "true", "2"},
+                  {"event 3", "", "", "-", "3"},
+                  {"event 4", "hs-z", "9", "true", "4"}}));
+  EXPECT_EQ(pg.query("SELECT id, reason, instance, epoch FROM healthsweep_targets ORDER BY id"),
+            (Rows{{"t-a", "event 0", "hs-a", "7"}, {"t-c", "event 3", "", "0"}}));
+}
+
 TEST(StorePg, AMassDeathIsWrittenInBatchesInOrderWithANotifyEachAndReplaysAreNoOps) {
   HS_REQUIRE_ENV(server, "HS_TEST_PG_DSN");
   TestDatabase db(server);

@@ -30,18 +30,22 @@ TEST(EventBatch, ABatchEndsBeforeATargetsSecondEvent) {
   EXPECT_EQ(batch_size({}, 1000), 0u);
 }
 
-TEST(EventBatch, ParamsHoldOneElementPerEventInEachOfTwelveColumns) {
+TEST(EventBatch, ParamsHoldOneElementPerEventInEachOfFourteenColumns) {
   std::deque<Event> q{for_target("a"), for_target("b")};
   q[0].reason = "x,y";
   q[1].recent_restarts = {std::chrono::system_clock::time_point(std::chrono::microseconds(5)),
                           std::chrono::system_clock::time_point(std::chrono::microseconds(7))};
   q[1].quarantined = true;
+  q[1].instance = "hs-a";
+  q[1].epoch = 42;
   const auto p = batch_params(q, 2);
-  ASSERT_EQ(p.size(), 12u);
+  ASSERT_EQ(p.size(), 14u);
   EXPECT_EQ(*p[1], R"({"a","b"})");
   EXPECT_EQ(*p[5], R"({"x,y",""})");
   EXPECT_EQ(*p[9], R"({"f","t"})");
   EXPECT_EQ(*p[11], R"({"","5,7"})");
+  EXPECT_EQ(*p[12], R"({"","hs-a"})") << "no cluster section: an empty instance, never fenced";
+  EXPECT_EQ(*p[13], R"({"0","42"})");
   EXPECT_EQ(*batch_params({}, 0)[0], "{}");
 }
 

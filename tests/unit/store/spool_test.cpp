@@ -27,6 +27,10 @@ Event sample(int n) {
   e.quarantined = n % 2 == 1;
   e.removed = n == 3;
   for (int i = 0; i < n; ++i) e.recent_restarts.push_back(e.at - std::chrono::seconds(10 * (i + 1)));
+  if (n >= 2) {  // a cluster instance's event: the fencing token travels with it
+    e.instance = "hs-" + std::to_string(n);
+    e.epoch = 1000 + n;
+  }
   return e;
 }
 
@@ -43,6 +47,8 @@ void expect_same(const Event& a, const Event& b) {
   EXPECT_EQ(a.quarantined, b.quarantined);
   EXPECT_EQ(a.removed, b.removed);
   EXPECT_EQ(a.recent_restarts, b.recent_restarts);
+  EXPECT_EQ(a.instance, b.instance);
+  EXPECT_EQ(a.epoch, b.epoch);
 }
 
 TEST(StoreSpool, LineRoundTripsEveryFieldOnOneLine) {
@@ -65,6 +71,22 @@ TEST(StoreSpool, LinesWrittenBeforeTheRestartHistoryExistedStillLoad) {
   EXPECT_TRUE(back->recent_restarts.empty());
   EXPECT_FALSE(from_spool_line(to_spool_line(sample(0)).replace(at, 25, ",\"recent_restarts_us\":[\"x\"]")))
       << "a history that is there must be well-formed";
+}
+
+TEST(StoreSpool, AFencingTokenIsWholeOrAbsent) {
+  const auto plain = to_spool_line(sample(0));
+  EXPECT_EQ(plain.find("instance"), std::string::npos) << "no cluster section: lines as before";
+  const auto line = to_spool_line(sample(2));
+  ASSERT_NE(line.find(R"("instance":"hs-2","epoch":1002)"), std::string::npos) << line;
+  auto no_epoch = line;
+  no_epoch.erase(no_epoch.find(R"(,"epoch":1002)"), std::string_view(R"(,"epoch":1002)").size());
+  EXPECT_FALSE(from_spool_line(no_epoch)) << no_epoch;
+  auto no_instance = line;
+  no_instance.erase(no_instance.find(R"(,"instance":"hs-2")"), std::string_view(R"(,"instance":"hs-2")").size());
+  EXPECT_FALSE(from_spool_line(no_instance)) << no_instance;
+  auto empty_instance = line;
+  empty_instance.replace(empty_instance.find("\"hs-2\""), 6, "\"\"");
+  EXPECT_FALSE(from_spool_line(empty_instance)) << empty_instance;
 }
 
 TEST(StoreSpool, RejectsLinesThatAreNotEvents) {
