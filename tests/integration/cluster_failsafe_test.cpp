@@ -55,12 +55,8 @@ double suppressed_webhooks(const Daemon& d) {
 class ClusterFailSafe : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* dsn = std::getenv("HS_TEST_PG_DSN");
-    if (!dsn || !*dsn) {
-      if (in_ci()) GTEST_FAIL() << "HS_TEST_PG_DSN is not set: scripts/test could not start PostgreSQL (CI=true)";
-      GTEST_SKIP() << "SKIPPED LOUDLY: HS_TEST_PG_DSN is not set; run through scripts/test";
-    }
-    db_ = std::make_unique<TestDatabase>(dsn, "fleetfs");
+    HS_REQUIRE_ENV(server, "HS_TEST_PG_DSN");
+    db_ = std::make_unique<TestDatabase>(server, "fleetfs");
     ASSERT_NE(hook_.port, 0) << hook_.process.log();
     for (int n = 0; n < target_count; ++n)
       listeners_.emplace("w-" + std::to_string(n), std::make_unique<TcpListener>());

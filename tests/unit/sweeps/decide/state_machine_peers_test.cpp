@@ -12,10 +12,7 @@ class PeersTest : public StateMachineTest {
  protected:
   void SetUp() override {
     make(1s);
-    now = t0 - 1min;
-    add_fleet(10);
-    for (int i = 0; i < 10; ++i) alive("ws-" + std::to_string(i));
-    now = t0;
+    add_fleet_online(10);
   }
   Effects peers(std::size_t targets, std::size_t offline, std::size_t instances = 1) {
     return machine().set_peer_counts(PeerCounts{targets, offline, instances}, now);
