@@ -28,6 +28,17 @@ namespace {
 std::int64_t to_int(const std::optional<std::string>& v) { return v ? std::stoll(*v) : 0; }
 }  // namespace
 
+PeerTotals live_peer_totals(const std::vector<Member>& members, std::string_view self) {
+  PeerTotals out;
+  for (const Member& m : members) {
+    if (!m.live || m.instance_id == self) continue;
+    out.targets += static_cast<std::size_t>(std::max(m.targets, 0));
+    out.offline += static_cast<std::size_t>(std::max(m.offline, 0));
+    ++out.instances;
+  }
+  return out;
+}
+
 struct Membership::Impl {
   Impl(net::any_io_executor e, MembershipOptions o, metrics::ClusterMetrics m, metrics::LivenessRegistry& l)
       : ex(e), options(std::move(o)), metrics(m), live(l), conn(e), timer(e), fence_timer(e) {}
@@ -41,6 +52,7 @@ struct Membership::Impl {
   net::steady_timer fence_timer;  // fires at fence_at
   std::function<void(bool)> changed;
   std::function<void()> owners_changed;
+  std::function<void(const std::vector<Member>&)> members_read;
   std::vector<LiveMember> owners;  // as owners() returns them
   std::string engine;              // published with the lease
   bool acting = false;  // what `changed` was last told
@@ -200,6 +212,7 @@ struct Membership::Impl {
     }
     members = std::move(read);
     update_owners();
+    if (members_read) members_read(members);
   }
 
   net::awaitable<void> loop() {
@@ -289,6 +302,10 @@ void Membership::on_change(std::function<void(bool)> handler) { impl_->changed =
 std::vector<LiveMember> Membership::owners() const { return impl_->owners; }
 void Membership::on_owners_change(std::function<void()> handler) { impl_->owners_changed = std::move(handler); }
 void Membership::set_engine(std::string engine_id) { impl_->engine = std::move(engine_id); }
+
+void Membership::on_members(std::function<void(const std::vector<Member>&)> handler) {
+  impl_->members_read = std::move(handler);
+}
 
 void Membership::count_with(std::function<std::pair<int, int>()> counts) { impl_->counts = std::move(counts); }
 const MembershipOptions& Membership::options() const { return impl_->options; }

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,16 @@ struct Member {
   std::string engine;                // the engine's ID it watches; empty: none (yet)
   std::int64_t held_ms = 0;          // since it acquired this lease (PostgreSQL's clock)
 };
+
+// The counts the live peers published, summed: the fleet-wide fail-safe's
+// share of the rest of the fleet. Left out: this instance (`self`; its own
+// counts are its state machine's, fresher than its row) and members whose
+// lease had expired at the read (their targets go to the survivors, who
+// publish them as their own).
+struct PeerTotals {
+  std::size_t targets = 0, offline = 0, instances = 0;
+};
+PeerTotals live_peer_totals(const std::vector<Member>& members, std::string_view self);
 
 struct MembershipOptions {
   std::string dsn, instance_id, advertise;
@@ -88,6 +99,9 @@ class Membership {
   // Asked before every renewal: this instance's targets and how many of
   // them are offline, published in its row (the fleet-wide fail-safe reads them).
   void count_with(std::function<std::pair<int, int>()> counts);
+  // Called on the loop after every read of the member list (each renewal
+  // that PostgreSQL answered, held or not), with every member as read.
+  void on_members(std::function<void(const std::vector<Member>&)> handler);
   const MembershipOptions& options() const;
 
  private:

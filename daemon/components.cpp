@@ -53,6 +53,22 @@ std::vector<TargetSpec> static_specs(const config::Config& cfg) {
 // cluster lease unhealthy".
 constexpr std::string_view cluster_lease_source = "cluster lease";
 
+// A peer's offline count reaches this instance within 2 x renew_every (the
+// peer publishes it at its next renewal, this instance reads it at its
+// own), while a restart here waits only `settle` after its target went down:
+// when targets die here and on peers at once, a shorter settle lets the
+// first restarts here out before the fleet-wide fail-safe can see the rest.
+void warn_if_settle_outruns_peers(const config::Config& cfg) {
+  const auto& r = cfg.restart;
+  if (!r.enabled || r.via == config::RestartVia::none) return;
+  const auto reach = cfg.cluster.renew_every * 2;
+  if (r.settle >= reach) return;
+  spdlog::warn("cluster: remediation.restart.settle {} is shorter than 2 x cluster.renew_every ({}), the time "
+               "peers' offline counts take to arrive: targets dying here together with a peer's may be "
+               "restarted before the fleet-wide fail-safe sees the peer's (README, Several instances)",
+               format_duration(r.settle), format_duration(reach));
+}
+
 bool needs_proactive(const config::Config& cfg) {
   if (cfg.engine.enabled) return true;
   for (const auto& s : cfg.targets.static_targets)
@@ -300,6 +316,16 @@ void Components::start(const std::string& listening) {
       return std::pair{static_cast<int>(d.fleet.size()),
                        static_cast<int>(counts[static_cast<std::size_t>(State::offline)])};
     });
+    // The fleet-wide fail-safe: the peers' published counts after every read
+    // of the member list. While the lease is lost no list is read and the
+    // last counts stay: losing the lease pauses remediation by itself, and
+    // the renewal right after a new lease is acquired reads them afresh,
+    // well before a held restart is released (one settle delay later).
+    d.membership->on_members([&d](const std::vector<cluster::Member>& members) {
+      const auto peers = cluster::live_peer_totals(members, d.membership->instance_id());
+      d.fleet.set_peer_counts(PeerCounts{peers.targets, peers.offline, peers.instances});
+    });
+    warn_if_settle_outruns_peers(d.cfg);
     d.membership->start();
   }
   if (impl_->store) impl_->store->start();

@@ -251,6 +251,10 @@ void Fleet::set_source_healthy(std::string_view source, bool healthy) {
   impl_->apply(impl_->machine.set_source_healthy(source, healthy, steady::now()));
 }
 
+void Fleet::set_peer_counts(const PeerCounts& peers) {
+  impl_->apply(impl_->machine.set_peer_counts(peers, steady::now()));
+}
+
 bool Fleet::contains(std::string_view id) const { return impl_->machine.find(id) != nullptr; }
 
 std::optional<TargetSpec> Fleet::spec(std::string_view id) const {

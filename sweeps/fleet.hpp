@@ -18,7 +18,10 @@
 #include "sweeps/decide/evidence.hpp"
 #include "sweeps/decide/target.hpp"
 
-namespace healthsweep::sweeps::decide { class StateMachine; }
+namespace healthsweep::sweeps::decide {
+class StateMachine;
+struct PeerCounts;
+}  // namespace healthsweep::sweeps::decide
 
 namespace healthsweep::metrics { class Metrics; }
 
@@ -56,6 +59,10 @@ class Fleet {
   void begin_grace(std::string_view id, decide::Layer layer, std::string_view reason);
   bool reset(std::string_view id);  // false: unknown target
   void set_source_healthy(std::string_view source, bool healthy);
+  // Several instances: what the other live members published (their targets
+  // and how many are offline now), so the fail-safe judges the whole fleet.
+  // Cheap when unchanged (called after every read of the member list).
+  void set_peer_counts(const decide::PeerCounts& peers);
   // After a daemon restart: what the previous run left in PostgreSQL. A
   // target no source names yet takes it up when it appears.
   void restore(std::vector<decide::RestoredTarget> rows);

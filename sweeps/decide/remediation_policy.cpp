@@ -67,27 +67,75 @@ std::string percent(double fraction) {
   return buf;
 }
 
+// "40%", "33.3%", "30.1%": three digits, so a share just above the limit
+// does not read as equal to it.
+std::string share(std::size_t count, std::size_t total) {
+  const double pct = total > 0 ? 100.0 * static_cast<double>(count) / static_cast<double>(total) : 0.0;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g%%", pct);
+  return buf;
+}
+
+// The fleet the rules apply to: this instance's targets plus its peers'.
+// Peers publish only how many of their targets are offline *now*, not when
+// each went down; each of those counts both as offline now and as gone
+// offline within the window. That is the conservative reading: it can only
+// trip the fail-safe sooner or hold it longer than the peers' full history
+// would, never let a restart through that the history would have held. Its
+// cost: targets that have stayed offline on a peer for long (a slow decline,
+// which alone never trips) count as a fresh burst here.
+struct Totals {
+  std::size_t targets = 0, down_in_window = 0, offline_now = 0;
+};
+
+Totals totals(const FleetSnapshot& fleet) {
+  return {fleet.targets + fleet.peers.targets, fleet.down_in_window + fleet.peers.offline,
+          fleet.offline_now + fleet.peers.offline};
+}
+
+std::string local_reason(const config::FailSafe& cfg, const FleetSnapshot& fleet, bool active) {
+  const std::string of = " of " + std::to_string(fleet.targets) + " targets";
+  const std::string limit = " (max " + percent(cfg.max_offline_fraction) + ")";
+  if (active)
+    return std::to_string(fleet.down_in_window) + of + " went offline within " + format_duration(cfg.window) +
+           limit;
+  return "recovered: " + std::to_string(fleet.offline_now) + of + " offline, " +
+         std::to_string(fleet.down_in_window) + " went offline within " + format_duration(cfg.window) + limit;
+}
+
+// With peers, the reason says the fleet decided, and what this instance saw
+// itself: a host with few failures of its own that pauses must say why.
+std::string fleet_reason(const config::FailSafe& cfg, const FleetSnapshot& fleet, bool active) {
+  const Totals all = totals(fleet);
+  const std::size_t counted = active ? all.down_in_window : all.offline_now;
+  const std::string whole = "fleet: " + std::to_string(counted) + " of " + std::to_string(all.targets) +
+                            " targets offline (" + share(counted, all.targets) + ") across " +
+                            std::to_string(fleet.peers.instances + 1) + " instances (max " +
+                            percent(cfg.max_offline_fraction) + "); here ";
+  const std::string here = std::to_string(fleet.targets);
+  const std::string window = format_duration(cfg.window);
+  if (active)
+    return whole + std::to_string(fleet.down_in_window) + " of " + here + " went offline within " + window;
+  return "recovered: " + whole + std::to_string(fleet.offline_now) + " of " + here + " offline, " +
+         std::to_string(fleet.down_in_window) + " went offline within " + window;
+}
+
 }  // namespace
 
 FailSafeDecision decide_failsafe(const config::FailSafe& cfg, const FleetSnapshot& fleet, bool was_active) {
+  const Totals all = totals(fleet);
   const bool source_down = !fleet.unhealthy_source.empty();
-  const bool big_enough = fleet.targets >= static_cast<std::size_t>(std::max(cfg.min_targets, 0));
-  const bool tripped = big_enough && above(fleet.down_in_window, fleet.targets, cfg.max_offline_fraction);
+  const bool big_enough = all.targets >= static_cast<std::size_t>(std::max(cfg.min_targets, 0));
+  const bool tripped = big_enough && above(all.down_in_window, all.targets, cfg.max_offline_fraction);
   // Once tripped, a fleet that is still largely down is not restarted all at
   // once just because the window slid past the moment it went down.
-  const bool held = was_active && big_enough && above(fleet.offline_now, fleet.targets, cfg.max_offline_fraction);
+  const bool held = was_active && big_enough && above(all.offline_now, all.targets, cfg.max_offline_fraction);
   const bool active = source_down || tripped || held;
   if (active == was_active) return {active, {}};  // hot path: no strings
 
-  const std::string of = " of " + std::to_string(fleet.targets) + " targets";
-  const std::string limit = " (max " + percent(cfg.max_offline_fraction) + ")";
   if (source_down) return {true, "evidence source " + std::string(fleet.unhealthy_source) + " unhealthy"};
-  if (tripped)
-    return {true, std::to_string(fleet.down_in_window) + of + " went offline within " +
-                      format_duration(cfg.window) + limit};
-  return {false, "recovered: " + std::to_string(fleet.offline_now) + of + " offline, " +
-                     std::to_string(fleet.down_in_window) + " went offline within " +
-                     format_duration(cfg.window) + limit};
+  if (fleet.peers.instances > 0) return {active, fleet_reason(cfg, fleet, active)};
+  return {active, local_reason(cfg, fleet, active)};
 }
 
 }  // namespace healthsweep::sweeps::decide

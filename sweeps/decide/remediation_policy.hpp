@@ -25,6 +25,10 @@
 //   min_targets, or when an evidence source is unhealthy. Once active it stays
 //   active while either the in-window share or the share of targets offline
 //   now is above the fraction, or a source is unhealthy.
+// - fleet-wide (several instances, issue 14): the counts the live peers
+//   published with their leases join this instance's, so the fraction and
+//   min_targets apply to the whole fleet: a rollout that kills 40 % of the
+//   workspaces spread thinly over ten hosts stops remediation on all of them.
 #pragma once
 
 #include <chrono>
@@ -62,12 +66,23 @@ bool crash_loop(RestartHistory* history, SteadyTime now, const config::Restart& 
 // "250ms", "30s", "10m", "1h30m": for reasons shown to people.
 std::string format_duration(config::Duration d);
 
+// What the other live instances of a cluster published with their last
+// lease renewal (cluster/membership.hpp): the targets each owns and how many
+// of them are offline now. This instance is never among them.
+struct PeerCounts {
+  std::size_t targets = 0;
+  std::size_t offline = 0;
+  std::size_t instances = 0;  // live peers summed
+  bool operator==(const PeerCounts&) const = default;
+};
+
 // The fleet as the fail-safe sees it.
 struct FleetSnapshot {
   std::size_t targets = 0;         // targets that can be remediated (not paused)
   std::size_t down_in_window = 0;  // of them, went offline within fail_safe.window
   std::size_t offline_now = 0;     // of them, offline now
   std::string_view unhealthy_source;  // empty: every source healthy
+  PeerCounts peers{};              // the rest of the fleet; none when alone
 };
 
 struct FailSafeDecision {

@@ -40,6 +40,8 @@
 //   part of the restart) is only recorded.
 // - After a target stayed online for `window` its backoff and restart
 //   history are forgotten (restarts, the lifetime count, stays).
+// - The fail-safe counts the peers' targets too (set_peer_counts): the
+//   fraction applies to the whole fleet of a cluster.
 // - While the fail-safe is active, orders are emitted with suppressed=true
 //   (counted, not acted on); a suppressed restart/webhook is ordered again
 //   (subject to backoff) once the fail-safe clears. Effects::failsafe_changed
@@ -129,6 +131,12 @@ class StateMachine {
   Effects restore(const RestoredTarget& restored, steady::time_point now);
   // An evidence source ("redis", "engine") unhealthy => fail-safe active.
   Effects set_source_healthy(std::string_view source, bool healthy, steady::time_point now);
+  // Several instances (issue 14): the counts the live peers published. The
+  // fail-safe is decided again at once when they differ from the last ones:
+  // a trip holds every restart that falls due from then on, a recovery
+  // releases the held ones a settle delay later (as any recovery does).
+  Effects set_peer_counts(const PeerCounts& peers, steady::time_point now);
+  const PeerCounts& peer_counts() const { return peers_; }
 
   bool failsafe_active() const { return failsafe_; }
   // Why it last switched on or off (for the admin API / logs).
@@ -204,6 +212,7 @@ class StateMachine {
   DownWindow down_window_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> suppressed_;  // (slot, generation)
   std::vector<std::pair<std::string, bool>> sources_;  // source -> healthy
+  PeerCounts peers_;  // the rest of a cluster's fleet (none alone)
   bool failsafe_ = false;
   bool failsafe_dirty_ = true;  // an input of the fail-safe decision changed
   std::string failsafe_reason_;

@@ -305,6 +305,17 @@ Effects StateMachine::set_source_healthy(std::string_view source, bool healthy, 
   return fx;
 }
 
+Effects StateMachine::set_peer_counts(const PeerCounts& peers, steady::time_point now) {
+  Effects fx;
+  advance(now, fx);
+  if (peers == peers_) return fx;  // every renewal reports; most change nothing
+  peers_ = peers;
+  failsafe_dirty_ = true;
+  evaluate_failsafe(now, fx);
+  advance(now, fx);
+  return fx;
+}
+
 void StateMachine::expire_down_window(steady::time_point now) {
   const std::size_t before = down_window_.count();
   down_window_.expire(now, fail_safe_.window, [this](const DownWindow::Entry& e) {
@@ -325,7 +336,7 @@ void StateMachine::evaluate_failsafe(steady::time_point now, Effects& fx) {
       break;
     }
   const FleetSnapshot fleet{remediable_, down_window_.count(), counts_[static_cast<std::size_t>(State::offline)],
-                            unhealthy};
+                            unhealthy, peers_};
   FailSafeDecision decision = decide_failsafe(fail_safe_, fleet, failsafe_);
   if (decision.active == failsafe_) return;
   failsafe_ = decision.active;

@@ -12,6 +12,7 @@
 #include <regex>
 #include <thread>
 
+#include "tests/integration/cluster_support.hpp"
 #include "tests/integration/faults_support.hpp"
 #include "tests/integration/target_json.hpp"
 #include "tests/support/delay_proxy.hpp"
@@ -21,10 +22,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// lease 3 s, renewed every second: fenced 2 s after the last renewal sent.
 std::string cluster_config(const std::string& dsn, const std::string& spool, const std::string& id) {
-  return store_section(dsn, spool) + "cluster:\n  instance_id: " + id +
-         "\n  lease: 3s\n  renew_every: 1s\nliveness: { stale_after: 5s }\n";
+  return store_section(dsn, spool) + cluster_section(id);
 }
 
 boost::json::object cluster_view(const Daemon& d) {

@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/integration/cluster_support.hpp"
 #include "tests/integration/faults_support.hpp"
 #include "tests/support/engine.hpp"
 
@@ -35,32 +36,9 @@ std::string targets_section() {
   return out;
 }
 
-// The targets `d` judges: id -> restarts.
-std::map<std::string, std::int64_t> judged(const Daemon& d) {
-  std::map<std::string, std::int64_t> out;
-  const auto r = d.get("/admin/targets");
-  if (r.status != 200) return out;
-  const auto doc = boost::json::parse(r.body);  // named: a temporary's array would dangle
-  for (const auto& t : doc.as_array())
-    out[std::string(t.at("id").as_string())] = t.at("restarts").to_number<std::int64_t>();
-  return out;
-}
-
 // Every target judged by exactly one of `daemons`: the owner of each.
 std::optional<std::map<std::string, int>> owners(const std::vector<const Daemon*>& daemons, std::string* why) {
-  std::map<std::string, int> owner;
-  for (std::size_t i = 0; i < daemons.size(); ++i)
-    for (const auto& [id, restarts] : judged(*daemons[i])) {
-      if (!owner.emplace(id, static_cast<int>(i)).second) {
-        *why = id + " judged by two instances";
-        return std::nullopt;
-      }
-    }
-  if (owner.size() != static_cast<std::size_t>(target_count)) {
-    *why = std::to_string(owner.size()) + " of " + std::to_string(target_count) + " targets judged";
-    return std::nullopt;
-  }
-  return owner;
+  return healthsweep::testing::owners(daemons, target_count, why);
 }
 
 // Every target `daemons` judge shows the 7 restarts of its row: restored
@@ -68,9 +46,9 @@ std::optional<std::map<std::string, int>> owners(const std::vector<const Daemon*
 // takeover, so a target may show 0 for a moment first.
 bool restored_once(const std::vector<const Daemon*>& daemons, std::string* why) {
   for (const Daemon* d : daemons)
-    for (const auto& [id, restarts] : judged(*d))
-      if (restarts != 7) {
-        *why = id + " shows " + std::to_string(restarts) + " restarts";
+    for (const auto& [id, t] : judged(*d))
+      if (t.restarts != 7) {
+        *why = id + " shows " + std::to_string(t.restarts) + " restarts";
         return false;
       }
   return true;
@@ -106,8 +84,7 @@ class ClusterOwnership : public ::testing::Test {
     spools_.push_back(std::make_unique<TempDir>());
     // lease 3 s, renewed every second.
     return std::make_unique<Daemon>(store_section(db_->dsn(), spools_.back()->path()) + targets_section() +
-                                    "cluster:\n  instance_id: " + id +
-                                    "\n  lease: 3s\n  renew_every: 1s\nliveness: { stale_after: 5s }\n"
+                                    cluster_section(id) +
                                     "sweeps: { proactive: { interval: 1s } }\n");
   }
   std::unique_ptr<TestDatabase> db_;
@@ -220,14 +197,12 @@ TEST_F(ClusterOwnership, EachDaemonJudgesOnlyTheContainersOfItsOwnEngineAndTwoOn
     return std::make_unique<Daemon>(
         store_section(db_->dsn(), spools_.back()->path()) + "engine:\n  socket: \"" + e.socket() +
         "\"\ntargets:\n  engine_label: \"" + e.label() +
-        "\"\nsweeps:\n  proactive: { interval: 1s }\nremediation:\n  restart: { via: none }\ncluster:\n  instance_id: " + id +
-        "\n  lease: 3s\n  renew_every: 1s\nliveness: { stale_after: 5s }\n"
-                                    "sweeps: { proactive: { interval: 1s } }\n");
+        "\"\nsweeps:\n  proactive: { interval: 1s }\nremediation:\n  restart: { via: none }\n" + cluster_section(id));
   };
   auto p = on(pod, "host-pod"), d1 = on(dock, "host-dock-1"), d2 = on(dock, "host-dock-2");
   const auto keys = [](const Daemon& d) {
     std::set<std::string> out;
-    for (const auto& [id, restarts] : judged(d)) out.insert(id);
+    for (const auto& [id, t] : judged(d)) out.insert(id);
     return out;
   };
   std::string why;

@@ -156,20 +156,32 @@ inline std::string store_section(const std::string& dsn, const std::string& spoo
   return "postgres:\n  dsn: \"" + dsn + "\"\n  spool_dir: \"" + spool_dir + "\"\n";
 }
 
-// A loopback TCP port that accepts (and closes) every connection until
-// close(): the targets checking it are alive, then all die at once.
+// A loopback TCP port that accepts (and closes) every connection while
+// open: the targets checking it are alive; close() makes them all die at
+// once, open() brings them back on the same port. Closed, the port stays
+// bound (never listening: connections are refused), so nothing else can
+// take it meanwhile.
 class TcpListener {
  public:
-  TcpListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  TcpListener() { open(); }
+  ~TcpListener() {
+    close();
+    if (held_ >= 0) ::close(held_);
+  }
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+  int port() const { return port_; }
+  void open() {
+    if (!closed_) return;
+    fd_ = bound_socket();
     sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 4096) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    if (fd_ < 0 || ::listen(fd_, 4096) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
       throw std::runtime_error("cannot listen on loopback");
     port_ = ntohs(a.sin_port);
+    if (held_ >= 0) ::close(held_);
+    held_ = -1;
+    closed_ = false;
     thread_ = std::thread([this] {
       for (;;) {
         const int c = ::accept(fd_, nullptr, nullptr);
@@ -181,18 +193,35 @@ class TcpListener {
       }
     });
   }
-  ~TcpListener() { close(); }
-  int port() const { return port_; }
   void close() {
     if (closed_.exchange(true)) return;
     ::shutdown(fd_, SHUT_RDWR);  // wakes accept()
     thread_.join();
     ::close(fd_);
+    held_ = bound_socket();  // SO_REUSEADDR: past the TIME_WAITs of the connections it closed
   }
 
  private:
-  int fd_ = -1, port_ = 0;
-  std::atomic<bool> closed_{false};
+  // A loopback socket bound to port_ (any port while 0), SO_REUSEADDR so a
+  // listener binds beside the held one; -1 when that fails.
+  int bound_socket() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int on = 1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port_));
+    if (fd < 0) return -1;
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  int fd_ = -1, port_ = 0, held_ = -1;
+  std::atomic<bool> closed_{true};
   std::thread thread_;
 };
 

@@ -105,6 +105,60 @@ TEST(RemediationPolicy, UnhealthySourceAlwaysTrips) {
   EXPECT_TRUE(decide_failsafe(fail_safe(), {1, 0, 0, {}}, true).reason.size() > 0);
 }
 
+// Several instances: the live peers' published counts join this instance's.
+FleetSnapshot with_peers(FleetSnapshot here, std::size_t targets, std::size_t offline, std::size_t instances) {
+  here.peers = PeerCounts{targets, offline, instances};
+  return here;
+}
+
+TEST(RemediationPolicy, TheFleetTripsItWhenThisInstancesShareIsBelowTheFraction) {
+  const FleetSnapshot here{10, 1, 1, {}};
+  EXPECT_FALSE(decide_failsafe(fail_safe(), here, false).active) << "1 of 10 here alone";
+  const auto d = decide_failsafe(fail_safe(), with_peers(here, 10, 7, 1), false);
+  EXPECT_TRUE(d.active) << "8 of 20 over the fleet";
+  EXPECT_EQ(d.reason, "fleet: 8 of 20 targets offline (40%) across 2 instances (max 30%); here 1 of 10 went "
+                      "offline within 1m");
+  EXPECT_FALSE(decide_failsafe(fail_safe(), with_peers(here, 10, 5, 1), false).active) << "6 of 20: not above";
+}
+
+TEST(RemediationPolicy, PeersOfflineCountAsWentOfflineWithinTheWindow) {
+  // Peers publish only "offline now": counted as recent too, the fleet trips
+  // (a slow decline on a peer looks like a burst here: the safe side).
+  const auto d = decide_failsafe(fail_safe(), with_peers({10, 0, 0, {}}, 10, 7, 2), false);
+  EXPECT_TRUE(d.active);
+  EXPECT_EQ(d.reason, "fleet: 7 of 20 targets offline (35%) across 3 instances (max 30%); here 0 of 10 went "
+                      "offline within 1m");
+}
+
+TEST(RemediationPolicy, MinTargetsAppliesToTheWholeFleet) {
+  EXPECT_FALSE(decide_failsafe(fail_safe(), {6, 6, 6, {}}, false).active) << "6 targets here: below min_targets";
+  EXPECT_TRUE(decide_failsafe(fail_safe(), with_peers({6, 6, 6, {}}, 4, 0, 1), false).active)
+      << "10 over the fleet: min_targets reached";
+  EXPECT_FALSE(decide_failsafe(fail_safe(), with_peers({3, 0, 0, {}}, 6, 6, 1), false).active)
+      << "9 over the fleet: below min_targets however many are down";
+}
+
+TEST(RemediationPolicy, TheFleetRecoveringReleasesItAndSaysWhy) {
+  const FleetSnapshot here{10, 1, 1, {}};
+  EXPECT_TRUE(decide_failsafe(fail_safe(), with_peers(here, 10, 6, 1), true).active)
+      << "held: 7 of 20 still offline";
+  const auto d = decide_failsafe(fail_safe(), with_peers(here, 10, 2, 1), true);
+  EXPECT_FALSE(d.active);
+  EXPECT_EQ(d.reason, "recovered: fleet: 3 of 20 targets offline (15%) across 2 instances (max 30%); here 1 of "
+                      "10 offline, 1 went offline within 1m");
+}
+
+TEST(RemediationPolicy, ShareJustAboveTheLimitDoesNotReadAsTheLimit) {
+  const auto d = decide_failsafe(fail_safe(), with_peers({500, 0, 0, {}}, 500, 301, 1), false);
+  ASSERT_TRUE(d.active);
+  EXPECT_NE(d.reason.find("(30.1%)"), std::string::npos) << d.reason;
+}
+
+TEST(RemediationPolicy, AnUnhealthySourceIsNamedBeforeTheFleet) {
+  const auto d = decide_failsafe(fail_safe(), with_peers({10, 0, 0, "engine"}, 10, 9, 1), false);
+  EXPECT_EQ(d.reason, "evidence source engine unhealthy");
+}
+
 TEST(RemediationPolicy, DownWindowCountsEachTargetOnce) {
   DownWindow w;
   auto current = [](const DownWindow::Entry&) { return true; };

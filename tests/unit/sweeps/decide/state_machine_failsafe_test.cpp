@@ -23,9 +23,7 @@ class FleetOfTwenty : public FailSafeTest {
  protected:
   void SetUp() override {
     make(1s);
-    now = t0 - 1min;
-    add_fleet(20);
-    for (int i = 0; i < 20; ++i) alive("ws-" + std::to_string(i));
+    add_fleet_online(20);
   }
 };
 

@@ -64,6 +64,14 @@ class StateMachineTest : public ::testing::Test {
     return fx;
   }
 
+  // `n` targets (ws-0 .. ws-n-1) seen alive a minute before t0; the clock at t0.
+  void add_fleet_online(int n) {
+    now = t0 - 1min;
+    add_fleet(n);
+    for (int i = 0; i < n; ++i) alive("ws-" + std::to_string(i));
+    now = t0;
+  }
+
   Effects evidence(const std::string& id, Verdict verdict, bool conclusive = false,
                    Layer layer = Layer::proactive, std::string reason = "",
                    steady::time_point observed = {}) {
