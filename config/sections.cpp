@@ -202,7 +202,8 @@ std::optional<Field> read_sweeps(const Section& root, Config& config) {
   return field_if(proactive, "interval", interval_ok);
 }
 
-void read_restart(const Section& remediation, Config& config) {
+// Returns whether the file sets `settle` (its default depends on `cluster`).
+bool read_restart(const Section& remediation, Config& config) {
   const Section restart = remediation.child(
       "restart", {"enabled", "via", "webhook_url", "settle", "backoff_initial", "backoff_max", "max_restarts", "window",
                   "startup_grace"});
@@ -242,6 +243,7 @@ void read_restart(const Section& remediation, Config& config) {
   restart.integer("max_restarts", r.max_restarts, 1, 1'000'000);
   restart.duration("window", r.window, /*allow_zero=*/false);
   restart.duration("startup_grace", r.startup_grace, /*allow_zero=*/true);
+  return restart.has("settle");
 }
 
 void read_fail_safe(const Section& remediation, Config& config) {
@@ -336,9 +338,16 @@ void read_sections(const Section& root, Config& config) {
   read_postgres(root, config);
   const auto interval = read_sweeps(root, config);
   const Section remediation = root.child("remediation", {"restart", "fail_safe"});
-  read_restart(remediation, config);
+  const bool settle_given = read_restart(remediation, config);
   read_fail_safe(remediation, config);
   read_cluster(root, config);
+  // With peers, a restart must wait until their offline counts can have
+  // arrived (each publishes with its renewal, each reads with its own: up to
+  // 2 x renew_every), or the fleet-wide fail-safe comes too late for the
+  // first restarts of a burst. A settle the file sets is kept (the daemon
+  // warns when it is shorter).
+  if (config.cluster.enabled && !settle_given)
+    config.restart.settle = std::max(config.restart.settle, 2 * config.cluster.renew_every);
   read_liveness(root, interval, reconcile, config);
 }
 

@@ -53,6 +53,25 @@ TEST_F(ConfigCluster, EveryKeyIsRead) {
   EXPECT_EQ(c.renew_deadline(), 10s);
 }
 
+// Peers' offline counts take up to 2 x renew_every to arrive; the default
+// settle waits that long with peers, so the fleet-wide fail-safe sees a
+// burst before the first restart. A settle in the file is the operator's.
+TEST_F(ConfigCluster, TheDefaultSettleWaitsForThePeersCounts) {
+  const auto alone = load_string(pg, "cfg.yaml");
+  ASSERT_TRUE(alone.config);
+  EXPECT_EQ(alone.config->restart.settle, 2s);
+  const auto peers = load_string(pg + "cluster:\n  instance_id: a\n", "cfg.yaml");
+  ASSERT_TRUE(peers.config) << peers.errors.at(0).to_string();
+  EXPECT_EQ(peers.config->restart.settle, 4s);
+  const auto fast = load_string(pg + "cluster:\n  instance_id: a\n  lease: 3s\n  renew_every: 500ms\n", "cfg.yaml");
+  ASSERT_TRUE(fast.config) << fast.errors.at(0).to_string();
+  EXPECT_EQ(fast.config->restart.settle, 2s) << "never shorter than the default";
+  const auto given = load_string(pg + "cluster:\n  instance_id: a\nremediation:\n  restart:\n    settle: 1s\n",
+                                 "cfg.yaml");
+  ASSERT_TRUE(given.config) << given.errors.at(0).to_string();
+  EXPECT_EQ(given.config->restart.settle, 1s);
+}
+
 TEST_F(ConfigCluster, WithoutPostgresIsAnError) {
   EXPECT_THAT(errors_of("cluster:\n  instance_id: a\n"),
               ElementsAre("cfg.yaml:1:1: cluster: needs the postgres section (the instances' leases live there)"));
