@@ -34,7 +34,8 @@ TEST(StoreDaemon, EveryTransitionIsOneEventRowAndTheTargetRowFollows) {
     EXPECT_EQ(psql(db_dsn, "select string_agg(from_state || '>' || to_state, ',' order by id) "
                            "from healthsweep_events where target = 'pg-t'"),
               "unknown>suspect,suspect>offline");
-    EXPECT_EQ(psql(db_dsn, "select count(*) from healthsweep_schema_migrations"), "4") << "migrations 1-4, the cluster's table included";
+    EXPECT_EQ(psql(db_dsn, "select count(*) from healthsweep_schema_migrations"), "5")
+        << "migrations 1-5, the cluster's table and the fencing columns included";
     EXPECT_EQ(psql(db_dsn, "select layer from healthsweep_events where to_state = 'offline'"), "proactive");
     EXPECT_EQ(metric(d, "healthsweep_store_spool_events"), 0);
     EXPECT_NE(d.get("/admin/liveness").body.find("\"store\":{\"status\":\"ok\""), std::string::npos);
