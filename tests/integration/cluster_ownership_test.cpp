@@ -16,7 +16,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/integration/faults_support.hpp"
+#include "tests/integration/cluster_support.hpp"
 #include "tests/support/engine.hpp"
 
 using namespace healthsweep::testing;
@@ -32,17 +32,6 @@ std::string targets_section() {
   // events, which must name that owner's lease and never be fenced.
   out += "    - { id: t-0, tcp: \"127.0.0.1:1\" }\n";
   for (int n = 1; n < target_count; ++n) out += "    - { id: t-" + std::to_string(n) + " }\n";
-  return out;
-}
-
-// The targets `d` judges: id -> restarts.
-std::map<std::string, std::int64_t> judged(const Daemon& d) {
-  std::map<std::string, std::int64_t> out;
-  const auto r = d.get("/admin/targets");
-  if (r.status != 200) return out;
-  const auto doc = boost::json::parse(r.body);  // named: a temporary's array would dangle
-  for (const auto& t : doc.as_array())
-    out[std::string(t.at("id").as_string())] = t.at("restarts").to_number<std::int64_t>();
   return out;
 }
 
@@ -79,25 +68,10 @@ bool restored_once(const std::vector<const Daemon*>& daemons, std::string* why) 
 class ClusterOwnership : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* dsn = std::getenv("HS_TEST_PG_DSN");
-    if (!dsn || !*dsn) {
-      if (in_ci()) GTEST_FAIL() << "HS_TEST_PG_DSN is not set: scripts/test could not start PostgreSQL (CI=true)";
-      GTEST_SKIP() << "SKIPPED LOUDLY: HS_TEST_PG_DSN is not set; run through scripts/test";
-    }
-    db_ = std::make_unique<TestDatabase>(dsn, "owners");
-    // The schema, by one daemon without a cluster; then every target gets a
-    // row as a previous owner left it: 7 restarts.
-    {
-      TempDir spool;
-      Daemon seed(store_section(db_->dsn(), spool.path()));
-      ASSERT_TRUE(eventually(
-          [&] {
-            return PgSession(db_->dsn()).query("SELECT to_regclass('healthsweep_members') IS NOT NULL").at(0).at(0) ==
-                   "t";
-          },
-          20s))
-          << seed.log();
-    }
+    HS_REQUIRE_PG_DSN();
+    // The schema; then every target gets a row as a previous owner left it: 7 restarts.
+    db_ = cluster_database("owners");
+    ASSERT_FALSE(HasFailure()) << "the schema was not applied";
     PgSession(db_->dsn())
         .query("INSERT INTO healthsweep_targets (id, state, since, restarts) SELECT 't-' || g, 'online', now(), 7 "
                "FROM generate_series(0, " + std::to_string(target_count - 1) + ") g");
