@@ -159,8 +159,11 @@ TEST_F(ClusterHook, WithTheOwnerKilledTheReportIsAnsweredNamingItAndNotActedOn) 
 
 TEST_F(ClusterHook, EveryInstanceListsTheWholeFleetFromPostgres) {
   auto a = start("hook-a"), b = start("hook-b");
-  ASSERT_TRUE(eventually([&] { return split({a.get(), b.get()}).has_value(); }, 30s)) << a->log();
-  // Each target's row is written by its owner (its first transition).
+  std::optional<std::map<std::string, const Daemon*>> owner;
+  ASSERT_TRUE(eventually([&] { return (owner = split({a.get(), b.get()})).has_value(); }, 30s)) << a->log();
+  const auto name_of = [&](const Daemon* d) { return std::string(d == a.get() ? "hook-a" : "hook-b"); };
+  // Each target's row is written by its owner (its first transition), with
+  // the lease it was judged under (fencing).
   ASSERT_TRUE(eventually(
       [&] {
         return PgSession(db_->dsn()).query("SELECT count(*) FROM healthsweep_targets WHERE state = 'online'").at(0).at(0) ==
@@ -181,14 +184,16 @@ TEST_F(ClusterHook, EveryInstanceListsTheWholeFleetFromPostgres) {
       EXPECT_TRUE(t.as_object().contains("since"));
       EXPECT_EQ(t.at("restarts").as_int64(), 0);
       EXPECT_FALSE(t.at("quarantined").as_bool());
-      // The row's writer: '' (null) until the fencing change records it.
-      EXPECT_TRUE(t.at("owner").is_null()) << r.body;
+      // The row's writer: the instance that judges the target.
+      const std::string id(t.at("id").as_string());
+      ASSERT_TRUE(t.at("owner").is_string()) << r.body;
+      EXPECT_EQ(t.at("owner").as_string(), name_of(owner->at(id))) << id;
     }
     EXPECT_EQ(ids.size(), static_cast<std::size_t>(target_count)) << r.body;
     // Local target objects name their owner: this instance.
     const auto mine = d->get("/admin/targets");
     const auto local_doc = boost::json::parse(mine.body);
-    for (const auto& t : local_doc.as_array()) EXPECT_EQ(t.at("owner").as_string(), d == a.get() ? "hook-a" : "hook-b");
+    for (const auto& t : local_doc.as_array()) EXPECT_EQ(t.at("owner").as_string(), name_of(d));
   }
   // Pages, as the local list: ?limit and the Link header's next page.
   std::set<std::string> paged;
