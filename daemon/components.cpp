@@ -9,13 +9,16 @@
 
 #include "clients/engine/client.hpp"
 #include "clients/http/checker.hpp"
+#include "clients/http/connection_pool.hpp"
 #include "clients/http/webhook_client.hpp"
 #include "clients/net/log_failure.hpp"
 #include "cluster/cluster_json.hpp"
+#include "cluster/hook_routing.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/ownership.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
+#include "store/fleet_list.hpp"
 #include "store/store.hpp"
 #include "store/transition_event.hpp"
 #include "sweeps/check_now.hpp"
@@ -69,6 +72,26 @@ void warn_if_settle_outruns_peers(const config::Config& cfg) {
                format_duration(r.settle), format_duration(reach));
 }
 
+// A forwarded hook report waits this long for the owner's answer: the
+// caller of the hook waits for it too, and a live owner answers at once.
+constexpr std::chrono::milliseconds forward_timeout{2000};
+// The fleet list's whole answer (the wait for its connection included).
+constexpr std::chrono::milliseconds fleet_list_timeout{5000};
+
+// The owner's answer as the hook relays it. By value: the frame outlives the request.
+net::awaitable<PeerReply> peer_reply(net::awaitable<JsonAnswer> pending) {
+  auto got = co_await std::move(pending);
+  co_return PeerReply{got.outcome.http_status, std::move(got.body), std::move(got.outcome.detail)};
+}
+
+net::awaitable<FleetPage> fleet_page_of(net::awaitable<store::FleetListPage> pending) {
+  auto got = co_await std::move(pending);
+  FleetPage out;
+  if (got.ok) out.page = TargetPage{std::move(got.json), std::move(got.next)};
+  else out.error = std::move(got.error);
+  co_return out;
+}
+
 bool needs_proactive(const config::Config& cfg) {
   if (cfg.engine.enabled) return true;
   for (const auto& s : cfg.targets.static_targets)
@@ -106,11 +129,20 @@ struct Components::Impl {
   std::vector<cluster::LiveMember> owners;
   std::string engine_key;
   net::steady_timer identity_retry{ioc};
+  // With the cluster section: hook reports forwarded to their owners (keep-
+  // alive connections to the peers), and the fleet-wide target list.
+  std::unique_ptr<HttpConnectionPool> peers;
+  std::unique_ptr<store::FleetList> fleet_list;
 
   void build();
   void own_by_cluster();
   void learn_engine_identity();
   bool owns(const TargetSpec& spec) const;
+  // The owner by the last member list; empty when none may own it.
+  std::string_view owner_of(const TargetSpec& spec) const;
+  OwnerRef owner_ref(std::string_view owner) const;
+  net::awaitable<PeerReply> forward(const OwnerRef& owner, HookRequest&& as_sent);
+  int takeover_seconds() const;
   void build_store();
   void watch_passive_targets();
   std::vector<TargetSpec> checkable_targets() const;
@@ -142,10 +174,15 @@ void Components::Impl::watch_passive_targets() {
   });
 }
 
-bool Components::Impl::owns(const TargetSpec& spec) const {
-  if (spec.on_engine && engine_key.empty()) return false;
+std::string_view Components::Impl::owner_of(const TargetSpec& spec) const {
+  if (spec.on_engine && engine_key.empty()) return {};
   const cluster::Locality where{spec.on_engine ? std::string_view(engine_key) : std::string_view(), spec.instance};
-  return cluster::owner_of(spec.id, where, owners) == cfg.cluster.instance_id;
+  return cluster::owner_of(spec.id, where, owners);
+}
+
+bool Components::Impl::owns(const TargetSpec& spec) const {
+  const auto owner = owner_of(spec);
+  return !owner.empty() && owner == cfg.cluster.instance_id;
 }
 
 // Several instances: this one judges only the targets it owns. Set before
@@ -182,7 +219,14 @@ void Components::Impl::learn_engine_identity() {
 }
 
 void Components::Impl::build() {
-  if (cfg.cluster.enabled) own_by_cluster();
+  if (cfg.cluster.enabled) {
+    own_by_cluster();
+    HttpClientOptions to_peers;
+    to_peers.max_in_flight = 64;  // forwarded reports at once; more wait (within their timeout)
+    to_peers.max_idle = 8;
+    peers = std::make_unique<HttpConnectionPool>(ioc.get_executor(), to_peers);
+    fleet_list = std::make_unique<store::FleetList>(ioc.get_executor(), cfg.postgres.dsn, fleet_list_timeout);
+  }
   if (cfg.engine.enabled)
     engine = std::make_unique<EngineClient>(ioc.get_executor(), cfg.engine.socket, cfg.engine.api_version,
                                             cfg.proactive.timeout);
@@ -383,12 +427,74 @@ CheckAnswer answer_of(ReactiveLayer::Admission a) {
 
 }  // namespace
 
-CheckAnswer Components::hook(HookReport&& report) {
+OwnerRef Components::Impl::owner_ref(std::string_view owner) const {
+  OwnerRef ref{std::string(owner), {}};
+  if (membership)
+    for (const auto& m : membership->members())
+      if (m.instance_id == owner) ref.advertise = m.advertise;
+  return ref;
+}
+
+int Components::Impl::takeover_seconds() const {
+  // A dead owner's targets are owned again within lease + renew_every.
+  const auto ms = (cfg.cluster.lease + cfg.cluster.renew_every) / std::chrono::milliseconds(1);
+  return static_cast<int>((ms + 999) / 1000);
+}
+
+// The report as it came (body and Authorization), marked forwarded so that
+// the owner never sends it on again.
+net::awaitable<PeerReply> Components::Impl::forward(const OwnerRef& owner, HookRequest&& as_sent) {
+  JsonPost post;
+  post.url = owner.advertise;
+  while (!post.url.empty() && post.url.back() == '/') post.url.pop_back();
+  post.url += "/hooks/connection-error";
+  post.body = std::move(as_sent.body);
+  if (!as_sent.authorization.empty()) post.headers.set(boost::beast::http::field::authorization, as_sent.authorization);
+  post.headers.set(cluster::forwarded_by_header, cfg.cluster.instance_id);
+  post.timeout = forward_timeout;
+  return peer_reply(peers->post_json(std::move(post)));
+}
+
+HookAnswer Components::hook(HookReport&& report, HookRequest&& as_sent) {
   auto& d = *impl_;
   if (!d.cfg.reactive.enabled) return CheckAnswer::layer_off;
-  if (!d.fleet.contains(report.target)) return CheckAnswer::unknown_target;
+  cluster::HookSituation where;
+  where.owned_here = d.fleet.contains(report.target);
+  where.known = where.owned_here;
+  where.forwarded = !as_sent.forwarded_by.empty();
+  std::string owner;
+  if (!where.owned_here && d.cfg.cluster.enabled) {
+    if (const auto spec = d.fleet.known_spec(report.target)) {
+      where.known = true;
+      owner = d.owner_of(*spec);
+      // Owned here by the member list but not taken up (yet): nobody judges it now.
+      if (owner == d.cfg.cluster.instance_id) owner.clear();
+      where.owner = owner;
+    }
+  }
+  switch (cluster::route_hook(where)) {
+    case cluster::HookRoute::judge_here: break;
+    case cluster::HookRoute::unknown: return CheckAnswer::unknown_target;
+    case cluster::HookRoute::no_owner: return UnownedHook{d.takeover_seconds()};
+    case cluster::HookRoute::name_owner: return MisdirectedHook{d.owner_ref(owner)};
+    case cluster::HookRoute::forward: {
+      auto ref = d.owner_ref(owner);
+      auto reply = d.forward(ref, std::move(as_sent));
+      return ForwardingHook{std::move(ref), std::move(reply), d.takeover_seconds()};
+    }
+  }
   return answer_of(d.reactive->report(
       {std::move(report.target), std::move(report.error), std::move(report.source), std::chrono::steady_clock::now()}));
+}
+
+bool Components::lists_fleet() const { return impl_->fleet_list != nullptr; }
+
+net::awaitable<FleetPage> Components::fleet_targets(TargetQuery q) {
+  store::FleetQuery fq;
+  if (q.state) fq.state = std::string(to_string(*q.state));
+  fq.after = std::move(q.after);
+  fq.limit = q.limit;
+  return fleet_page_of(impl_->fleet_list->read(std::move(fq)));
 }
 
 CheckAnswer Components::sweep(std::string_view id) {

@@ -35,9 +35,14 @@ class Components {
   // For the routes.
   TargetPage targets_page(const TargetQuery& q) const;
   std::optional<std::string> target_json(std::string_view id) const;
-  CheckAnswer hook(HookReport&& report);
+  // A report for a target owned here is checked here; with the cluster
+  // section, one owned by a peer is forwarded to it (cluster/hook_routing.hpp).
+  HookAnswer hook(HookReport&& report, HookRequest&& as_sent);
   CheckAnswer sweep(std::string_view id);
   bool reset(std::string_view id);
+  // GET /admin/targets?scope=fleet, from PostgreSQL (with the cluster section).
+  bool lists_fleet() const;
+  boost::asio::awaitable<FleetPage> fleet_targets(TargetQuery q);
   // GET /admin/cluster; none without the cluster section.
   std::optional<std::string> cluster_json() const;
 

@@ -384,7 +384,14 @@ net::awaitable<void> HttpServer::Impl::session(Slot slot) {
     }
     Request req = parser.release();
     const bool keep_alive = req.keep_alive();
-    Response res = handler(std::move(req));
+    Reply reply = handler(std::move(req));
+    // An answer that needs I/O first (a hook report forwarded to its owner)
+    // is awaited here: this connection's next request waits, the loop does not.
+    if (auto* later = std::get_if<net::awaitable<Response>>(&reply)) {
+      auto awaited = co_await std::move(*later);
+      reply = std::move(awaited);
+    }
+    Response& res = std::get<Response>(reply);
     res.keep_alive(keep_alive && !stopping);
     serialize(res, wire);
     stream.expires_after(limits.read_timeout);

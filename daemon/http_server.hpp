@@ -45,7 +45,7 @@ struct HttpEvents {
   std::function<void(std::string_view reason)> connection_refused;
 };
 
-using Handler = std::function<Response(Request&&)>;
+using Handler = std::function<Reply(Request&&)>;
 
 // Why a request header is refused before parsing (request smuggling shapes
 // that the parser would otherwise accept or repair): nullopt when fine.

@@ -10,11 +10,16 @@
 #include <variant>
 #include <vector>
 
+#include "cluster/hook_routing.hpp"
 #include "daemon/auth.hpp"
 
 namespace healthsweep::daemon {
 
 namespace http = boost::beast::http;
+namespace net = boost::asio;
+
+// On answers that come from or name the target's owner.
+constexpr std::string_view cluster_owner_header = "X-Healthsweep-Owner";
 
 namespace {
 
@@ -76,8 +81,9 @@ std::variant<TargetQuery, std::string> target_query(std::string_view target) {
         return "limit must be a number from 1 to " + std::to_string(max_page);
     } else if (param.key == "after") {
       q.after = param.value;
-    } else if (param.key == "scope" && param.value != "local") {
-      return std::string("scope=fleet needs the cluster section, which this daemon does not have");
+    } else if (param.key == "scope") {
+      if (param.value == "fleet") q.fleet = true;
+      else if (param.value != "local") return "unknown scope \"" + param.value + "\" (local or fleet)";
     }
   }
   return q;
@@ -86,6 +92,7 @@ std::variant<TargetQuery, std::string> target_query(std::string_view target) {
 // RFC 8288: the next page's URL, so a client pages without building URLs.
 std::string next_link(const TargetQuery& q, const std::string& next) {
   boost::urls::url url("/admin/targets");
+  if (q.fleet) url.params().append({"scope", "fleet"});
   if (q.state) url.params().append({"state", sweeps::decide::to_string(*q.state)});
   if (q.limit) url.params().append({"limit", std::to_string(q.limit)});
   url.params().append({"after", next});
@@ -95,15 +102,32 @@ std::string next_link(const TargetQuery& q, const std::string& next) {
   return link;
 }
 
-Response admin_targets(const Routes& r, const Request& req) {
+Response page_answer(TargetPage&& page, const TargetQuery& q, unsigned version) {
+  auto res = json(http::status::ok, std::move(page.json), version);
+  if (page.next) res.set(http::field::link, next_link(q, *page.next));
+  return res;
+}
+
+// Parameters by value: the frame outlives the request it came from.
+net::awaitable<Response> fleet_answer(net::awaitable<FleetPage> pending, TargetQuery q, unsigned version) {
+  auto got = co_await std::move(pending);
+  if (!got.page) co_return error(http::status::service_unavailable, "fleet list: " + got.error, version);
+  co_return page_answer(std::move(*got.page), q, version);
+}
+
+Reply admin_targets(const Routes& r, const Request& req) {
   auto query = target_query(req.target());
   if (auto* bad = std::get_if<std::string>(&query))
     return error(http::status::bad_request, *bad, req.version());
-  const auto& q = std::get<TargetQuery>(query);
-  auto page = r.targets(q);
-  auto res = json(http::status::ok, std::move(page.json), req.version());
-  if (page.next) res.set(http::field::link, next_link(q, *page.next));
-  return res;
+  auto& q = std::get<TargetQuery>(query);
+  if (q.fleet) {
+    if (!r.fleet_targets)
+      return error(http::status::bad_request,
+                   "scope=fleet needs the cluster section, which this daemon does not have", req.version());
+    auto pending = r.fleet_targets(q);
+    return fleet_answer(std::move(pending), std::move(q), req.version());
+  }
+  return page_answer(r.targets(q), q, req.version());
 }
 
 bool hook_segments(const std::vector<std::string>& s) {
@@ -139,12 +163,65 @@ Response check_answer(CheckAnswer answer, unsigned version) {
   return error(http::status::service_unavailable, "reactive layer disabled", version);
 }
 
-Response hook(const Routes& r, Request&& req) {
+// The owner named in an answer: {"owner":"host-b","advertise":"http://…"}.
+boost::json::object owner_body(std::string_view message, const OwnerRef& owner) {
+  boost::json::object o;
+  o["error"] = message;
+  o["owner"] = owner.instance_id;
+  o["advertise"] = owner.advertise;
+  return o;
+}
+
+Response unavailable(boost::json::object body, int retry_after_seconds, unsigned version) {
+  auto res = json(http::status::service_unavailable, boost::json::serialize(body), version);
+  res.set(http::field::retry_after, std::to_string(retry_after_seconds));
+  return res;
+}
+
+// The owner's answer, relayed as it came (status and body); when none came
+// or it was a 5xx, 503 naming the owner: the report was not checked here,
+// and a retry after the takeover time reaches whoever owns it then.
+net::awaitable<Response> relay(ForwardingHook forward, unsigned version) {
+  const auto peer = co_await std::move(forward.reply);
+  if (peer.status == 0 || peer.status >= 500) {
+    auto body = owner_body("the target's owner did not take the report: " + peer.detail, forward.owner);
+    co_return unavailable(std::move(body), forward.retry_after_seconds, version);
+  }
+  auto res = json(static_cast<http::status>(peer.status), peer.body, version);
+  res.set(cluster_owner_header, forward.owner.instance_id);
+  co_return res;
+}
+
+Reply hook_answer(HookAnswer&& answer, unsigned version) {
+  if (auto* local = std::get_if<CheckAnswer>(&answer)) return check_answer(*local, version);
+  if (auto* forward = std::get_if<ForwardingHook>(&answer)) return relay(std::move(*forward), version);
+  if (auto* misdirected = std::get_if<MisdirectedHook>(&answer)) {
+    auto body = owner_body("forwarded to an instance that does not own the target", misdirected->owner);
+    auto res = json(http::status::misdirected_request, boost::json::serialize(body), version);
+    res.set(cluster_owner_header, misdirected->owner.instance_id);
+    return res;
+  }
+  boost::json::object body;
+  body["error"] = "no live instance owns the target now";
+  body["owner"] = nullptr;
+  return unavailable(std::move(body), std::get<UnownedHook>(answer).retry_after_seconds, version);
+}
+
+Reply hook(const Routes& r, Request&& req) {
   if (auto refused = refuse_unauthorized(r, req)) return std::move(*refused);
   auto parsed = parse_hook_body(req.body());
   if (auto* bad = std::get_if<HookBodyError>(&parsed))
     return error(http::status::bad_request, bad->message, req.version());
-  return check_answer(r.hook(std::move(std::get<HookReport>(parsed))), req.version());
+  HookRequest as_sent{std::move(req.body()), std::string(req[http::field::authorization]),
+                      std::string(req[cluster::forwarded_by_header])};
+  return hook_answer(r.hook(std::move(std::get<HookReport>(parsed)), std::move(as_sent)), req.version());
+}
+
+// Counts the hook's answer once it is known (after the owner answered, for a forwarded report).
+net::awaitable<Response> counted(net::awaitable<Response> pending, std::function<void(int)> count) {
+  auto res = co_await std::move(pending);
+  if (count) count(static_cast<int>(res.result_int()));
+  co_return res;
 }
 
 Response admin_target(const Routes& r, Request&& req, const std::vector<std::string>& seg) {
@@ -167,7 +244,7 @@ Response admin_target(const Routes& r, Request&& req, const std::vector<std::str
   return error(http::status::not_found, "no such endpoint", req.version());
 }
 
-Response dispatch(const Routes& r, Request&& req) {
+Reply dispatch(const Routes& r, Request&& req) {
   // The probe every load balancer and kubelet hammers: answered before any
   // URL parsing.
   if (req.target() == "/healthz" && req.method() == http::verb::get)
@@ -206,10 +283,12 @@ Response dispatch(const Routes& r, Request&& req) {
   }
   if (hook_segments(s)) {
     // Every answer on the hook path is counted, the 405 included.
-    auto res = method != http::verb::post ? method_not_allowed("POST", req.version())
-                                          : hook(r, std::move(req));
+    Reply reply = method != http::verb::post ? Reply(method_not_allowed("POST", req.version()))
+                                             : hook(r, std::move(req));
+    if (auto* later = std::get_if<net::awaitable<Response>>(&reply)) return counted(std::move(*later), r.hook_answered);
+    auto& res = std::get<Response>(reply);
     if (r.hook_answered) r.hook_answered(static_cast<int>(res.result_int()));
-    return res;
+    return reply;
   }
   return error(http::status::not_found, "no such endpoint", req.version());
 }
@@ -221,15 +300,29 @@ bool is_hook_path(std::string_view target) {
   return seg && hook_segments(*seg);
 }
 
-Response route(const Routes& r, Request&& req) {
+namespace {
+
+void strip_body(Response& res) {  // HEAD: same headers as GET, no body
+  const auto length = res.body().size();
+  res.body().clear();
+  res.content_length(length);
+}
+
+net::awaitable<Response> stripped(net::awaitable<Response> pending) {
+  auto res = co_await std::move(pending);
+  strip_body(res);
+  co_return res;
+}
+
+}  // namespace
+
+Reply route(const Routes& r, Request&& req) {
   const bool head = req.method() == http::verb::head;
-  auto res = dispatch(r, std::move(req));
-  if (head) {  // same headers as GET, no body
-    const auto length = res.body().size();
-    res.body().clear();
-    res.content_length(length);
-  }
-  return res;
+  auto reply = dispatch(r, std::move(req));
+  if (!head) return reply;
+  if (auto* later = std::get_if<net::awaitable<Response>>(&reply)) return stripped(std::move(*later));
+  strip_body(std::get<Response>(reply));
+  return reply;
 }
 
 }  // namespace healthsweep::daemon

@@ -3,11 +3,13 @@
 // the routing, status codes and auth rules are tested without a socket.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 
 #include "daemon/hook_body.hpp"
 #include "daemon/http_types.hpp"
@@ -32,18 +34,58 @@ struct TargetQuery {
   std::optional<sweeps::decide::State> state;
   std::size_t limit = 0;             // 0: no limit
   std::optional<std::string> after;
+  bool fleet = false;                // ?scope=fleet: every instance's targets, from PostgreSQL
 };
 struct TargetPage {
   std::string json;  // JSON array
   std::optional<std::string> next;
 };
+// ?scope=fleet: a page, or why PostgreSQL gave none (503).
+struct FleetPage {
+  std::optional<TargetPage> page;
+  std::string error;
+};
+
+// Several instances (issue 14): what became of a hook report for a target
+// this instance knows but does not own.
+struct OwnerRef {
+  std::string instance_id, advertise;
+};
+// The owner's answer to a forwarded report; status 0 when none came
+// (connect error, timeout): `detail` says why.
+struct PeerReply {
+  int status = 0;
+  std::string body;
+  std::string detail;
+};
+struct ForwardingHook {  // sent on to the owner: the answer is the owner's (or 503 naming it)
+  OwnerRef owner;
+  boost::asio::awaitable<PeerReply> reply;
+  int retry_after_seconds = 1;
+};
+struct MisdirectedHook {  // a forwarded report that reached a non-owner: 421 naming the owner
+  OwnerRef owner;
+};
+struct UnownedHook {  // known, but no live instance owns it now: 503, retry after the takeover
+  int retry_after_seconds = 1;
+};
+using HookAnswer = std::variant<CheckAnswer, ForwardingHook, MisdirectedHook, UnownedHook>;
+// What the hook sees of the request besides the report: to forward it as it came.
+struct HookRequest {
+  std::string body;           // the raw body, forwarded unchanged
+  std::string authorization;  // the Authorization header, forwarded unchanged
+  std::string forwarded_by;   // X-Healthsweep-Forwarded-By: set when a peer forwarded it
+};
+
 
 struct Routes {
   std::function<std::string()> metrics;                        // text exposition
   std::function<std::pair<bool, std::string>()> liveness;      // (all fresh, JSON)
   std::function<TargetPage(const TargetQuery&)> targets;
+  // ?scope=fleet; empty without the cluster section (400).
+  std::function<boost::asio::awaitable<FleetPage>(TargetQuery)> fleet_targets;
   std::function<std::optional<std::string>(std::string_view)> target;  // JSON object or none
-  std::function<CheckAnswer(HookReport&&)> hook;
+  std::function<HookAnswer(HookReport&&, HookRequest&&)> hook;
   std::function<CheckAnswer(std::string_view id)> sweep;
   std::function<bool(std::string_view id)> reset;              // false: unknown target
   std::function<std::optional<std::string>()> cluster;         // JSON; none without the cluster section
@@ -52,7 +94,7 @@ struct Routes {
   std::function<const std::optional<std::string>&()> token;    // bearer token, if configured
 };
 
-Response route(const Routes& routes, Request&& req);
+Reply route(const Routes& routes, Request&& req);
 
 // True for the hook's path ("/hooks/connection-error", percent-decoded, with
 // or without a trailing slash or query), as route() matches it: for counting

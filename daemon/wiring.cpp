@@ -28,7 +28,11 @@ Routes daemon_routes(Components& components, metrics::Metrics& metrics,
   };
   routes.targets = [&components](const TargetQuery& q) { return components.targets_page(q); };
   routes.target = [&components](std::string_view id) { return components.target_json(id); };
-  routes.hook = [&components](HookReport&& r) { return components.hook(std::move(r)); };
+  routes.hook = [&components](HookReport&& r, HookRequest&& as_sent) {
+    return components.hook(std::move(r), std::move(as_sent));
+  };
+  if (components.lists_fleet())
+    routes.fleet_targets = [&components](TargetQuery q) { return components.fleet_targets(std::move(q)); };
   routes.sweep = [&components](std::string_view id) { return components.sweep(id); };
   routes.reset = [&components](std::string_view id) { return components.reset(id); };
   routes.cluster = [&components] { return components.cluster_json(); };

@@ -23,7 +23,7 @@ namespace net = boost::asio;
 
 struct Fleet::Impl {
   Impl(net::any_io_executor ex, const config::Config& cfg, metrics::Metrics& m)
-      : machine(cfg), metrics(m), timer(ex) {}
+      : machine(cfg), metrics(m), timer(ex), owner_name(cfg.cluster.enabled ? cfg.cluster.instance_id : "") {}
 
   StateMachine machine;
   TargetSources sources;
@@ -37,6 +37,9 @@ struct Fleet::Impl {
   std::unordered_map<std::string, RestoredTarget> pending_restore;
   Owns owns;  // empty: every target is owned
   TakenOverHandler taken_over;
+  // The target object's `owner`: this instance, which shows only the
+  // targets it owns; empty (null) without a cluster section.
+  std::string owner_name;
   bool stopped = false;
   bool quiet = false;  // reown(): one summary line, not one per target moved
 
@@ -45,7 +48,7 @@ struct Fleet::Impl {
 
   boost::json::object object_of(const TargetRecord& r, steady::time_point now,
                                 std::chrono::system_clock::time_point wall) const {
-    auto o = to_json(r, now, wall);
+    auto o = to_json(r, now, wall, owner_name);
     if (heartbeat)
       if (auto hb = heartbeat(r.spec.id)) o["last_heartbeat"] = metrics::format_rfc3339_ms(*hb);
     return o;
@@ -221,6 +224,13 @@ void Fleet::reown() {
 }
 
 std::size_t Fleet::known() const { return impl_->sources.merged().size(); }
+
+std::optional<TargetSpec> Fleet::known_spec(std::string_view id) const {
+  const auto& merged = impl_->sources.merged();
+  const auto it = merged.find(id);
+  if (it == merged.end()) return std::nullopt;
+  return it->second;
+}
 
 void Fleet::restore(std::vector<RestoredTarget> rows) {
   const auto now = steady::now();

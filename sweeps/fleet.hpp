@@ -81,6 +81,9 @@ class Fleet {
   void on_taken_over(TakenOverHandler h);
   // Every target the sources name, owned here or not.
   std::size_t known() const;
+  // The spec of a target some source names, owned here or not (the hook
+  // finds a report's owner with it).
+  std::optional<decide::TargetSpec> known_spec(std::string_view id) const;
 
   // Views.
   bool contains(std::string_view id) const;

@@ -24,7 +24,7 @@ boost::json::value evidence_json(const LayerEvidence& e) {
 }  // namespace
 
 boost::json::object to_json(const TargetRecord& rec, std::chrono::steady_clock::time_point now_steady,
-                            std::chrono::system_clock::time_point now_wall) {
+                            std::chrono::system_clock::time_point now_wall, std::string_view owner) {
   boost::json::object o;
   o["id"] = rec.spec.id;
   o["state"] = to_string(rec.state);
@@ -45,6 +45,10 @@ boost::json::object to_json(const TargetRecord& rec, std::chrono::steady_clock::
   evidence["proactive"] = evidence_json(rec.evidence[static_cast<std::size_t>(Layer::proactive)]);
   evidence["reactive"] = evidence_json(rec.evidence[static_cast<std::size_t>(Layer::reactive)]);
   o["evidence"] = std::move(evidence);
+  if (owner.empty())
+    o["owner"] = nullptr;
+  else
+    o["owner"] = owner;
   return o;
 }
 

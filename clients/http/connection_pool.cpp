@@ -77,7 +77,10 @@ struct HttpConnectionPool::Impl : std::enable_shared_from_this<Impl> {
   HttpClientStats counters;
 
   static net::awaitable<ProbeOutcome> request(std::shared_ptr<Impl> self, bool post, std::string url,
-                                              std::string body, std::chrono::milliseconds timeout);
+                                              std::string body, std::chrono::milliseconds timeout,
+                                              const boost::beast::http::fields* headers = nullptr,
+                                              std::string* body_out = nullptr);
+  static net::awaitable<JsonAnswer> post_reading(std::shared_ptr<Impl> self, JsonPost post);
   // One try on an idle (unless fresh_only) or a new connection to origin.
   net::awaitable<Attempt<ProbeOutcome>> try_once(const exchange::Request& req, const std::string& origin,
                                                  bool fresh_only);
@@ -197,7 +200,9 @@ net::awaitable<Attempt<ProbeOutcome>> HttpConnectionPool::Impl::try_once(const e
 
 net::awaitable<ProbeOutcome> HttpConnectionPool::Impl::request(std::shared_ptr<Impl> self, bool post,
                                                                std::string url_text, std::string body,
-                                                               std::chrono::milliseconds timeout) {
+                                                               std::chrono::milliseconds timeout,
+                                                               const boost::beast::http::fields* headers,
+                                                               std::string* body_out) {
   ProbeOutcome outcome;
   const HttpUrlParse parsed = parse_http_url(url_text);
   if (!parsed.url) {
@@ -214,6 +219,8 @@ net::awaitable<ProbeOutcome> HttpConnectionPool::Impl::request(std::shared_ptr<I
   const auto start = Clock::now();
   exchange::Request req{post, &*parsed.url, &body, timeout, start + timeout,
                              self->options.max_body_bytes};
+  req.extra_headers = headers;
+  req.body_out = body_out;
   const std::string origin = parsed.url->origin();
   outcome = co_await retry_once_if_stale<ProbeOutcome>(
       req.deadline, [&](bool fresh_only) { return self->try_once(req, origin, fresh_only); },
@@ -239,6 +246,18 @@ net::awaitable<ProbeOutcome> HttpConnectionPool::get(std::string_view url,
 net::awaitable<ProbeOutcome> HttpConnectionPool::post_json(std::string_view url, std::string body,
                                                            std::chrono::milliseconds timeout) {
   return Impl::request(impl_, true, std::string(url), std::move(body), timeout);
+}
+
+// The frame holds the pool's state (self) and the post alive until it ends.
+net::awaitable<JsonAnswer> HttpConnectionPool::Impl::post_reading(std::shared_ptr<Impl> self, JsonPost post) {
+  JsonAnswer answer;
+  answer.outcome = co_await request(self, true, std::move(post.url), std::move(post.body), post.timeout,
+                                    &post.headers, &answer.body);
+  co_return answer;
+}
+
+net::awaitable<JsonAnswer> HttpConnectionPool::post_json(JsonPost post) {
+  return Impl::post_reading(impl_, std::move(post));
 }
 
 HttpClientStats HttpConnectionPool::stats() const {

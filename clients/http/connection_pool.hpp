@@ -22,6 +22,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/fields.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -53,6 +54,18 @@ struct HttpClientStats {
   std::size_t waiting = 0;               // requests waiting for a slot now
 };
 
+// A POST whose answer matters beyond its status (a hook report forwarded
+// to its owner): extra header fields sent, the body read back.
+struct JsonPost {
+  std::string url, body;
+  boost::beast::http::fields headers;  // sent as they are (Authorization, ...)
+  std::chrono::milliseconds timeout{};
+};
+struct JsonAnswer {
+  clients::net::ProbeOutcome outcome;
+  std::string body;  // up to max_body_bytes
+};
+
 class HttpConnectionPool {
  public:
   // Throws on an unreadable extra_ca_file (a startup problem).
@@ -66,6 +79,8 @@ class HttpConnectionPool {
   boost::asio::awaitable<clients::net::ProbeOutcome> get(std::string_view url, std::chrono::milliseconds timeout);
   boost::asio::awaitable<clients::net::ProbeOutcome> post_json(std::string_view url, std::string body,
                                                  std::chrono::milliseconds timeout);
+
+  boost::asio::awaitable<JsonAnswer> post_json(JsonPost post);
 
   HttpClientStats stats() const;
   // Closes every idle connection (e.g. on reload, when targets changed).

@@ -91,6 +91,8 @@ net::awaitable<Exchanged> exchange_on(Stream& stream, Connection& c, const Reque
   } else {
     req.set(http::field::accept, "*/*");
   }
+  if (r.extra_headers)
+    for (const auto& field : *r.extra_headers) req.set(field.name_string(), field.value());
   req.keep_alive(true);
   req.prepare_payload();
   auto [write_ec, written] = co_await http::async_write(stream, req, use_nothrow);

@@ -47,6 +47,9 @@ struct Request {
   std::string_view bearer{};          // sent as "Authorization: Bearer ..." when not empty
   std::string* body_out = nullptr;    // when set, the body read is appended here (healthsweepctl)
   boost::beast::http::fields* headers_out = nullptr;  // when set, the response's header fields
+  // When set, sent as they are (after the ones above, which they replace):
+  // a hook report forwarded to its owner keeps the caller's Authorization.
+  const boost::beast::http::fields* extra_headers = nullptr;
 };
 
 struct Connected {

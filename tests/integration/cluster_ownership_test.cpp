@@ -57,25 +57,10 @@ bool restored_once(const std::vector<const Daemon*>& daemons, std::string* why) 
 class ClusterOwnership : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* dsn = std::getenv("HS_TEST_PG_DSN");
-    if (!dsn || !*dsn) {
-      if (in_ci()) GTEST_FAIL() << "HS_TEST_PG_DSN is not set: scripts/test could not start PostgreSQL (CI=true)";
-      GTEST_SKIP() << "SKIPPED LOUDLY: HS_TEST_PG_DSN is not set; run through scripts/test";
-    }
-    db_ = std::make_unique<TestDatabase>(dsn, "owners");
-    // The schema, by one daemon without a cluster; then every target gets a
-    // row as a previous owner left it: 7 restarts.
-    {
-      TempDir spool;
-      Daemon seed(store_section(db_->dsn(), spool.path()));
-      ASSERT_TRUE(eventually(
-          [&] {
-            return PgSession(db_->dsn()).query("SELECT to_regclass('healthsweep_members') IS NOT NULL").at(0).at(0) ==
-                   "t";
-          },
-          20s))
-          << seed.log();
-    }
+    HS_REQUIRE_PG_DSN();
+    // The schema; then every target gets a row as a previous owner left it: 7 restarts.
+    db_ = cluster_database("owners");
+    ASSERT_FALSE(HasFailure()) << "the schema was not applied";
     PgSession(db_->dsn())
         .query("INSERT INTO healthsweep_targets (id, state, since, restarts) SELECT 't-' || g, 'online', now(), 7 "
                "FROM generate_series(0, " + std::to_string(target_count - 1) + ") g");

@@ -1,6 +1,7 @@
 // Shared by the cluster tests (issue 14) against real daemons over one
-// PostgreSQL: the `cluster` section they run with, and which instance judges
-// which target, read from each daemon's /admin/targets.
+// PostgreSQL: the `cluster` section they run with, which instance judges
+// which target (each daemon's /admin/targets), and a database of the test's
+// own with the daemon's schema in it.
 #pragma once
 
 #include <boost/json.hpp>
@@ -11,6 +12,11 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "tests/integration/faults_support.hpp"
 #include "tests/support/daemon.hpp"
 
 namespace healthsweep::testing {
@@ -56,5 +62,33 @@ inline std::optional<std::map<std::string, int>> owners(const std::vector<const 
   }
   return owner;
 }
+
+// A database named after `prefix`, with the daemon's schema applied by one
+// daemon without a cluster (so the members start on a complete schema).
+// Null and a skip (or a failure on CI) without HS_TEST_PG_DSN.
+inline std::unique_ptr<TestDatabase> cluster_database(const std::string& prefix) {
+  const char* dsn = std::getenv("HS_TEST_PG_DSN");
+  if (!dsn || !*dsn) return nullptr;
+  auto db = std::make_unique<TestDatabase>(dsn, prefix);
+  TempDir spool;
+  Daemon seed(store_section(db->dsn(), spool.path()));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return PgSession(db->dsn()).query("SELECT to_regclass('healthsweep_members') IS NOT NULL").at(0).at(0) == "t";
+      },
+      std::chrono::seconds(20)))
+      << seed.log();
+  return db;
+}
+
+#define HS_REQUIRE_PG_DSN()                                                                                     \
+  do {                                                                                                         \
+    const char* hs_dsn_ = std::getenv("HS_TEST_PG_DSN");                                                       \
+    if (!hs_dsn_ || !*hs_dsn_) {                                                                               \
+      if (::healthsweep::testing::in_ci())                                                                     \
+        GTEST_FAIL() << "HS_TEST_PG_DSN is not set: scripts/test could not start PostgreSQL (CI=true)";        \
+      GTEST_SKIP() << "SKIPPED LOUDLY: HS_TEST_PG_DSN is not set; run through scripts/test";                   \
+    }                                                                                                          \
+  } while (false)
 
 }  // namespace healthsweep::testing

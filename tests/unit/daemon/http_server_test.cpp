@@ -10,6 +10,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
 #include <atomic>
@@ -126,6 +129,33 @@ struct Client {
 };
 
 }  // namespace
+
+// An answer that needs I/O (a hook report forwarded to its owner) is
+// awaited: pipelined requests are still answered in order, and another
+// connection is served while it waits.
+TEST(HttpServer, AnAwaitedAnswerKeepsTheOrderAndDoesNotHoldTheLoop) {
+  Server server([](Request&& req) -> Reply {
+    if (req.target() != "/slow") return ok(std::move(req));
+    return [](unsigned version) -> net::awaitable<Response> {
+      net::steady_timer wait(co_await net::this_coro::executor, 2s);
+      co_await wait.async_wait(net::use_awaitable);
+      Response res{http::status::accepted, version};
+      res.body() = "slow";
+      res.prepare_payload();
+      co_return res;
+    }(req.version());
+  });
+  Client pipelined(server.port);
+  const auto started = std::chrono::steady_clock::now();
+  pipelined.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  Client other(server.port);
+  other.send("GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(other.read_all().rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms) << "served while the slow answer waits";
+  const auto both = pipelined.read_all();
+  EXPECT_EQ(both.rfind("HTTP/1.1 202", 0), 0u) << both;
+  EXPECT_NE(both.find("HTTP/1.1 200", both.find("slow")), std::string::npos) << "then the second, in order: " << both;
+}
 
 TEST(HttpServer, ThrowingHandlerLeavesNoSessionBehindAndStopIsSafe) {
   // The session ends by the exception; its entry in the session list must go

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/json/parse.hpp>
 
@@ -18,6 +21,9 @@ struct FakeDaemon {
   std::vector<TargetQuery> queries;
   std::optional<std::string> next_page;
   CheckAnswer next_hook = CheckAnswer::accepted;
+  // When set, the hook's answer instead of next_hook (several instances).
+  std::function<HookAnswer()> next_hook_elsewhere;
+  std::vector<HookRequest> as_sent;
   CheckAnswer next_sweep_known = CheckAnswer::accepted;
   Routes routes() {
     Routes r;
@@ -31,7 +37,12 @@ struct FakeDaemon {
       if (id == "ws-1" || id == "a b") return "{\"id\":\"" + std::string(id) + "\"}";
       return std::nullopt;
     };
-    r.hook = [this](HookReport&& h) { hooks.push_back(h.target); return next_hook; };
+    r.hook = [this](HookReport&& h, HookRequest&& req) -> HookAnswer {
+      hooks.push_back(h.target);
+      as_sent.push_back(std::move(req));
+      if (next_hook_elsewhere) return next_hook_elsewhere();
+      return next_hook;
+    };
     r.sweep = [this](std::string_view id) {
       sweeps.emplace_back(id);
       return id == "ws-1" ? next_sweep_known : CheckAnswer::unknown_target;
@@ -49,8 +60,23 @@ Response call(Routes& r, http::verb verb, std::string target, std::string body =
   if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
   req.body() = std::move(body);
   req.prepare_payload();
-  return route(r, std::move(req));
+  auto reply = route(r, std::move(req));
+  if (auto* now = std::get_if<Response>(&reply)) return std::move(*now);
+  // An answer that needs I/O: run it to completion on a loop of its own.
+  boost::asio::io_context ioc;
+  auto done = boost::asio::co_spawn(ioc, std::move(std::get<boost::asio::awaitable<Response>>(reply)),
+                                    boost::asio::use_future);
+  ioc.run();
+  return done.get();
 }
+
+bool deferred(Routes& r, http::verb verb, std::string target) {
+  Request req{verb, target, 11};
+  auto reply = route(r, std::move(req));
+  return std::holds_alternative<boost::asio::awaitable<Response>>(reply);
+}
+
+boost::asio::awaitable<PeerReply> peer_answers(PeerReply reply) { co_return reply; }
 
 }  // namespace
 
@@ -223,4 +249,123 @@ TEST(Routes, IsHookPathMatchesAsTheRouterDoes) {
   EXPECT_FALSE(is_hook_path("/healthz"));
   EXPECT_FALSE(is_hook_path(""));
   EXPECT_FALSE(is_hook_path("*"));
+}
+
+// Several instances (issue 14): the hook on a non-owner.
+
+TEST(Routes, AForwardedReportGetsTheOwnersStatusAndBodyAndIsCountedWhenItArrives) {
+  FakeDaemon d;
+  auto r = d.routes();
+  d.next_hook_elsewhere = [] {
+    return HookAnswer(ForwardingHook{{"host-b", "http://b:9470"},
+                                     peer_answers({202, R"({"accepted":true,"coalesced":true})", "HTTP 202"}),
+                                     4});
+  };
+  Request req{http::verb::post, "/hooks/connection-error", 11};
+  req.set(http::field::authorization, "Bearer tok");
+  req.body() = R"({"target":"ws-2","error":"x"})";
+  req.prepare_payload();
+  auto reply = route(r, std::move(req));
+  ASSERT_TRUE(std::holds_alternative<boost::asio::awaitable<Response>>(reply)) << "forwarding never blocks the loop";
+  EXPECT_TRUE(d.answered.empty()) << "counted when the owner answered, not before";
+  boost::asio::io_context ioc;
+  auto done = boost::asio::co_spawn(ioc, std::move(std::get<boost::asio::awaitable<Response>>(reply)),
+                                    boost::asio::use_future);
+  ioc.run();
+  auto res = done.get();
+  EXPECT_EQ(res.result_int(), 202);
+  EXPECT_EQ(res.body(), R"({"accepted":true,"coalesced":true})");
+  EXPECT_EQ(res["X-Healthsweep-Owner"], "host-b");
+  EXPECT_EQ(d.answered, (std::vector<int>{202}));
+  ASSERT_EQ(d.as_sent.size(), 1u);
+  EXPECT_EQ(d.as_sent[0].body, R"({"target":"ws-2","error":"x"})") << "the body goes on unchanged";
+  EXPECT_EQ(d.as_sent[0].authorization, "Bearer tok");
+  EXPECT_EQ(d.as_sent[0].forwarded_by, "");
+}
+
+TEST(Routes, AnOwnerThatDoesNotAnswerOrFailsIs503NamingIt) {
+  FakeDaemon d;
+  auto r = d.routes();
+  for (const PeerReply& peer : {PeerReply{0, "", "connect: Connection refused"},
+                                PeerReply{0, "", "timeout after 2000 ms"},
+                                PeerReply{500, R"({"error":"boom"})", "HTTP 500"}}) {
+    d.next_hook_elsewhere = [&peer] {
+      return HookAnswer(ForwardingHook{{"host-b", "http://b:9470"}, peer_answers(peer), 4});
+    };
+    auto res = call(r, http::verb::post, "/hooks/connection-error", R"({"target":"ws-2"})", "tok");
+    EXPECT_EQ(res.result_int(), 503) << peer.detail;
+    EXPECT_EQ(res[http::field::retry_after], "4");
+    const auto body = boost::json::parse(res.body());
+    EXPECT_EQ(body.at("owner").as_string(), "host-b");
+    EXPECT_EQ(body.at("advertise").as_string(), "http://b:9470");
+    EXPECT_NE(std::string(body.at("error").as_string()).find(peer.detail), std::string::npos) << res.body();
+  }
+  EXPECT_EQ(d.answered, (std::vector<int>{503, 503, 503}));
+}
+
+TEST(Routes, AForwardedReportAtANonOwnerIs421NamingTheOwnerAndANobodysTargetIs503) {
+  FakeDaemon d;
+  auto r = d.routes();
+  d.next_hook_elsewhere = [] { return HookAnswer(MisdirectedHook{{"host-c", "http://c:9470"}}); };
+  Request req{http::verb::post, "/hooks/connection-error", 11};
+  req.set(http::field::authorization, "Bearer tok");
+  req.set("X-Healthsweep-Forwarded-By", "host-a");
+  req.body() = R"({"target":"ws-2"})";
+  req.prepare_payload();
+  auto reply = route(r, std::move(req));
+  ASSERT_TRUE(std::holds_alternative<Response>(reply));
+  const auto& res = std::get<Response>(reply);
+  EXPECT_EQ(res.result_int(), 421);
+  const auto named = boost::json::parse(res.body());
+  EXPECT_EQ(named.at("owner").as_string(), "host-c");
+  ASSERT_EQ(d.as_sent.size(), 1u);
+  EXPECT_EQ(d.as_sent[0].forwarded_by, "host-a");
+
+  d.next_hook_elsewhere = [] { return HookAnswer(UnownedHook{13}); };
+  auto unowned = call(r, http::verb::post, "/hooks/connection-error", R"({"target":"ws-2"})", "tok");
+  EXPECT_EQ(unowned.result_int(), 503);
+  EXPECT_EQ(unowned[http::field::retry_after], "13");
+  const auto nobody = boost::json::parse(unowned.body());
+  EXPECT_TRUE(nobody.at("owner").is_null());
+  EXPECT_EQ(d.answered, (std::vector<int>{421, 503}));
+}
+
+TEST(Routes, AWrongTokenIsRefusedBeforeAnyForwarding) {
+  FakeDaemon d;
+  auto r = d.routes();
+  d.next_hook_elsewhere = [] { return HookAnswer(MisdirectedHook{{"host-c", "http://c:9470"}}); };
+  EXPECT_EQ(call(r, http::verb::post, "/hooks/connection-error", R"({"target":"ws-2"})", "bad").result_int(), 401);
+  EXPECT_TRUE(d.as_sent.empty());
+}
+
+TEST(Routes, FleetScopeIsAnsweredFromTheFleetListWithItsOwnNextLink) {
+  FakeDaemon d;
+  auto r = d.routes();
+  std::vector<TargetQuery> asked;
+  FleetPage next{TargetPage{R"([{"id":"a","owner":"host-b"}])", "a"}, {}};
+  r.fleet_targets = [&](TargetQuery q) -> boost::asio::awaitable<FleetPage> {
+    asked.push_back(q);
+    co_return next;
+  };
+  EXPECT_TRUE(deferred(r, http::verb::get, "/admin/targets?scope=fleet"));
+  asked.clear();
+  auto res = call(r, http::verb::get, "/admin/targets?scope=fleet&state=online&limit=1");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), R"([{"id":"a","owner":"host-b"}])");
+  EXPECT_EQ(res[http::field::link], R"(</admin/targets?scope=fleet&state=online&limit=1&after=a>; rel="next")");
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_TRUE(asked[0].fleet);
+  EXPECT_EQ(asked[0].state, healthsweep::sweeps::decide::State::online);
+  EXPECT_EQ(asked[0].limit, 1u);
+  EXPECT_TRUE(d.queries.empty()) << "the local list is not asked";
+
+  auto head = call(r, http::verb::head, "/admin/targets?scope=fleet");
+  EXPECT_EQ(head.result_int(), 200);
+  EXPECT_TRUE(head.body().empty());
+
+  next = FleetPage{std::nullopt, "PostgreSQL unreachable: x"};
+  auto down = call(r, http::verb::get, "/admin/targets?scope=fleet");
+  EXPECT_EQ(down.result_int(), 503);
+  EXPECT_NE(down.body().find("PostgreSQL unreachable"), std::string::npos);
+  EXPECT_EQ(call(r, http::verb::get, "/admin/targets?scope=mars").result_int(), 400);
 }

@@ -56,6 +56,9 @@ TEST_F(FleetOwnership, OnlyOwnedTargetsAreJudgedAndEveryNamedOneIsKnown) {
   EXPECT_EQ(fleet.known(), 3u);
   EXPECT_EQ(fleet.size(), 1u);
   EXPECT_FALSE(fleet.contains("b"));
+  ASSERT_TRUE(fleet.known_spec("b")) << "known here though judged elsewhere: the hook forwards its reports";
+  EXPECT_EQ(fleet.known_spec("b")->id, "b");
+  EXPECT_FALSE(fleet.known_spec("z"));
   ASSERT_EQ(taken.size(), 1u) << "a target named while owned is taken over: its row may exist";
   EXPECT_EQ(taken[0], std::vector<std::string>{"a"});
 }

@@ -17,7 +17,13 @@ TEST_F(TargetJsonTest, FreshTargetHasNullsWhereNothingIsKnown) {
   EXPECT_EQ(boost::json::serialize(o),
             R"({"id":"ws-1","state":"unknown","container":"c-ws-1","since":"2026-11-23T10:00:00.000Z",)"
             R"("reason":"discovered","last_heartbeat":null,"restarts":0,"quarantined":false,)"
-            R"("evidence":{"passive":null,"proactive":null,"reactive":null}})");
+            R"("evidence":{"passive":null,"proactive":null,"reactive":null},"owner":null})");
+}
+
+TEST_F(TargetJsonTest, OwnerIsTheInstanceThatShowsItAndNullWithoutACluster) {
+  add("ws-1");
+  EXPECT_EQ(to_json(*machine().find("ws-1"), now, wall0, "host-a").at("owner").as_string(), "host-a");
+  EXPECT_TRUE(to_json(*machine().find("ws-1"), now, wall0).at("owner").is_null());
 }
 
 TEST_F(TargetJsonTest, ShowsStateEvidenceHeartbeatAndRestarts) {
