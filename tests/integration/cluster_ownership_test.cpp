@@ -185,6 +185,17 @@ TEST_F(ClusterOwnership, ACleanStopHandsItsTargetsOverAtOnceAndARestartedInstanc
       << "the lease was given back: no waiting for it to expire";
   b.reset();
   b = start("own-b");
+  // While it waits to become an owner, its own share (not the whole fleet,
+  // as before its first read of the members) is judged by nobody, and its
+  // unowned gauge says so.
+  double waiting = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        waiting = metric_sum(*b, "healthsweep_cluster_targets_unowned");
+        return waiting > 0 && waiting < target_count;
+      },
+      10s))
+      << waiting << b->log();
   // Back to the same split: rendezvous depends only on the member list.
   ASSERT_TRUE(eventually(
       [&] {
@@ -196,6 +207,7 @@ TEST_F(ClusterOwnership, ACleanStopHandsItsTargetsOverAtOnceAndARestartedInstanc
   EXPECT_TRUE(eventually([&] { return restored_once({a.get(), b.get()}, &why); }, 5s)) << why;
   std::this_thread::sleep_for(1s);
   EXPECT_TRUE(restored_once({a.get(), b.get()}, &why)) << why;
+  EXPECT_EQ(metric_sum(*b, "healthsweep_cluster_targets_unowned"), 0);
 }
 
 // Two engines as two hosts (a Podman service and a Docker service, both
