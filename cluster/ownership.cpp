@@ -1,5 +1,7 @@
 #include "cluster/ownership.hpp"
 
+#include <algorithm>
+
 #include "cluster/rendezvous.hpp"
 
 namespace healthsweep::cluster {
@@ -22,6 +24,16 @@ std::string_view owner_of(std::string_view target, const Locality& where, std::s
     }
   }
   return best;
+}
+
+std::vector<LiveMember> with_joining_self(std::span<const LiveMember> owners, bool holds_lease,
+                                          const LiveMember& self) {
+  const bool owner_already = std::any_of(owners.begin(), owners.end(),
+                                         [&](const LiveMember& m) { return m.instance_id == self.instance_id; });
+  if (!holds_lease || owner_already) return {};
+  std::vector<LiveMember> out(owners.begin(), owners.end());
+  out.push_back(self);
+  return out;
 }
 
 }  // namespace healthsweep::cluster

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace healthsweep::cluster {
 
@@ -31,5 +32,12 @@ struct LiveMember {
 
 // The owner's instance id; empty when no live member may own the target.
 std::string_view owner_of(std::string_view target, const Locality& where, std::span<const LiveMember> live);
+
+// The owners as they will be once `self`, holding a lease (`holds_lease`)
+// but not among `owners` yet, becomes one; empty when it is not joining.
+// owner_of over it names the targets that wait for `self`: judged by
+// nobody meanwhile (the cluster_targets_unowned gauge).
+std::vector<LiveMember> with_joining_self(std::span<const LiveMember> owners, bool holds_lease,
+                                          const LiveMember& self);
 
 }  // namespace healthsweep::cluster

@@ -127,6 +127,9 @@ struct Components::Impl {
   // read, and the locality key of this instance's engine (empty until the
   // engine answered: its containers are judged by nobody until then).
   std::vector<cluster::LiveMember> owners;
+  // The owners plus this instance while it holds a lease but is not an
+  // owner yet (joining): empty otherwise. Only for the unowned gauge.
+  std::vector<cluster::LiveMember> joining;
   std::string engine_key;
   net::steady_timer identity_retry{ioc};
   // With the cluster section: hook reports forwarded to their owners (keep-
@@ -136,8 +139,9 @@ struct Components::Impl {
 
   void build();
   void own_by_cluster();
+  void reown();
   void learn_engine_identity();
-  bool owns(const TargetSpec& spec) const;
+  Fleet::Owner owns(const TargetSpec& spec) const;
   // The owner by the last member list; empty when none may own it.
   std::string_view owner_of(const TargetSpec& spec) const;
   OwnerRef owner_ref(std::string_view owner) const;
@@ -180,9 +184,16 @@ std::string_view Components::Impl::owner_of(const TargetSpec& spec) const {
   return cluster::owner_of(spec.id, where, owners);
 }
 
-bool Components::Impl::owns(const TargetSpec& spec) const {
+Fleet::Owner Components::Impl::owns(const TargetSpec& spec) const {
+  if (spec.on_engine && engine_key.empty()) return Fleet::Owner::nobody;
   const auto owner = owner_of(spec);
-  return !owner.empty() && owner == cfg.cluster.instance_id;
+  if (owner == cfg.cluster.instance_id) return Fleet::Owner::here;
+  // This instance's own share while it waits to become an owner: its peers
+  // let it go already (or soon will), it does not judge it yet.
+  const cluster::Locality where{spec.on_engine ? std::string_view(engine_key) : std::string_view(), spec.instance};
+  if (!joining.empty() && cluster::owner_of(spec.id, where, joining) == cfg.cluster.instance_id)
+    return Fleet::Owner::nobody;
+  return owner.empty() ? Fleet::Owner::nobody : Fleet::Owner::peer;
 }
 
 // Several instances: this one judges only the targets it owns. Set before
@@ -190,6 +201,12 @@ bool Components::Impl::owns(const TargetSpec& spec) const {
 // it owns none.
 void Components::Impl::own_by_cluster() {
   fleet.set_ownership([this](const TargetSpec& spec) { return owns(spec); });
+}
+
+void Components::Impl::reown() {
+  joining = cluster::with_joining_self(owners, membership && membership->may_act(),
+                                       cluster::LiveMember{cfg.cluster.instance_id, engine_key});
+  fleet.reown();
 }
 
 // The engine's identity is the locality of its containers: asked until the
@@ -206,7 +223,7 @@ void Components::Impl::learn_engine_identity() {
             spdlog::info("cluster: engine identity {}: its containers are owned among the instances on it",
                          engine_key);
             membership->set_engine(engine_key);
-            fleet.reown();
+            reown();
             co_return;
           }
           boost::system::error_code ec;
@@ -349,10 +366,13 @@ void Components::start(const std::string& listening) {
     // the fail-safe's evidence-source rule: held orders are released one
     // settle delay after the lease is back (decide::release_suppressed).
     d.fleet.set_source_healthy(cluster_lease_source, false);
-    d.membership->on_change([&d](bool may_act) { d.fleet.set_source_healthy(cluster_lease_source, may_act); });
+    d.membership->on_change([&d](bool may_act) {
+      d.fleet.set_source_healthy(cluster_lease_source, may_act);
+      d.reown();  // a lease won or lost: whether this instance's share waits for it (the unowned gauge)
+    });
     d.membership->on_owners_change([&d] {
       d.owners = d.membership->owners();
-      d.fleet.reown();
+      d.reown();
     });
     if (d.engine) d.learn_engine_identity();
     d.membership->count_with([&d] {

@@ -132,6 +132,25 @@ inline constexpr FamilySpec cluster_lease_renew_failures{
 inline constexpr FamilySpec cluster_leases_lost{
     "healthsweep_cluster_leases_lost_total", Kind::counter, {},
     "Times this instance stopped holding its lease: fenced by its renew deadline, or found expired."};
+// Ownership (issue 14), as this instance sees it from the members it last
+// read; updated when ownership is recomputed, never by a walk per scrape.
+inline constexpr FamilySpec cluster_targets_owned{
+    "healthsweep_cluster_targets_owned", Kind::gauge, {},
+    "Targets this instance owns and judges (cluster section; 0 without it)."};
+inline constexpr FamilySpec cluster_targets_peer_owned{
+    "healthsweep_cluster_targets_peer_owned", Kind::gauge, {},
+    "Targets this instance knows of that a live peer owns."};
+inline constexpr FamilySpec cluster_targets_unowned{
+    "healthsweep_cluster_targets_unowned", Kind::gauge, {},
+    "Targets this instance knows of that no member eligible to own them owns right now (judged by nobody)."};
+inline constexpr FamilySpec cluster_targets_taken_over{
+    "healthsweep_cluster_targets_taken_over_total", Kind::counter, {},
+    "Targets this instance took up because ownership moved to it (a peer left or lost its lease, this "
+    "instance joined, its engine was identified, a pin moved)."};
+inline constexpr FamilySpec cluster_targets_handed_over{
+    "healthsweep_cluster_targets_handed_over_total", Kind::counter, {},
+    "Targets this instance let go because ownership moved away from it (a peer joined, this instance lost "
+    "its lease, a pin moved)."};
 
 }  // namespace family
 

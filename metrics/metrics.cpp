@@ -106,6 +106,11 @@ struct Metrics::Impl {
                          single<Gauge>(r, family::cluster_epoch),
                          single<Counter>(r, family::cluster_lease_renew_failures),
                          single<Counter>(r, family::cluster_leases_lost)};
+  OwnershipMetrics ownership{single<Gauge>(r, family::cluster_targets_owned),
+                             single<Gauge>(r, family::cluster_targets_peer_owned),
+                             single<Gauge>(r, family::cluster_targets_unowned),
+                             single<Counter>(r, family::cluster_targets_taken_over),
+                             single<Counter>(r, family::cluster_targets_handed_over)};
 };
 
 Metrics::Metrics(std::string_view version) : impl_(std::make_unique<Impl>()) {
@@ -195,5 +200,7 @@ ReactiveMetrics Metrics::reactive() { return impl_->reactive; }
 ProactiveMetrics Metrics::proactive() { return impl_->proactive; }
 
 ClusterMetrics Metrics::cluster() { return impl_->cluster; }
+
+OwnershipMetrics Metrics::ownership() { return impl_->ownership; }
 
 }  // namespace healthsweep::metrics

@@ -42,6 +42,15 @@ struct ClusterMetrics {
   prometheus::Counter& leases_lost;
 };
 
+// Who owns the targets this instance knows of (families.hpp: cluster_targets_*).
+struct OwnershipMetrics {
+  prometheus::Gauge& owned;
+  prometheus::Gauge& peer_owned;
+  prometheus::Gauge& unowned;
+  prometheus::Counter& taken_over;
+  prometheus::Counter& handed_over;
+};
+
 class Metrics {
  public:
   explicit Metrics(std::string_view version);
@@ -84,6 +93,7 @@ class Metrics {
   ReactiveMetrics reactive();
   ProactiveMetrics proactive();
   ClusterMetrics cluster();
+  OwnershipMetrics ownership();
 
  private:
   struct Impl;

@@ -5,9 +5,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include "metrics/metrics.hpp"
 #include "metrics/time_format.hpp"
@@ -23,7 +26,8 @@ namespace net = boost::asio;
 
 struct Fleet::Impl {
   Impl(net::any_io_executor ex, const config::Config& cfg, metrics::Metrics& m)
-      : machine(cfg), metrics(m), timer(ex), owner_name(cfg.cluster.enabled ? cfg.cluster.instance_id : "") {}
+      : machine(cfg), metrics(m), timer(ex), owner_name(cfg.cluster.enabled ? cfg.cluster.instance_id : ""),
+        ownership_metrics(m.ownership()) {}
 
   StateMachine machine;
   TargetSources sources;
@@ -40,11 +44,30 @@ struct Fleet::Impl {
   // The target object's `owner`: this instance, which shows only the
   // targets it owns; empty (null) without a cluster section.
   std::string owner_name;
+  // Known targets owned by nobody (the cluster_targets_unowned gauge):
+  // rebuilt by reown(), kept by replace_source(); usually empty.
+  std::unordered_set<std::string> unowned;
+  metrics::OwnershipMetrics ownership_metrics;
   bool stopped = false;
   bool quiet = false;  // reown(): one summary line, not one per target moved
 
 
-  bool owned(const TargetSpec& spec) const { return !owns || owns(spec); }
+  Owner owner(const TargetSpec& spec) const { return owns ? owns(spec) : Owner::here; }
+  // Files a target that is not judged here under peer or nobody.
+  void classify(const std::string& id, Owner who) {
+    if (who == Owner::nobody) unowned.insert(id);
+    else unowned.erase(id);
+  }
+  // O(1): judged here is the machine, the rest of the known is a peer's or nobody's.
+  void ownership_gauges() {
+    if (!owns) return;
+    const auto known = static_cast<double>(sources.merged().size());
+    const auto here = static_cast<double>(machine.size());
+    const auto nobody = static_cast<double>(unowned.size());
+    ownership_metrics.owned.Set(here);
+    ownership_metrics.unowned.Set(nobody);
+    ownership_metrics.peer_owned.Set(known - here - nobody);
+  }
 
   boost::json::object object_of(const TargetRecord& r, steady::time_point now,
                                 std::chrono::system_clock::time_point wall) const {
@@ -168,17 +191,29 @@ void Fleet::replace_source(std::string_view source, std::vector<TargetSpec> spec
   auto diff = impl_->sources.replace(source, std::move(specs));
   const auto now = steady::now();
   Effects fx;
-  for (const auto& id : diff.removals) fx.append(impl_->machine.remove(id, now));
+  for (const auto& id : diff.removals) {
+    fx.append(impl_->machine.remove(id, now));
+    impl_->unowned.erase(id);
+  }
   std::vector<std::string> taken;
+  std::size_t moved_here = 0, moved_away = 0;
   for (const auto& spec : diff.upserts) {
-    if (!impl_->owned(spec)) {
+    const Owner who = impl_->owner(spec);
+    if (who != Owner::here) {
+      impl_->classify(spec.id, who);
       // A changed spec (a pin, a container seen on another engine) may move it.
+      if (impl_->machine.find(spec.id)) ++moved_away;
       fx.append(impl_->machine.hand_over(spec.id, now));
       continue;
     }
+    impl_->unowned.erase(spec.id);
     // A target already named but judged elsewhere until now: a takeover.
-    if (impl_->owns && !impl_->machine.find(spec.id) && !impl_->pending_restore.contains(spec.id))
+    if (impl_->owns && !impl_->machine.find(spec.id) && !impl_->pending_restore.contains(spec.id)) {
       taken.push_back(spec.id);
+      // Counted when it was known before (a moved pin): a target first
+      // named while owned here was taken from no one (its row is read all the same).
+      if (!diff.added.contains(spec.id)) ++moved_here;
+    }
     fx.append(impl_->machine.upsert(spec, now));
     if (auto it = impl_->pending_restore.find(spec.id); it != impl_->pending_restore.end()) {
       fx.append(impl_->machine.restore(it->second, now));
@@ -186,6 +221,9 @@ void Fleet::replace_source(std::string_view source, std::vector<TargetSpec> spec
     }
   }
   impl_->apply(std::move(fx));
+  impl_->ownership_metrics.taken_over.Increment(static_cast<double>(moved_here));
+  impl_->ownership_metrics.handed_over.Increment(static_cast<double>(moved_away));
+  impl_->ownership_gauges();
   if (!taken.empty() && impl_->taken_over) impl_->taken_over(std::move(taken));
 }
 
@@ -201,9 +239,12 @@ void Fleet::reown() {
   Effects fx;
   std::vector<std::string> taken;
   std::size_t handed = 0;
+  impl_->unowned.clear();
   for (const auto& [id, spec] : impl_->sources.merged()) {
     const bool here = impl_->machine.find(id) != nullptr;
-    const bool owned = impl_->owned(spec);
+    const Owner who = impl_->owner(spec);
+    const bool owned = who == Owner::here;
+    if (who == Owner::nobody) impl_->unowned.insert(id);
     if (here && !owned) {
       fx.append(impl_->machine.hand_over(id, now));
       ++handed;
@@ -217,6 +258,9 @@ void Fleet::reown() {
   impl_->quiet = true;
   impl_->apply(std::move(fx));
   impl_->quiet = false;
+  impl_->ownership_metrics.taken_over.Increment(static_cast<double>(taken.size()));
+  impl_->ownership_metrics.handed_over.Increment(static_cast<double>(handed));
+  impl_->ownership_gauges();
   if (handed > 0 || !taken.empty())
     spdlog::info("ownership changed: {} targets taken over, {} handed over; {} of {} judged here", taken.size(),
                  handed, impl_->machine.size(), impl_->sources.merged().size());

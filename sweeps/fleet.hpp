@@ -69,8 +69,11 @@ class Fleet {
 
   // Several instances (issue 14): which of the sources' targets this
   // instance judges. The sources keep every target they name; only owned
-  // ones are in the state machine. Without a predicate all are owned.
-  using Owns = std::function<bool(const decide::TargetSpec&)>;
+  // ones (`here`) are in the state machine. Without a predicate all are
+  // owned. `peer` and `nobody` only feed the cluster_targets_* gauges:
+  // nobody is a target no member eligible to own it owns right now.
+  enum class Owner { here, peer, nobody };
+  using Owns = std::function<Owner(const decide::TargetSpec&)>;
   void set_ownership(Owns owns);
   // The predicate's answers may have changed (members joined or left, a
   // lease was lost or won): targets no longer owned are handed over (no

@@ -75,6 +75,7 @@ TargetSources::Diff TargetSources::replace(std::string_view source, std::vector<
       continue;
     }
     TargetSpec next = merge(id);
+    if (current == merged_.end()) diff.added.insert(id);
     if (current == merged_.end() || !(current->second == next)) {
       merged_.insert_or_assign(id, next);
       diff.upserts.push_back(std::move(next));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,7 @@ class TargetSources {
 
   struct Diff {
     std::vector<decide::TargetSpec> upserts;  // new targets and changed specs
+    std::set<std::string, std::less<>> added;  // the ids among upserts no source named before
     std::vector<std::string> removals;
   };
 

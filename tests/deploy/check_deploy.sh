@@ -109,7 +109,7 @@ check_rules_contract() {
 
 # The rules may use only SPEC section 5's metrics (plus up and process_*) and
 # the extras README documents (reloads, the spool's write errors and drops,
-# the cluster's lost leases, the dropped log lines).
+# the cluster's lost leases and unowned targets, the dropped log lines).
 check_rules_metric_names() {
   local allowed=" healthsweep_build_info healthsweep_targets healthsweep_subsystem_up
     healthsweep_subsystem_last_tick_timestamp_seconds healthsweep_sweep_runs_total
@@ -119,6 +119,7 @@ check_rules_metric_names() {
     healthsweep_failsafe_active healthsweep_store_spool_events
     healthsweep_config_reloads_total healthsweep_store_spool_write_errors_total
     healthsweep_store_events_dropped_total healthsweep_cluster_leases_lost_total
+    healthsweep_cluster_targets_unowned
     healthsweep_log_lines_dropped_total "
   allowed=$(tr -s '[:space:]' ' ' <<<" $allowed ")  # " a b ... z ": one space around each name
   local used unknown=()
@@ -374,7 +375,8 @@ PY
     healthsweep_reactive_refused_total healthsweep_reactive_false_alarms_total
     healthsweep_proactive_overruns_total healthsweep_proactive_event_deaths_total
     healthsweep_proactive_process_exits_total healthsweep_proactive_watched_processes
-    healthsweep_log_lines_dropped_total
+    healthsweep_log_lines_dropped_total healthsweep_cluster_targets_owned
+    healthsweep_cluster_targets_unowned healthsweep_cluster_targets_taken_over_total
     process_resident_memory_bytes process_cpu_seconds_total process_open_fds "
   known=$(tr -s '[:space:]' ' ' <<<" $known ")
   local m base unknown=()

@@ -3,8 +3,10 @@
 // the members that own); a killed instance's targets are judged again by
 // the survivors within lease + 2 s, and a clean stop hands its targets over
 // at once. Each target's restart history, read from PostgreSQL when an
-// instance takes it over, is restored exactly once. Real PostgreSQL
-// (HS_TEST_PG_DSN), a database of the test's own, real daemons.
+// instance takes it over, is restored exactly once. The cluster_targets_*
+// metrics agree: owned gauges add up to the fleet, a kill raises the
+// survivors' takeovers by the dead one's share, nothing unowned at rest.
+// Real PostgreSQL (HS_TEST_PG_DSN), a database of the test's own, real daemons.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -91,6 +93,17 @@ TEST_F(ClusterOwnership, EveryTargetIsJudgedOnceAndTheSurvivorsTakeAKilledInstan
   ASSERT_TRUE(again) << why;
   EXPECT_EQ(*again, *split) << "ownership moves only when the members change";
   EXPECT_TRUE(restored_once({a.get(), b.get(), c.get()}, &why)) << why;
+  // At rest the gauges agree with what each judges, and nothing is unowned.
+  const std::array<const Daemon*, 3> all{a.get(), b.get(), c.get()};
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(metric_sum(*all[i], "healthsweep_cluster_targets_owned"), share[i]) << i;
+    EXPECT_EQ(metric_sum(*all[i], "healthsweep_cluster_targets_peer_owned"), target_count - share[i]) << i;
+    EXPECT_EQ(metric_sum(*all[i], "healthsweep_cluster_targets_unowned"), 0) << i;
+  }
+  const double taken_a = metric_sum(*a, "healthsweep_cluster_targets_taken_over_total");
+  const double taken_b = metric_sum(*b, "healthsweep_cluster_targets_taken_over_total");
+  const double handed_a = metric_sum(*a, "healthsweep_cluster_targets_handed_over_total");
+  EXPECT_GE(taken_a, share[0]) << "its share when it joined";
 
   std::set<std::string> of_c;
   for (const auto& [id, i] : *split)
@@ -112,6 +125,16 @@ TEST_F(ClusterOwnership, EveryTargetIsJudgedOnceAndTheSurvivorsTakeAKilledInstan
   std::this_thread::sleep_for(1s);  // and not restored a second time
   EXPECT_TRUE(restored_once({a.get(), b.get()}, &why)) << why;
   EXPECT_NE(a->log().find("targets taken over"), std::string::npos) << a->log();
+  // The metrics tell the same: the survivors own the fleet, took over
+  // exactly the dead instance's share, and nothing is left unowned.
+  EXPECT_EQ(metric_sum(*a, "healthsweep_cluster_targets_owned") + metric_sum(*b, "healthsweep_cluster_targets_owned"),
+            target_count);
+  EXPECT_EQ(metric_sum(*a, "healthsweep_cluster_targets_taken_over_total") - taken_a +
+                metric_sum(*b, "healthsweep_cluster_targets_taken_over_total") - taken_b,
+            static_cast<double>(of_c.size()));
+  EXPECT_EQ(metric_sum(*a, "healthsweep_cluster_targets_unowned"), 0);
+  EXPECT_EQ(metric_sum(*b, "healthsweep_cluster_targets_unowned"), 0);
+  EXPECT_EQ(metric_sum(*a, "healthsweep_cluster_targets_handed_over_total"), handed_a) << "nothing moved away";
 
   // Fencing: t-0's events (its first owner's, and its new owner's if c had
   // it) each name a live lease and none is fenced; its row names the owner.
@@ -148,6 +171,17 @@ TEST_F(ClusterOwnership, ACleanStopHandsItsTargetsOverAtOnceAndARestartedInstanc
       << "the lease was given back: no waiting for it to expire";
   b.reset();
   b = start("own-b");
+  // While it waits to become an owner, its own share (not the whole fleet,
+  // as before its first read of the members) is judged by nobody, and its
+  // unowned gauge says so.
+  double waiting = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        waiting = metric_sum(*b, "healthsweep_cluster_targets_unowned");
+        return waiting > 0 && waiting < target_count;
+      },
+      10s))
+      << waiting << b->log();
   // Back to the same split: rendezvous depends only on the member list.
   ASSERT_TRUE(eventually(
       [&] {
@@ -159,6 +193,7 @@ TEST_F(ClusterOwnership, ACleanStopHandsItsTargetsOverAtOnceAndARestartedInstanc
   EXPECT_TRUE(eventually([&] { return restored_once({a.get(), b.get()}, &why); }, 5s)) << why;
   std::this_thread::sleep_for(1s);
   EXPECT_TRUE(restored_once({a.get(), b.get()}, &why)) << why;
+  EXPECT_EQ(metric_sum(*b, "healthsweep_cluster_targets_unowned"), 0);
 }
 
 // Two engines as two hosts (a Podman service and a Docker service, both

@@ -51,5 +51,22 @@ TEST(Ownership, APinWinsWhileItsInstanceLivesAndLeavesTheTargetUnownedOtherwise)
   }
 }
 
+TEST(Ownership, AJoiningInstancesShareIsNamedUntilItOwnsAndOnlyWhileItHoldsALease) {
+  const std::vector<LiveMember> peers{{"host-a", ""}, {"host-b", ""}};
+  const LiveMember self{"host-c", ""};
+  const auto joining = with_joining_self(peers, true, self);
+  ASSERT_EQ(joining.size(), 3u);
+  int waiting = 0;
+  for (int i = 0; i < 300; ++i) {
+    const std::string t = "ws-" + std::to_string(i);
+    // What waits for host-c is exactly what it will own once it is an owner.
+    EXPECT_EQ(owner_of(t, {}, joining) == "host-c", owner_of(t, {}, three) == "host-c") << t;
+    waiting += owner_of(t, {}, joining) == "host-c";
+  }
+  EXPECT_GT(waiting, 50) << "about a third";
+  EXPECT_TRUE(with_joining_self(peers, false, self).empty()) << "without a lease it waits for nothing";
+  EXPECT_TRUE(with_joining_self(three, true, self).empty()) << "an owner already: not joining";
+}
+
 }  // namespace
 }  // namespace healthsweep::cluster

@@ -68,6 +68,11 @@ const std::vector<Expected>& expected_families() {
       {"healthsweep_cluster_epoch", "gauge", {}},
       {"healthsweep_cluster_lease_renew_failures_total", "counter", {}},
       {"healthsweep_cluster_leases_lost_total", "counter", {}},
+      {"healthsweep_cluster_targets_owned", "gauge", {}},
+      {"healthsweep_cluster_targets_peer_owned", "gauge", {}},
+      {"healthsweep_cluster_targets_unowned", "gauge", {}},
+      {"healthsweep_cluster_targets_taken_over_total", "counter", {}},
+      {"healthsweep_cluster_targets_handed_over_total", "counter", {}},
   };
   return all;
 }

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 
 #include <set>
 
@@ -33,14 +35,19 @@ struct FleetOwnership : ::testing::Test {
   config::Config cfg;
   metrics::Metrics metrics{"test"};
   Fleet fleet{ioc.get_executor(), cfg, metrics};
-  std::set<std::string> mine;  // the predicate's answer
+  std::set<std::string> mine;     // the predicate's answer: here
+  std::set<std::string> nobodys;  // owned by nobody; the rest by a peer
+  metrics::OwnershipMetrics gauges = metrics.ownership();
   std::vector<std::vector<std::string>> taken;
   std::vector<Transition> transitions;
 
   void SetUp() override {
     fleet.on_transition([this](const Transition& t) { transitions.push_back(t); });
     fleet.on_taken_over([this](std::vector<std::string> ids) { taken.push_back(std::move(ids)); });
-    fleet.set_ownership([this](const TargetSpec& s) { return mine.contains(s.id); });
+    fleet.set_ownership([this](const TargetSpec& s) {
+      if (mine.contains(s.id)) return Fleet::Owner::here;
+      return nobodys.contains(s.id) ? Fleet::Owner::nobody : Fleet::Owner::peer;
+    });
   }
   void TearDown() override { fleet.stop(); }
   std::set<std::string> judged() const {
@@ -102,7 +109,9 @@ TEST_F(FleetOwnership, ALeavingTargetIsRemovedOnlyWhereItWasJudged) {
 }
 
 TEST_F(FleetOwnership, TheSpecCarriesEngineLocalityAndThePinToThePredicate) {
-  fleet.set_ownership([](const TargetSpec& s) { return s.on_engine || s.instance == "me"; });
+  fleet.set_ownership([](const TargetSpec& s) {
+    return s.on_engine || s.instance == "me" ? Fleet::Owner::here : Fleet::Owner::peer;
+  });
   fleet.replace_source(TargetSources::postgres_source, {spec("pinned", "me"), spec("elsewhere", "peer")});
   TargetSpec on_engine = spec("box");
   fleet.replace_source(TargetSources::engine_source, {on_engine});
@@ -110,6 +119,56 @@ TEST_F(FleetOwnership, TheSpecCarriesEngineLocalityAndThePinToThePredicate) {
   // A pin that changes moves the target at once.
   fleet.replace_source(TargetSources::postgres_source, {spec("pinned", "peer"), spec("elsewhere", "me")});
   EXPECT_EQ(judged(), (std::set<std::string>{"elsewhere", "box"}));
+}
+
+// The cluster_targets_* metrics: owned + peer + unowned is every known
+// target; a takeover and a hand-over count each target that moved once.
+TEST_F(FleetOwnership, TheGaugesSplitTheKnownTargetsAndTheCountersCountEachTargetThatMoved) {
+  mine = {"a"};
+  nobodys = {"d"};
+  fleet.replace_source(TargetSources::static_source, {spec("a"), spec("b"), spec("c"), spec("d")});
+  EXPECT_EQ(gauges.owned.Value(), 1);
+  EXPECT_EQ(gauges.peer_owned.Value(), 2);
+  EXPECT_EQ(gauges.unowned.Value(), 1);
+  EXPECT_EQ(gauges.taken_over.Value(), 0) << "first named while owned here: taken from no one";
+  // A peer dies: its b and c, and the unowned d, move here.
+  mine = {"a", "b", "c", "d"};
+  nobodys = {};
+  fleet.reown();
+  EXPECT_EQ(gauges.owned.Value(), 4);
+  EXPECT_EQ(gauges.peer_owned.Value(), 0);
+  EXPECT_EQ(gauges.unowned.Value(), 0);
+  EXPECT_EQ(gauges.taken_over.Value(), 3);
+  EXPECT_EQ(gauges.handed_over.Value(), 0);
+  fleet.reown();  // nothing moved: nothing counted
+  EXPECT_EQ(gauges.taken_over.Value(), 3);
+  // This instance loses its lease: nobody owns anything it knows of.
+  mine = {};
+  nobodys = {"a", "b", "c", "d"};
+  fleet.reown();
+  EXPECT_EQ(gauges.owned.Value(), 0);
+  EXPECT_EQ(gauges.unowned.Value(), 4);
+  EXPECT_EQ(gauges.handed_over.Value(), 4);
+  // A target that leaves every source leaves the unowned count too.
+  fleet.replace_source(TargetSources::static_source, {spec("a"), spec("b")});
+  EXPECT_EQ(gauges.unowned.Value(), 2);
+  EXPECT_EQ(gauges.peer_owned.Value(), 0);
+}
+
+TEST_F(FleetOwnership, APinThatMovesCountsAsAHandOverHereAndATakeoverThere) {
+  fleet.set_ownership([](const TargetSpec& s) {
+    if (s.instance == "me") return Fleet::Owner::here;
+    return s.instance == "dead" ? Fleet::Owner::nobody : Fleet::Owner::peer;
+  });
+  fleet.replace_source(TargetSources::postgres_source, {spec("p", "me"), spec("q", "dead")});
+  EXPECT_EQ(gauges.unowned.Value(), 1);
+  EXPECT_EQ(gauges.taken_over.Value(), 0);
+  fleet.replace_source(TargetSources::postgres_source, {spec("p", "peer"), spec("q", "me")});
+  EXPECT_EQ(judged(), (std::set<std::string>{"q"}));
+  EXPECT_EQ(gauges.taken_over.Value(), 1);
+  EXPECT_EQ(gauges.handed_over.Value(), 1);
+  EXPECT_EQ(gauges.unowned.Value(), 0);
+  EXPECT_EQ(gauges.peer_owned.Value(), 1);
 }
 
 TEST_F(FleetOwnership, RestoredRowsOfTargetsJudgedElsewhereWaitAndDoNotApplyTwice) {
