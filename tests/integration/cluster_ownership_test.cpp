@@ -3,8 +3,11 @@
 // the members that own); a killed instance's targets are judged again by
 // the survivors within lease + 2 s, and a clean stop hands its targets over
 // at once. Each target's restart history, read from PostgreSQL when an
-// instance takes it over, is restored exactly once. Real PostgreSQL
-// (HS_TEST_PG_DSN), a database of the test's own, real daemons.
+// instance takes it over, is restored exactly once. A container that dies
+// during a takeover is restarted exactly once (the engine's starts counted),
+// and a rolling restart of all three restarts no healthy target. Real
+// PostgreSQL (HS_TEST_PG_DSN), a database of the test's own, real daemons,
+// real Podman for the containers.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
