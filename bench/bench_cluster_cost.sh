@@ -3,14 +3,15 @@
 # a second per instance, plus the events). One run measures, side by side on
 # one PostgreSQL of its own, for SECONDS (default 60):
 #   baseline  one daemon with a postgres section and no cluster section
-#   cluster   three daemons with `cluster` (defaults: lease 10s, renew 2s),
-#             instance ids a, b, c, on a database of their own
+#   cluster   three daemons with `cluster` (lease LEASE, renew_every RENEW;
+#             default 10s and 2s, the configuration's defaults), instance
+#             ids a, b, c, on a database of their own
 # Both databases' committed transactions (pg_stat_database.xact_commit: each
 # statement outside a transaction is one) are read before and after the
 # window, which starts once every daemon has started and holds its lease.
 # Prints each rate, the cluster's per instance, and the ratio of the cluster
 # instance's rate to the baseline's.
-#   bench/bench_cluster_cost.sh [DAEMON [SECONDS [OUT]]]
+#   bench/bench_cluster_cost.sh [DAEMON [SECONDS [OUT [LEASE [RENEW]]]]]
 # DAEMON defaults to build/healthsweepd of the repo root. Bounded: SECONDS
 # plus about 15 s. Stops PostgreSQL and every daemon on exit.
 set -euo pipefail
@@ -19,6 +20,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 daemon=$(realpath "${1:-$repo/build/healthsweepd}")
 seconds=${2:-60}
 out=${3:-/dev/null}
+lease=${4:-10s}
+renew=${5:-2s}
 [[ -x $daemon ]] || { echo "bench_cluster_cost: no $daemon (build it first)" >&2; exit 2; }
 
 dir=$(mktemp -d /tmp/hs-bench-cluster.XXXXXX)
@@ -32,10 +35,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-export HS_PG_PORT=${HS_PG_PORT:-25912}
-eval "$(HS_SERVICES=postgres "$repo/scripts/services" start "$dir")"
-[[ -n ${HS_TEST_PG_DSN:-} ]] || { echo "bench_cluster_cost: PostgreSQL did not start" >&2; exit 1; }
-server=${HS_TEST_PG_DSN% dbname=*}
+. "$repo/bench/lib/bench_postgres.sh"
+bench_postgres bench_cluster_cost "$dir" 25912
 q() { psql "$server dbname=$1" -qAtc "$2"; }
 for db in baseline cluster; do q healthsweep "create database $db" >/dev/null; done
 
@@ -45,7 +46,7 @@ start() {  # NAME DB [CLUSTER_ID]
   {
     echo "listen: 127.0.0.1:0"
     echo "postgres: { dsn: \"$server dbname=$db\", spool_dir: \"$dir/$name/spool\" }"
-    [[ -z $id ]] || echo "cluster: { instance_id: $id }"
+    [[ -z $id ]] || echo "cluster: { instance_id: $id, lease: $lease, renew_every: $renew }"
   } > "$dir/$name/healthsweep.yaml"
   "$daemon" --config "$dir/$name/healthsweep.yaml" > "$dir/$name/log" 2>&1 &
   pids+=($!)
@@ -67,16 +68,16 @@ sleep "$seconds"
 b1=$(commits baseline); c1=$(commits cluster)
 
 members=$(q cluster "select string_agg(instance_id || ' epoch ' || epoch, ', ' order by instance_id) from healthsweep_members")
-python3 - "$seconds" "$b0" "$b1" "$c0" "$c1" "$members" <<'PY' | tee "$out"
+python3 - "$seconds" "$b0" "$b1" "$c0" "$c1" "$members" "$lease" "$renew" <<'PY' | tee "$out"
 import sys
 seconds, b0, b1, c0, c1 = float(sys.argv[1]), *map(int, sys.argv[2:6])
-members = sys.argv[6]
+members, lease, renew = sys.argv[6:9]
 base = (b1 - b0) / seconds
 cluster = (c1 - c0) / seconds
 per_instance = cluster / 3
 print(f"bench_cluster_cost: {seconds:.0f} s at rest, no targets, one PostgreSQL")
 print(f"  baseline (postgres, no cluster), 1 daemon : {base:.3f} statements/s")
-print(f"  cluster (lease 10s, renew 2s), 3 daemons  : {cluster:.3f} statements/s, {per_instance:.3f} per instance")
+print(f"  cluster (lease {lease}, renew {renew}), 3 daemons  : {cluster:.3f} statements/s, {per_instance:.3f} per instance")
 print(f"  coordination cost per instance             : {per_instance - base:.3f} statements/s (goal: at most 1)")
 print(f"  ratio cluster instance / baseline daemon   : {per_instance / base if base else float('inf'):.2f}")
 print(f"  members: {members}")

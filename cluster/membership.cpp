@@ -14,6 +14,7 @@
 #include "clients/net/log_failure.hpp"
 #include "clients/postgres/connection.hpp"
 #include "cluster/lease_sql.hpp"
+#include "cluster/next_read.hpp"
 
 namespace healthsweep::cluster {
 
@@ -60,6 +61,9 @@ struct Membership::Impl {
 
   std::int64_t epoch = 0;        // of the lease held, 0: none
   steady::time_point fence_at{};  // may_act() until then
+  // Just past the earliest live peer's expiry as last read (max: none): the
+  // loop reads then if that comes before its next renewal (next_read.hpp).
+  steady::time_point peer_expiry_read = steady::time_point::max();
   std::vector<Member> members;
   int targets = 0, offline = 0;
   std::function<std::pair<int, int>()> counts;
@@ -174,6 +178,7 @@ struct Membership::Impl {
   net::awaitable<void> renew() {
     const auto sent = steady::now();
     auto r = co_await conn.exec(std::string(sql::renew_and_read), lease_params(true), statement_timeout());
+    const auto answered = steady::now();
     if (!r.ok) {
       problem("renewing the lease failed: " + r.error);
       co_return;
@@ -211,13 +216,27 @@ struct Membership::Impl {
       read.push_back(std::move(m));
     }
     members = std::move(read);
+    if (const auto wait = next_read_after(members, options.instance_id, options.renew_every);
+        wait < options.renew_every)
+      peer_expiry_read = answered + wait;
     update_owners();
     if (members_read) members_read(members);
+  }
+
+  // The next turn: one renew_every from now, or earlier to read the member
+  // list just past a peer's expiry (a peer that stopped renewing).
+  steady::time_point next_turn() const {
+    const auto renewal = steady::now() + options.renew_every;
+    if (peer_expiry_read >= renewal) return renewal;
+    spdlog::debug("cluster: a peer's lease runs out before the next renewal: reading again in {} ms",
+                  std::chrono::duration_cast<milliseconds>(peer_expiry_read - steady::now()).count());
+    return peer_expiry_read;
   }
 
   net::awaitable<void> loop() {
     while (!stopping) {
       live.loop_tick(Subsystem::cluster);  // the deadline itself is fence_timer's
+      peer_expiry_read = steady::time_point::max();  // set again only by a read in this turn
       if (!conn.connected()) {
         const auto e = co_await conn.connect(options.dsn, statement_timeout());
         if (!e.empty()) problem("PostgreSQL unreachable: " + e);
@@ -229,7 +248,7 @@ struct Membership::Impl {
       gauges();
       if (stopping) break;
       boost::system::error_code ec;
-      timer.expires_after(options.renew_every);
+      timer.expires_at(next_turn());
       co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
     running = false;

@@ -2,7 +2,10 @@
 // SPEC section 3 `cluster`). One coroutine on the loop, with a connection of
 // its own (a renewal never waits behind a batch of events): acquire the
 // lease (a new epoch, the fencing token), then renew it every renew_every,
-// reading every member's lease in the same statement.
+// reading every member's lease in the same statement. When a live peer's
+// lease runs out before the next renewal, the loop renews (and reads) just
+// past that expiry instead, so a dead peer's targets move about `lease`
+// after its last renewal rather than up to renew_every later (next_read.hpp).
 //
 // Self-fencing: may_act() turns false renew_deadline after the last renewal
 // that PostgreSQL confirmed was *sent*, whatever the database says later.

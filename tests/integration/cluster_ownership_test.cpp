@@ -6,7 +6,10 @@
 // instance takes it over, is restored exactly once. The cluster_targets_*
 // metrics agree: owned gauges add up to the fleet, a kill raises the
 // survivors' takeovers by the dead one's share, nothing unowned at rest.
-// Real PostgreSQL (HS_TEST_PG_DSN), a database of the test's own, real daemons.
+// A container that dies during a takeover is restarted exactly once (the
+// engine's starts counted), and a rolling restart of all three restarts no
+// healthy target. Real PostgreSQL (HS_TEST_PG_DSN), a database of the test's
+// own, real daemons, real Podman for the containers.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -20,6 +23,7 @@
 
 #include "tests/integration/cluster_support.hpp"
 #include "tests/integration/faults_support.hpp"
+#include "tests/integration/target_json.hpp"
 #include "tests/support/engine.hpp"
 
 using namespace healthsweep::testing;
@@ -29,18 +33,62 @@ namespace {
 
 constexpr int target_count = 300;
 
-std::string targets_section() {
+// The engine's name for container "c<n>" (appended: g++ 12 warns, -Wrestrict,
+// a false positive, on "c" + std::to_string(n) here).
+std::string container_of(const Engine& e, int n) { return e.name(std::string("c").append(std::to_string(n))); }
+
+// The first `containers` targets name a container each on `engine`
+// (container_of), checked by the proactive sweep every second.
+std::string targets_section(const Engine* engine = nullptr, int containers = 0) {
   std::string out = "targets:\n  static:\n";
-  // t-0 alone is checked, against a port nobody listens on: its owner writes
-  // events, which must name that owner's lease and never be fenced.
-  out += "    - { id: t-0, tcp: \"127.0.0.1:1\" }\n";
-  for (int n = 1; n < target_count; ++n) out += "    - { id: t-" + std::to_string(n) + " }\n";
+  for (int n = 0; n < target_count; ++n) {
+    out += "    - { id: t-" + std::to_string(n);
+    if (n < containers) out += ", container: " + container_of(*engine, n);
+    // Without containers, t-0 alone is checked, against a port nobody
+    // listens on: its owner writes events, which must name that owner's
+    // lease and never be fenced.
+    else if (n == 0) out += ", tcp: \"127.0.0.1:1\"";
+    out += " }\n";
+  }
+  if (engine)
+    out += "engine:\n  socket: \"" + engine->socket() +
+           "\"\nsweeps:\n  proactive: { interval: 1s, timeout: 2s }\n"
+           "remediation:\n  restart: { settle: 500ms, backoff_initial: 200ms, backoff_max: 1s }\n";
+  else
+    out += "sweeps: { proactive: { interval: 1s } }\n";
   return out;
+}
+
+// How many times the engine started `container` since `since`, from its own
+// event log (Podman's events file keeps every event; Docker's is a bounded
+// buffer in memory, shared with every other test).
+int engine_starts(Engine& e, const std::string& container, std::chrono::system_clock::time_point since) {
+  const auto unix_s = [](std::chrono::system_clock::time_point t) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+  };
+  std::string out;
+  const int rc = e.run_shell("events --since " + unix_s(since) + " --until " +
+                                 unix_s(std::chrono::system_clock::now() + 1s) + " --filter container=" + container +
+                                 " --filter event=start",
+                             &out);
+  if (rc != 0) throw std::runtime_error("engine events failed: " + out);
+  int starts = 0;
+  for (std::size_t at = out.find("container start "); at != std::string::npos;
+       at = out.find("container start ", at + 1))
+    ++starts;
+  return starts;
 }
 
 // Every target judged by exactly one of `daemons`: the owner of each.
 std::optional<std::map<std::string, int>> owners(const std::vector<const Daemon*>& daemons, std::string* why) {
   return healthsweep::testing::owners(daemons, target_count, why);
+}
+
+// The daemon among `daemons` that judges `id` (nullptr: none).
+const Daemon* judge_of(const std::vector<const Daemon*>& daemons, const std::string& id) {
+  for (const Daemon* d : daemons)
+    if (judged(*d).contains(id)) return d;
+  return nullptr;
 }
 
 // Every target `daemons` judge shows the 7 restarts of its row: restored
@@ -67,12 +115,11 @@ class ClusterOwnership : public ::testing::Test {
         .query("INSERT INTO healthsweep_targets (id, state, since, restarts) SELECT 't-' || g, 'online', now(), 7 "
                "FROM generate_series(0, " + std::to_string(target_count - 1) + ") g");
   }
-  std::unique_ptr<Daemon> start(const std::string& id) {
+  std::unique_ptr<Daemon> start(const std::string& id, const Engine* engine = nullptr, int containers = 0) {
     spools_.push_back(std::make_unique<TempDir>());
     // lease 3 s, renewed every second.
-    return std::make_unique<Daemon>(store_section(db_->dsn(), spools_.back()->path()) + targets_section() +
-                                    cluster_section(id) +
-                                    "sweeps: { proactive: { interval: 1s } }\n");
+    return std::make_unique<Daemon>(store_section(db_->dsn(), spools_.back()->path()) +
+                                    targets_section(engine, containers) + cluster_section(id));
   }
   std::unique_ptr<TestDatabase> db_;
   std::vector<std::unique_ptr<TempDir>> spools_;
@@ -250,3 +297,126 @@ TEST_F(ClusterOwnership, EachDaemonJudgesOnlyTheContainersOfItsOwnEngineAndTwoOn
 }
 
 }  // namespace
+
+namespace {
+
+constexpr int container_count = 6;
+
+// Every target judged exactly once, and each target with a container judged
+// online (a running container, seen by its owner's sweep).
+bool settled(const std::vector<const Daemon*>& daemons, std::string* why) {
+  if (!owners(daemons, why)) return false;
+  for (int n = 0; n < container_count; ++n) {
+    const std::string id = "t-" + std::to_string(n);
+    const Daemon* judge = judge_of(daemons, id);
+    if (!judge || state_of(*judge, id) != "online") {
+      *why = id + " is " + (judge ? state_of(*judge, id) : std::string("judged by nobody"));
+      return false;
+    }
+  }
+  return true;
+}
+
+std::int64_t count(const std::string& dsn, const std::string& sql) {
+  return std::stoll(PgSession(dsn).query(sql).at(0).at(0));
+}
+
+}  // namespace
+
+// A target whose container dies while its owner is dead, before the survivors
+// have taken it over: the new owner sees it exited (its own proactive check,
+// no verdict from a lack of observations) and restarts it exactly once, as
+// the engine's own event log counts; the healthy containers moved with it are
+// not started at all.
+TEST_F(ClusterOwnership, AContainerThatDiesDuringATakeoverIsRestartedExactlyOnceByTheNewOwner) {
+  HS_REQUIRE_ENGINE(pod, EngineKind::podman);
+  for (int n = 0; n < container_count; ++n) pod.run(container_of(pod, n), "t-" + std::to_string(n));
+  PgSession(db_->dsn()).query("DELETE FROM healthsweep_targets");  // no restart history to restore
+  std::array<std::unique_ptr<Daemon>, 3> ds{start("own-a", &pod, container_count),
+                                            start("own-b", &pod, container_count),
+                                            start("own-c", &pod, container_count)};
+  const std::vector<const Daemon*> all{ds[0].get(), ds[1].get(), ds[2].get()};
+  std::string why;
+  ASSERT_TRUE(eventually([&] { return settled(all, &why); }, 30s)) << why << "\n" << ds[0]->log();
+
+  const std::string id = "t-0", container = container_of(pod, 0);
+  const Daemon* owner = judge_of(all, id);
+  ASSERT_NE(owner, nullptr);
+  Daemon& victim = *std::find_if(ds.begin(), ds.end(), [&](const auto& d) { return d.get() == owner; })->get();
+  std::vector<const Daemon*> survivors;
+  for (const auto& d : ds)
+    if (d.get() != owner) survivors.push_back(d.get());
+  const auto since = std::chrono::system_clock::now();
+  victim.process().signal(SIGKILL);
+  ASSERT_TRUE(victim.process().wait_exit(5s));
+  const auto killed = std::chrono::steady_clock::now();
+  pod.kill(container);
+  ASSERT_EQ(judge_of(survivors, id), nullptr)
+      << "the container must die before the survivors take its target over (lease 3 s)";
+
+  const Daemon* heir = nullptr;
+  ASSERT_TRUE(eventually(
+      [&] {
+        heir = judge_of(survivors, id);
+        const auto t = heir ? target(*heir, id) : std::nullopt;
+        return t && t->restarts == 1 && t->state == "online";
+      },
+      25s))
+      << (heir ? heir->log() : survivors[0]->log());
+  std::cout << "taken over, detected and restarted " << std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count()
+            << " s after the kill\n";
+  std::this_thread::sleep_for(3s);  // past the backoff and three sweeps: a second restart would be out
+  EXPECT_EQ(engine_starts(pod, container, since), 1) << heir->log();
+  EXPECT_EQ(target(*heir, id)->restarts, 1);
+  EXPECT_EQ(pod.status(container), "running");
+  for (const Daemon* d : survivors)
+    EXPECT_EQ(metric(*d, "healthsweep_remediations_total{action=\"restart\",result=\"ok\"}"), d == heir ? 1 : 0);
+  EXPECT_EQ(count(db_->dsn(), "SELECT count(*) FROM healthsweep_events WHERE to_state = 'restarting'"), 1);
+  for (int n = 1; n < container_count; ++n)
+    EXPECT_EQ(engine_starts(pod, container_of(pod, n), since), 0) << "a healthy container moved: not restarted";
+}
+
+// SIGTERM one instance, start it again, wait until it judges its share again,
+// then the next: every target stays judged by one instance at a time, and no
+// healthy target is restarted (no engine start, no restart or offline event).
+TEST_F(ClusterOwnership, ARollingRestartOfAllThreeRestartsNoHealthyTarget) {
+  HS_REQUIRE_ENGINE(pod, EngineKind::podman);
+  for (int n = 0; n < container_count; ++n) pod.run(container_of(pod, n), "t-" + std::to_string(n));
+  PgSession(db_->dsn()).query("DELETE FROM healthsweep_targets");
+  const std::array<std::string, 3> ids{"own-a", "own-b", "own-c"};
+  std::array<std::unique_ptr<Daemon>, 3> ds;
+  for (std::size_t i = 0; i < ds.size(); ++i) ds[i] = start(ids[i], &pod, container_count);
+  const auto all = [&] { return std::vector<const Daemon*>{ds[0].get(), ds[1].get(), ds[2].get()}; };
+  std::string why;
+  ASSERT_TRUE(eventually([&] { return settled(all(), &why); }, 30s)) << why << "\n" << ds[0]->log();
+  const auto split = owners(all(), &why);
+  ASSERT_TRUE(split) << why;
+  std::array<int, 3> containers_of{};
+  for (int n = 0; n < container_count; ++n) ++containers_of[static_cast<std::size_t>(split->at("t-" + std::to_string(n)))];
+  for (int k : containers_of) EXPECT_GT(k, 0) << "every restart moves a container's target (rendezvous of these ids)";
+
+  const auto since = std::chrono::system_clock::now();
+  for (std::size_t i = 0; i < ds.size(); ++i) {
+    ds[i]->process().signal(SIGTERM);
+    ASSERT_TRUE(ds[i]->process().wait_exit(15s)) << ds[i]->log();
+    ds[i].reset();
+    ds[i] = start(ids[i], &pod, container_count);
+    // Back to the same split (rendezvous depends only on the member list),
+    // every container online where it is judged.
+    ASSERT_TRUE(eventually(
+        [&] {
+          const auto now = owners(all(), &why);
+          return now && *now == *split && settled(all(), &why);
+        },
+        20s))
+        << ids[i] << " restarted: " << why << "\n" << ds[i]->log();
+  }
+  std::this_thread::sleep_for(2s);  // past the settle delay: a restart ordered would be out
+  for (int n = 0; n < container_count; ++n)
+    EXPECT_EQ(engine_starts(pod, container_of(pod, n), since), 0) << container_of(pod, n);
+  EXPECT_EQ(count(db_->dsn(), "SELECT count(*) FROM healthsweep_events WHERE to_state IN ('offline', 'restarting')"),
+            0)
+      << PgSession(db_->dsn()).query("SELECT string_agg(target || ' ' || from_state || '->' || to_state, ', ') FROM "
+                                     "healthsweep_events").at(0).at(0);
+  for (const auto& d : ds) EXPECT_EQ(metric(*d, "healthsweep_remediations_total{action=\"restart\",result=\"ok\"}"), 0);
+}
