@@ -40,13 +40,8 @@ import sys
 import tempfile
 import time
 
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from soak_driver import resp  # noqa: E402  (RESP encoding of one command)
 
 
 class Conn:

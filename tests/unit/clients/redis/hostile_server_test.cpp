@@ -113,6 +113,12 @@ struct RedisHostileServer : ::testing::Test {
     ASSERT_EQ(run_co(ioc, conn->connect()), error_code{}) << conn->last_error();
     ASSERT_EQ(run_co(ioc, conn->subscribe("probe")), error_code{}) << conn->last_error();
   }
+  // Runs the loop until `done` holds (loosely bounded: only catches a hang).
+  template <class Pred>
+  void run_until(Pred done) {
+    const auto end = std::chrono::steady_clock::now() + 30s;
+    while (!done() && std::chrono::steady_clock::now() < end) ioc.run_one_for(10ms);
+  }
   // The connection closes itself with a protocol error.
   void expect_closed_by_protocol_error() {
     const auto end = std::chrono::steady_clock::now() + 30s;
@@ -196,8 +202,7 @@ TEST_F(RedisHostileServer, ASubscribeOfManyChannelsAwaitsEveryConfirmationAndUns
   EXPECT_EQ(conn->pending(), 0u) << "an unsubscribe awaits nothing";
   ioc.poll();
   server->push("*3\r\n$7\r\nmessage\r\n$1\r\nb\r\n$2\r\nhi\r\n");
-  const auto end = std::chrono::steady_clock::now() + 30s;
-  while (got.empty() && std::chrono::steady_clock::now() < end) ioc.run_one_for(10ms);
+  run_until([&] { return !got.empty(); });
   EXPECT_EQ(got, std::vector<std::string>{"b=hi"});
   EXPECT_TRUE(conn->connected());
   EXPECT_FALSE(closed.has_value());
@@ -227,8 +232,7 @@ TEST_F(RedisHostileServer, MessagesOnAScreenedSubscriptionStillArrive) {
   server->push("*3\r\n$7\r\nmessage\r\n$5\r\npro");
   ioc.poll();  // the client reads what is there
   server->push("be\r\n$2\r\nhi\r\n");
-  const auto end = std::chrono::steady_clock::now() + 30s;
-  while (got.empty() && std::chrono::steady_clock::now() < end) ioc.run_one_for(10ms);
+  run_until([&] { return !got.empty(); });
   EXPECT_EQ(got, std::vector<std::string>{"probe=hi"});
   EXPECT_TRUE(conn->connected());
   EXPECT_FALSE(closed.has_value());
