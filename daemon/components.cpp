@@ -286,6 +286,10 @@ void Components::Impl::build() {
   if (cfg.redis.enabled) {
     PassiveOptions po;
     po.stale_after = cfg.liveness_stale_after;
+    // Several instances share the Redis: each subscribes to the channels of
+    // the keys it owns, not a pattern that brings every instance every key's
+    // notifications (issue 14; the figures in bench/BENCHMARKS.md).
+    po.exact_channels = cfg.cluster.enabled;
     passive = std::make_unique<PassiveLayer>(
         ioc.get_executor(), cfg.redis, metrics, liveness, fleet.sink(),
         [this](bool healthy) { fleet.set_source_healthy("redis", healthy); }, po);

@@ -174,11 +174,13 @@ net::awaitable<RedisResult> RedisConnection::command(std::vector<std::string> ar
 
 std::size_t RedisConnection::pending() const { return link_ ? link_->pending.size() : 0; }
 
-net::awaitable<error_code> RedisConnection::subscribe_command(std::string verb, std::string name) {
+net::awaitable<error_code> RedisConnection::subscribe_command(std::string verb, std::vector<std::string> names) {
   auto link = link_;
   if (!link || !connected()) co_return net::error::not_connected;
+  if (names.empty()) co_return error_code{};
   const auto res = co_await await_reply([&](ReplyHandler h) {
-    const std::string_view args[] = {verb, name};
+    std::vector<std::string_view> args{verb};
+    args.insert(args.end(), names.begin(), names.end());
     link->send(args, std::move(h), options_.command_timeout, true);
   });
   if (res.ec) co_return res.ec;
@@ -190,11 +192,24 @@ net::awaitable<error_code> RedisConnection::subscribe_command(std::string verb, 
 }
 
 net::awaitable<error_code> RedisConnection::subscribe(std::string channel) {
-  return subscribe_command("SUBSCRIBE", std::move(channel));
+  std::vector<std::string> names{std::move(channel)};
+  return subscribe_command("SUBSCRIBE", std::move(names));
+}
+
+net::awaitable<error_code> RedisConnection::subscribe(std::vector<std::string> channels) {
+  return subscribe_command("SUBSCRIBE", std::move(channels));
 }
 
 net::awaitable<error_code> RedisConnection::psubscribe(std::string pattern) {
-  return subscribe_command("PSUBSCRIBE", std::move(pattern));
+  std::vector<std::string> names{std::move(pattern)};
+  return subscribe_command("PSUBSCRIBE", std::move(names));
+}
+
+bool RedisConnection::unsubscribe(const std::vector<std::string>& channels) {
+  if (!link_ || !connected() || channels.empty()) return false;
+  std::vector<std::string_view> args{"UNSUBSCRIBE"};
+  args.insert(args.end(), channels.begin(), channels.end());
+  return link_->send_unsubscribe(args);
 }
 
 void RedisConnection::close() {

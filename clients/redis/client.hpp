@@ -120,6 +120,17 @@ class RedisConnection {
   // its own. Messages of every subscription go to `on_message`.
   boost::asio::awaitable<boost::system::error_code> subscribe(std::string channel);
   boost::asio::awaitable<boost::system::error_code> psubscribe(std::string pattern);
+  // One SUBSCRIBE of many channels (one round trip), done when Redis has
+  // confirmed each. A refusal (ACL) is access_denied, and it also ends the
+  // connection without calling the close handler: hiredis 0.14 drops a
+  // subscribed connection on any error reply.
+  boost::asio::awaitable<boost::system::error_code> subscribe(std::vector<std::string> channels);
+  // UNSUBSCRIBE of many channels, not awaited: hiredis 0.14 routes each
+  // confirmation by channel name and forgets the channel when it comes, so a
+  // channel subscribed again before that would lose its messages. A caller
+  // that may subscribe a channel again awaits a subscribe() sent after the
+  // UNSUBSCRIBE first (replies come in order). False when not subscribed.
+  bool unsubscribe(const std::vector<std::string>& channels);
   void set_message_handler(MessageHandler handler);
 
   void close();
@@ -128,7 +139,7 @@ class RedisConnection {
 
  private:
   boost::asio::awaitable<boost::system::error_code> subscribe_command(std::string verb,
-                                                                      std::string name);
+                                                                      std::vector<std::string> names);
   boost::asio::any_io_executor ex_;
   RedisEndpoint endpoint_;
   Options options_;

@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -115,7 +116,13 @@ void RedisConnection::Link::on_readable() {
   const char* bad = nullptr;
   void* reply = nullptr;
   while (!bad && redisReaderGetReply(screen.get(), &reply) == REDIS_OK && reply) {
-    bad = detail::unacceptable(static_cast<const redisReply*>(reply), regular, subscribed);
+    const auto* r = static_cast<const redisReply*>(reply);
+    const bool awaited = regular > 0;
+    bad = detail::unacceptable(r, regular, subscribed);
+    // An error in subscribed mode that no regular command awaits: hiredis
+    // disconnects on it. With a subscription pending, it is its refusal.
+    if (!bad && !awaited && subscribed && r->type == REDIS_REPLY_ERROR && !pending.empty() && refusal.empty())
+      refusal.assign(r->str, r->len);
     freeReplyObject(reply);
   }
   if (bad) {
@@ -143,7 +150,7 @@ void RedisConnection::Link::on_cleanup() {
     const char* text = gone ? gone->c.errstr : nullptr;
     if (err && text && *text) last_error = text;
     else if (last_error.empty()) last_error = "connection closed by the server";
-    shutdown(err ? code_of(err, text) : error_code(net::error::eof), true);
+    shutdown(err ? code_of(err, text) : error_code(net::error::eof), refusal.empty());
   }
   net::post(ex, [s = std::move(self)] {});  // let go of ourselves after hiredis is done
 }
@@ -154,6 +161,13 @@ void RedisConnection::Link::shutdown(error_code ec, bool notify) {
   auto failed = std::move(pending);
   pending.clear();
   timer.cancel();
+  if (!refusal.empty() && !failed.empty()) {
+    RedisReply refused;
+    refused.type = RedisReply::Type::error;
+    refused.str = refusal;
+    net::post(ex, [h = std::move(failed.front().handler), r = std::move(refused)] { h({}, r); });
+    failed.pop_front();
+  }
   for (auto& p : failed)
     net::post(ex, [h = std::move(p.handler), ec] { h(ec, RedisReply{}); });
   if (notify && established && on_close) net::post(ex, [h = on_close, ec] { h(ec); });
@@ -186,25 +200,30 @@ void RedisConnection::Link::on_pubsub(redisAsyncContext*, void* r, void* privdat
     const size_t at = kind == "message" ? 1 : 2;
     if (link->on_message) link->on_message(element_str(reply, at), element_str(reply, at + 1));
   } else if ((kind == "subscribe" || kind == "psubscribe") && !link->pending.empty()) {
-    // In subscribed mode the only commands we send are subscriptions, so
-    // the oldest pending entry is this confirmation's.
+    // In subscribed mode the only commands we await are subscriptions, so
+    // the oldest pending entry is this confirmation's; it completes with
+    // the confirmation of its last channel. (Unsubscribe confirmations come
+    // here too, and are nobody's.)
+    if (--link->pending.front().confirmations > 0) return;
     auto p = std::move(link->pending.front());
     link->pending.pop_front();
     p.handler({}, convert(reply));
   }
 }
 
-bool RedisConnection::Link::send(std::span<const std::string_view> args, ReplyHandler handler,
-                                 std::chrono::milliseconds timeout, bool subscription) {
-  const bool refused = closed || !ac || (subscribed && !subscription);
-  if (!refused) {
-    constexpr size_t inline_args = 8;
-    const char* argv_small[inline_args];
-    size_t len_small[inline_args];
-    std::vector<const char*> argv_big;
-    std::vector<size_t> len_big;
-    const char** argv = argv_small;
-    size_t* lens = len_small;
+namespace {
+
+// hiredis takes argv as two arrays; up to 8 arguments without allocating.
+struct Argv {
+  static constexpr std::size_t inline_args = 8;
+  const char* argv_small[inline_args];
+  size_t len_small[inline_args];
+  std::vector<const char*> argv_big;
+  std::vector<size_t> len_big;
+  const char** argv = argv_small;
+  size_t* lens = len_small;
+
+  explicit Argv(std::span<const std::string_view> args) {
     if (args.size() > inline_args) {
       argv_big.resize(args.size());
       len_big.resize(args.size());
@@ -215,11 +234,29 @@ bool RedisConnection::Link::send(std::span<const std::string_view> args, ReplyHa
       argv[i] = args[i].data();
       lens[i] = args[i].size();
     }
+  }
+};
+
+}  // namespace
+
+bool RedisConnection::Link::send_unsubscribe(std::span<const std::string_view> args) {
+  if (closed || !ac || !subscribed || args.size() < 2) return false;
+  const Argv a(args);
+  return redisAsyncCommandArgv(ac, &Link::on_pubsub, this, static_cast<int>(args.size()), a.argv, a.lens) ==
+         REDIS_OK;
+}
+
+bool RedisConnection::Link::send(std::span<const std::string_view> args, ReplyHandler handler,
+                                 std::chrono::milliseconds timeout, bool subscription) {
+  const bool refused = closed || !ac || (subscribed && !subscription);
+  if (!refused) {
+    const Argv a(args);
     const int rc = redisAsyncCommandArgv(ac, subscription ? &Link::on_pubsub : &Link::on_reply, this,
-                                         static_cast<int>(args.size()), argv, lens);
+                                         static_cast<int>(args.size()), a.argv, a.lens);
     if (rc == REDIS_OK) {
       if (subscription) subscribed = true;
-      pending.push_back({std::move(handler), Clock::now() + timeout});
+      const std::size_t confirmations = subscription ? std::max<std::size_t>(args.size(), 2) - 1 : 1;
+      pending.push_back({std::move(handler), Clock::now() + timeout, confirmations});
       arm_timer();
       return true;
     }

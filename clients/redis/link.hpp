@@ -35,9 +35,12 @@ boost::system::error_code code_of(int err, const char* text);
 // Why hiredis 0.14 must not see `reply`, or null when it may. hiredis
 // assert()s (aborting the daemon) on replies a server should never send: a
 // reply to no command on a connection that is not subscribed, and a pub/sub
-// reply without a text kind and channel, or an unsubscribe (hiredis reads a
-// third element it does not check for; we never unsubscribe). `regular`:
-// replies hiredis still awaits for ordinary commands, counted down.
+// reply without a text kind and channel. An unsubscribe confirmation makes it
+// read a third element it does not check for (the count: it must be there,
+// an integer), and a count of 0 takes hiredis out of subscribed mode, where
+// the next message would abort it: we never drop the last subscription (the
+// passive layer's probe channel stays), so a count below 1 is refused too.
+// `regular`: replies hiredis still awaits for ordinary commands, counted down.
 const char* unacceptable(const redisReply* reply, std::size_t& regular, bool subscribed);
 
 struct ReaderFree {
@@ -51,6 +54,9 @@ struct RedisConnection::Link : std::enable_shared_from_this<Link> {
   struct Pending {
     ReplyHandler handler;
     Clock::time_point deadline;
+    // A SUBSCRIBE of n channels is answered by n confirmations; the handler
+    // gets the last one.
+    std::size_t confirmations = 1;
   };
 
   Link(boost::asio::any_io_executor executor, Options opts)
@@ -69,6 +75,13 @@ struct RedisConnection::Link : std::enable_shared_from_this<Link> {
   CloseHandler on_close;
   MessageHandler on_message;
   std::string last_error;
+  // A subscription the server refused (an error reply in subscribed mode,
+  // ACL's -NOPERM): hiredis 0.14 takes any error there for the server's
+  // farewell and disconnects. The oldest pending subscription gets this
+  // error as its reply, and the close handler is not called: the caller
+  // learns it from the refusal and decides (the passive layer carries on
+  // without notifications).
+  std::string refusal;
   bool want_read = false, want_write = false, reading = false, writing = false;
   bool timer_armed = false, closed = false, established = false, subscribed = false;
 
@@ -93,6 +106,11 @@ struct RedisConnection::Link : std::enable_shared_from_this<Link> {
   // the link is closed, or subscribed and this is not a subscription.
   bool send(std::span<const std::string_view> args, ReplyHandler handler, std::chrono::milliseconds timeout,
             bool subscription = false);
+  // UNSUBSCRIBE `args` (the verb first): no handler, nothing pending. hiredis
+  // 0.14 keeps no callback for it and routes each confirmation by channel
+  // name (dropping the channel from its table when it comes), so neither
+  // can we wait for one; false when not subscribed or closed.
+  bool send_unsubscribe(std::span<const std::string_view> args);
   // One timer per connection, armed for the oldest pending command only:
   // replies come in order, so the oldest is the first that can be late.
   void arm_timer();

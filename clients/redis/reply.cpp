@@ -66,10 +66,14 @@ const char* unacceptable(const redisReply* r, std::size_t& regular, bool subscri
   if (r->elements < 2 || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
     return "a malformed pub/sub message";
   // hiredis compares the kind as a C string, case-insensitively, after an
-  // optional 'p'; an unsubscribe makes it read element 2 unchecked.
+  // optional 'p'; an unsubscribe makes it read element 2 unchecked, and a
+  // count of 0 ends its subscribed mode.
   const char* kind = r->element[0]->str;
   if (std::tolower(static_cast<unsigned char>(kind[0])) == 'p') ++kind;
-  if (::strcasecmp(kind, "unsubscribe") == 0) return "an unsubscribe nobody asked for";
+  if (::strcasecmp(kind, "unsubscribe") == 0) {
+    if (r->elements < 3 || r->element[2]->type != REDIS_REPLY_INTEGER) return "a malformed unsubscribe";
+    if (r->element[2]->integer < 1) return "an unsubscribe of the last subscription";
+  }
   return nullptr;
 }
 

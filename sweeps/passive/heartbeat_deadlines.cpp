@@ -206,6 +206,13 @@ HeartbeatVerdict HeartbeatDeadlines::gone_verdict(const Entry& e, TimePoint now)
   return v;
 }
 
+std::vector<std::string> HeartbeatDeadlines::ids() const {
+  std::vector<std::string> out;
+  out.reserve(index_.size());
+  for (const auto& [id, slot] : index_) out.push_back(id);
+  return out;
+}
+
 std::vector<std::string> HeartbeatDeadlines::unseen_alive() const {
   std::vector<std::string> ids;
   for (const auto& e : slots_)

@@ -59,6 +59,8 @@ class HeartbeatDeadlines {
   std::vector<std::string> set_targets(const std::vector<std::string>& ids, TimePoint now);
   bool watched(std::string_view id) const { return index_.count(id) != 0; }
   std::size_t size() const { return index_.size(); }
+  // The watched ids, in no particular order.
+  std::vector<std::string> ids() const;
   std::optional<HeartbeatState> state(std::string_view id) const;
   // When the key was last seen refreshed (or first seen), wall clock.
   std::optional<WallTime> last_heartbeat(std::string_view id) const;

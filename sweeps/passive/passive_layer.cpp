@@ -24,7 +24,7 @@ PassiveLayer::Impl::Impl(net::any_io_executor executor, const config::Redis& c, 
                          metrics::LivenessRegistry& l, EvidenceSink s, std::function<void(bool)> h,
                          PassiveOptions o)
     : ex(executor), opts(o), metrics(m), live(l), sink(std::move(s)), on_health(std::move(h)),
-      tracker(o.initial_grace), keys(c.heartbeat_key), deadline_timer(executor), wake(executor),
+      tracker(o.initial_grace), keys(c.heartbeat_key), deadline_timer(executor), wake(executor), resubscribe(executor),
       rng(std::random_device{}()) {
   apply_config(c);
   char suffix[17];
@@ -82,6 +82,7 @@ void PassiveLayer::stop() {
   s.stopping = true;
   s.healthy = false;
   s.wake.cancel();
+  s.resubscribe.cancel();
   s.deadline_timer.cancel();
   s.stop_watch();
   // Closing (not destroying): the session coroutine may be suspended inside
@@ -94,9 +95,13 @@ void PassiveLayer::set_targets(const std::vector<std::string>& ids, std::chrono:
   auto& s = *impl_;
   auto added = s.tracker.set_targets(ids, now);
   // Looked up at once when we are running; otherwise the coming
-  // reconciliation sees them anyway.
-  if (s.healthy)
+  // reconciliation sees them anyway. With exact channels and notifications
+  // on, once their channels are subscribed (keep_subscriptions): a refresh
+  // between the lookup and the subscription would go unseen.
+  const bool after_subscribing = s.opts.exact_channels && s.notifications;
+  if (s.healthy && !after_subscribing)
     for (auto& id : added) s.lookups.insert(std::move(id));
+  if (s.opts.exact_channels) s.resubscribe.cancel();
   for (auto it = s.lookups.begin(); it != s.lookups.end();)
     it = s.tracker.watched(*it) ? std::next(it) : s.lookups.erase(it);
   s.schedule_lookups();

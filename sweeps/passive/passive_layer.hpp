@@ -13,6 +13,10 @@
 // may have been lost without targets stopping, so missing keys count as
 // evidence only after a full grace (see HeartbeatDeadlines).
 //
+// What is subscribed: one pattern, `__keyspace@<db>__:<heartbeat glob>`, or
+// with exact_channels the channel of each watched key, kept in step with
+// set_targets (keyspace_channels.hpp, passive_channels.cpp).
+//
 // With redis.sentinels and redis.master_name, each session asks the sentinels
 // for the master and confirms it (ROLE); a failover they announce ends the
 // session, and the next one, on the new master, is such a server change
@@ -51,6 +55,12 @@ struct PassiveOptions {
   unsigned scan_count = 1000;          // SCAN COUNT floor (DBSIZE/256, up to 10x this)
   std::size_t max_batch = 4096;        // PTTLs issued per loop turn at a deadline burst
   std::chrono::milliseconds stale_after{60000};  // liveness.stale_after
+  // Subscribe to each watched key's own keyspace channel instead of one
+  // pattern over every heartbeat key: with several instances, each receives
+  // only the notifications of the targets it owns (the daemon turns it on
+  // with a cluster section; bench/BENCHMARKS.md has the figures).
+  bool exact_channels = false;
+  std::size_t channels_per_command = 1000;  // SUBSCRIBE/UNSUBSCRIBE batch
 };
 
 class PassiveLayer {

@@ -27,6 +27,11 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
   boost::asio::awaitable<void> check_server_identity();
   boost::asio::awaitable<void> enable_notifications();
   boost::asio::awaitable<bool> subscribe();
+  // passive_channels.cpp: exact keyspace channels (opts.exact_channels)
+  boost::asio::awaitable<boost::system::error_code> subscribe_watched();
+  boost::asio::awaitable<void> keep_subscriptions(std::uint64_t my_session);
+  boost::asio::awaitable<boost::system::error_code> subscribe_ids(const std::vector<std::string>& ids);
+  bool subscriptions_current(std::uint64_t my_session) const;
   boost::asio::awaitable<bool> reconcile();
   boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d);
   void close_session();
@@ -87,6 +92,11 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
   boost::asio::steady_timer deadline_timer;
   std::optional<Clock::time_point> armed_at;
   boost::asio::steady_timer wake;  // reconcile interval and backoff; cancelled to wake the loop
+  // Exact channels: the ids whose channel this session's pub/sub connection
+  // subscribed, and the timer keep_subscriptions sleeps on (cancelled by
+  // set_targets to bring the subscriptions in step).
+  std::unordered_set<std::string> subscribed_ids;
+  boost::asio::steady_timer resubscribe;
 
   bool started = false;
   bool stopping = false;

@@ -3,9 +3,11 @@
 // everything else reacts to replies and timers.
 #include "sweeps/passive/passive_layer_impl.hpp"
 
+#include "clients/net/log_failure.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
@@ -100,6 +102,8 @@ void PassiveLayer::Impl::close_session() {
   if (cmd) cmd->close();
   if (sub) sub->close();
   notifications = false;
+  subscribed_ids.clear();
+  resubscribe.cancel();
 }
 
 void PassiveLayer::Impl::connect_failed(const std::string& what) {
@@ -227,17 +231,26 @@ net::awaitable<bool> PassiveLayer::Impl::subscribe() {
   }
   // Keyspace channel per heartbeat key, filtered by Redis: only our keys'
   // events cross the wire, whatever else the instance holds (a keyevent
-  // subscription would bring every `set` of every key).
-  const auto pattern = keyspace_prefix + keys.glob();
-  if (const auto ec = co_await sub->psubscribe(pattern)) {
+  // subscription would bring every `set` of every key). One pattern for
+  // all, or (exact_channels) each watched key's own channel, so that
+  // instances sharing a Redis do not each receive every instance's keys.
+  subscribed_ids.clear();
+  const auto what = opts.exact_channels ? "SUBSCRIBE " + keyspace_prefix + "<key> x " + std::to_string(tracker.size())
+                                        : "PSUBSCRIBE " + keyspace_prefix + keys.glob();
+  const auto ec = opts.exact_channels ? co_await subscribe_watched()
+                                      : co_await sub->psubscribe(keyspace_prefix + keys.glob());
+  if (ec) {
     if (ec != net::error::access_denied) co_return false;
-    spdlog::warn("passive: PSUBSCRIBE {} refused ({}); reconciliation only", pattern, sub->last_error());
+    spdlog::warn("passive: {} refused ({}); reconciliation only", what, sub->last_error());
     sub->close();
+    subscribed_ids.clear();
     co_return true;
   }
-  if (co_await sub->subscribe(probe_channel)) co_return false;
+  if (!opts.exact_channels && co_await sub->subscribe(probe_channel)) co_return false;
   probe_sent = probe_seen = 0;
   notifications = true;
+  if (opts.exact_channels)
+    net::co_spawn(ex, keep_subscriptions(session), clients::net::log_failure("passive: subscriptions"));
   co_return true;
 }
 

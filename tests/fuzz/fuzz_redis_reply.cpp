@@ -8,8 +8,12 @@
 // replies run out the server hangs up and the layer is stopped.
 // So the connect PING, INFO (run_id), CONFIG GET/SET, (P)SUBSCRIBE
 // confirmations and messages, DBSIZE, SCAN pages, PTTL and PUBLISH answers
-// are all arbitrary. Must hold: no crash, no hang, no evidence about a
-// target that is not watched.
+// are all arbitrary. Inputs of odd length run the layer with exact keyspace
+// channels (SUBSCRIBE of many channels, and after some steps a change of the
+// watched set: UNSUBSCRIBE, the probe barrier, SUBSCRIBE), so unsubscribe
+// confirmations and multi-channel subscriptions meet arbitrary replies too.
+// Must hold: no crash, no hang, no evidence about a target that is not
+// watched.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <hiredis/hiredis.h>
@@ -176,8 +180,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto replies = replies_of(data, size);
   w->redis.start(std::move(replies));
 
-  const std::vector<std::string> targets{"ws-1", "ws-2", "a*b"};
+  std::vector<std::string> targets{"ws-1", "ws-2", "a*b"};
   sweeps::passive::PassiveOptions opts;
+  opts.exact_channels = size % 2 == 1;
+  opts.channels_per_command = 2;  // several commands even for three targets
   opts.initial_grace = std::chrono::milliseconds(0);  // verdicts at once, not after a minute
   opts.backoff_initial = std::chrono::milliseconds(0);
   opts.backoff_max = std::chrono::milliseconds(0);
@@ -197,6 +203,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // of them made 40 inputs a second, 32 make 250).
     std::size_t after_hang_up = 0;
     for (std::size_t steps = 0; steps < 1000000; ++steps) {
+      if (steps == 200) {  // one target gone, one new: the subscriptions follow
+        targets = {"ws-2", "a*b", "ws-3"};
+        layer.set_targets(targets, std::chrono::steady_clock::now());
+      }
       if (w->ioc.poll_one() > 0) {
         if (!w->redis.up && ++after_hang_up > 32) break;
         continue;

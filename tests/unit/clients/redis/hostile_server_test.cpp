@@ -4,7 +4,9 @@
 // screens the bytes before hiredis parses them (clients/redis/link.cpp) and
 // closes the connection with a protocol error instead. Without that screen
 // each of these tests dies in hiredis' assert() (or, for the unsubscribe,
-// reads a third element that is not there).
+// reads a third element that is not there). And what we do send and accept
+// since the passive layer subscribes per key: SUBSCRIBE of many channels,
+// UNSUBSCRIBE, and a refused SUBSCRIBE.
 #include "clients/redis/client.hpp"
 #include "tests/support/process.hpp"
 
@@ -111,6 +113,12 @@ struct RedisHostileServer : ::testing::Test {
     ASSERT_EQ(run_co(ioc, conn->connect()), error_code{}) << conn->last_error();
     ASSERT_EQ(run_co(ioc, conn->subscribe("probe")), error_code{}) << conn->last_error();
   }
+  // Runs the loop until `done` holds (loosely bounded: only catches a hang).
+  template <class Pred>
+  void run_until(Pred done) {
+    const auto end = std::chrono::steady_clock::now() + 30s;
+    while (!done() && std::chrono::steady_clock::now() < end) ioc.run_one_for(10ms);
+  }
   // The connection closes itself with a protocol error.
   void expect_closed_by_protocol_error() {
     const auto end = std::chrono::steady_clock::now() + 30s;
@@ -167,6 +175,52 @@ TEST_F(RedisHostileServer, AnUnsubscribeNobodyAskedForClosesTheSubscription) {
   expect_closed_by_protocol_error();
 }
 
+TEST_F(RedisHostileServer, AnUnsubscribeOfTheLastSubscriptionClosesTheSubscription) {
+  // A count of 0 would end hiredis' subscribed mode; the next message would
+  // then abort it. We never unsubscribe the last channel, so it is refused.
+  connect_and_subscribe(kSubscribed);
+  server->push("*3\r\n$11\r\nunsubscribe\r\n$5\r\nprobe\r\n:0\r\n");
+  expect_closed_by_protocol_error();
+}
+
+constexpr const char* kTwoSubscribed =
+    "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n";
+
+TEST_F(RedisHostileServer, ASubscribeOfManyChannelsAwaitsEveryConfirmationAndUnsubscribingOneKeepsTheOther) {
+  start({{"PING", "+PONG\r\n"},
+         {"SUBSCRIBE", kTwoSubscribed},
+         {"UNSUBSCRIBE", "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n"}});
+  std::vector<std::string> got;
+  conn->set_message_handler([&](std::string_view channel, std::string_view payload) {
+    got.push_back(std::string(channel) + "=" + std::string(payload));
+  });
+  ASSERT_EQ(run_co(ioc, conn->connect()), error_code{}) << conn->last_error();
+  std::vector<std::string> channels{"a", "b"};
+  ASSERT_EQ(run_co(ioc, conn->subscribe(std::move(channels))), error_code{}) << conn->last_error();
+  EXPECT_EQ(conn->pending(), 0u) << "one command, two confirmations";
+  ASSERT_TRUE(conn->unsubscribe({"a"}));
+  EXPECT_EQ(conn->pending(), 0u) << "an unsubscribe awaits nothing";
+  ioc.poll();
+  server->push("*3\r\n$7\r\nmessage\r\n$1\r\nb\r\n$2\r\nhi\r\n");
+  run_until([&] { return !got.empty(); });
+  EXPECT_EQ(got, std::vector<std::string>{"b=hi"});
+  EXPECT_TRUE(conn->connected());
+  EXPECT_FALSE(closed.has_value());
+}
+
+TEST_F(RedisHostileServer, ARefusedSubscribeIsAccessDeniedAndClosesQuietly) {
+  // ACL: -NOPERM. hiredis drops a subscribed connection on an error reply;
+  // the subscription gets the refusal, the close handler is not called.
+  start({{"PING", "+PONG\r\n"}, {"SUBSCRIBE", "-NOPERM this user has no permissions to access one of the channels\r\n"}});
+  ASSERT_EQ(run_co(ioc, conn->connect()), error_code{}) << conn->last_error();
+  std::vector<std::string> channels{"a", "b"};
+  EXPECT_EQ(run_co(ioc, conn->subscribe(std::move(channels))), error_code(net::error::access_denied));
+  EXPECT_NE(conn->last_error().find("SUBSCRIBE refused: NOPERM"), std::string::npos) << conn->last_error();
+  ioc.poll();
+  EXPECT_FALSE(conn->connected());
+  EXPECT_FALSE(closed.has_value());
+}
+
 TEST_F(RedisHostileServer, MessagesOnAScreenedSubscriptionStillArrive) {
   std::vector<std::string> got;
   connect_and_subscribe(kSubscribed);
@@ -178,8 +232,7 @@ TEST_F(RedisHostileServer, MessagesOnAScreenedSubscriptionStillArrive) {
   server->push("*3\r\n$7\r\nmessage\r\n$5\r\npro");
   ioc.poll();  // the client reads what is there
   server->push("be\r\n$2\r\nhi\r\n");
-  const auto end = std::chrono::steady_clock::now() + 30s;
-  while (got.empty() && std::chrono::steady_clock::now() < end) ioc.run_one_for(10ms);
+  run_until([&] { return !got.empty(); });
   EXPECT_EQ(got, std::vector<std::string>{"probe=hi"});
   EXPECT_TRUE(conn->connected());
   EXPECT_FALSE(closed.has_value());
