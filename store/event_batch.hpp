@@ -9,8 +9,9 @@
 // Fencing (issue 14): an event judged under a cluster lease (instance,
 // epoch) touches its target row only while healthsweep_members shows that
 // very lease as live, checked in this statement; otherwise it is still
-// logged, with "fenced": true in its detail, and the row is left to the
-// instance that holds the target now. Every event of a cluster instance
+// logged, with "fenced": true in its detail, for the record, but sends no
+// NOTIFY (listeners act on events; a fenced one must not move them), and
+// the row is left to the instance that holds the target now. Every event of a cluster instance
 // names its instance and epoch in its detail.
 // PostgreSQL delivers identical notifications of one transaction once, so a
 // batch holds each target at most once (batch_size): every event keeps its
@@ -86,6 +87,6 @@ WITH given AS (
   DELETE FROM healthsweep_targets t USING last WHERE t.id = last.target AND last.removed
   RETURNING 1
 )
-SELECT count(*) FROM (SELECT pg_notify('healthsweep_events', target) FROM (SELECT target FROM fresh ORDER BY n) o) x)";
+SELECT count(*) FROM (SELECT pg_notify('healthsweep_events', target) FROM (SELECT target FROM fresh WHERE holds ORDER BY n) o) x)";
 
 }  // namespace healthsweep::store

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <optional>
 #include <random>
+#include <thread>
 
 namespace healthsweep::store {
 using namespace healthsweep::store;
@@ -323,6 +324,8 @@ TEST(StorePg, AnEventOfALeaseNoLongerHeldIsLoggedAsFencedAndLeavesTheTargetRowAl
   auto store = loop.healthy_store(db.dsn(), dir.path());
   ASSERT_TRUE(store);
   Pg pg(db.dsn());
+  Pg listener(db.dsn());
+  listener.query("LISTEN healthsweep_events");
   pg.query("INSERT INTO healthsweep_members (instance_id, advertise, epoch, acquired_at, renewed_at, expires_at) "
            "VALUES ('hs-a', 'http://127.0.0.1:1', 7, now(), now(), now() + interval '1 minute'), "
            "       ('hs-b', 'http://127.0.0.1:2', 8, now(), now(), now() - interval '1 second')");
@@ -352,6 +355,10 @@ TEST(StorePg, AnEventOfALeaseNoLongerHeldIsLoggedAsFencedAndLeavesTheTargetRowAl
                   {"event 4", "hs-z", "9", "true", "4"}}));
   EXPECT_EQ(pg.query("SELECT id, reason, instance, epoch FROM healthsweep_targets ORDER BY id"),
             (Rows{{"t-a", "event 0", "hs-a", "7"}, {"t-c", "event 3", "", "0"}}));
+  // Listeners act on events: only those applied are notified.
+  ASSERT_TRUE(healthsweep::testing::eventually([&] { return listener.notifications().size() >= 2; }, 10s));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(listener.notifications(), (std::vector<std::string>{"t-a", "t-c"}));
 }
 
 TEST(StorePg, AMassDeathIsWrittenInBatchesInOrderWithANotifyEachAndReplaysAreNoOps) {
