@@ -96,10 +96,18 @@ net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
   }
 }
 
-std::vector<TargetSpec> ProactiveLayer::Impl::discover(const std::vector<ContainerSummary>& listed) {
+net::awaitable<void> ProactiveLayer::Impl::yield_turn() {
+  // Queued behind whatever is ready now (events, heartbeats, hooks): the
+  // sweep resumes after them.
+  co_await net::post(executor, net::use_awaitable);
+}
+
+net::awaitable<std::vector<TargetSpec>> ProactiveLayer::Impl::discover(const std::vector<ContainerSummary>& listed) {
   std::vector<TargetSpec> specs;
-  if (label.empty()) return specs;
+  if (label.empty()) co_return specs;
+  std::size_t done = 0;
   for (const auto& c : listed) {
+    if (yield_due(done)) co_await yield_turn();
     auto it = c.labels.find(label);
     if (it == c.labels.end() || it->second.empty()) continue;
     TargetSpec spec;
@@ -109,9 +117,10 @@ std::vector<TargetSpec> ProactiveLayer::Impl::discover(const std::vector<Contain
     if (auto h = c.labels.find(label_http); h != c.labels.end()) spec.http = h->second;
     specs.push_back(std::move(spec));
   }
+  if (stopped) co_return specs;
   last_discovery = steady::now();
   if (out.discovered) out.discovered(specs);
-  return specs;
+  co_return specs;
 }
 
 net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
@@ -131,7 +140,7 @@ net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
     }
     set_engine_health(true, "");
     liveness.tick(Subsystem::engine);
-    discover(listed.value);
+    co_await discover(listed.value);
   }
 }
 
@@ -160,10 +169,20 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     if (it != named.end()) ids[c.id] = ids[c.name] = it->second;
   };
 
-  for (const auto& c : listed.value) note(c);
-  for (const auto& spec : discover(listed.value)) ids[spec.container] = spec.id;
-  for (const auto& c : listed.value)
+  // Everything here is built locally from the list and the targets' snapshot
+  // and published at the end, so the event stream keeps reading the last
+  // sweep's id_by_container across the yields.
+  std::size_t done = 0;
+  for (const auto& c : listed.value) {
+    note(c);
+    if (yield_due(done)) co_await yield_turn();
+  }
+  for (const auto& spec : co_await discover(listed.value)) ids[spec.container] = spec.id;
+  for (const auto& c : listed.value) {
     if (auto it = ids.find(c.name); it != ids.end()) ids[c.id] = it->second;
+    if (yield_due(done)) co_await yield_turn();
+  }
+  if (stopped) co_return false;
 
   // Static targets naming containers without the label: one unfiltered list
   // for all of them (still one call for the fleet, not one per target).
@@ -176,7 +195,11 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
       set_engine_health(false, all.error);
       co_return false;
     }
-    for (const auto& c : all.value) note(c);
+    for (const auto& c : all.value) {
+      note(c);
+      if (yield_due(done)) co_await yield_turn();
+    }
+    if (stopped) co_return false;
   }
   id_by_container = std::move(ids);
   running_ids = std::move(running);
@@ -233,7 +256,16 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   std::unordered_map<std::string_view, std::size_t> probe_slot;
   for (std::size_t i = 0; i < probed.size(); ++i) probe_slot.emplace(probed[i].id, i);
   const auto targets = out.targets();
+  // Across each yield below: a target removed meanwhile gets no evidence
+  // (Fleet::submit drops evidence for a target that left); an event for a
+  // target after t0 still wins, as last_event_at is read per target after
+  // the yield; stop() ends the sweep at the next target.
+  std::size_t done = 0;
   for (const auto& t : targets) {
+    if (yield_due(done)) {
+      co_await yield_turn();
+      if (stopped) co_return engine_ok;
+    }
     std::vector<Finding> findings;
     if (!t.container.empty() && engine) {
       if (!engine_ok) {
@@ -254,7 +286,8 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
     out.evidence(Evidence{t.id, Layer::proactive, f.verdict, std::move(f.reason), f.conclusive, t0});
   }
   std::erase_if(last_event_at, [&](const auto& kv) { return kv.second < t0; });
-  if (engine_ok) arm_watches(targets);
+  if (engine_ok) co_await arm_watches(targets);
+  if (stopped) co_return engine_ok;
   const double secs = std::chrono::duration<double>(steady::now() - t0).count();
   metrics.sweep_run("proactive", engine_ok, secs);
   if (engine_ok) liveness.tick(Subsystem::proactive);
@@ -310,5 +343,7 @@ void ProactiveLayer::poll_now() {
 }
 
 std::uint64_t ProactiveLayer::sweeps_done() const { return impl_->sweeps; }
+
+void ProactiveLayer::yield_every(std::size_t targets) { impl_->yield_every = targets; }
 
 }  // namespace healthsweep::sweeps::proactive
