@@ -11,6 +11,7 @@
 #include "clients/http/checker.hpp"
 #include "clients/net/log_failure.hpp"
 #include "metrics/liveness.hpp"
+#include "sweeps/proactive/discovery_digest.hpp"
 
 namespace healthsweep::sweeps::proactive {
 
@@ -119,7 +120,11 @@ net::awaitable<std::vector<TargetSpec>> ProactiveLayer::Impl::discover(const std
   }
   if (stopped) co_return specs;
   last_discovery = steady::now();
-  if (out.discovered) out.discovered(specs);
+  if (const auto digest = discovery_digest(specs); digest != discovered_digest) {
+    discovery_changed = true;
+    discovered_digest = digest;
+    if (out.discovered) out.discovered(specs);
+  }
   co_return specs;
 }
 
@@ -145,7 +150,9 @@ net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
 }
 
 net::awaitable<bool> ProactiveLayer::Impl::list_containers(
-    std::unordered_map<std::string, Finding>& by_container, steady::time_point deadline) {
+    const std::vector<TargetSpec>& targets, steady::time_point deadline) {
+  auto& by_container = findings_scratch;
+  by_container.clear();
   auto listed = co_await engine->list_with_health(label, deadline);
   if (!listed.ok()) {
     set_engine_health(false, listed.error);
@@ -153,12 +160,15 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
   }
   // Targets that name their container themselves (static ones): their
   // container's events are theirs too, by name or by id.
-  std::unordered_map<std::string, std::string> named;
+  auto& named = named_scratch;
+  named.clear();
   bool unlisted = false;
-  for (const auto& t : out.targets())
+  for (const auto& t : targets)
     if (!t.container.empty()) named.emplace(t.container, t.id);
-  std::unordered_map<std::string, std::string> ids;  // container name/id -> target id
-  std::unordered_map<std::string, std::string> running;
+  auto& ids = ids_scratch;  // container name/id -> target id
+  auto& running = running_scratch;
+  ids.clear();
+  running.clear();
   auto note = [&](const ContainerSummary& c) {
     if (c.state == "running") running[c.name] = running[c.id] = c.id;
     const auto finding = container_finding(c.state, c.health, c.status);
@@ -201,8 +211,9 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     }
     if (stopped) co_return false;
   }
-  id_by_container = std::move(ids);
-  running_ids = std::move(running);
+  // Published; the last sweep's maps become the next one's scratch.
+  id_by_container.swap(ids);
+  running_ids.swap(running);
   set_engine_health(true, "");
   liveness.tick(Subsystem::engine);
   co_return true;
@@ -242,20 +253,28 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   // The sweep's deadline is `timeout`: the engine's list and every HTTP/TCP
   // check run at once, each bounded by it.
   const auto deadline = t0 + proactive.timeout;
-  const auto probed = out.targets();
-  std::unordered_map<std::string, Finding> by_container;
+  // A snapshot, not a view of the Fleet: the sweep yields, and targets come
+  // and go meanwhile. Taken once per sweep, again only when discovery has
+  // just changed the set (its new targets' containers count now).
+  std::vector<TargetSpec> probed = out.targets();
+  const auto& by_container = findings_scratch;
   bool engine_ok = true;
   std::vector<std::vector<Finding>> probes;
+  discovery_changed = false;
   if (engine)
-    std::tie(engine_ok, probes) = co_await (list_containers(by_container, deadline) && run_probes(probed));
+    std::tie(engine_ok, probes) = co_await (list_containers(probed, deadline) && run_probes(probed));
   else
     probes = co_await run_probes(probed);
 
   // Targets the list has just discovered were not probed: their container's
-  // state counts now, their HTTP/TCP checks from the next sweep on.
+  // state counts now, their HTTP/TCP checks from the next sweep on. Only
+  // targets with a check get a slot.
   std::unordered_map<std::string_view, std::size_t> probe_slot;
-  for (std::size_t i = 0; i < probed.size(); ++i) probe_slot.emplace(probed[i].id, i);
-  const auto targets = out.targets();
+  for (std::size_t i = 0; i < probed.size(); ++i)
+    if (!probes[i].empty()) probe_slot.emplace(probed[i].id, i);
+  std::vector<TargetSpec> rediscovered;
+  if (discovery_changed) rediscovered = out.targets();
+  const auto& targets = discovery_changed ? rediscovered : probed;
   // Across each yield below: a target removed meanwhile gets no evidence
   // (Fleet::submit drops evidence for a target that left); an event for a
   // target after t0 still wins, as last_event_at is read per target after

@@ -76,6 +76,18 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   // so a 10,000-container sweep is many short turns, not one ~100 ms one
   // (issue 15). 0: never (the benchmark's baseline).
   std::size_t yield_every = 256;
+  // discovery_digest of the set last handed to out.discovered: an unchanged
+  // set is not handed again (the Fleet would re-merge every target).
+  std::optional<std::uint64_t> discovered_digest;
+  // Set by discover() (the sweep's or the discovery loop's) when the set
+  // changed; cleared by the sweep as it starts.
+  bool discovery_changed = false;
+  // Scratch maps of list_containers, kept between sweeps so their buckets
+  // are reused (clear() keeps them): a 10,000-container list fills ~20,000
+  // entries in each, and rebuilding them from empty every sweep was most of
+  // the sweep's allocations.
+  std::unordered_map<std::string, Finding> findings_scratch;
+  std::unordered_map<std::string, std::string> ids_scratch, running_scratch, named_scratch;
 
   // True every yield_every-th call: the caller then co_awaits yield_turn().
   bool yield_due(std::size_t& done) const { return yield_every > 0 && ++done % yield_every == 0; }
@@ -86,7 +98,9 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   std::chrono::milliseconds next_interval();
   net::awaitable<void> poll_loop();
   net::awaitable<bool> sweep();  // false: the engine could not be asked
-  net::awaitable<bool> list_containers(std::unordered_map<std::string, Finding>& by_container,
+  // Fills findings_scratch (container name/id -> its finding); `targets`:
+  // the sweep's snapshot.
+  net::awaitable<bool> list_containers(const std::vector<decide::TargetSpec>& targets,
                                        steady::time_point deadline);
   net::awaitable<std::vector<decide::TargetSpec>> discover(
       const std::vector<clients::engine::ContainerSummary>& listed);
