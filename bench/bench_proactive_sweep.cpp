@@ -221,7 +221,7 @@ struct Figures {
   double first_cpu = 0, first_wall = 0;
   std::vector<double> sweep_cpu, sweep_wall, list_cpu, list_wall;
   std::vector<double> stall_sweeping, stall_idle;  // ticker lateness (ms) during the sweeps / idle
-  std::size_t targets = 0, online = 0, offline = 0;
+  std::size_t targets = 0, online = 0, offline = 0, restarting = 0;
   std::uint64_t requests_per_sweep = 0;
 };
 
@@ -278,6 +278,12 @@ Figures measure(const std::string& socket, int sweeps, std::size_t yield_every) 
     f.sweep_wall.push_back(wall);
   }
   f.stall_sweeping = std::exchange(ticker.lateness, {});
+  // Counted now: during the idle run below the Fleet's own timers move
+  // offline targets on (restart orders after the settle delay).
+  f.targets = fleet.size();
+  f.online = fleet.machine().counts_by_state()[static_cast<std::size_t>(State::online)];
+  f.offline = fleet.machine().counts_by_state()[static_cast<std::size_t>(State::offline)];
+  f.restarting = fleet.machine().counts_by_state()[static_cast<std::size_t>(State::restarting)];
   // The same ticker with nothing else on the loop, as long as the sweeps
   // took: the machine's own scheduling noise.
   double swept_ms = 0;
@@ -287,9 +293,6 @@ Figures measure(const std::string& socket, int sweeps, std::size_t yield_every) 
   ticker.recording = false;
   ticker.stop();
   f.requests_per_sweep = (engine.requests_sent() - requests_before) / static_cast<std::uint64_t>(sweeps);
-  f.targets = fleet.size();
-  f.online = fleet.machine().counts_by_state()[static_cast<std::size_t>(State::online)];
-  f.offline = fleet.machine().counts_by_state()[static_cast<std::size_t>(State::offline)];
 
   // Baseline: the list call alone, same client, socket and loop.
   bool list_ok = true;
@@ -330,8 +333,8 @@ void report_stall(const Figures& yielding, std::size_t yield_every, const Figure
 void report(const char* engine_kind, int containers, const Figures& f) {
   const double cpu50 = percentile(f.sweep_cpu, 50), cpu99 = percentile(f.sweep_cpu, 99);
   const double list50 = percentile(f.list_cpu, 50);
-  std::printf("[%s] %d containers, %zu targets (%zu online, %zu offline), %llu engine request(s) per sweep\n",
-              engine_kind, containers, f.targets, f.online, f.offline,
+  std::printf("[%s] %d containers, %zu targets (%zu online, %zu offline, %zu restarting), %llu engine request(s) per sweep\n",
+              engine_kind, containers, f.targets, f.online, f.offline, f.restarting,
               static_cast<unsigned long long>(f.requests_per_sweep));
   std::printf("  first sweep (discovers every target): loop CPU %.2f ms, wall %.2f ms\n", f.first_cpu, f.first_wall);
   std::printf("  sweep:    loop CPU p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms | wall p50 %6.2f ms  p99 %6.2f ms\n",
