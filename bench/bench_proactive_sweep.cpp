@@ -17,12 +17,21 @@
 // "podman" (no health in Status: list_with_health adds three health-filtered
 // lists, as against the real Podman).
 //
+// Loop stall (issue 15): a 1 ms ticker on the same loop; its lateness while
+// sweeping is the longest stretch the loop spends in the sweep at once.
+// Measured with the sweep yielding every 256 targets and, as the baseline in
+// the same run, never yielding (the behaviour before issue 15), plus the
+// ticker alone on the idle loop (the machine's scheduling noise).
+//
 // Usage: bench_proactive_sweep [containers=1000] [sweeps=50]
 #include <time.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/write.hpp>
@@ -40,6 +49,7 @@
 #include <cstdio>
 #include <map>
 #include <thread>
+#include <utility>
 
 #include "bench/latency_support.hpp"
 #include "metrics/liveness.hpp"
@@ -183,14 +193,39 @@ class EngineServer {
   std::thread thread_;
 };
 
+// A 1 ms timer on the sweep's loop: how late each tick fires is how long the
+// loop was held by something else (the longest single stretch of the sweep
+// shows as the max). Ticks are kept only while `recording`.
+struct Ticker {
+  net::steady_timer timer;
+  bool recording = false, running = true;
+  std::vector<double> lateness;
+
+  explicit Ticker(net::io_context& io) : timer(io) {}
+  net::awaitable<void> run() {
+    while (running) {
+      const auto due = hsbench::steady::now() + std::chrono::milliseconds(1);
+      timer.expires_at(due);
+      boost::system::error_code ec;
+      co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (recording) lateness.push_back(hsbench::ms_between(due, hsbench::steady::now()));
+    }
+  }
+  void stop() {
+    running = false;
+    timer.cancel();
+  }
+};
+
 struct Figures {
   double first_cpu = 0, first_wall = 0;
   std::vector<double> sweep_cpu, sweep_wall, list_cpu, list_wall;
-  std::size_t targets = 0, online = 0, offline = 0;
+  std::vector<double> stall_sweeping, stall_idle;  // ticker lateness (ms) during the sweeps / idle
+  std::size_t targets = 0, online = 0, offline = 0, restarting = 0;
   std::uint64_t requests_per_sweep = 0;
 };
 
-Figures measure(const std::string& socket, int sweeps) {
+Figures measure(const std::string& socket, int sweeps, std::size_t yield_every) {
   net::io_context io;
   metrics::Metrics metrics("bench");
   metrics::LivenessRegistry liveness;
@@ -221,6 +256,9 @@ Figures measure(const std::string& socket, int sweeps) {
     return specs;
   };
   ProactiveLayer layer(io.get_executor(), cfg, &engine, http, std::move(out), metrics, liveness);
+  layer.yield_every(yield_every);
+  Ticker ticker(io);
+  net::co_spawn(io, ticker.run(), net::detached);
 
   Figures f;
   auto run_sweep = [&](std::uint64_t done_before) {
@@ -233,15 +271,28 @@ Figures measure(const std::string& socket, int sweeps) {
   layer.start();
   std::tie(f.first_cpu, f.first_wall) = run_sweep(0);
   const auto requests_before = engine.requests_sent();
+  ticker.recording = true;
   for (int i = 0; i < sweeps; ++i) {
     auto [cpu, wall] = run_sweep(layer.sweeps_done());
     f.sweep_cpu.push_back(cpu);
     f.sweep_wall.push_back(wall);
   }
-  f.requests_per_sweep = (engine.requests_sent() - requests_before) / static_cast<std::uint64_t>(sweeps);
+  f.stall_sweeping = std::exchange(ticker.lateness, {});
+  // Counted now: during the idle run below the Fleet's own timers move
+  // offline targets on (restart orders after the settle delay).
   f.targets = fleet.size();
   f.online = fleet.machine().counts_by_state()[static_cast<std::size_t>(State::online)];
   f.offline = fleet.machine().counts_by_state()[static_cast<std::size_t>(State::offline)];
+  f.restarting = fleet.machine().counts_by_state()[static_cast<std::size_t>(State::restarting)];
+  // The same ticker with nothing else on the loop, as long as the sweeps
+  // took: the machine's own scheduling noise.
+  double swept_ms = 0;
+  for (double w : f.sweep_wall) swept_ms += w;
+  io.run_for(std::chrono::milliseconds(static_cast<long long>(std::max(swept_ms, 200.0))));
+  f.stall_idle = std::exchange(ticker.lateness, {});
+  ticker.recording = false;
+  ticker.stop();
+  f.requests_per_sweep = (engine.requests_sent() - requests_before) / static_cast<std::uint64_t>(sweeps);
 
   // Baseline: the list call alone, same client, socket and loop.
   bool list_ok = true;
@@ -264,11 +315,26 @@ Figures measure(const std::string& socket, int sweeps) {
   return f;
 }
 
+void report_stall(const Figures& yielding, std::size_t yield_every, const Figures& holding) {
+  auto max_of = [](const std::vector<double>& v) { return percentile(v, 100); };
+  std::printf("  loop stall during the sweeps (1 ms ticker lateness): yield every %zu targets max %6.2f ms p99 %6.2f ms"
+              " (%zu ticks) | never yielding (BASELINE, before issue 15) max %6.2f ms p99 %6.2f ms (%zu ticks)"
+              " | ratio of max %.2f, of p99 %.2f\n",
+              yield_every, max_of(yielding.stall_sweeping), percentile(yielding.stall_sweeping, 99),
+              yielding.stall_sweeping.size(), max_of(holding.stall_sweeping), percentile(holding.stall_sweeping, 99),
+              holding.stall_sweeping.size(), max_of(yielding.stall_sweeping) / max_of(holding.stall_sweeping),
+              percentile(yielding.stall_sweeping, 99) / percentile(holding.stall_sweeping, 99));
+  std::printf("  idle ticker, same loop, same run (scheduling noise): max %6.2f ms p99 %6.2f ms (%zu ticks)\n",
+              max_of(yielding.stall_idle), percentile(yielding.stall_idle, 99), yielding.stall_idle.size());
+  std::printf("  goal stall p99 <= 5 ms while sweeping: %s (p99 %.2f ms)\n",
+              percentile(yielding.stall_sweeping, 99) <= 5 ? "met" : "NOT met", percentile(yielding.stall_sweeping, 99));
+}
+
 void report(const char* engine_kind, int containers, const Figures& f) {
   const double cpu50 = percentile(f.sweep_cpu, 50), cpu99 = percentile(f.sweep_cpu, 99);
   const double list50 = percentile(f.list_cpu, 50);
-  std::printf("[%s] %d containers, %zu targets (%zu online, %zu offline), %llu engine request(s) per sweep\n",
-              engine_kind, containers, f.targets, f.online, f.offline,
+  std::printf("[%s] %d containers, %zu targets (%zu online, %zu offline, %zu restarting), %llu engine request(s) per sweep\n",
+              engine_kind, containers, f.targets, f.online, f.offline, f.restarting,
               static_cast<unsigned long long>(f.requests_per_sweep));
   std::printf("  first sweep (discovers every target): loop CPU %.2f ms, wall %.2f ms\n", f.first_cpu, f.first_wall);
   std::printf("  sweep:    loop CPU p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms | wall p50 %6.2f ms  p99 %6.2f ms\n",
@@ -296,7 +362,13 @@ int main(int argc, char** argv) {
     if (docker)
       std::printf("# list answer: %.0f KB for %d containers\n", static_cast<double>(canned.all.size()) / 1024,
                   containers);
-    report(docker ? "docker" : "podman", containers, measure(server.path(), sweeps));
+    constexpr std::size_t yield_every = 256;
+    const auto yielding = measure(server.path(), sweeps, yield_every);
+    const auto holding = measure(server.path(), sweeps, 0);
+    report(docker ? "docker" : "podman", containers, yielding);
+    std::printf("  never yielding (BASELINE): loop CPU p50 %6.2f ms  p99 %6.2f ms\n", percentile(holding.sweep_cpu, 50),
+                percentile(holding.sweep_cpu, 99));
+    report_stall(yielding, yield_every, holding);
   }
   std::printf("# load after: %s\n", hsbench::load_average().c_str());
   return 0;

@@ -11,6 +11,7 @@
 #include "clients/http/checker.hpp"
 #include "clients/net/log_failure.hpp"
 #include "metrics/liveness.hpp"
+#include "sweeps/proactive/discovery_digest.hpp"
 
 namespace healthsweep::sweeps::proactive {
 
@@ -96,10 +97,18 @@ net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
   }
 }
 
-std::vector<TargetSpec> ProactiveLayer::Impl::discover(const std::vector<ContainerSummary>& listed) {
+net::awaitable<void> ProactiveLayer::Impl::yield_turn() {
+  // Queued behind whatever is ready now (events, heartbeats, hooks): the
+  // sweep resumes after them.
+  co_await net::post(executor, net::use_awaitable);
+}
+
+net::awaitable<std::vector<TargetSpec>> ProactiveLayer::Impl::discover(const std::vector<ContainerSummary>& listed) {
   std::vector<TargetSpec> specs;
-  if (label.empty()) return specs;
+  if (label.empty()) co_return specs;
+  std::size_t done = 0;
   for (const auto& c : listed) {
+    if (yield_due(done)) co_await yield_turn();
     auto it = c.labels.find(label);
     if (it == c.labels.end() || it->second.empty()) continue;
     TargetSpec spec;
@@ -109,9 +118,14 @@ std::vector<TargetSpec> ProactiveLayer::Impl::discover(const std::vector<Contain
     if (auto h = c.labels.find(label_http); h != c.labels.end()) spec.http = h->second;
     specs.push_back(std::move(spec));
   }
+  if (stopped) co_return specs;
   last_discovery = steady::now();
-  if (out.discovered) out.discovered(specs);
-  return specs;
+  if (const auto digest = discovery_digest(specs); digest != discovered_digest) {
+    discovery_changed = true;
+    discovered_digest = digest;
+    if (out.discovered) out.discovered(specs);
+  }
+  co_return specs;
 }
 
 net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
@@ -131,12 +145,14 @@ net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
     }
     set_engine_health(true, "");
     liveness.tick(Subsystem::engine);
-    discover(listed.value);
+    co_await discover(listed.value);
   }
 }
 
 net::awaitable<bool> ProactiveLayer::Impl::list_containers(
-    std::unordered_map<std::string, Finding>& by_container, steady::time_point deadline) {
+    const std::vector<TargetSpec>& targets, steady::time_point deadline) {
+  auto& by_container = findings_scratch;
+  by_container.clear();
   auto listed = co_await engine->list_with_health(label, deadline);
   if (!listed.ok()) {
     set_engine_health(false, listed.error);
@@ -144,12 +160,15 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
   }
   // Targets that name their container themselves (static ones): their
   // container's events are theirs too, by name or by id.
-  std::unordered_map<std::string, std::string> named;
+  auto& named = named_scratch;
+  named.clear();
   bool unlisted = false;
-  for (const auto& t : out.targets())
+  for (const auto& t : targets)
     if (!t.container.empty()) named.emplace(t.container, t.id);
-  std::unordered_map<std::string, std::string> ids;  // container name/id -> target id
-  std::unordered_map<std::string, std::string> running;
+  auto& ids = ids_scratch;  // container name/id -> target id
+  auto& running = running_scratch;
+  ids.clear();
+  running.clear();
   auto note = [&](const ContainerSummary& c) {
     if (c.state == "running") running[c.name] = running[c.id] = c.id;
     const auto finding = container_finding(c.state, c.health, c.status);
@@ -160,10 +179,20 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     if (it != named.end()) ids[c.id] = ids[c.name] = it->second;
   };
 
-  for (const auto& c : listed.value) note(c);
-  for (const auto& spec : discover(listed.value)) ids[spec.container] = spec.id;
-  for (const auto& c : listed.value)
+  // Everything here is built locally from the list and the targets' snapshot
+  // and published at the end, so the event stream keeps reading the last
+  // sweep's id_by_container across the yields.
+  std::size_t done = 0;
+  for (const auto& c : listed.value) {
+    note(c);
+    if (yield_due(done)) co_await yield_turn();
+  }
+  for (const auto& spec : co_await discover(listed.value)) ids[spec.container] = spec.id;
+  for (const auto& c : listed.value) {
     if (auto it = ids.find(c.name); it != ids.end()) ids[c.id] = it->second;
+    if (yield_due(done)) co_await yield_turn();
+  }
+  if (stopped) co_return false;
 
   // Static targets naming containers without the label: one unfiltered list
   // for all of them (still one call for the fleet, not one per target).
@@ -176,10 +205,15 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
       set_engine_health(false, all.error);
       co_return false;
     }
-    for (const auto& c : all.value) note(c);
+    for (const auto& c : all.value) {
+      note(c);
+      if (yield_due(done)) co_await yield_turn();
+    }
+    if (stopped) co_return false;
   }
-  id_by_container = std::move(ids);
-  running_ids = std::move(running);
+  // Published; the last sweep's maps become the next one's scratch.
+  id_by_container.swap(ids);
+  running_ids.swap(running);
   set_engine_health(true, "");
   liveness.tick(Subsystem::engine);
   co_return true;
@@ -219,21 +253,38 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   // The sweep's deadline is `timeout`: the engine's list and every HTTP/TCP
   // check run at once, each bounded by it.
   const auto deadline = t0 + proactive.timeout;
-  const auto probed = out.targets();
-  std::unordered_map<std::string, Finding> by_container;
+  // A snapshot, not a view of the Fleet: the sweep yields, and targets come
+  // and go meanwhile. Taken once per sweep, again only when discovery has
+  // just changed the set (its new targets' containers count now).
+  std::vector<TargetSpec> probed = out.targets();
+  const auto& by_container = findings_scratch;
   bool engine_ok = true;
   std::vector<std::vector<Finding>> probes;
+  discovery_changed = false;
   if (engine)
-    std::tie(engine_ok, probes) = co_await (list_containers(by_container, deadline) && run_probes(probed));
+    std::tie(engine_ok, probes) = co_await (list_containers(probed, deadline) && run_probes(probed));
   else
     probes = co_await run_probes(probed);
 
   // Targets the list has just discovered were not probed: their container's
-  // state counts now, their HTTP/TCP checks from the next sweep on.
+  // state counts now, their HTTP/TCP checks from the next sweep on. Only
+  // targets with a check get a slot.
   std::unordered_map<std::string_view, std::size_t> probe_slot;
-  for (std::size_t i = 0; i < probed.size(); ++i) probe_slot.emplace(probed[i].id, i);
-  const auto targets = out.targets();
+  for (std::size_t i = 0; i < probed.size(); ++i)
+    if (!probes[i].empty()) probe_slot.emplace(probed[i].id, i);
+  std::vector<TargetSpec> rediscovered;
+  if (discovery_changed) rediscovered = out.targets();
+  const auto& targets = discovery_changed ? rediscovered : probed;
+  // Across each yield below: a target removed meanwhile gets no evidence
+  // (Fleet::submit drops evidence for a target that left); an event for a
+  // target after t0 still wins, as last_event_at is read per target after
+  // the yield; stop() ends the sweep at the next target.
+  std::size_t done = 0;
   for (const auto& t : targets) {
+    if (yield_due(done)) {
+      co_await yield_turn();
+      if (stopped) co_return engine_ok;
+    }
     std::vector<Finding> findings;
     if (!t.container.empty() && engine) {
       if (!engine_ok) {
@@ -254,7 +305,8 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
     out.evidence(Evidence{t.id, Layer::proactive, f.verdict, std::move(f.reason), f.conclusive, t0});
   }
   std::erase_if(last_event_at, [&](const auto& kv) { return kv.second < t0; });
-  if (engine_ok) arm_watches(targets);
+  if (engine_ok) co_await arm_watches(targets);
+  if (stopped) co_return engine_ok;
   const double secs = std::chrono::duration<double>(steady::now() - t0).count();
   metrics.sweep_run("proactive", engine_ok, secs);
   if (engine_ok) liveness.tick(Subsystem::proactive);
@@ -310,5 +362,7 @@ void ProactiveLayer::poll_now() {
 }
 
 std::uint64_t ProactiveLayer::sweeps_done() const { return impl_->sweeps; }
+
+void ProactiveLayer::yield_every(std::size_t targets) { impl_->yield_every = targets; }
 
 }  // namespace healthsweep::sweeps::proactive

@@ -61,6 +61,9 @@ class ProactiveLayer {
   void configure(const config::Config& config);  // interval, timeout, jitter, label
   void poll_now();  // an extra sweep as soon as possible (coalesced with one pending)
   std::uint64_t sweeps_done() const;
+  // Other handlers run every `targets` targets of a sweep (default 256);
+  // 0: the sweep holds the loop throughout. For benchmarks and tests.
+  void yield_every(std::size_t targets);
 
  private:
   struct Impl;

@@ -71,15 +71,39 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   // list was asked for before that is older news and says nothing of it.
   std::unordered_map<std::string, steady::time_point> last_event_at;
   std::uint64_t sweeps = 0;
+  // The sweep's per-target work (folding the list, discovery, the evidence,
+  // the process watch) lets other handlers run every `yield_every` targets,
+  // so a 10,000-container sweep is many short turns, not one ~100 ms one
+  // (issue 15). 0: never (the benchmark's baseline).
+  std::size_t yield_every = 256;
+  // discovery_digest of the set last handed to out.discovered: an unchanged
+  // set is not handed again (the Fleet would re-merge every target).
+  std::optional<std::uint64_t> discovered_digest;
+  // Set by discover() (the sweep's or the discovery loop's) when the set
+  // changed; cleared by the sweep as it starts.
+  bool discovery_changed = false;
+  // Scratch maps of list_containers, kept between sweeps so their buckets
+  // are reused (clear() keeps them): a 10,000-container list fills ~20,000
+  // entries in each, and rebuilding them from empty every sweep was most of
+  // the sweep's allocations.
+  std::unordered_map<std::string, Finding> findings_scratch;
+  std::unordered_map<std::string, std::string> ids_scratch, running_scratch, named_scratch;
+
+  // True every yield_every-th call: the caller then co_awaits yield_turn().
+  bool yield_due(std::size_t& done) const { return yield_every > 0 && ++done % yield_every == 0; }
+  net::awaitable<void> yield_turn();
 
   // proactive_layer.cpp: the poll loop, the sweep, discovery
   void set_engine_health(bool healthy, const std::string& why);
   std::chrono::milliseconds next_interval();
   net::awaitable<void> poll_loop();
   net::awaitable<bool> sweep();  // false: the engine could not be asked
-  net::awaitable<bool> list_containers(std::unordered_map<std::string, Finding>& by_container,
+  // Fills findings_scratch (container name/id -> its finding); `targets`:
+  // the sweep's snapshot.
+  net::awaitable<bool> list_containers(const std::vector<decide::TargetSpec>& targets,
                                        steady::time_point deadline);
-  std::vector<decide::TargetSpec> discover(const std::vector<clients::engine::ContainerSummary>& listed);
+  net::awaitable<std::vector<decide::TargetSpec>> discover(
+      const std::vector<clients::engine::ContainerSummary>& listed);
   net::awaitable<void> discovery_loop();
   net::awaitable<std::vector<std::vector<Finding>>> run_probes(const std::vector<decide::TargetSpec>& targets);
   std::chrono::milliseconds sweep_budget() const;
@@ -88,7 +112,7 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   void on_event(const clients::engine::EngineEvent& ev);
   net::awaitable<void> confirm_started(std::string id, std::string container);
   // process_arming.cpp: pidfd watches of the containers' main processes
-  void arm_watches(const std::vector<decide::TargetSpec>& targets);
+  net::awaitable<void> arm_watches(const std::vector<decide::TargetSpec>& targets);
   net::awaitable<void> arm_loop();
   void watch_process(const std::string& id, const clients::engine::ContainerInfo& info);
   void on_process_exit(const ProcessExit& exit);

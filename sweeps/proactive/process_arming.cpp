@@ -23,13 +23,21 @@ constexpr std::size_t arm_workers = 4;
 using namespace healthsweep::sweeps::decide;
 using namespace healthsweep::clients::engine;
 
-void ProactiveLayer::Impl::arm_watches(const std::vector<TargetSpec>& targets) {
-  if (!exits) return;
+net::awaitable<void> ProactiveLayer::Impl::arm_watches(const std::vector<TargetSpec>& targets) {
+  if (!exits) co_return;
   // The list has no PIDs: each running container not watched yet is
   // inspected once, arm_workers at a time. Later sweeps only inspect
   // containers that changed.
+  // `targets` is the sweep's own snapshot and running_ids changes only at
+  // the next sweep's list, so both hold across the yields; a start event
+  // arming a watch meanwhile is seen by watching().
   std::unordered_set<std::string> present;
+  std::size_t done = 0;
   for (const auto& t : targets) {
+    if (yield_due(done)) {
+      co_await yield_turn();
+      if (stopped) co_return;
+    }
     if (t.container.empty()) continue;
     present.insert(t.id);
     auto it = running_ids.find(t.container);

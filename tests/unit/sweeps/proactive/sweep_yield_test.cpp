@@ -1,0 +1,183 @@
+// The proactive sweep yields to the loop every few targets (issue 15): what
+// other handlers do during a yield must hold. A target removed meanwhile gets
+// no verdict from the sweep; stop() during a yield ends the sweep with no
+// more evidence. The engine is a scripted unix socket (FakeEngine); the
+// target registry and evidence sink are the daemon's own Fleet.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "clients/engine/client.hpp"
+#include "clients/http/checker.hpp"
+#include "metrics/liveness.hpp"
+#include "metrics/metrics.hpp"
+#include "sweeps/fleet.hpp"
+#include "sweeps/proactive/proactive_layer.hpp"
+#include "sweeps/target_sources.hpp"
+#include "tests/support/engine_fake_server.hpp"
+
+namespace healthsweep::sweeps::proactive {
+namespace {
+
+using namespace std::chrono_literals;
+using decide::Evidence;
+using decide::TargetSpec;
+using decide::Transition;
+using testing::FakeEngine;
+using testing::FakeReply;
+
+constexpr int containers = 8;
+constexpr auto label = "healthsweep.target";
+
+// ws-0 .. ws-7, all running, except `exited` (-1: none).
+std::string container_list(int exited) {
+  boost::json::array list;
+  for (int i = 0; i < containers; ++i) {
+    const std::string name = "ws-" + std::to_string(i);
+    list.push_back(boost::json::object{{"Id", "id" + std::to_string(i)},
+                                       {"Names", boost::json::array{"/" + name}},
+                                       {"Labels", boost::json::object{{label, name}}},
+                                       {"State", i == exited ? "exited" : "running"},
+                                       {"Status", i == exited ? "Exited (137) 1 second ago" : "Up 1 hour"}});
+  }
+  return boost::json::serialize(list);
+}
+
+// What label discovery makes of that list, without `skip`.
+std::vector<TargetSpec> engine_specs_without(const std::string& skip) {
+  std::vector<TargetSpec> specs;
+  for (int i = 0; i < containers; ++i) {
+    TargetSpec spec;
+    spec.id = spec.container = "ws-" + std::to_string(i);
+    if (spec.id != skip) specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+class SweepYield : public ::testing::Test {
+ protected:
+  SweepYield() {
+    cfg.engine.enabled = true;
+    cfg.engine.socket = socket;
+    cfg.engine.watch_processes = false;
+    cfg.targets.engine_label = label;
+    cfg.proactive.interval = std::chrono::hours(1);  // only the sweeps asked for
+  }
+  ~SweepYield() override { ::unlink(socket.c_str()); }
+
+  ProactiveOutputs outputs(std::function<void(const Evidence&)> seen) {
+    ProactiveOutputs out;
+    out.evidence = [this, seen = std::move(seen)](Evidence ev) {
+      seen(ev);
+      fleet.submit(std::move(ev));
+    };
+    out.discovered = [this](std::vector<TargetSpec> specs) {
+      fleet.replace_source(TargetSources::engine_source, std::move(specs));
+    };
+    out.targets = [this] {
+      std::vector<TargetSpec> specs;
+      for (const auto& id : fleet.ids())
+        if (auto s = fleet.spec(id)) specs.push_back(std::move(*s));
+      return specs;
+    };
+    return out;
+  }
+
+  // Runs the loop until `layer` has done `n` sweeps (or 5 s went by).
+  bool run_until_sweeps(ProactiveLayer& layer, std::uint64_t n) {
+    const auto give_up = std::chrono::steady_clock::now() + 5s;
+    while (layer.sweeps_done() < n && std::chrono::steady_clock::now() < give_up) io.run_one_for(100ms);
+    return layer.sweeps_done() >= n;
+  }
+
+  // A fresh path: the fake engine below binds it as the fixture is built.
+  static std::string fresh_socket() {
+    std::string path = "/tmp/hs-sweep-yield-" + std::to_string(::getpid()) + ".sock";
+    ::unlink(path.c_str());
+    return path;
+  }
+
+  std::string socket = fresh_socket();
+  boost::asio::io_context io;
+  config::Config cfg;
+  metrics::Metrics metrics{"test"};
+  metrics::LivenessRegistry liveness;
+  Fleet fleet{io.get_executor(), cfg, metrics};
+  clients::http::HttpChecker http{io.get_executor()};
+  int exited = -1;  // the container the engine lists as exited
+  FakeEngine engine_server{io, socket, [this](const FakeEngine::Request& req) {
+                             if (req.target().find("/events") != std::string_view::npos) return FakeReply::silence();
+                             return FakeReply{200, container_list(exited)};
+                           }};
+  clients::engine::EngineClient engine{io.get_executor(), socket, cfg.engine.api_version, cfg.proactive.timeout};
+};
+
+TEST_F(SweepYield, ATargetRemovedDuringTheSweepGetsNoVerdictFromIt) {
+  bool removing = false;
+  ProactiveLayer layer(io.get_executor(), cfg, &engine, http, outputs([&](const Evidence& ev) {
+                         // At the sweep's first piece of evidence, another handler
+                         // (a source change) removes ws-6: it runs during the next
+                         // yield, before the sweep reaches ws-6.
+                         if (!removing || ev.target == "ws-6") return;
+                         removing = false;
+                         boost::asio::post(io, [this] {
+                           fleet.replace_source(TargetSources::engine_source, engine_specs_without("ws-6"));
+                         });
+                       }),
+                       metrics, liveness);
+  layer.yield_every(1);
+  layer.start();
+  ASSERT_TRUE(run_until_sweeps(layer, 1));
+  ASSERT_TRUE(fleet.spec("ws-6").has_value());
+
+  std::vector<Transition> ws6;
+  fleet.on_transition([&](const Transition& t) {
+    if (t.target == "ws-6") ws6.push_back(t);
+  });
+  exited = 6;  // the next list says ws-6 died
+  removing = true;
+  layer.poll_now();
+  ASSERT_TRUE(run_until_sweeps(layer, 2));
+  layer.stop();
+  fleet.stop();
+
+  EXPECT_FALSE(fleet.spec("ws-6").has_value());
+  ASSERT_EQ(ws6.size(), 1u) << "only its removal, no offline verdict";
+  EXPECT_TRUE(ws6.front().removed);
+}
+
+TEST_F(SweepYield, StopDuringAYieldEndsTheSweepWithNoMoreEvidence) {
+  std::optional<ProactiveLayer> layer;
+  int evidence = 0, after_stop = 0;
+  bool stopping = false, stopped = false;
+  layer.emplace(io.get_executor(), cfg, &engine, http, outputs([&](const Evidence&) {
+                  ++evidence;
+                  if (stopped) ++after_stop;
+                  if (stopping && evidence == 3) boost::asio::post(io, [&] {
+                    layer->stop();
+                    stopped = true;
+                  });
+                }),
+                metrics, liveness);
+  layer->yield_every(1);
+  layer->start();
+  ASSERT_TRUE(run_until_sweeps(*layer, 1));
+  ASSERT_EQ(evidence, containers);
+  evidence = 0;
+  stopping = true;
+  layer->poll_now();
+  const auto give_up = std::chrono::steady_clock::now() + 2s;
+  while (!stopped && std::chrono::steady_clock::now() < give_up) io.run_one_for(100ms);
+  ASSERT_TRUE(stopped);
+  io.run_for(200ms);
+  EXPECT_EQ(after_stop, 0);
+  EXPECT_EQ(evidence, 3) << "the sweep ended at the yield after its third target";
+  fleet.stop();
+}
+
+}  // namespace
+}  // namespace healthsweep::sweeps::proactive
