@@ -25,21 +25,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int port_of(const std::string& dsn) {
-  std::smatch m;
-  return std::regex_search(dsn, m, std::regex(R"(port=(\d+))")) ? std::stoi(m[1]) : 5432;
-}
-
-struct ScratchDatabase {
-  std::string admin_dsn, name, dsn;
-  explicit ScratchDatabase(const std::string& admin) : admin_dsn(admin) {
-    name = "cutoff_" + std::to_string(std::random_device{}() % 1000000);
-    psql(admin_dsn, "create database " + name);
-    dsn = admin_dsn + " dbname=" + name;
-  }
-  ~ScratchDatabase() { psql(admin_dsn, "drop database if exists " + name + " with (force)"); }
-};
-
 // The ids of the targets `d` judges (owns).
 std::set<std::string> owned(const Daemon& d) {
   std::set<std::string> out;
@@ -58,8 +43,8 @@ TEST(ClusterCutOff, AnInstanceCutOffFromPostgresStopsActingBeforeItsLeaseExpires
   HS_REQUIRE_ENV(admin_dsn, "HS_TEST_PG_DSN");
   HS_REQUIRE_NETNS(sandbox);
   HS_REQUIRE_REDIS(redis, RedisServer::Options{{"bind 127.0.0.1 " + sandbox.host_address(), "protected-mode no"}});
-  ScratchDatabase db(admin_dsn);
-  DelayProxy pg_door(sandbox.host_address(), port_of(admin_dsn));
+  ScratchDatabase db(admin_dsn, "cutoff");
+  DelayProxy pg_door(sandbox.host_address(), dsn_port(admin_dsn));
   const auto ids = fleet_ids("co-", 20);
   Heartbeater hb(*redis, ids, 2000ms, 400ms);
   StatusServer hook(200);

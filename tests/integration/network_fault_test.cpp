@@ -26,22 +26,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int dsn_port(const std::string& dsn) {
-  std::smatch m;
-  return std::regex_search(dsn, m, std::regex(R"(port=(\d+))")) ? std::stoi(m[1]) : 5432;
-}
-
-// A database of the test's own on the shared server, dropped afterwards.
-struct ScratchDatabase {
-  std::string admin_dsn, name, dsn;
-  explicit ScratchDatabase(const std::string& admin) : admin_dsn(admin) {
-    name = "netfault_" + std::to_string(std::random_device{}() % 1000000);
-    psql(admin_dsn, "create database " + name);
-    dsn = admin_dsn + " dbname=" + name;
-  }
-  ~ScratchDatabase() { psql(admin_dsn, "drop database if exists " + name + " with (force)"); }
-};
-
 std::string liveness_status(const Daemon& d, const std::string& subsystem) {
   const auto body = d.get("/admin/liveness").body;
   const auto at = body.find("\"" + subsystem + "\":{\"status\":\"");
@@ -56,7 +40,7 @@ TEST(NetworkFault, SilentRedisThenSilentPostgresDeclareNobodyDeadHoldTheFailSafe
   HS_REQUIRE_ENV(admin_dsn, "HS_TEST_PG_DSN");
   HS_REQUIRE_NETNS(sandbox);
   HS_REQUIRE_REDIS(redis, RedisServer::Options{{"bind 127.0.0.1 " + sandbox.host_address(), "protected-mode no"}});
-  ScratchDatabase db(admin_dsn);
+  ScratchDatabase db(admin_dsn, "netfault");
   DelayProxy pg_door(sandbox.host_address(), dsn_port(admin_dsn));
   const auto ids = fleet_ids("nf-", 10);
   Heartbeater hb(*redis, ids, 2000ms, 400ms);
@@ -145,7 +129,7 @@ TEST(NetworkFault, SilentRedisThenSilentPostgresDeclareNobodyDeadHoldTheFailSafe
 TEST(NetworkFault, SlowLinkToRedisAndPostgresJudgesNobodyWronglyAndStillCatchesALapse) {
   HS_REQUIRE_ENV(admin_dsn, "HS_TEST_PG_DSN");
   HS_REQUIRE_REDIS(redis);
-  ScratchDatabase db(admin_dsn);
+  ScratchDatabase db(admin_dsn, "netfault");
   DelayProxy redis_link("127.0.0.1", redis->port());
   DelayProxy pg_link("127.0.0.1", dsn_port(admin_dsn));
   const auto ids = fleet_ids("sl-", 10);
