@@ -7,6 +7,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "clients/engine/client.hpp"
 #include "clients/http/checker.hpp"
 #include "clients/http/connection_pool.hpp"
@@ -141,6 +143,9 @@ struct Components::Impl {
   void own_by_cluster();
   void reown();
   void learn_engine_identity();
+  // Where a target may be owned (its engine, its pin); none while this
+  // instance has no engine identity for an engine container.
+  std::optional<cluster::Locality> locality_of(const TargetSpec& spec) const;
   Fleet::Owner owns(const TargetSpec& spec) const;
   // The owner by the last member list; empty when none may own it.
   std::string_view owner_of(const TargetSpec& spec) const;
@@ -178,20 +183,24 @@ void Components::Impl::watch_passive_targets() {
   });
 }
 
+std::optional<cluster::Locality> Components::Impl::locality_of(const TargetSpec& spec) const {
+  if (spec.on_engine && engine_key.empty()) return std::nullopt;  // no engine identity yet: nobody's
+  return cluster::Locality{spec.on_engine ? std::string_view(engine_key) : std::string_view(), spec.instance};
+}
+
 std::string_view Components::Impl::owner_of(const TargetSpec& spec) const {
-  if (spec.on_engine && engine_key.empty()) return {};
-  const cluster::Locality where{spec.on_engine ? std::string_view(engine_key) : std::string_view(), spec.instance};
-  return cluster::owner_of(spec.id, where, owners);
+  const auto where = locality_of(spec);
+  return where ? cluster::owner_of(spec.id, *where, owners) : std::string_view();
 }
 
 Fleet::Owner Components::Impl::owns(const TargetSpec& spec) const {
-  if (spec.on_engine && engine_key.empty()) return Fleet::Owner::nobody;
-  const auto owner = owner_of(spec);
+  const auto where = locality_of(spec);
+  if (!where) return Fleet::Owner::nobody;
+  const auto owner = cluster::owner_of(spec.id, *where, owners);
   if (owner == cfg.cluster.instance_id) return Fleet::Owner::here;
   // This instance's own share while it waits to become an owner: its peers
   // let it go already (or soon will), it does not judge it yet.
-  const cluster::Locality where{spec.on_engine ? std::string_view(engine_key) : std::string_view(), spec.instance};
-  if (!joining.empty() && cluster::owner_of(spec.id, where, joining) == cfg.cluster.instance_id)
+  if (!joining.empty() && cluster::owner_of(spec.id, *where, joining) == cfg.cluster.instance_id)
     return Fleet::Owner::nobody;
   return owner.empty() ? Fleet::Owner::nobody : Fleet::Owner::peer;
 }

@@ -53,7 +53,7 @@ struct Fleet::Impl {
 
 
   Owner owner(const TargetSpec& spec) const { return owns ? owns(spec) : Owner::here; }
-  // Files a target that is not judged here under peer or nobody.
+  // Keeps `unowned` in step with one target's owner.
   void classify(const std::string& id, Owner who) {
     if (who == Owner::nobody) unowned.insert(id);
     else unowned.erase(id);
@@ -199,14 +199,13 @@ void Fleet::replace_source(std::string_view source, std::vector<TargetSpec> spec
   std::size_t moved_here = 0, moved_away = 0;
   for (const auto& spec : diff.upserts) {
     const Owner who = impl_->owner(spec);
+    impl_->classify(spec.id, who);
     if (who != Owner::here) {
-      impl_->classify(spec.id, who);
       // A changed spec (a pin, a container seen on another engine) may move it.
       if (impl_->machine.find(spec.id)) ++moved_away;
       fx.append(impl_->machine.hand_over(spec.id, now));
       continue;
     }
-    impl_->unowned.erase(spec.id);
     // A target already named but judged elsewhere until now: a takeover.
     if (impl_->owns && !impl_->machine.find(spec.id) && !impl_->pending_restore.contains(spec.id)) {
       taken.push_back(spec.id);
@@ -244,7 +243,7 @@ void Fleet::reown() {
     const bool here = impl_->machine.find(id) != nullptr;
     const Owner who = impl_->owner(spec);
     const bool owned = who == Owner::here;
-    if (who == Owner::nobody) impl_->unowned.insert(id);
+    impl_->classify(id, who);
     if (here && !owned) {
       fx.append(impl_->machine.hand_over(id, now));
       ++handed;
