@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <span>
 
 #include "clients/engine/client.hpp"
 #include "clients/http/checker.hpp"
@@ -440,6 +441,32 @@ void Components::reconfigure(const config::Config& cfg) {
 TargetPage Components::targets_page(const TargetQuery& q) const {
   auto page = impl_->fleet.targets_page(q.state, q.after, q.limit);
   return TargetPage{std::move(page.json), std::move(page.next)};
+}
+
+// 1,024 targets a stretch: about a millisecond of JSON on this machine, so
+// a 100,000-target answer costs the loop a hundred short turns rather than
+// one of 100 ms or more. A page still picks its ids in one pass and a partial
+// sort (a few milliseconds at 100,000).
+net::awaitable<TargetPage> Components::local_targets(TargetQuery q) const {
+  constexpr std::size_t stretch = 1024;
+  const auto& fleet = impl_->fleet;
+  TargetPage page{"[", std::nullopt};
+  if (q.limit == 0 && !q.after) {
+    page.json.reserve(fleet.size() * 256);  // no copies of a growing 25 MB string
+    std::optional<std::size_t> at = 0;
+    while ((at = fleet.append_targets(page.json, q.state, *at, stretch)))
+      co_await net::post(impl_->ioc, net::use_awaitable);
+  } else {
+    auto ids = fleet.page_ids(q.state, q.after, q.limit);
+    page.next = std::move(ids.next);
+    const std::span<const std::string> all(ids.ids);
+    for (std::size_t i = 0; i < all.size(); i += stretch) {
+      if (i > 0) co_await net::post(impl_->ioc, net::use_awaitable);
+      fleet.append_targets(page.json, all.subspan(i, std::min(stretch, all.size() - i)));
+    }
+  }
+  page.json.push_back(']');
+  co_return page;
 }
 
 std::optional<std::string> Components::target_json(std::string_view id) const {

@@ -115,6 +115,12 @@ net::awaitable<Response> fleet_answer(net::awaitable<FleetPage> pending, TargetQ
   co_return page_answer(std::move(*got.page), q, version);
 }
 
+// Parameters by value: the frame outlives the request it came from.
+net::awaitable<Response> whole_answer(net::awaitable<TargetPage> pending, TargetQuery q, unsigned version) {
+  auto page = co_await std::move(pending);
+  co_return page_answer(std::move(page), q, version);
+}
+
 Reply admin_targets(const Routes& r, const Request& req) {
   auto query = target_query(req.target());
   if (auto* bad = std::get_if<std::string>(&query))
@@ -126,6 +132,10 @@ Reply admin_targets(const Routes& r, const Request& req) {
                    "scope=fleet needs the cluster section, which this daemon does not have", req.version());
     auto pending = r.fleet_targets(q);
     return fleet_answer(std::move(pending), std::move(q), req.version());
+  }
+  if (r.local_targets) {
+    auto pending = r.local_targets(q);
+    return whole_answer(std::move(pending), std::move(q), req.version());
   }
   return page_answer(r.targets(q), q, req.version());
 }

@@ -82,6 +82,8 @@ struct Routes {
   std::function<std::string()> metrics;                        // text exposition
   std::function<std::pair<bool, std::string>()> liveness;      // (all fresh, JSON)
   std::function<TargetPage(const TargetQuery&)> targets;
+  // The same, built without holding the loop; `targets` answers when empty.
+  std::function<boost::asio::awaitable<TargetPage>(TargetQuery)> local_targets;
   // ?scope=fleet; empty without the cluster section (400).
   std::function<boost::asio::awaitable<FleetPage>(TargetQuery)> fleet_targets;
   std::function<std::optional<std::string>(std::string_view)> target;  // JSON object or none

@@ -326,15 +326,15 @@ std::vector<std::string> Fleet::ids() const {
 std::size_t Fleet::size() const { return impl_->machine.size(); }
 bool Fleet::failsafe_active() const { return impl_->machine.failsafe_active(); }
 
-Fleet::Page Fleet::targets_page(std::optional<decide::State> state, std::optional<std::string_view> after,
-                                std::size_t limit) const {
+Fleet::PageIds Fleet::page_ids(std::optional<decide::State> state, std::optional<std::string_view> after,
+                               std::size_t limit) const {
   std::vector<const TargetRecord*> picked;
   impl_->machine.for_each([&](const TargetRecord& r) {
     if (state && r.state != *state) return;
     if (after && r.spec.id <= *after) return;
     picked.push_back(&r);
   });
-  Page page;
+  PageIds page;
   if (limit > 0 || after) {
     const auto by_id = [](const TargetRecord* a, const TargetRecord* b) { return a->spec.id < b->spec.id; };
     if (limit > 0 && picked.size() > limit) {
@@ -345,13 +345,42 @@ Fleet::Page Fleet::targets_page(std::optional<decide::State> state, std::optiona
       std::sort(picked.begin(), picked.end(), by_id);
     }
   }
+  page.ids.reserve(picked.size());
+  for (const auto* r : picked) page.ids.push_back(r->spec.id);
+  return page;
+}
+
+void Fleet::append_targets(std::string& out, std::span<const std::string> ids) const {
   const auto now = steady::now();
   const auto wall = std::chrono::system_clock::now();
-  boost::json::array arr;
-  arr.reserve(picked.size());
-  for (const auto* r : picked) arr.push_back(impl_->object_of(*r, now, wall));
-  page.json = boost::json::serialize(arr);
+  for (const auto& id : ids) {
+    const auto* r = impl_->machine.find(id);
+    if (!r) continue;
+    if (!out.empty() && out.back() != '[') out.push_back(',');
+    out.append(boost::json::serialize(impl_->object_of(*r, now, wall)));
+  }
+}
+
+Fleet::Page Fleet::targets_page(std::optional<decide::State> state, std::optional<std::string_view> after,
+                                std::size_t limit) const {
+  auto ids = page_ids(state, after, limit);
+  Page page{"[", std::move(ids.next)};
+  append_targets(page.json, ids.ids);
+  page.json.push_back(']');
   return page;
+}
+
+std::optional<std::size_t> Fleet::append_targets(std::string& out, std::optional<decide::State> state,
+                                                 std::size_t from, std::size_t max_slots) const {
+  const auto now = steady::now();
+  const auto wall = std::chrono::system_clock::now();
+  const auto next = impl_->machine.for_each_from(from, max_slots, [&](const TargetRecord& r) {
+    if (state && r.state != *state) return;
+    if (!out.empty() && out.back() != '[') out.push_back(',');
+    out.append(boost::json::serialize(impl_->object_of(r, now, wall)));
+  });
+  if (next >= impl_->machine.slot_end()) return std::nullopt;
+  return next;
 }
 
 std::optional<std::string> Fleet::target_json(std::string_view id) const {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,6 +105,23 @@ class Fleet {
   };
   Page targets_page(std::optional<decide::State> state, std::optional<std::string_view> after,
                     std::size_t limit) const;
+  // targets_page in two steps, for a caller that yields between stretches:
+  // the ids of the page (the pass and the sort), then their JSON objects a
+  // stretch at a time (an id gone meanwhile is left out).
+  struct PageIds {
+    std::vector<std::string> ids;
+    std::optional<std::string> next;
+  };
+  PageIds page_ids(std::optional<decide::State> state, std::optional<std::string_view> after,
+                   std::size_t limit) const;
+  void append_targets(std::string& out, std::span<const std::string> ids) const;
+  // The same without limit, in stretches the caller yields between (a
+  // 100,000-target answer must not hold the loop): appends the JSON objects
+  // of the targets in `state` among slots [from, from + max_slots) to `out`,
+  // comma-separated (a comma first unless `out` is empty or ends in '['), and
+  // returns where to go on; nullopt once every slot was visited.
+  std::optional<std::size_t> append_targets(std::string& out, std::optional<decide::State> state,
+                                            std::size_t from, std::size_t max_slots) const;
   std::optional<std::string> target_json(std::string_view id) const;
   const decide::StateMachine& machine() const;
 

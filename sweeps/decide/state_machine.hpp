@@ -59,6 +59,7 @@
 // are skipped lazily), so submit() is O(1) and tick() O(due log n).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -149,6 +150,19 @@ class StateMachine {
     for (const TargetRecord& rec : slots_)
       if (rec.live) f(rec);
   }
+  // for_each in stretches, for a walk that yields between them: the live
+  // records of slots [from, from + max_slots); returns where the next stretch
+  // starts, slot_end() when none is left. Slots keep their index while the
+  // machine changes between stretches; a record freed or added meanwhile is
+  // seen or not, like a row in a concurrent scan.
+  template <class F>
+  std::size_t for_each_from(std::size_t from, std::size_t max_slots, F&& f) const {
+    const std::size_t end = std::min(slots_.size(), from + max_slots);
+    for (std::size_t i = from; i < end; ++i)
+      if (slots_[i].live) f(slots_[i]);
+    return end;
+  }
+  std::size_t slot_end() const { return slots_.size(); }
   std::size_t size() const { return index_.size(); }
   std::array<std::size_t, state_count> counts_by_state() const { return counts_; }
   std::size_t interned_texts() const { return texts_->size(); }

@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
 #include <csignal>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -231,4 +232,24 @@ TEST(DaemonHttp, TheLoopStallProbeCountsAStallAndEveryWakeThatFellDueDuringIt) {
   // without the correction for omitted wakes it would be one.
   EXPECT_GE(slow1 - (count0 - fast0), 30) << after;
   EXPECT_GE(count1 - count0, 50);
+}
+
+// The unpaged list is built in stretches between turns of the loop: every
+// target once, the filter applied, whatever the slot order.
+TEST(DaemonHttp, TheUnpagedTargetListAtFleetSizeHasEveryTargetOnce) {
+  constexpr int n = 5000;
+  std::string config = std::string(kConfig) + "targets:\n  static:\n";
+  for (int i = 0; i < n; ++i) config += "    - id: ws-" + std::to_string(i) + "\n";
+  Daemon d(config);
+  for (const char* target : {"/admin/targets", "/admin/targets?state=unknown"}) {
+    auto r = d.get(target);
+    ASSERT_EQ(r.status, 200) << target;
+    const auto parsed = boost::json::parse(r.body);
+    std::set<std::string> ids;
+    for (const auto& t : parsed.as_array()) ids.emplace(t.as_object().at("id").as_string());
+    EXPECT_EQ(ids.size(), static_cast<std::size_t>(n)) << target;
+    EXPECT_EQ(parsed.as_array().size(), static_cast<std::size_t>(n)) << target;
+    EXPECT_TRUE(ids.count("ws-0") && ids.count("ws-4999")) << target;
+  }
+  EXPECT_EQ(d.get("/admin/targets?state=online").body, "[]");
 }

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 
@@ -86,6 +88,62 @@ TEST(FleetPages, StateFiltersAndAnUnpagedAnswerHasEveryTarget) {
             std::vector<std::string>{"b"});
   EXPECT_EQ(ids_of(f.fleet->targets_page(State::unknown, std::nullopt, 0).json).size(), 2u);
   EXPECT_FALSE(f.fleet->targets_page(std::nullopt, std::nullopt, 0).next);
+}
+
+// The whole list in stretches (the unpaged answer, built between turns of
+// the loop): every target once, the filter applied, and a target removed
+// between two stretches is simply not listed.
+std::vector<std::string> in_stretches(const Fleet& fleet, std::optional<State> state, std::size_t stretch,
+                                      const std::function<void()>& between = {}) {
+  std::string json = "[";
+  std::optional<std::size_t> at = 0;
+  while ((at = fleet.append_targets(json, state, *at, stretch)))
+    if (between) between();
+  json.push_back(']');
+  return ids_of(json);
+}
+
+TEST(FleetPages, TheUnpagedListInStretchesHasEveryTargetOnceAndFilters) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) ids.push_back("ws-" + std::to_string(i + 100));
+  PagedFleet f(ids);
+  auto got = in_stretches(*f.fleet, std::nullopt, 4);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, ids);
+  EXPECT_TRUE(in_stretches(*f.fleet, State::online, 4).empty());
+  f.fleet->submit(Evidence{"ws-117", Layer::proactive, Verdict::alive, "running", true,
+                           std::chrono::steady_clock::now()});
+  f.ioc.poll();
+  EXPECT_EQ(in_stretches(*f.fleet, State::online, 3), std::vector<std::string>{"ws-117"});
+  EXPECT_EQ(in_stretches(*f.fleet, State::unknown, 1000).size(), 24u);
+
+  std::string empty = "[";
+  PagedFleet none({});
+  EXPECT_FALSE(none.fleet->append_targets(empty, std::nullopt, 0, 4));
+  EXPECT_EQ(empty, "[");
+}
+
+TEST(FleetPages, ATargetRemovedBetweenStretchesIsNotListedAndTheRestAre) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back("ws-" + std::to_string(i + 100));
+  PagedFleet f(ids);
+  bool removed = false;
+  auto got = in_stretches(*f.fleet, std::nullopt, 4, [&] {
+    if (removed) return;
+    removed = true;
+    std::vector<TargetSpec> fewer;
+    for (const auto& id : ids)
+      if (id != "ws-111") {
+        TargetSpec spec;
+        spec.id = id;
+        fewer.push_back(spec);
+      }
+    f.fleet->replace_source(TargetSources::static_source, fewer);
+  });
+  std::sort(got.begin(), got.end());
+  auto expected = ids;
+  expected.erase(std::find(expected.begin(), expected.end(), "ws-111"));
+  EXPECT_EQ(got, expected);
 }
 
 }  // namespace
