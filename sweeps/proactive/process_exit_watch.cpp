@@ -2,6 +2,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,6 +21,16 @@ namespace net = boost::asio;
 namespace {
 
 int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// A pidfd is readable once its process has exited, and only then. Asked
+// after every wake: Asio's epoll reactor recycles its per-descriptor states,
+// and a readiness event fetched for a socket closed before the event was
+// handled completes a wait on whatever descriptor got the state next, so a
+// wake alone is no proof of an exit.
+bool process_exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
 
 bool is_hex_id(std::string_view id) {
   return id.size() >= 32 && std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isxdigit(c); });
@@ -78,9 +89,21 @@ struct ProcessExitWatch::Impl : std::enable_shared_from_this<ProcessExitWatch::I
   std::uint64_t generations = 0;
   bool stopped = false;
 
-  void exited(const std::string& key, std::uint64_t generation) {
+  void wait(const std::string& key, Entry& e) {
+    e.fd->async_wait(net::posix::stream_descriptor::wait_read,
+                     [weak = weak_from_this(), key, generation = e.generation](boost::system::error_code ec) {
+                       if (ec) return;  // forgotten, replaced or stopped
+                       if (auto self = weak.lock()) self->woke(key, generation);
+                     });
+  }
+
+  void woke(const std::string& key, std::uint64_t generation) {
     auto it = entries.find(key);
     if (it == entries.end() || it->second.generation != generation) return;  // replaced meanwhile
+    if (!process_exited(it->second.fd->native_handle())) {
+      wait(key, it->second);  // a spurious wake: the process lives, watch on
+      return;
+    }
     ProcessExit ev{key, std::move(it->second.container_id), it->second.pid, std::chrono::steady_clock::now()};
     entries.erase(it);
     if (on_exit) on_exit(ev);
@@ -131,14 +154,9 @@ WatchResult ProcessExitWatch::watch(const std::string& key, const std::string& c
   }
   if (!d.identify(pid, container_id)) return WatchResult::not_container;
 
-  const auto generation = ++d.generations;
-  descriptor->async_wait(net::posix::stream_descriptor::wait_read,
-                         [weak = std::weak_ptr<Impl>(impl_), key, generation](boost::system::error_code ec) {
-                           if (ec) return;  // forgotten, replaced or stopped
-                           if (auto self = weak.lock()) self->exited(key, generation);
-                         });
   // Replacing the entry destroys the old descriptor: its wait ends aborted.
-  d.entries[key] = Impl::Entry{container_id, pid, generation, std::move(descriptor)};
+  auto& entry = d.entries[key] = Impl::Entry{container_id, pid, ++d.generations, std::move(descriptor)};
+  d.wait(key, entry);
   return WatchResult::armed;
 }
 

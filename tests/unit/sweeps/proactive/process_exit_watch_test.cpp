@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <csignal>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -183,4 +186,34 @@ TEST(ProcessExitWatch, WatchesTakeAtMostAQuarterOfTheDescriptorLimit) {
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
   EXPECT_EQ(small, 100u);
   EXPECT_LE(ProcessExitWatch::default_max_watches(), 16384u);
+}
+
+// Asio's epoll reactor recycles its per-descriptor states, and a readiness
+// event already fetched for a socket that a handler closes before the event
+// is handled lands on whichever descriptor gets the recycled state next. A
+// wait completes on any event, so a pidfd armed in that window woke without
+// its process exiting: the fleet bench saw live containers declared dead
+// ("container process exited") while thousands of watches were armed beside
+// socket traffic. Staged here: the socket's event is queued behind a handler
+// that closes the socket and arms a watch on a live child.
+TEST_F(ExitWatch, AWakeWithoutTheProcessExitingIsNotAnExit) {
+  Child alive;
+  namespace net = boost::asio;
+  using local = net::local::stream_protocol;
+  local::socket reader(ioc), writer(ioc);
+  net::local::connect_pair(reader, writer);
+  const char byte = 'x';
+  ASSERT_EQ(::write(writer.native_handle(), &byte, 1), 1);  // the reader is readable: epoll reports it
+  net::post(ioc, [&] {
+    reader.close();  // its event is queued; its reactor state goes back to the pool
+    EXPECT_EQ(watch.watch("t1", id_a, alive.pid), WatchResult::armed);  // and is handed to the pidfd
+  });
+  run_for(100ms);
+  EXPECT_TRUE(exits.empty()) << "a live process was reported exited (pid " << alive.pid << ")";
+  EXPECT_TRUE(watch.watching("t1", id_a)) << "the watch stays armed after a spurious wake";
+
+  alive.kill();
+  run_until_exits(1);
+  ASSERT_EQ(exits.size(), 1u) << "and still reports the real exit";
+  EXPECT_EQ(exits[0].pid, alive.pid);
 }
