@@ -7,9 +7,12 @@
 # Environment (defaults in brackets):
 #   FLEET_DAEMON      the daemon [build/healthsweepd]
 #   FLEET_SECONDS     load duration, after the daemon holds the fleet [600]
-#   FLEET_HEARTBEATS  heartbeat targets h-*, refreshed every 20 s, TTL 30 s [100000]
+#   FLEET_HEARTBEATS  targets in all, each heart-beating (with Redis on, the daemon
+#                     expects a heartbeat of every target), refreshed every 20 s,
+#                     TTL 30 s: the containers and HTTP targets below, the rest
+#                     heartbeat-only targets h-* [100000]
 #   FLEET_OTHER_KEYS  unrelated TTL keys in the same Redis [1000000]
-#   FLEET_LAPSES      heartbeats stopped at known deadlines (+ shadow keys) [300]
+#   FLEET_LAPSES      h-* heartbeats stopped at known deadlines (+ shadow keys) [300]
 #   FLEET_CANNED      canned containers t-* (bench/fleet_engine.py), hook load's targets [10000]
 #   FLEET_CONTAINERS  real busybox containers c-* on Podman, process watch on [1000]
 #   FLEET_KILLS       of those, killed during the load [100]
@@ -48,10 +51,11 @@ hook_rate=${FLEET_HOOK_RATE:-10000}
 hook_samples=${FLEET_HOOK_SAMPLES:-200}
 baseline=${FLEET_BASELINE:-60}
 out=${FLEET_OUT:-${TMPDIR:-/tmp}/hs-fleet-results}
-hook_conns=64
+hook_conns=48  # + the driver's probe, sampler and hook samples: under the daemon's 64 per client
 coalesce_ms=2000
 [[ -x $daemon ]] || { echo "fleet: no executable daemon at $daemon" >&2; exit 2; }
-((n_kills <= n_containers && n_lapses <= n_heart)) || { echo "fleet: more kills/lapses than targets" >&2; exit 2; }
+n_honly=$((n_heart - n_http - n_canned - hook_samples - n_containers))
+((n_kills <= n_containers && n_lapses <= n_honly)) || { echo "fleet: more kills/lapses than targets" >&2; exit 2; }
 . "$repo/scripts/lib/packages.sh"
 ensure_packages "${SOAK_PACKAGES[@]}" nginx-light
 
@@ -60,8 +64,13 @@ chmod 755 "$work"
 pids=()
 hs_pid=""
 services_up=""
+finished=""
 cleanup() {
   set +e
+  if [[ -z $finished ]]; then  # a failed run: keep what it collected, logs included
+    mkdir -p "$out" && cp "$work"/out/* "$work"/*.log "$out/" 2>/dev/null
+    echo "fleet: what the failed run collected, and its logs, are in $out" >&2
+  fi
   [[ -n $hs_pid ]] && kill -KILL "$hs_pid" 2>/dev/null
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   [[ -f $work/redis.pid ]] && kill "$(cat "$work/redis.pid")" 2>/dev/null
@@ -127,8 +136,14 @@ python3 "$repo/bench/fleet_engine.py" "$work/engine.sock" "$HS_TEST_ENGINE_SOCKE
 pids+=($!)
 for _ in $(seq 100); do [[ -S $work/engine.sock ]] && break; sleep 0.1; done
 
+{
+  for ((i = 0; i < n_honly; i++)); do echo "h-$i"; done
+  for ((i = 0; i < n_http; i++)); do echo "w-$i"; done
+  for ((i = 0; i < n_canned + hook_samples; i++)); do echo "t-$i"; done
+  for ((i = 0; i < n_containers; i++)); do echo "c-$i"; done
+} > "$work/ids"
 log "priming Redis: $n_other unrelated TTL keys, $n_heart heartbeats"
-python3 "$repo/bench/fleet_driver.py" prime "$work/redis.sock" "$n_other" "$n_heart" 30000
+python3 "$repo/bench/fleet_driver.py" prime "$work/redis.sock" "$n_other" "$work/ids" 30000
 
 # --- the configuration: one YAML for every layer ---
 hs_port=$(free_port)
@@ -144,7 +159,7 @@ targets:
   engine_label: healthsweep.target
   static:
 EOF
-  for ((i = 0; i < n_heart; i++)); do echo "    - { id: h-$i }"; done
+  for ((i = 0; i < n_honly; i++)); do echo "    - { id: h-$i }"; done
   for ((i = 0; i < n_http; i++)); do echo "    - { id: w-$i, http: \"http://127.0.0.1:$((base + i))/health/$i\" }"; done
   cat <<EOF
 redis: { url: "redis://127.0.0.1:$redis_port/0" }
@@ -160,10 +175,10 @@ EOF
 "$daemon" --check-config "$work/healthsweep.yaml" >/dev/null
 
 # --- the driver: heartbeats now, Redis's CPU without the daemon, then the load ---
-n_targets=$((n_heart + n_http + n_canned + hook_samples + n_containers))
+n_targets=$n_heart
 nice python3 "$repo/bench/fleet_driver.py" run --duration "$secs" --baseline "$baseline" \
   --baseline-file "$work/baseline.json" --ready "$work/ready" --redis "$work/redis.sock" --redis-pid "$redis_pid" \
-  --heartbeats "$n_heart" --lapses "$n_lapses" --engine "$HS_TEST_ENGINE_SOCKET" --containers "$n_containers" \
+  --ids "$work/ids" --lapses "$n_lapses" --engine "$HS_TEST_ENGINE_SOCKET" --containers "$n_containers" \
   --kills "$n_kills" --proxy "$work/engine.sock" --hook-first "$n_canned" --hook-samples "$hook_samples" \
   --token "$token" --out "$work/out" 2>"$work/driver.log" &
 driver_pid=$!
@@ -181,22 +196,26 @@ hs_pid=$!
 hs_base=http://127.0.0.1:$hs_port
 started=$(date +%s.%N)
 armed=""
+known=""
 for _ in $(seq 1200); do
   kill -0 "$hs_pid" 2>/dev/null || { echo "fleet: the daemon exited:" >&2; tail -20 "$work/healthsweepd.log" >&2; exit 1; }
   m=$(curl -s --max-time 30 "$hs_base/metrics" || true)
   online=$(awk '/^healthsweep_targets\{state="online"\}/ { print $NF }' <<<"$m")
   watched=$(awk '/^healthsweep_proactive_watched_processes / { print $NF }' <<<"$m")
+  total=$(awk '/^healthsweep_targets\{/ { s += $NF } END { print s + 0 }' <<<"$m")
   now=$(date +%s.%N)
+  [[ -z $known && ${total%.*} -ge $n_targets ]] && known=$(awk -v a="$started" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
   [[ -z $armed && ${watched%.*} -ge $n_containers ]] && armed=$(awk -v a="$started" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
   [[ ${online%.*} -ge $n_targets && -n $armed ]] && break
   sleep 0.25
 done
 held=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 [[ ${online%.*} -ge $n_targets ]] || { echo "fleet: only ${online:-0} of $n_targets online after $held s" >&2; exit 1; }
-echo "startup: all $n_targets targets online after $held s; watched processes reached $n_containers after ${armed:-?} s" \
-  "from the daemon's start (polled every 0.25 s)" >> "$work/out/run.txt"
+echo "startup: all $n_targets targets known after ${known:-?} s, online after $held s; watched processes reached" \
+  "$n_containers after ${armed:-?} s from the daemon's start (polled every 0.25 s)" >> "$work/out/run.txt"
 log "the daemon holds the fleet ($held s; watch armed at ${armed:-?} s); load for $secs s"
 curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-start.txt"
+curl -fs -X POST --unix-socket "$work/engine.sock" http://d/fleet/reset >/dev/null  # count the load's checks only
 echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready"
 timeout $((secs + 60)) nice wrk -t1 -c"$hook_conns" -d"${secs}s" -s "$repo/bench/hook_paced.lua" "$hs_base/" \
   -- "$token" "$n_canned" hook "$hook_rate" "$hook_conns" >"$work/out/wrk.txt" 2>&1 &
@@ -228,4 +247,5 @@ if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
 fi
 mkdir -p "$out"
 cp "$work"/out/* "$out/"
+finished=1
 log "results in $out"

@@ -5,8 +5,8 @@ dead canned containers, and the daemon's samples. Reuses soak_driver.py's
 RESP writer, heartbeat thread and engine calls, and soak_sample.py's sampler.
 
   fleet_driver.py containers SOCKET IMAGE N      c-0..c-(N-1), busybox, --network none, 8 at a time
-  fleet_driver.py prime REDIS_SOCK N_OTHER N_HEART TTL_MS
-                                                 N_OTHER unrelated keys (TTL 1-2 h), one heartbeat each
+  fleet_driver.py prime REDIS_SOCK N_OTHER IDS_FILE TTL_MS
+                                                 N_OTHER unrelated keys (TTL 1-2 h), one heartbeat per id
   fleet_driver.py run --...                      the load (see main())
 
 `run` measures Redis's CPU for --baseline seconds with the heartbeat traffic
@@ -75,15 +75,18 @@ class Redis:
         return out
 
 
-def prime(sock, n_other, n_heart, ttl_ms):
+def prime(sock, n_other, ids, ttl_ms):
     r = Redis(sock)
     rng = random.Random(15)
     for lo in range(0, n_other, 10000):
         r.pipeline([("SET", f"fleet:other:{i}", "x", "PX", rng.randint(3600_000, 7200_000))
                     for i in range(lo, min(n_other, lo + 10000))])
-    for lo in range(0, n_heart, 10000):
-        r.pipeline([("SET", HEARTBEAT_KEY.format(f"h-{i}"), "1", "PX", ttl_ms)
-                    for i in range(lo, min(n_heart, lo + 10000))])
+    for lo in range(0, len(ids), 10000):
+        r.pipeline([("SET", HEARTBEAT_KEY.format(t), "1", "PX", ttl_ms) for t in ids[lo:lo + 10000]])
+
+
+def read_ids(path):
+    return [line.strip() for line in open(path) if line.strip()]
 
 
 def cpu_seconds(pid):
@@ -129,11 +132,14 @@ class DieEvents(threading.Thread):
         super().__init__(daemon=True)
         self.sock_path, self.stop = sock, stop
         self.died = {}
+        self.head = b""  # the stream's first bytes, kept for the record
 
     def run(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(self.sock_path)
-        filters = json.dumps({"type": ["container"], "event": ["die"]})
+        # Podman 4.3 matches an `event` filter against its own names ("died"),
+        # so nothing came through: only the type is filtered, die picked here.
+        filters = json.dumps({"type": ["container"]})
         from urllib.parse import quote
         s.sendall(f"GET /v1.41/events?filters={quote(filters)} HTTP/1.1\r\nHost: d\r\n\r\n".encode())
         s.settimeout(0.5)
@@ -146,6 +152,8 @@ class DieEvents(threading.Thread):
             if not data:
                 return
             now = time.time()
+            if len(self.head) < 4096:
+                self.head += data[:4096]
             buf += data
             *lines, buf = buf.split(b"\n")
             for line in lines:
@@ -155,6 +163,8 @@ class DieEvents(threading.Thread):
                 try:
                     e = json.loads(line)
                 except ValueError:
+                    continue
+                if (e.get("Action") or e.get("status")) not in ("die", "died"):
                     continue
                 name = e.get("Actor", {}).get("Attributes", {}).get("name") or e.get("from", "")
                 t = e.get("timeNano") or e.get("time", 0) * 1e9
@@ -210,9 +220,12 @@ def hook_sample(a, target, write):
     body = json.dumps({"target": target, "error": "connect ECONNREFUSED", "source": "fleet"})
     hook = http.client.HTTPConnection("127.0.0.1", a.port, timeout=10)
     t_post = time.time()
-    hook.request("POST", "/hooks/connection-error", body,
-                 {"Authorization": f"Bearer {a.token}", "Content-Type": "application/json"})
-    status = hook.getresponse().status
+    try:
+        hook.request("POST", "/hooks/connection-error", body,
+                     {"Authorization": f"Bearer {a.token}", "Content-Type": "application/json"})
+        status = hook.getresponse().status
+    except (OSError, http.client.HTTPException) as e:  # counted as a sample without a verdict
+        status = repr(e)
     hook.close()
     write(target=target, t_post=t_post, status=status, inspect_ms=rtt)
 
@@ -220,8 +233,9 @@ def hook_sample(a, target, write):
 def run(a):
     stop = threading.Event()
     os.makedirs(a.out, exist_ok=True)
-    heart = [f"h-{i}" for i in range(a.heartbeats)]
-    beats = Heartbeats(a.redis, heart, a.ttl_ms, a.refresh, stop)
+    ids = read_ids(a.ids)
+    heart = [t for t in ids if t.startswith("h-")]  # the lapses' candidates
+    beats = Heartbeats(a.redis, ids, a.ttl_ms, a.refresh, stop)
     beats.start()
     expired = ExpiredEvents(a.redis, stop)
     expired.start()
@@ -305,6 +319,8 @@ def run(a):
         for t, tk in kills.items():
             die = dies.died.get(t)
             f.write(json.dumps({"target": t, "t_kill": tk, "die_time": die and die[0], "die_seen": die and die[1]}) + "\n")
+    with open(os.path.join(a.out, "die-events-head.txt"), "wb") as f:
+        f.write(dies.head)
     stop.set()
     beats.join(5)
 
@@ -314,7 +330,7 @@ def main():
         create_containers(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
     if sys.argv[1:2] == ["prime"]:
-        prime(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        prime(sys.argv[2], int(sys.argv[3]), read_ids(sys.argv[4]), int(sys.argv[5]))
         return
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["run"])
@@ -325,7 +341,7 @@ def main():
     p.add_argument("--ready", required=True)
     p.add_argument("--redis", required=True, help="unix socket of the same Redis the daemon uses over TCP")
     p.add_argument("--redis-pid", type=int, required=True)
-    p.add_argument("--heartbeats", type=int, required=True)
+    p.add_argument("--ids", required=True, help="every target id, one a line: each heart-beats")
     p.add_argument("--ttl-ms", type=int, default=30000)
     p.add_argument("--refresh", type=float, default=20.0)
     p.add_argument("--lapses", type=int, required=True)

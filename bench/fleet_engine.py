@@ -6,20 +6,23 @@ daemon on main takes one `engine:` section:
   canned   N containers made up here, in the shape of bench_proactive_sweep's
            canned engine (Docker-style list entries with the health in the
            Status text), all running and healthy, ids t-0..t-(N-1) through the
-           healthsweep.target label; their inspects are answered here (with no
-           Pid: nothing to watch), so the hook load's reactive checks cost no
-           Podman CPU;
+           healthsweep.target label; their inspects are answered here, so the
+           hook load's reactive checks cost no Podman CPU (Pid: this process,
+           whose cgroup names no container: the daemon's process watch finds
+           it unwatchable once and does not ask again);
   real     every other request goes to the real engine's socket (Podman with
            the busybox containers), unchanged: the process watch's inspects,
            /events, /info, kills. GET /containers/json is the real list with
            the canned entries appended.
 
-It counts the reactive checks per canned target (every inspect of a canned
-container is one: the sweep reads the list, the process watch gets no Pid)
+It counts the reactive checks per canned target (after /fleet/reset, every
+inspect of a canned container is one: the sweep reads the list, the process
+watch inspected each once at the start)
 and, per target, how often two checks came closer than the coalesce window.
 
 Control, for the driver (not part of any engine API):
   POST /fleet/dead/NAME   the canned NAME is exited from now on (list and inspect)
+  POST /fleet/reset       forget the counts so far (fleet.sh: when the load starts)
   GET  /fleet/stats       {"inspects":..., "targets_checked":..., "closer_than_window":...,
                            "max_checks_in_window":..., "min_gap_ms":..., "per_target_max": ...}
 
@@ -60,7 +63,7 @@ def list_entry(i, name, running):
 def inspect_body(i, name, running):
     cid = canned_id(i)
     state = {"Status": "running" if running else "exited", "Running": running, "Paused": False,
-             "Restarting": False, "OOMKilled": False, "Dead": False, "Pid": 0,
+             "Restarting": False, "OOMKilled": False, "Dead": False, "Pid": os.getpid(),
              "ExitCode": 0 if running else 137, "Error": "",
              "StartedAt": "2026-12-04T18:00:00.000000000Z",
              "FinishedAt": "0001-01-01T00:00:00Z" if running else "2026-12-04T19:00:00.000000000Z",
@@ -256,6 +259,11 @@ class Engine:
                 return reply(404)
             self.canned.dead.add(i)
             self.canned.rebuild()
+            return reply(200, b"{}")
+        if method == "POST" and path == "/fleet/reset":
+            c = self.canned
+            c.last, c.recent, c.checks, c.per_target_max = {}, {}, {}, {}
+            c.closer, c.min_gap, c.inspects = 0, None, 0
             return reply(200, b"{}")
         if path == "/fleet/stats":
             return reply(200, json.dumps(self.canned.stats()).encode())

@@ -32,7 +32,7 @@ def main():
     for line in open(os.path.join(d, "events.tsv")):
         target, _frm, to, _layer, _reason, at = line.rstrip("\n").split("\t")
         if to == "offline":
-            offline.setdefault(target, float(at))
+            offline.setdefault(target, []).append(float(at))
 
     def col(name):
         return [float(r[name]) if r.get(name) not in ("", None) else float("nan") for r in rows]
@@ -50,7 +50,7 @@ def main():
     for ax, label, items, origin, base_key, base_label in layers:
         xs, ys, bx, by = [], [], [], []
         for x in items:
-            at = offline.get(x["target"])
+            at = next((t for t in offline.get(x["target"], []) if t >= x[origin] - (1 if origin == "deadline" else 0)), None)
             if at is not None:
                 xs.append((x[origin] - t0) / 60)
                 ys.append(max(0.01, (at - x[origin]) * 1000))
