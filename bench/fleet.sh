@@ -22,6 +22,8 @@
 #   FLEET_BASELINE    seconds of Redis CPU with the heartbeats alone, before the daemon [60]
 #   FLEET_OUT         where the raw results go [$TMPDIR/hs-fleet-results]
 #   FLEET_PG_PORT     PostgreSQL's port [a free one]
+#   FLEET_TAKEUP_MAX  seconds the daemon gets to judge every target online before
+#                     the load starts anyway (the shortfall is recorded) [300]
 #
 # What runs (loopback and unix sockets only; containers --network none):
 #   Redis of its own (127.0.0.1, free port; the driver also on its unix socket);
@@ -115,7 +117,7 @@ for _ in 1 2 3 4 5 6 7 8; do
   port_range_free "$candidate" "$n_http" || continue
   {
     echo "worker_processes 1; daemon on; pid $work/nginx.pid; error_log $work/nginx-error.log warn;"
-    echo "worker_rlimit_nofile 19000; events { worker_connections 8000; }"
+    echo "worker_rlimit_nofile 40000; events { worker_connections 30000; }"
     echo "http { access_log off; keepalive_timeout 75s; keepalive_requests 1000000; client_body_temp_path $work/body;"
     echo "  server {"
     for ((i = 0; i < n_http; i++)); do echo "    listen 127.0.0.1:$((candidate + i));"; done
@@ -197,9 +199,11 @@ hs_base=http://127.0.0.1:$hs_port
 started=$(date +%s.%N)
 armed=""
 known=""
-for _ in $(seq 1200); do
+takeup_max=${FLEET_TAKEUP_MAX:-300}
+while (( $(date +%s) - ${started%.*} < takeup_max )); do
   kill -0 "$hs_pid" 2>/dev/null || { echo "fleet: the daemon exited:" >&2; tail -20 "$work/healthsweepd.log" >&2; exit 1; }
   m=$(curl -s --max-time 30 "$hs_base/metrics" || true)
+  [[ -n $m ]] || { sleep 0.25; continue; }  # keep the last answer's counts
   online=$(awk '/^healthsweep_targets\{state="online"\}/ { print $NF }' <<<"$m")
   watched=$(awk '/^healthsweep_proactive_watched_processes / { print $NF }' <<<"$m")
   total=$(awk '/^healthsweep_targets\{/ { s += $NF } END { print s + 0 }' <<<"$m")
@@ -210,7 +214,9 @@ for _ in $(seq 1200); do
   sleep 0.25
 done
 held=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-[[ ${online%.*} -ge $n_targets ]] || { echo "fleet: only ${online:-0} of $n_targets online after $held s" >&2; exit 1; }
+[[ ${online%.*} -ge $n_targets ]] ||
+  echo "startup: NOT every target online within $takeup_max s: ${online:-?} of $n_targets (last /metrics answered);" \
+    "the load starts anyway" | tee -a "$work/out/run.txt" >&2
 echo "startup: all $n_targets targets known after ${known:-?} s, online after $held s; watched processes reached" \
   "$n_containers after ${armed:-?} s from the daemon's start (polled every 0.25 s)" >> "$work/out/run.txt"
 log "the daemon holds the fleet ($held s; watch armed at ${armed:-?} s); load for $secs s"
