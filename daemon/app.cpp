@@ -16,6 +16,8 @@
 #include <optional>
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 
 #include "clients/net/log_failure.hpp"
 #include "daemon/auth.hpp"
@@ -26,6 +28,7 @@
 #include "daemon/systemd_notify.hpp"
 #include "daemon/wiring.hpp"
 #include "metrics/liveness.hpp"
+#include "metrics/loop_stall.hpp"
 #include "metrics/metrics.hpp"
 
 namespace healthsweep::daemon {
@@ -48,6 +51,7 @@ struct App::Impl {
   net::signal_set reload_signal{ioc, SIGHUP};
   net::steady_timer watchdog{ioc};
   net::steady_timer log_drops{ioc};
+  net::steady_timer loop_probe{ioc};
   bool stopping = false;
   Routes routes;
 
@@ -58,6 +62,7 @@ struct App::Impl {
   void reload();
   void start_watchdog();
   void watch_log_drops();
+  void probe_loop_stalls();
   void shutdown();
   // Remediations and store writes still running (shutdown waits for them).
   std::size_t inflight() const { return components ? components->in_flight() : 0; }
@@ -161,6 +166,26 @@ void App::Impl::watch_log_drops() {
   }, clients::net::log_failure("log drops"));
 }
 
+// Every 10 ms: how late the wake ran is how long the loop was held
+// (metrics/loop_stall.hpp). About 100 wakes a second of a few microseconds
+// each: a cost too small to measure next to the sweeps it watches.
+void App::Impl::probe_loop_stalls() {
+  net::co_spawn(ioc, [this]() -> net::awaitable<void> {
+    const auto series = metrics.loop_stall();
+    metrics::StallSampler sampler(std::chrono::milliseconds(10));
+    auto due = metrics::StallSampler::Clock::now();
+    while (!stopping) {
+      loop_probe.expires_at(due);
+      boost::system::error_code ec;
+      co_await loop_probe.async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (stopping) break;
+      due = sampler.observe(due, metrics::StallSampler::Clock::now(),
+                            [&](double seconds) { series.stall.Observe(seconds); });
+      series.longest.Set(std::chrono::duration<double>(sampler.longest()).count());
+    }
+  }, clients::net::log_failure("loop stall probe"));
+}
+
 void App::Impl::shutdown() {
   if (stopping) return;
   stopping = true;
@@ -169,6 +194,7 @@ void App::Impl::shutdown() {
   if (components) components->stop();
   watchdog.cancel();
   log_drops.cancel();
+  loop_probe.cancel();
   reload_signal.cancel();
   // In-flight work (remediations, store writes) gets shutdown_grace to
   // finish; then the loop stops whatever is left.
@@ -225,6 +251,7 @@ int App::run() {
   notify("READY=1");
   d.start_watchdog();
   d.watch_log_drops();
+  d.probe_loop_stalls();
   d.ioc.run();
   d.http.reset();
   d.components.reset();

@@ -116,6 +116,15 @@ inline constexpr FamilySpec store_events_dropped{
 inline constexpr FamilySpec log_lines_dropped{
     "healthsweep_log_lines_dropped_total", Kind::counter, {},
     "Log lines dropped because stderr was not read fast enough and the log queue was full."};
+// The event loop's probe (metrics/loop_stall.hpp): every verdict waits behind
+// whatever holds the loop, so this is the floor under every latency.
+inline constexpr FamilySpec event_loop_stall{
+    "healthsweep_event_loop_stall_seconds", Kind::histogram, {},
+    "How long work arriving on the event loop waited for it, sampled every 10 ms and counted over time "
+    "(each wake that fell due during a stall counts, so long stalls are not under-counted)."};
+inline constexpr FamilySpec event_loop_stall_max{
+    "healthsweep_event_loop_stall_max_seconds", Kind::gauge, {},
+    "The longest single stall of the event loop since the daemon started."};
 
 inline constexpr FamilySpec cluster_members{
     "healthsweep_cluster_members", Kind::gauge, {},

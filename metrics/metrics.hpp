@@ -51,6 +51,12 @@ struct OwnershipMetrics {
   prometheus::Counter& handed_over;
 };
 
+// The event loop's stall probe (families.hpp: event_loop_stall*).
+struct LoopStallMetrics {
+  prometheus::Histogram& stall;
+  prometheus::Gauge& longest;
+};
+
 class Metrics {
  public:
   explicit Metrics(std::string_view version);
@@ -94,6 +100,7 @@ class Metrics {
   ProactiveMetrics proactive();
   ClusterMetrics cluster();
   OwnershipMetrics ownership();
+  LoopStallMetrics loop_stall();
 
  private:
   struct Impl;

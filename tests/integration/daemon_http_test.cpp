@@ -8,6 +8,8 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
+#include <csignal>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/daemon.hpp"
@@ -189,4 +191,44 @@ TEST(DaemonHttp, ConnectionCapClosesTheLongestIdleWithALogLineAndKeepsServing) {
   EXPECT_EQ(clients.back()->read_all().rfind("HTTP/1.1 200", 0), 0u);
   clients.clear();
   EXPECT_TRUE(eventually([&] { return d.get("/healthz").status == 200; }, 5s));
+}
+
+namespace {
+
+// The value of an unlabelled series (or of `name{labels}` given whole) in a scrape.
+double metric(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  ADD_FAILURE() << series << " not in the scrape";
+  return -1;
+}
+
+}  // namespace
+
+// A stopped process is a held loop: the probe's wakes that fell due while it
+// was stopped all count, each with the wait it would have seen.
+TEST(DaemonHttp, TheLoopStallProbeCountsAStallAndEveryWakeThatFellDueDuringIt) {
+  Daemon d(kConfig);
+  std::this_thread::sleep_for(300ms);
+  const auto before = d.get("/metrics").body;
+  const double count0 = metric(before, "healthsweep_event_loop_stall_seconds_count");
+  const double fast0 = metric(before, "healthsweep_event_loop_stall_seconds_bucket{le=\"0.1\"}");
+  EXPECT_GT(count0, 0) << "the probe wakes every 10 ms";
+  EXPECT_LT(metric(before, "healthsweep_event_loop_stall_max_seconds"), 0.3);
+
+  d.process().signal(SIGSTOP);
+  std::this_thread::sleep_for(500ms);
+  d.process().signal(SIGCONT);
+  std::this_thread::sleep_for(100ms);
+
+  const auto after = d.get("/metrics").body;
+  const double count1 = metric(after, "healthsweep_event_loop_stall_seconds_count");
+  const double slow1 = count1 - metric(after, "healthsweep_event_loop_stall_seconds_bucket{le=\"0.1\"}");
+  EXPECT_GE(metric(after, "healthsweep_event_loop_stall_max_seconds"), 0.45);
+  // About 40 of the 50 wakes due during the 500 ms waited longer than 100 ms;
+  // without the correction for omitted wakes it would be one.
+  EXPECT_GE(slow1 - (count0 - fast0), 30) << after;
+  EXPECT_GE(count1 - count0, 50);
 }

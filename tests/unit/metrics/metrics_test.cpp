@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 
 #include <map>
 #include <set>
@@ -63,6 +64,8 @@ const std::vector<Expected>& expected_families() {
       {"healthsweep_store_spool_write_errors_total", "counter", {}},
       {"healthsweep_store_events_dropped_total", "counter", {}},
       {"healthsweep_log_lines_dropped_total", "counter", {}},
+      {"healthsweep_event_loop_stall_seconds", "histogram", {}},
+      {"healthsweep_event_loop_stall_max_seconds", "gauge", {}},
       {"healthsweep_cluster_members", "gauge", {}},
       {"healthsweep_cluster_lease_held", "gauge", {}},
       {"healthsweep_cluster_epoch", "gauge", {}},
@@ -272,4 +275,18 @@ TEST(Metrics, LayerHandlesCountIntoTheirOwnFamilies) {
   EXPECT_EQ(s.values.at("healthsweep_proactive_process_exits_total"), "3");
   EXPECT_EQ(s.values.at("healthsweep_proactive_watched_processes"), "7");
   EXPECT_EQ(s.values.at("healthsweep_proactive_event_stream_up"), "1");
+}
+
+TEST(Metrics, LoopStallHandlesCountIntoTheStallHistogramAndItsMaximum) {
+  Metrics m("test");
+  m.loop_stall().stall.Observe(0.00005);
+  m.loop_stall().stall.Observe(0.003);
+  m.loop_stall().stall.Observe(0.030);
+  m.loop_stall().longest.Set(0.030);
+  const auto s = scrape(m);
+  EXPECT_EQ(s.values.at("healthsweep_event_loop_stall_seconds_count"), "3");
+  EXPECT_EQ(s.values.at("healthsweep_event_loop_stall_seconds_bucket{le=\"0.0001\"}"), "1");
+  EXPECT_EQ(s.values.at("healthsweep_event_loop_stall_seconds_bucket{le=\"0.005\"}"), "2");
+  EXPECT_EQ(s.values.at("healthsweep_event_loop_stall_seconds_bucket{le=\"+Inf\"}"), "3");
+  EXPECT_EQ(s.values.at("healthsweep_event_loop_stall_max_seconds"), "0.03");
 }
