@@ -135,7 +135,8 @@ python3 "$repo/bench/fleet_driver.py" containers "$HS_TEST_ENGINE_SOCKET" "$HS_T
 log "created in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s"
 python3 "$repo/bench/fleet_engine.py" "$work/engine.sock" "$HS_TEST_ENGINE_SOCKET" "$((n_canned + hook_samples))" \
   "$coalesce_ms" "$n_canned" 2>"$work/fleet_engine.log" &
-pids+=($!)
+engine_pid=$!
+pids+=($engine_pid)
 for _ in $(seq 100); do [[ -S $work/engine.sock ]] && break; sleep 0.1; done
 
 {
@@ -222,6 +223,8 @@ echo "startup: all $n_targets targets known after ${known:-?} s, online after $h
 log "the daemon holds the fleet ($held s; watch armed at ${armed:-?} s); load for $secs s"
 curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-start.txt"
 curl -fs -X POST --unix-socket "$work/engine.sock" http://d/fleet/reset >/dev/null  # count the load's checks only
+cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime+stime ticks
+engine_cpu0=$(cpu_of "$engine_pid"); daemon_cpu0=$(cpu_of "$hs_pid"); load_t0=$(date +%s.%N)
 echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready"
 timeout $((secs + 60)) nice wrk -t1 -c"$hook_conns" -d"${secs}s" -s "$repo/bench/hook_paced.lua" "$hs_base/" \
   -- "$token" "$n_canned" hook "$hook_rate" "$hook_conns" >"$work/out/wrk.txt" 2>&1 &
@@ -230,6 +233,10 @@ pids+=($wrk_pid)
 wait "$driver_pid" || { echo "fleet: the driver failed:" >&2; cat "$work/driver.log" >&2; exit 1; }
 wait "$wrk_pid" || log "wrk exited with $?"
 curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-end.txt"
+awk -v e="$(($(cpu_of "$engine_pid") - engine_cpu0))" -v d="$(($(cpu_of "$hs_pid") - daemon_cpu0))" -v hz="$(getconf CLK_TCK)" \
+  -v t="$(awk -v a="$load_t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
+  'BEGIN { printf "cpu over the load (%.0f s): healthsweepd %.1f %% of a core, fleet_engine.py (the canned engine + proxy) %.1f %%\n", t, 100 * d / hz / t, 100 * e / hz / t }' \
+  >> "$work/out/run.txt"
 
 log "load stopped; waiting for the spool to drain (at most 60 s)"
 for _ in $(seq 120); do

@@ -195,9 +195,11 @@ def main():
           f" times (closest {st['min_gap_ms'] if st['min_gap_ms'] is None else round(st['min_gap_ms'], 1)} ms);"
           f" most checks of one target within one window: {st['max_checks_in_window']};"
           f" targets by that most: {st['targets_by_max_checks_in_window']}")
+    asked = int(re.search(r"hook_rate=(\d+)", run).group(1))
     rows.append(("hook: each target checked ≤ once per coalesce_window",
                  f"{st['closer_than_window']} pairs closer than {st['window_ms']:.0f} ms; max {st['max_checks_in_window']} per window",
-                 f"{acc / secs:.0f} reports/s accepted", "—", st["closer_than_window"] == 0))
+                 f"{acc / secs:.0f} reports/s accepted (of {asked:,} asked)", "—",
+                 st["closer_than_window"] == 0))
 
     # HTTP
     cpu = [(float(r["t_s"]), float(r["cpu_pct"])) for r in samples]
@@ -222,7 +224,7 @@ def main():
     print("\n== Event loop")
     if le is not None:
         print(f"  healthsweep_event_loop_stall_seconds over the load: p99 ≤ {le * 1000:.1f} ms (bucket bound, {n:.0f} observations);"
-              f" longest stall (gauge at end) {stall_max * 1000 if stall_max is not None else float('nan'):.1f} ms")
+              f" longest stall since the daemon's start, take-up included (gauge at end) {stall_max * 1000 if stall_max is not None else float('nan'):.1f} ms")
     else:
         print("  the daemon exports no healthsweep_event_loop_stall_seconds (main before the loop-stall probe)")
     print(f"  outside view, GET /healthz every 20 ms: median of per-sample medians {pct(hz50, 50):.2f} ms,"
