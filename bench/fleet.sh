@@ -56,6 +56,8 @@ out=${FLEET_OUT:-${TMPDIR:-/tmp}/hs-fleet-results}
 hook_conns=48  # + the driver's probe, sampler and hook samples: under the daemon's 64 per client
 coalesce_ms=2000
 [[ -x $daemon ]] || { echo "fleet: no executable daemon at $daemon" >&2; exit 2; }
+# the lapses' deadlines (TTL 30 s) must fall inside the load: 60 s at least
+((secs >= 60)) || { echo "fleet: FLEET_SECONDS must be at least 60" >&2; exit 2; }
 n_honly=$((n_heart - n_http - n_canned - hook_samples - n_containers))
 ((n_kills <= n_containers && n_lapses <= n_honly)) || { echo "fleet: more kills/lapses than targets" >&2; exit 2; }
 . "$repo/scripts/lib/packages.sh"

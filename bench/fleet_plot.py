@@ -63,7 +63,8 @@ def main():
                     by.append(max(0.01, v))
         ax.scatter(bx, by, s=6, color="tab:gray", alpha=0.6, label=base_label)
         ax.scatter(xs, ys, s=8, color="tab:blue", label="healthsweepd")
-        ax.set_yscale("log")
+        if xs or bx:  # a log axis with nothing on it breaks the layout
+            ax.set_yscale("log")
         ax.set_ylabel(f"{label}\n(ms)")
         ax.grid(True, linewidth=0.3)
         ax.legend(loc="upper right", fontsize="small")
