@@ -31,8 +31,10 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 from soak_driver import HEARTBEAT_KEY, Heartbeats, UnixHTTPConnection, engine_call, resp
+from soak_driver import Redis as SoakRedis
 from soak_sample import SAMPLE_COLUMNS, HealthzProbe, Sampler, metric_sum, parse_metrics
 
 SHADOW_KEY = "fleet:shadow:{}"
@@ -53,14 +55,8 @@ def create_containers(sock, image, n):
         list(pool.map(one, range(n)))
 
 
-class Redis:
-    """One connection; pipelined commands, replies read and checked."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(60)
-        self.sock.connect(path)
-        self.replies = self.sock.makefile("rb")
+class Redis(SoakRedis):
+    """soak_driver's connection, plus any pipelined commands, replies checked."""
 
     def pipeline(self, commands):
         self.sock.sendall(b"".join(resp(*c) for c in commands))
@@ -95,53 +91,19 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class ExpiredEvents(threading.Thread):
-    """Redis's own `expired` events for the shadow keys: when each arrived."""
+class StreamLines(threading.Thread):
+    """A subscription on a unix socket: sends `request`, then hands every
+    complete line (split on `sep`) to on_line(line, arrival time) until stop."""
 
-    def __init__(self, sock, stop):
+    def __init__(self, sock, stop, request, sep):
         super().__init__(daemon=True)
-        self.sock_path, self.stop = sock, stop
-        self.seen = {}
-
-    def run(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(self.sock_path)
-        s.sendall(resp("SUBSCRIBE", "__keyevent@0__:expired"))
-        s.settimeout(0.5)
-        buf = b""
-        prefix = SHADOW_KEY.format("").encode()
-        while not self.stop.is_set():
-            try:
-                data = s.recv(65536)
-            except socket.timeout:
-                continue
-            if not data:
-                return
-            now = time.time()
-            buf += data
-            *lines, buf = buf.split(b"\r\n")
-            for line in lines:
-                if line.startswith(prefix):
-                    self.seen.setdefault(line[len(prefix):].decode(), now)
-
-
-class DieEvents(threading.Thread):
-    """The real engine's `die` events: its own time (timeNano) and when they reached us."""
-
-    def __init__(self, sock, stop):
-        super().__init__(daemon=True)
-        self.sock_path, self.stop = sock, stop
-        self.died = {}
+        self.sock_path, self.stop, self.request, self.sep = sock, stop, request, sep
         self.head = b""  # the stream's first bytes, kept for the record
 
     def run(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(self.sock_path)
-        # Podman 4.3 matches an `event` filter against its own names ("died"),
-        # so nothing came through: only the type is filtered, die picked here.
-        filters = json.dumps({"type": ["container"]})
-        from urllib.parse import quote
-        s.sendall(f"GET /v1.41/events?filters={quote(filters)} HTTP/1.1\r\nHost: d\r\n\r\n".encode())
+        s.sendall(self.request)
         s.settimeout(0.5)
         buf = b""
         while not self.stop.is_set():
@@ -155,20 +117,48 @@ class DieEvents(threading.Thread):
             if len(self.head) < 4096:
                 self.head += data[:4096]
             buf += data
-            *lines, buf = buf.split(b"\n")
+            *lines, buf = buf.split(self.sep)
             for line in lines:
-                line = line.strip()
-                if not line.startswith(b"{"):
-                    continue
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue
-                if (e.get("Action") or e.get("status")) not in ("die", "died"):
-                    continue
-                name = e.get("Actor", {}).get("Attributes", {}).get("name") or e.get("from", "")
-                t = e.get("timeNano") or e.get("time", 0) * 1e9
-                self.died.setdefault(name, (t / 1e9, now))
+                self.on_line(line, now)
+
+
+class ExpiredEvents(StreamLines):
+    """Redis's own `expired` events for the shadow keys: when each arrived."""
+
+    PREFIX = SHADOW_KEY.format("").encode()
+
+    def __init__(self, sock, stop):
+        super().__init__(sock, stop, resp("SUBSCRIBE", "__keyevent@0__:expired"), b"\r\n")
+        self.seen = {}
+
+    def on_line(self, line, now):
+        if line.startswith(self.PREFIX):
+            self.seen.setdefault(line[len(self.PREFIX):].decode(), now)
+
+
+class DieEvents(StreamLines):
+    """The real engine's `die` events: its own time (timeNano) and when they reached us.
+    Podman 4.3 matches an `event` filter against its own names ("died"), so
+    nothing came through with one: only the type is filtered, die picked here."""
+
+    def __init__(self, sock, stop):
+        filters = quote(json.dumps({"type": ["container"]}))
+        super().__init__(sock, stop, f"GET /v1.41/events?filters={filters} HTTP/1.1\r\nHost: d\r\n\r\n".encode(), b"\n")
+        self.died = {}
+
+    def on_line(self, line, now):
+        line = line.strip()
+        if not line.startswith(b"{"):
+            return
+        try:
+            e = json.loads(line)
+        except ValueError:
+            return
+        if (e.get("Action") or e.get("status")) not in ("die", "died"):
+            return
+        name = e.get("Actor", {}).get("Attributes", {}).get("name") or e.get("from", "")
+        t = e.get("timeNano") or e.get("time", 0) * 1e9
+        self.died.setdefault(name, (t / 1e9, now))
 
 
 class FleetSampler(Sampler):
