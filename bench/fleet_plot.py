@@ -5,7 +5,8 @@ its baseline from the same run (Redis `expired` events; the engine's `die`
 time; the engine round-trip), and the daemon's RSS, loop lag and the
 machine's load over the run.
 
-  bench/fleet_plot.py RESULTS_DIR OUT_PNG
+  bench/fleet_plot.py RESULTS_DIR OUT_PNG [PREFIX]
+(PREFIX: the committed copies, e.g. bench/results ... issue15-fleet-2026-12-04-)
 
 Needs python3-matplotlib (Debian), hence /usr/bin/python3.
 """
@@ -26,10 +27,11 @@ def jsonl(path):
 
 def main():
     d, out = sys.argv[1:3]
-    rows = list(csv.DictReader(open(os.path.join(d, "samples.csv"))))
+    prefix = sys.argv[3] if len(sys.argv) > 3 else ""
+    rows = list(csv.DictReader(open(os.path.join(d, prefix + "samples.csv"))))
     t0 = float(rows[0]["unix_time"]) - float(rows[0]["t_s"])
     offline = {}
-    for line in open(os.path.join(d, "events.tsv")):
+    for line in open(os.path.join(d, prefix + "events.tsv")):
         target, _frm, to, _layer, _reason, at = line.rstrip("\n").split("\t")
         if to == "offline":
             offline.setdefault(target, []).append(float(at))
@@ -40,11 +42,11 @@ def main():
     minutes = [float(r["t_s"]) / 60 for r in rows]
     fig, axes = plt.subplots(5, 1, figsize=(10, 13), sharex=True)
     layers = [
-        (axes[0], "passive: verdict − deadline", jsonl(os.path.join(d, "lapses.jsonl")), "deadline",
+        (axes[0], "passive: verdict − deadline", jsonl(os.path.join(d, prefix + "lapses.jsonl")), "deadline",
          "shadow_expired", "Redis `expired` event − deadline (baseline)"),
-        (axes[1], "proactive: offline − kill", jsonl(os.path.join(d, "kills.jsonl")), "t_kill",
+        (axes[1], "proactive: offline − kill", jsonl(os.path.join(d, prefix + "kills.jsonl")), "t_kill",
          "die_time", "engine `die` time − kill (baseline)"),
-        (axes[2], "hook: offline − POST", jsonl(os.path.join(d, "hooks.jsonl")), "t_post", None,
+        (axes[2], "hook: offline − POST", jsonl(os.path.join(d, prefix + "hooks.jsonl")), "t_post", None,
          "engine round-trip (baseline)"),
     ]
     for ax, label, items, origin, base_key, base_label in layers:
@@ -88,7 +90,7 @@ def main():
     load.set_ylim(0, max(col("load1")) * 1.5)
     load.legend(loc="upper right", fontsize="small")
     axes[4].set_xlabel("minutes of load")
-    run = open(os.path.join(d, "run.txt")).read().splitlines()
+    run = open(os.path.join(d, prefix + "run.txt")).read().splitlines()
     fig.suptitle("healthsweepd, a fleet on one host: " + run[0].lstrip("# "), fontsize="small")
     fig.tight_layout()
     fig.savefig(out, dpi=90)

@@ -2,7 +2,8 @@
 """The figures of a bench/fleet.sh run, each with its baseline from the same
 run and the ratio, from the raw files fleet.sh keeps (see fleet_driver.py):
 
-  bench/fleet_report.py RESULTS_DIR
+  bench/fleet_report.py RESULTS_DIR [PREFIX]
+(PREFIX: the committed copies, e.g. bench/results issue15-fleet-2026-12-04-)
 
 Verdict times are the daemon's events in PostgreSQL (events.tsv: target,
 from, to, layer, reason, at as unix seconds); no fixed delay is in them
@@ -12,6 +13,9 @@ import json
 import os
 import re
 import sys
+
+
+prefix = ""  # of every raw file's name
 
 
 def pct(values, p):
@@ -75,18 +79,20 @@ def histogram_p(start, end, name, p):
 
 
 def main():
+    global prefix
     d = sys.argv[1]
-    print(open(os.path.join(d, "run.txt")).read().rstrip())
-    events = [line.rstrip("\n").split("\t") for line in open(os.path.join(d, "events.tsv")) if line.strip()]
+    prefix = sys.argv[2] if len(sys.argv) > 2 else ""
+    print(open(os.path.join(d, prefix + "run.txt")).read().rstrip())
+    events = [line.rstrip("\n").split("\t") for line in open(os.path.join(d, prefix + "events.tsv")) if line.strip()]
     offline = first_offline(events)
-    samples = list(csv.DictReader(open(os.path.join(d, "samples.csv"))))
+    samples = list(csv.DictReader(open(os.path.join(d, prefix + "samples.csv"))))
     loads = [float(r["load1"]) for r in samples]
     load_text = f"load average (1 min) {min(loads):.2f}-{max(loads):.2f} during the load" if loads else "load ?"
     print(f"# {load_text}")
     rows = []  # (goal, figure, baseline, ratio, verdict)
 
     # Passive
-    lapses = jsonl(os.path.join(d, "lapses.jsonl"))
+    lapses = jsonl(os.path.join(d, prefix + "lapses.jsonl"))
     lapse_ids = {x["target"] for x in lapses}
     late, shadow, missed = [], [], 0
     for x in lapses:
@@ -115,7 +121,7 @@ def main():
                  else f"`expired` events: none of {len(lapses)} arrived", f"{ratio:.4f}", ok))
 
     # Redis CPU
-    rc = json.load(open(os.path.join(d, "redis_cpu.json")))
+    rc = json.load(open(os.path.join(d, prefix + "redis_cpu.json")))
     without = 100 * rc["baseline"]["cpu_s"] / rc["baseline"]["seconds"]
     with_d = 100 * rc["load"]["cpu_s"] / rc["load"]["seconds"]
     print("\n== Redis CPU (redis-server utime+stime, all threads)")
@@ -126,7 +132,7 @@ def main():
                  f"{without:.2f} % without the daemon", f"{with_d / without:.2f}", with_d - without <= 3))
 
     # Proactive
-    kills = jsonl(os.path.join(d, "kills.jsonl"))
+    kills = jsonl(os.path.join(d, prefix + "kills.jsonl"))
     k_lat, die_lat, seen_lat, k_missed = [], [], [], 0
     for x in kills:
         v = after(offline, x["target"], x["t_kill"])
@@ -137,7 +143,7 @@ def main():
         if x["die_time"]:
             die_lat.append((x["die_time"] - x["t_kill"]) * 1000)
             seen_lat.append((x["die_seen"] - x["t_kill"]) * 1000)
-    run = open(os.path.join(d, "run.txt")).read()
+    run = open(os.path.join(d, prefix + "run.txt")).read()
     m = re.search(r"known after ([0-9.?]+) s.*reached\s+(\d+) after ([0-9.?]+) s", run, re.S)
     try:
         arm = f"{float(m.group(3)) - float(m.group(1)):.2f}"
@@ -161,7 +167,7 @@ def main():
                  "—", "—", arm_ok))
 
     # Hook
-    hooks = jsonl(os.path.join(d, "hooks.jsonl"))
+    hooks = jsonl(os.path.join(d, prefix + "hooks.jsonl"))
     h_lat, rtt, h_missed = [], [], 0
     for x in hooks:
         rtt += x["inspect_ms"]
@@ -183,8 +189,8 @@ def main():
                  f"p50 {pct(h_lat, 50):.1f} / p99 {pct(h_lat, 99):.1f} ms ({len(h_lat)} samples)",
                  f"inspect p99 {pct(rtt, 99):.1f} ms", f"{pct(h_lat, 99) / pct(rtt, 99):.2f}",
                  pct(h_lat, 99) <= pct(rtt, 99) + 5 and not h_missed))
-    st = json.load(open(os.path.join(d, "engine-stats.json")))
-    m0, m1 = metrics(os.path.join(d, "metrics-start.txt")), metrics(os.path.join(d, "metrics-end.txt"))
+    st = json.load(open(os.path.join(d, prefix + "engine-stats.json")))
+    m0, m1 = metrics(os.path.join(d, prefix + "metrics-start.txt")), metrics(os.path.join(d, prefix + "metrics-end.txt"))
     acc = sum(v - m0.get(k, 0) for k, v in m1.items() if k.startswith("healthsweep_hook_requests_total") and 'code="202"' in k)
     coal = sum(v - m0.get(k, 0) for k, v in m1.items() if k.startswith("healthsweep_reactive_coalesced_total"))
     secs = float(samples[-1]["t_s"]) if samples else 1
