@@ -138,7 +138,7 @@ log "created in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b
 python3 "$repo/bench/fleet_engine.py" "$work/engine.sock" "$HS_TEST_ENGINE_SOCKET" "$((n_canned + hook_samples))" \
   "$coalesce_ms" "$n_canned" 2>"$work/fleet_engine.log" &
 engine_pid=$!
-pids+=($engine_pid)
+pids+=("$engine_pid")
 for _ in $(seq 100); do [[ -S $work/engine.sock ]] && break; sleep 0.1; done
 
 {
@@ -187,7 +187,7 @@ nice python3 "$repo/bench/fleet_driver.py" run --duration "$secs" --baseline "$b
   --kills "$n_kills" --proxy "$work/engine.sock" --hook-first "$n_canned" --hook-samples "$hook_samples" \
   --token "$token" --out "$work/out" 2>"$work/driver.log" &
 driver_pid=$!
-pids+=($driver_pid)
+pids+=("$driver_pid")
 log "Redis CPU with the heartbeats alone for $baseline s"
 for _ in $(seq $((baseline * 10 + 600))); do
   [[ -s $work/baseline.json ]] && break
@@ -231,7 +231,7 @@ echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready
 timeout $((secs + 60)) nice wrk -t1 -c"$hook_conns" -d"${secs}s" -s "$repo/bench/hook_paced.lua" "$hs_base/" \
   -- "$token" "$n_canned" hook "$hook_rate" "$hook_conns" >"$work/out/wrk.txt" 2>&1 &
 wrk_pid=$!
-pids+=($wrk_pid)
+pids+=("$wrk_pid")
 wait "$driver_pid" || { echo "fleet: the driver failed:" >&2; cat "$work/driver.log" >&2; exit 1; }
 wait "$wrk_pid" || log "wrk exited with $?"
 curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-end.txt"
