@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Issue 15, "Deliver": a whole fleet in ONE healthsweepd with every layer on
+# at once, each figure printed beside a baseline from the same run.
+#
+#   bench/fleet.sh            (FLEET_SECONDS=600: the full run; FLEET_SECONDS=120 to try it)
+#
+# Environment (defaults in brackets):
+#   FLEET_DAEMON      the daemon [build/healthsweepd]
+#   FLEET_SECONDS     load duration, after the daemon holds the fleet [600]
+#   FLEET_HEARTBEATS  targets in all, each heart-beating (with Redis on, the daemon
+#                     expects a heartbeat of every target), refreshed every 20 s,
+#                     TTL 30 s: the containers and HTTP targets below, the rest
+#                     heartbeat-only targets h-* [100000]
+#   FLEET_OTHER_KEYS  unrelated TTL keys in the same Redis [1000000]
+#   FLEET_LAPSES      h-* heartbeats stopped at known deadlines (+ shadow keys) [300]
+#   FLEET_CANNED      canned containers t-* (bench/fleet_engine.py), hook load's targets [10000]
+#   FLEET_CONTAINERS  real busybox containers c-* on Podman, process watch on [1000]
+#   FLEET_KILLS       of those, killed during the load [100]
+#   FLEET_HTTP        HTTP targets w-* on loopback nginx, checked every 15 s [10000]
+#   FLEET_HOOK_RATE   hook reports/s over the FLEET_CANNED targets (wrk, hook_paced.lua) [10000]
+#   FLEET_HOOK_SAMPLES  hook → verdict samples on 200 extra canned containers [200]
+#   FLEET_BASELINE    seconds of Redis CPU with the heartbeats alone, before the daemon [60]
+#   FLEET_OUT         where the raw results go [$TMPDIR/hs-fleet-results]
+#   FLEET_PG_PORT     PostgreSQL's port [a free one]
+#   FLEET_TAKEUP_MAX  seconds the daemon gets to judge every target online before
+#                     the load starts anyway (the shortfall is recorded) [300]
+#
+# What runs (loopback and unix sockets only; containers --network none):
+#   Redis of its own (127.0.0.1, free port; the driver also on its unix socket);
+#   PostgreSQL and a Podman API service from scripts/services (the store; the
+#   real engine); bench/fleet_engine.py, the daemon's one engine socket: the
+#   canned containers plus everything Podman has (main's daemon takes one
+#   `engine:` section); nginx serving FLEET_HTTP ports below 25400 (never the
+#   254xx/258xx PostgreSQL test ports); wrk with bench/hook_paced.lua;
+#   bench/fleet_driver.py (heartbeats, lapses, kills, hook samples, samples).
+# Verdict times are the daemon's own events in PostgreSQL (column `at`, the
+# transition's time, microseconds): no settle delay to subtract, remediation
+# is `none` (no restart storms in the figures). Figures: bench/fleet_report.py;
+# plot: bench/fleet_plot.py. Everything started is stopped on any exit.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+daemon=$(realpath "${FLEET_DAEMON:-$repo/build/healthsweepd}")
+secs=${FLEET_SECONDS:-600}
+n_heart=${FLEET_HEARTBEATS:-100000}
+n_other=${FLEET_OTHER_KEYS:-1000000}
+n_lapses=${FLEET_LAPSES:-300}
+n_canned=${FLEET_CANNED:-10000}
+n_containers=${FLEET_CONTAINERS:-1000}
+n_kills=${FLEET_KILLS:-100}
+n_http=${FLEET_HTTP:-10000}
+hook_rate=${FLEET_HOOK_RATE:-10000}
+hook_samples=${FLEET_HOOK_SAMPLES:-200}
+baseline=${FLEET_BASELINE:-60}
+out=${FLEET_OUT:-${TMPDIR:-/tmp}/hs-fleet-results}
+hook_conns=48  # + the driver's probe, sampler and hook samples: under the daemon's 64 per client
+coalesce_ms=2000
+[[ -x $daemon ]] || { echo "fleet: no executable daemon at $daemon" >&2; exit 2; }
+# the lapses' deadlines (TTL 30 s) must fall inside the load: 60 s at least
+((secs >= 60)) || { echo "fleet: FLEET_SECONDS must be at least 60" >&2; exit 2; }
+n_honly=$((n_heart - n_http - n_canned - hook_samples - n_containers))
+((n_kills <= n_containers && n_lapses <= n_honly)) || { echo "fleet: more kills/lapses than targets" >&2; exit 2; }
+. "$repo/scripts/lib/packages.sh"
+ensure_packages "${SOAK_PACKAGES[@]}" nginx-light
+
+work=$(mktemp -d /tmp/hs-fleet.XXXXXX)
+chmod 755 "$work"
+pids=()
+hs_pid=""
+services_up=""
+finished=""
+cleanup() {
+  set +e
+  if [[ -z $finished ]]; then  # a failed run: keep what it collected, logs included
+    mkdir -p "$out" && cp "$work"/out/* "$work"/*.log "$out/" 2>/dev/null
+    echo "fleet: what the failed run collected, and its logs, are in $out" >&2
+  fi
+  [[ -n $hs_pid ]] && kill -KILL "$hs_pid" 2>/dev/null
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  [[ -f $work/redis.pid ]] && kill "$(cat "$work/redis.pid")" 2>/dev/null
+  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+  # every container, the Podman service and PostgreSQL (by its data dir)
+  [[ -n $services_up ]] && "$repo/scripts/services" stop "$work/svc" >/dev/null 2>&1
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'echo "fleet: interrupted" >&2; exit 130' INT TERM
+log() { echo "fleet: $(date -u +%T) $* (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port_range_free() {  # $1 first port, $2 count: no TCP socket on any of them
+  ss -Htan | awk -v lo="$1" -v hi="$(($1 + $2))" '{ n = split($4, a, ":"); p = a[n] + 0; if (p >= lo && p < hi) bad = 1 } END { exit bad }'
+}
+ulimit -n "$(ulimit -Hn)"
+mkdir -p "$work/out"
+{
+  echo "# bench/fleet.sh $(date -u +%FT%TZ) commit $(git -C "$repo" rev-parse --short HEAD) daemon $daemon"
+  echo "# $(nproc) cores; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# FLEET_SECONDS=$secs heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
+    "containers=$n_containers kills=$n_kills http=$n_http hook_rate=$hook_rate hook_samples=$hook_samples baseline=$baseline"
+} > "$work/out/run.txt"
+
+# --- services ---
+log "starting Redis, PostgreSQL and Podman in $work"
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$work/redis.sock" --save "" --appendonly no \
+  --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+services_up=1
+eval "$(HS_SERVICES='postgres podman' HS_PG_PORT=${FLEET_PG_PORT:-$(free_port)} "$repo/scripts/services" start "$work/svc")"
+[[ -n ${HS_TEST_PG_DSN:-} && -n ${HS_TEST_ENGINE_SOCKET:-} ]] ||
+  { echo "fleet: PostgreSQL or the Podman API did not start" >&2; exit 1; }
+for _ in $(seq 50); do [[ -s $work/redis.pid && -S $work/redis.sock ]] && break; sleep 0.1; done
+redis_pid=$(cat "$work/redis.pid")
+
+# --- nginx: one listen port per HTTP target, below 25400 and the ephemeral range ---
+base=""
+for _ in 1 2 3 4 5 6 7 8; do
+  candidate=$((10000 + RANDOM % (25400 - 10000 - n_http)))
+  port_range_free "$candidate" "$n_http" || continue
+  {
+    echo "worker_processes 1; daemon on; pid $work/nginx.pid; error_log $work/nginx-error.log warn;"
+    echo "worker_rlimit_nofile 40000; events { worker_connections 30000; }"
+    echo "http { access_log off; keepalive_timeout 75s; keepalive_requests 1000000; client_body_temp_path $work/body;"
+    echo "  server {"
+    for ((i = 0; i < n_http; i++)); do echo "    listen 127.0.0.1:$((candidate + i));"; done
+    echo "    location / { default_type text/plain; return 200 \"ok\\n\"; } } }"
+  } > "$work/nginx.conf"
+  if nginx -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf" 2>>"$work/nginx-error.log"; then base=$candidate; break; fi
+done
+[[ -n $base ]] || { echo "fleet: nginx did not start" >&2; cat "$work/nginx-error.log" >&2; exit 1; }
+for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$((base + n_http - 1))/" && break; sleep 0.1; done
+
+# --- the engine: Podman's busybox containers and the canned ones behind one socket ---
+log "creating $n_containers busybox containers"
+t0=$(date +%s.%N)
+python3 "$repo/bench/fleet_driver.py" containers "$HS_TEST_ENGINE_SOCKET" "$HS_TEST_IMAGE" "$n_containers"
+log "created in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s"
+python3 "$repo/bench/fleet_engine.py" "$work/engine.sock" "$HS_TEST_ENGINE_SOCKET" "$((n_canned + hook_samples))" \
+  "$coalesce_ms" "$n_canned" 2>"$work/fleet_engine.log" &
+engine_pid=$!
+pids+=("$engine_pid")
+for _ in $(seq 100); do [[ -S $work/engine.sock ]] && break; sleep 0.1; done
+
+{
+  for ((i = 0; i < n_honly; i++)); do echo "h-$i"; done
+  for ((i = 0; i < n_http; i++)); do echo "w-$i"; done
+  for ((i = 0; i < n_canned + hook_samples; i++)); do echo "t-$i"; done
+  for ((i = 0; i < n_containers; i++)); do echo "c-$i"; done
+} > "$work/ids"
+log "priming Redis: $n_other unrelated TTL keys, $n_heart heartbeats"
+python3 "$repo/bench/fleet_driver.py" prime "$work/redis.sock" "$n_other" "$work/ids" 30000
+
+# --- the configuration: one YAML for every layer ---
+hs_port=$(free_port)
+token=fleet-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+printf '%s' "$token" > "$work/token"
+chmod 600 "$work/token"
+{
+  cat <<EOF
+listen: "127.0.0.1:$hs_port"
+auth: { token_file: $work/token }
+log: { level: info }
+targets:
+  engine_label: healthsweep.target
+  static:
+EOF
+  for ((i = 0; i < n_honly; i++)); do echo "    - { id: h-$i }"; done
+  for ((i = 0; i < n_http; i++)); do echo "    - { id: w-$i, http: \"http://127.0.0.1:$((base + i))/health/$i\" }"; done
+  cat <<EOF
+redis: { url: "redis://127.0.0.1:$redis_port/0" }
+engine: { socket: $work/engine.sock, watch_processes: true }
+postgres: { dsn: "$HS_TEST_PG_DSN", spool_dir: $work/spool }
+sweeps:
+  proactive: { interval: 15s, timeout: 5s }
+  reactive: { enabled: true, coalesce_window: ${coalesce_ms}ms }
+remediation:
+  restart: { enabled: true, via: none }
+EOF
+} > "$work/healthsweep.yaml"
+"$daemon" --check-config "$work/healthsweep.yaml" >/dev/null
+
+# --- the driver: heartbeats now, Redis's CPU without the daemon, then the load ---
+n_targets=$n_heart
+nice python3 "$repo/bench/fleet_driver.py" run --duration "$secs" --baseline "$baseline" \
+  --baseline-file "$work/baseline.json" --ready "$work/ready" --redis "$work/redis.sock" --redis-pid "$redis_pid" \
+  --ids "$work/ids" --lapses "$n_lapses" --engine "$HS_TEST_ENGINE_SOCKET" --containers "$n_containers" \
+  --kills "$n_kills" --proxy "$work/engine.sock" --hook-first "$n_canned" --hook-samples "$hook_samples" \
+  --token "$token" --out "$work/out" 2>"$work/driver.log" &
+driver_pid=$!
+pids+=("$driver_pid")
+log "Redis CPU with the heartbeats alone for $baseline s"
+for _ in $(seq $((baseline * 10 + 600))); do
+  [[ -s $work/baseline.json ]] && break
+  kill -0 "$driver_pid" 2>/dev/null || { echo "fleet: the driver exited:" >&2; cat "$work/driver.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+log "starting $daemon with $n_targets targets"
+env -u NOTIFY_SOCKET -u WATCHDOG_USEC "$daemon" --config "$work/healthsweep.yaml" >"$work/healthsweepd.log" 2>&1 &
+hs_pid=$!
+hs_base=http://127.0.0.1:$hs_port
+started=$(date +%s.%N)
+armed=""
+known=""
+takeup_max=${FLEET_TAKEUP_MAX:-300}
+while (( $(date +%s) - ${started%.*} < takeup_max )); do
+  kill -0 "$hs_pid" 2>/dev/null || { echo "fleet: the daemon exited:" >&2; tail -20 "$work/healthsweepd.log" >&2; exit 1; }
+  m=$(curl -s --max-time 30 "$hs_base/metrics" || true)
+  [[ -n $m ]] || { sleep 0.25; continue; }  # keep the last answer's counts
+  online=$(awk '/^healthsweep_targets\{state="online"\}/ { print $NF }' <<<"$m")
+  watched=$(awk '/^healthsweep_proactive_watched_processes / { print $NF }' <<<"$m")
+  total=$(awk '/^healthsweep_targets\{/ { s += $NF } END { print s + 0 }' <<<"$m")
+  now=$(date +%s.%N)
+  [[ -z $known && ${total%.*} -ge $n_targets ]] && known=$(awk -v a="$started" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
+  [[ -z $armed && ${watched%.*} -ge $n_containers ]] && armed=$(awk -v a="$started" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
+  [[ ${online%.*} -ge $n_targets && -n $armed ]] && break
+  sleep 0.25
+done
+held=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+[[ ${online%.*} -ge $n_targets ]] ||
+  echo "startup: NOT every target online within $takeup_max s: ${online:-?} of $n_targets (last /metrics answered);" \
+    "the load starts anyway" | tee -a "$work/out/run.txt" >&2
+echo "startup: all $n_targets targets known after ${known:-?} s, online after $held s; watched processes reached" \
+  "$n_containers after ${armed:-?} s from the daemon's start (polled every 0.25 s)" >> "$work/out/run.txt"
+log "the daemon holds the fleet ($held s; watch armed at ${armed:-?} s); load for $secs s"
+curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-start.txt"
+curl -fs -X POST --unix-socket "$work/engine.sock" http://d/fleet/reset >/dev/null  # count the load's checks only
+cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime+stime ticks
+engine_cpu0=$(cpu_of "$engine_pid"); daemon_cpu0=$(cpu_of "$hs_pid"); load_t0=$(date +%s.%N)
+echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready"
+timeout $((secs + 60)) nice wrk -t1 -c"$hook_conns" -d"${secs}s" -s "$repo/bench/hook_paced.lua" "$hs_base/" \
+  -- "$token" "$n_canned" hook "$hook_rate" "$hook_conns" >"$work/out/wrk.txt" 2>&1 &
+wrk_pid=$!
+pids+=("$wrk_pid")
+wait "$driver_pid" || { echo "fleet: the driver failed:" >&2; cat "$work/driver.log" >&2; exit 1; }
+wait "$wrk_pid" || log "wrk exited with $?"
+curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-end.txt"
+awk -v e="$(($(cpu_of "$engine_pid") - engine_cpu0))" -v d="$(($(cpu_of "$hs_pid") - daemon_cpu0))" -v hz="$(getconf CLK_TCK)" \
+  -v t="$(awk -v a="$load_t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
+  'BEGIN { printf "cpu over the load (%.0f s): healthsweepd %.1f %% of a core, fleet_engine.py (the canned engine + proxy) %.1f %%\n", t, 100 * d / hz / t, 100 * e / hz / t }' \
+  >> "$work/out/run.txt"
+
+log "load stopped; waiting for the spool to drain (at most 60 s)"
+for _ in $(seq 120); do
+  spool=$(curl -fs --max-time 5 "$hs_base/metrics" | awk '/^healthsweep_store_spool_events / { print $NF }')
+  [[ ${spool%.*} == 0 ]] && break
+  sleep 0.5
+done
+psql "$HS_TEST_PG_DSN" -AtF $'\t' -c "select target, from_state, to_state, layer, reason,
+  extract(epoch from at) from healthsweep_events order by id" > "$work/out/events.tsv"
+curl -s --unix-socket "$work/engine.sock" http://d/fleet/stats > "$work/out/engine-stats.json"
+kill -TERM "$hs_pid"
+timeout 60 tail --pid="$hs_pid" -f /dev/null || kill -KILL "$hs_pid"
+hs_pid=""
+grep -v '^$' "$work/healthsweepd.log" | tail -200 > "$work/out/healthsweepd-tail.log"
+cp "$work/baseline.json" "$work/out/"
+echo "# load at end $(cut -d' ' -f1-3 /proc/loadavg)" >> "$work/out/run.txt"
+
+python3 "$repo/bench/fleet_report.py" "$work/out" | tee "$work/out/report.txt"
+if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+  /usr/bin/python3 "$repo/bench/fleet_plot.py" "$work/out" "$work/out/fleet.png" || log "the plot failed"
+fi
+mkdir -p "$out"
+cp "$work"/out/* "$out/"
+finished=1
+log "results in $out"
