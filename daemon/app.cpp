@@ -37,7 +37,7 @@ struct App::Impl {
   Impl(config::Config c, std::string path)
       : cfg(std::move(c)), config_path(std::move(path)), metrics(HEALTHSWEEP_VERSION) {}
 
-  config::Config cfg;
+  config::Config cfg;  // targets.static_targets emptied once the components took them
   std::string config_path;
   net::io_context ioc{1};
   metrics::Metrics metrics;
@@ -111,6 +111,7 @@ void App::Impl::reload() {
   next.listen_max_connections_per_client = cfg.listen_max_connections_per_client;
   setup_logging(next.log_level, next.log_format);
   components->reconfigure(next);
+  next.targets.static_targets = {};  // the fleet holds them (see run())
   cfg = std::move(next);
   metrics.config_reload(true);
   spdlog::info("config reloaded from {}", config_path);
@@ -210,6 +211,9 @@ int App::run() {
   // Every liveness subsystem starts disabled; each layer enables its own when
   // it is configured, so an absent layer never makes the daemon stale.
   d.components = std::make_unique<Components>(d.ioc, d.cfg, d.metrics, d.liveness);
+  // The components took the static targets into the fleet: nothing reads
+  // this copy of them again, and at 100,000 targets it is 19 MiB.
+  d.cfg.targets.static_targets = {};
   d.build_routes();
   d.http = std::make_unique<HttpServer>(d.ioc.get_executor(), d.cfg.listen,
                                         [&d](Request&& req) { return route(d.routes, std::move(req)); },
