@@ -20,6 +20,7 @@
 #include "clients/net/log_failure.hpp"
 #include "daemon/auth.hpp"
 #include "daemon/components.hpp"
+#include "daemon/heap_trim.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/routes.hpp"
@@ -48,6 +49,8 @@ struct App::Impl {
   net::signal_set reload_signal{ioc, SIGHUP};
   net::steady_timer watchdog{ioc};
   net::steady_timer log_drops{ioc};
+  net::steady_timer heap_trim{ioc};
+  HeapTrimPolicy heap_trim_policy;
   bool stopping = false;
   Routes routes;
 
@@ -57,6 +60,7 @@ struct App::Impl {
   void wait_reload_signal();
   void reload();
   void start_watchdog();
+  void start_heap_trim();
   void watch_log_drops();
   void shutdown();
   // Remediations and store writes still running (shutdown waits for them).
@@ -118,6 +122,24 @@ void App::Impl::reload() {
   warn_about_token_file();
 }
 
+void App::Impl::start_heap_trim() {
+  net::co_spawn(ioc, [this]() -> net::awaitable<void> {
+    while (!stopping) {
+      heap_trim.expires_after(heap_trim_every);
+      boost::system::error_code ec;
+      co_await heap_trim.async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (ec || stopping) co_return;
+      const auto before = heap_use();
+      if (!heap_trim_policy.should_trim(before)) continue;
+      const auto t0 = std::chrono::steady_clock::now();
+      trim_heap();
+      const auto took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
+      spdlog::info("heap: {} MiB free of {} MiB in use handed back to the kernel in {:.1f} ms",
+                    before.free >> 20, before.in_use >> 20, took.count());
+    }
+  }, clients::net::log_failure("heap trim"));
+}
+
 void App::Impl::start_watchdog() {
   const auto period = watchdog_period();
   if (!period) return;
@@ -170,6 +192,7 @@ void App::Impl::shutdown() {
   if (components) components->stop();
   watchdog.cancel();
   log_drops.cancel();
+  heap_trim.cancel();
   reload_signal.cancel();
   // In-flight work (remediations, store writes) gets shutdown_grace to
   // finish; then the loop stops whatever is left.
@@ -229,6 +252,7 @@ int App::run() {
   notify("READY=1");
   d.start_watchdog();
   d.watch_log_drops();
+  d.start_heap_trim();
   d.ioc.run();
   d.http.reset();
   d.components.reset();
