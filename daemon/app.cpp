@@ -115,7 +115,7 @@ void App::Impl::reload() {
   next.listen_max_connections_per_client = cfg.listen_max_connections_per_client;
   setup_logging(next.log_level, next.log_format);
   components->reconfigure(next);
-  next.targets.static_targets = {};  // the fleet holds them (see run())
+  config::release_static_targets(next);  // the fleet holds them (see run())
   cfg = std::move(next);
   metrics.config_reload(true);
   spdlog::info("config reloaded from {}", config_path);
@@ -236,7 +236,7 @@ int App::run() {
   d.components = std::make_unique<Components>(d.ioc, d.cfg, d.metrics, d.liveness);
   // The components took the static targets into the fleet: nothing reads
   // this copy of them again, and at 100,000 targets it is 19 MiB.
-  d.cfg.targets.static_targets = {};
+  config::release_static_targets(d.cfg);
   d.build_routes();
   d.http = std::make_unique<HttpServer>(d.ioc.get_executor(), d.cfg.listen,
                                         [&d](Request&& req) { return route(d.routes, std::move(req)); },

@@ -271,7 +271,7 @@ void Components::Impl::build() {
   const bool proactive_needed = needs_proactive(cfg);
   // The fleet's sources hold the static targets from here on; a second copy
   // in `cfg` would cost 152 bytes per target for nothing (issue 15's memory).
-  cfg.targets.static_targets = {};
+  config::release_static_targets(cfg);
 
   if (proactive_needed) {
     ProactiveOutputs out;
@@ -430,7 +430,7 @@ void Components::stop() {
 void Components::reconfigure(const config::Config& cfg) {
   auto& d = *impl_;
   d.cfg.targets = cfg.targets;
-  d.cfg.targets.static_targets = {};  // held by the fleet's sources (below), not twice
+  config::release_static_targets(d.cfg);  // held by the fleet's sources (below), not twice
   d.cfg.proactive = cfg.proactive;
   d.cfg.reactive = cfg.reactive;
   d.cfg.restart = cfg.restart;
