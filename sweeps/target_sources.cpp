@@ -29,7 +29,7 @@ std::optional<TargetSpec> TargetSources::merge(std::string_view id, const Specs*
                                                const Specs* instead) const {
   std::optional<TargetSpec> out;
   for (const auto& [source, stored] : by_source_) {  // priority order
-    const Specs& specs = &stored == replaced ? *instead : stored;
+    const Specs& specs = instead != nullptr && &stored == replaced ? *instead : stored;
     auto it = specs.find(id);
     if (it == specs.end()) continue;
     if (!out) {
