@@ -8,6 +8,8 @@
 # daemon's first heap trim; HS_BENCH_SETTLE=seconds to change it); the bytes per
 # target are (RSS(N) - RSS(0)) / N, N = 0 being the baseline of the same run.
 #   bench/bench_target_memory.sh [DAEMON [OUT [N...]]]
+# HS_BENCH_SOAK=600 keeps the largest N running that long with every key
+# refreshed every 20 s and VmRSS sampled every 30 s (flat over time?).
 # Set MALLOC_ARENA_MAX etc. in the environment to compare allocator settings.
 # Bounded (about 3 min), loopback only; stops Redis, PostgreSQL and the
 # daemon on exit.
@@ -32,10 +34,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-export HS_PG_PORT=${HS_PG_PORT:-25844}
-eval "$(HS_SERVICES=postgres "$repo/scripts/services" start "$dir")"
-[[ -n ${HS_TEST_PG_DSN:-} ]] || { echo "bench_target_memory: PostgreSQL did not start" >&2; exit 1; }
-server=${HS_TEST_PG_DSN% dbname=*}
+. "$repo/bench/lib/bench_postgres.sh"
+bench_postgres bench_target_memory "$dir" 25844
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --dir "$dir" > "$dir/redis.log" 2>&1 &
@@ -92,6 +92,23 @@ for n in "${sizes[@]}"; do
     sleep 1
     echo "  N=$n: after malloc_trim(0) through gdb: VmRSS $(field "$pid" VmRSS) MiB (RssAnon $(field "$pid" RssAnon)); malloc_stats:" | tee -a "$out"
     grep -E "^(Arena|system bytes|in use bytes|Total)" "$dir/$db/log" | sed 's/^/    /' | tee -a "$out" || true
+  fi
+  if (( n == max && ${HS_BENCH_SOAK:-0} > 0 )); then
+    # Flat over time? Every key refreshed every 20 s (one EVAL of SETs with
+    # EX 60, so each refresh is a keyspace notification the daemon acts on),
+    # VmRSS sampled every 30 s for HS_BENCH_SOAK seconds.
+    soak_end=$(( $(date +%s) + HS_BENCH_SOAK ))
+    next_sample=$(date +%s)
+    while (( $(date +%s) < soak_end )); do
+      rc EVAL "for i = 0, tonumber(ARGV[1]) - 1 do redis.call('SET', 'healthsweep:heartbeat:t-' .. i, '1', 'EX', 60) end" 0 "$n" >/dev/null
+      if (( $(date +%s) >= next_sample )); then
+        echo "    soak t=$(( $(date +%s) - soak_end + HS_BENCH_SOAK )) s: VmRSS $(field "$pid" VmRSS) MiB (RssAnon $(field "$pid" RssAnon)), load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$out"
+        next_sample=$(( next_sample + 30 ))
+      fi
+      sleep 20
+    done
+    echo "    soak end: VmRSS $(field "$pid" VmRSS) MiB; offline transitions $(psql "$server dbname=$db" -qAtc "select count(*) from healthsweep_events where to_state <> 'online'")" | tee -a "$out"
+    grep "heap: .* handed back" "$dir/$db/log" | tail -n +2 | sed 's/^/    daemon: /' | tee -a "$out" || true
   fi
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
