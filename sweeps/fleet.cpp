@@ -61,7 +61,7 @@ struct Fleet::Impl {
   // O(1): judged here is the machine, the rest of the known is a peer's or nobody's.
   void ownership_gauges() {
     if (!owns) return;
-    const auto known = static_cast<double>(sources.merged().size());
+    const auto known = static_cast<double>(sources.size());
     const auto here = static_cast<double>(machine.size());
     const auto nobody = static_cast<double>(unowned.size());
     ownership_metrics.owned.Set(here);
@@ -239,7 +239,8 @@ void Fleet::reown() {
   std::vector<std::string> taken;
   std::size_t handed = 0;
   impl_->unowned.clear();
-  for (const auto& [id, spec] : impl_->sources.merged()) {
+  impl_->sources.for_each([&](const TargetSpec& spec) {
+    const auto& id = spec.id;
     const bool here = impl_->machine.find(id) != nullptr;
     const Owner who = impl_->owner(spec);
     const bool owned = who == Owner::here;
@@ -253,7 +254,7 @@ void Fleet::reown() {
       impl_->pending_restore.erase(id);
       taken.push_back(id);
     }
-  }
+  });
   impl_->quiet = true;
   impl_->apply(std::move(fx));
   impl_->quiet = false;
@@ -262,17 +263,14 @@ void Fleet::reown() {
   impl_->ownership_gauges();
   if (handed > 0 || !taken.empty())
     spdlog::info("ownership changed: {} targets taken over, {} handed over; {} of {} judged here", taken.size(),
-                 handed, impl_->machine.size(), impl_->sources.merged().size());
+                 handed, impl_->machine.size(), impl_->sources.size());
   if (!taken.empty() && impl_->taken_over) impl_->taken_over(std::move(taken));
 }
 
-std::size_t Fleet::known() const { return impl_->sources.merged().size(); }
+std::size_t Fleet::known() const { return impl_->sources.size(); }
 
 std::optional<TargetSpec> Fleet::known_spec(std::string_view id) const {
-  const auto& merged = impl_->sources.merged();
-  const auto it = merged.find(id);
-  if (it == merged.end()) return std::nullopt;
-  return it->second;
+  return impl_->sources.find(id);
 }
 
 void Fleet::restore(std::vector<RestoredTarget> rows) {

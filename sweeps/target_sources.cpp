@@ -25,60 +25,96 @@ bool operator==(const TargetSpec& a, const TargetSpec& b) {
          a.paused == b.paused && a.on_engine == b.on_engine && a.instance == b.instance;
 }
 
-TargetSpec TargetSources::merge(const std::string& id) const {
-  TargetSpec out;
-  out.id = id;
-  for (const auto& [source, specs] : by_source_) {  // priority order
+std::optional<TargetSpec> TargetSources::merge(std::string_view id, const Specs* replaced,
+                                               const Specs* instead) const {
+  std::optional<TargetSpec> out;
+  for (const auto& [source, stored] : by_source_) {  // priority order
+    const Specs& specs = instead != nullptr && &stored == replaced ? *instead : stored;
     auto it = specs.find(id);
     if (it == specs.end()) continue;
-    const auto& s = it->second;
-    if (out.container.empty()) out.container = s.container;
-    if (out.http.empty()) out.http = s.http;
-    if (!out.tcp) out.tcp = s.tcp;
-    out.paused = out.paused || s.paused;
-    if (out.instance.empty()) out.instance = s.instance;
-    out.on_engine = out.on_engine || source == engine_source;
+    if (!out) {
+      out.emplace();
+      out->id = std::string(id);
+    }
+    const auto& s = *it;
+    if (out->container.empty()) out->container = s.container;
+    if (out->http.empty()) out->http = s.http;
+    if (!out->tcp) out->tcp = s.tcp;
+    out->paused = out->paused || s.paused;
+    if (out->instance.empty()) out->instance = s.instance;
+    out->on_engine = out->on_engine || source == engine_source;
   }
   return out;
+}
+
+std::optional<TargetSpec> TargetSources::find(std::string_view id) const { return merge(id); }
+
+void TargetSources::for_each(const std::function<void(const TargetSpec&)>& f) const {
+  // A k-way walk over the sources' sets, all ordered by id.
+  std::vector<std::pair<Specs::const_iterator, Specs::const_iterator>> at;
+  at.reserve(by_source_.size());
+  for (const auto& [_, specs] : by_source_) at.emplace_back(specs.begin(), specs.end());
+  for (;;) {
+    const std::string* next = nullptr;
+    for (const auto& [it, end] : at)
+      if (it != end && (!next || it->id < *next)) next = &it->id;
+    if (!next) return;
+    const std::string id = *next;
+    for (auto& [it, end] : at)
+      if (it != end && it->id == id) ++it;
+    if (auto merged = merge(id)) f(*merged);
+  }
 }
 
 TargetSources::Diff TargetSources::replace(std::string_view source, std::vector<TargetSpec> specs) {
   auto it = std::find_if(by_source_.begin(), by_source_.end(),
                          [&](const auto& p) { return p.first == source; });
   if (it == by_source_.end()) {
-    by_source_.emplace_back(std::string(source), std::map<std::string, TargetSpec, std::less<>>{});
+    by_source_.emplace_back(std::string(source), Specs{});
     std::stable_sort(by_source_.begin(), by_source_.end(), [](const auto& a, const auto& b) {
       return priority(a.first) < priority(b.first);
     });
     it = std::find_if(by_source_.begin(), by_source_.end(),
                       [&](const auto& p) { return p.first == source; });
   }
-  std::set<std::string> touched;
-  for (const auto& [id, _] : it->second) touched.insert(id);
-  it->second.clear();
-  for (auto& s : specs) {
-    touched.insert(s.id);
-    const std::string id = s.id;
-    it->second.insert_or_assign(id, std::move(s));
+  Specs before = std::move(it->second);
+  Specs& now = it->second;
+  now.clear();
+  for (auto& s : specs) {  // a later duplicate id wins, as before
+    if (auto dup = now.find(s.id); dup != now.end()) now.erase(dup);
+    now.insert(std::move(s));
   }
 
+  // Only ids this source named before or names now can change: walk both
+  // sets in id order and compare the merged view before and after.
   Diff diff;
-  for (const auto& id : touched) {
-    const bool anywhere = std::any_of(by_source_.begin(), by_source_.end(),
-                                      [&](const auto& p) { return p.second.count(id) > 0; });
-    auto current = merged_.find(id);
-    if (!anywhere) {
-      if (current != merged_.end()) {
-        merged_.erase(current);
+  const auto changed = [&](const std::string& id) {
+    auto was = merge(id, &now, &before);
+    auto is = merge(id);
+    if (!is) {
+      if (was) {
         diff.removals.push_back(id);
+        --known_;
       }
-      continue;
+      return;
     }
-    TargetSpec next = merge(id);
-    if (current == merged_.end()) diff.added.insert(id);
-    if (current == merged_.end() || !(current->second == next)) {
-      merged_.insert_or_assign(id, next);
-      diff.upserts.push_back(std::move(next));
+    if (!was) {
+      diff.added.insert(id);
+      ++known_;
+    }
+    if (!was || !(*was == *is)) diff.upserts.push_back(std::move(*is));
+  };
+  auto b = before.begin();
+  auto n = now.begin();
+  while (b != before.end() || n != now.end()) {
+    if (n == now.end() || (b != before.end() && b->id < n->id)) {
+      changed((b++)->id);
+    } else if (b == before.end() || n->id < b->id) {
+      changed((n++)->id);
+    } else {
+      changed(n->id);
+      ++b;
+      ++n;
     }
   }
   return diff;

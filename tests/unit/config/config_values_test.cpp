@@ -61,3 +61,11 @@ TEST(ConfigError, PrintsPathLineColumnMessage) {
 
 }  // namespace
 }  // namespace healthsweep::config
+
+TEST(ConfigValues, ReleasingStaticTargetsFreesTheirStorage) {
+  healthsweep::config::Config cfg;
+  cfg.targets.static_targets.resize(1000);
+  healthsweep::config::release_static_targets(cfg);
+  EXPECT_TRUE(cfg.targets.static_targets.empty());
+  EXPECT_EQ(cfg.targets.static_targets.capacity(), 0u);  // clear() would keep it
+}

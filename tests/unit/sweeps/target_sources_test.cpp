@@ -27,15 +27,15 @@ TEST(TargetSources, ATargetLeavingItsOnlySourceIsRemoved) {
   s.replace(TargetSources::engine_source, {spec("a", "a"), spec("b", "b")});
   auto d = s.replace(TargetSources::engine_source, {spec("a", "a")});
   EXPECT_EQ(d.removals, (std::vector<std::string>{"b"}));
-  EXPECT_EQ(s.merged().size(), 1u);
+  EXPECT_EQ(s.size(), 1u);
 }
 
 TEST(TargetSources, ATargetInTwoSourcesStaysUntilItLeavesBoth) {
   TargetSources s;
   s.replace(TargetSources::static_source, {spec("a", "", "http://127.0.0.1:1/h")});
   s.replace(TargetSources::engine_source, {spec("a", "ctr-a")});
-  EXPECT_EQ(s.merged().at("a").container, "ctr-a");
-  EXPECT_EQ(s.merged().at("a").http, "http://127.0.0.1:1/h");
+  EXPECT_EQ(s.find("a")->container, "ctr-a");
+  EXPECT_EQ(s.find("a")->http, "http://127.0.0.1:1/h");
   auto d = s.replace(TargetSources::engine_source, {});
   EXPECT_TRUE(d.removals.empty());
   ASSERT_EQ(d.upserts.size(), 1u);
@@ -48,6 +48,50 @@ TEST(TargetSources, StaticWinsAFieldConflictAndPausedFromAnySourcePauses) {
   TargetSources s;
   s.replace(TargetSources::engine_source, {spec("a", "engine-name", "", true)});
   s.replace(TargetSources::static_source, {spec("a", "static-name")});
-  EXPECT_EQ(s.merged().at("a").container, "static-name");
-  EXPECT_TRUE(s.merged().at("a").paused);
+  EXPECT_EQ(s.find("a")->container, "static-name");
+  EXPECT_TRUE(s.find("a")->paused);
+}
+
+TEST(TargetSources, ALaterDuplicateIdInOneSourceWins) {
+  TargetSources s;
+  auto d = s.replace(TargetSources::engine_source, {spec("a", "first"), spec("a", "second")});
+  ASSERT_EQ(d.upserts.size(), 1u);
+  EXPECT_EQ(d.upserts[0].container, "second");
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_EQ(s.find("a")->container, "second");
+}
+
+TEST(TargetSources, ForEachVisitsEveryIdOnceInIdOrderMergedAcrossSources) {
+  TargetSources s;
+  s.replace(TargetSources::static_source, {spec("c", "static-c"), spec("a")});
+  s.replace(TargetSources::engine_source, {spec("b", "b"), spec("c", "engine-c", "", true)});
+  std::vector<TargetSpec> seen;
+  s.for_each([&](const TargetSpec& t) { seen.push_back(t); });
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(s.size(), 3u);
+  EXPECT_EQ(seen[0].id, "a");
+  EXPECT_FALSE(seen[0].on_engine);
+  EXPECT_EQ(seen[1].id, "b");
+  EXPECT_TRUE(seen[1].on_engine);
+  EXPECT_EQ(seen[2].id, "c");
+  EXPECT_EQ(seen[2].container, "static-c");
+  EXPECT_TRUE(seen[2].paused);
+  EXPECT_TRUE(seen[2].on_engine);
+  EXPECT_FALSE(s.find("d"));
+}
+
+TEST(TargetSources, UpsertsAndRemovalsComeInIdOrderAndSizeFollows) {
+  TargetSources s;
+  auto d = s.replace(TargetSources::postgres_source, {spec("z"), spec("m"), spec("a")});
+  ASSERT_EQ(d.upserts.size(), 3u);
+  EXPECT_EQ(d.upserts[0].id, "a");
+  EXPECT_EQ(d.upserts[2].id, "z");
+  EXPECT_EQ(d.added.size(), 3u);
+  d = s.replace(TargetSources::postgres_source, {spec("m", "now-a-container"), spec("b")});
+  EXPECT_EQ(d.removals, (std::vector<std::string>{"a", "z"}));
+  ASSERT_EQ(d.upserts.size(), 2u);
+  EXPECT_EQ(d.upserts[0].id, "b");
+  EXPECT_EQ(d.upserts[1].container, "now-a-container");
+  EXPECT_EQ(d.added.size(), 1u);
+  EXPECT_EQ(s.size(), 2u);
 }

@@ -1,0 +1,15 @@
+#include "daemon/heap_trim.hpp"
+
+#include <malloc.h>
+
+namespace healthsweep::daemon {
+
+HeapUse heap_use() {
+  const auto mi = mallinfo2();
+  // fordblks: free chunks in the arenas; fsmblks: free fastbin blocks (part of fordblks' arenas).
+  return HeapUse{mi.uordblks + mi.hblkhd, mi.fordblks};
+}
+
+bool trim_heap() { return malloc_trim(0) != 0; }
+
+}  // namespace healthsweep::daemon

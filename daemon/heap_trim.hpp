@@ -1,0 +1,50 @@
+// Giving freed heap back to the kernel (issue 15's memory goal). glibc
+// returns memory on its own only from the top of a heap; a load of 100,000
+// targets (the YAML tree, the specs handed from source to fleet, the wave of
+// first verdicts queued for the store) leaves free holes below live blocks
+// that stay resident: 54 MiB of a 235 MiB daemon at 100,000 targets
+// (bench/bench_target_memory.sh, HS_BENCH_TRIM=1). malloc_trim(0) releases
+// the free pages inside the heap too; it is called only when enough is free.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace healthsweep::daemon {
+
+// How often the heap is looked at: rare enough to cost nothing, soon enough
+// that the startup load does not stay resident for long.
+inline constexpr std::chrono::seconds heap_trim_every{30};
+
+struct HeapUse {
+  std::size_t in_use = 0;  // bytes handed out by malloc
+  std::size_t free = 0;    // bytes malloc holds free (inside its heaps)
+};
+
+// When a malloc_trim(0) is worth it. Freed chunks stay in malloc's free
+// lists after a trim (only their pages go back), so the free count does not
+// fall: what is judged is how much more became free since the last trim (or
+// since the lowest free count seen after it): at least 8 MiB and at least an
+// eighth of what is in use (a steady daemon churns a few MiB; that is left
+// alone).
+class HeapTrimPolicy {
+ public:
+  bool should_trim(const HeapUse& use) {
+    constexpr std::size_t min_growth = std::size_t{8} << 20;
+    if (use.free < baseline_free_) baseline_free_ = use.free;
+    const auto grown = use.free - baseline_free_;
+    if (grown < min_growth || grown < use.in_use / 8) return false;
+    baseline_free_ = use.free;
+    return true;
+  }
+
+ private:
+  std::size_t baseline_free_ = 0;
+};
+
+// mallinfo2() of this process (every arena).
+HeapUse heap_use();
+// malloc_trim(0); true when memory was released.
+bool trim_heap();
+
+}  // namespace healthsweep::daemon
