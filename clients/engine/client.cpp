@@ -98,24 +98,30 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_
     timeout = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
                              q.deadline - std::chrono::steady_clock::now()),
                          std::chrono::milliseconds(1), timeout);
-  auto raw = co_await Impl::request(self, http::verb::get, std::move(target), std::move(op), timeout);
+  // The body is parsed as it arrives, one piece (at most 64 KiB) per turn
+  // of the loop: no copy of the whole answer, and no turn that parses it all.
+  ContainerListParser parser;
+  BodySink on_body = [&parser](std::string_view piece) { parser.feed(piece); };
+  auto raw = co_await Impl::request(self, http::verb::get, std::move(target), std::move(op), timeout, std::move(on_body));
   auto r = failed_like<Result::value_type>(raw);
   if (!raw.ok()) co_return r;
   apply_http_status(r, raw.value.status, raw.value.body, "list");
   if (!r.ok()) co_return r;
   Result parsed;
-  if (raw.value.body.size() >= self->options.parse_off_loop_bytes) {
-    // On the parse thread; this coroutine resumes on the loop with the result.
+  if (parser.fed() >= self->options.parse_off_loop_bytes) {
+    // The walk of a large document into summaries, and freeing it, on the
+    // parse thread; this coroutine resumes on the loop with the result.
     ++self->stats.parsed_off_loop;
     // The closure and the operation are named, not temporaries of the
     // co_await expression: g++ 12 destroys such temporaries twice.
-    auto parse = [body = std::move(raw.value.body)]() -> net::awaitable<Result> {
-      co_return parse_container_list(body);
+    auto finish = [whole = std::move(parser)]() mutable -> net::awaitable<Result> {
+      auto done = std::move(whole);  // the document dies here, on the parse thread
+      co_return done.finish();
     };
-    auto off_loop = net::co_spawn(parse_thread(), std::move(parse), net::use_awaitable);
+    auto off_loop = net::co_spawn(parse_thread(), std::move(finish), net::use_awaitable);
     parsed = co_await std::move(off_loop);
   } else {
-    parsed = parse_container_list(raw.value.body);
+    parsed = parser.finish();
   }
   parsed.http_status = raw.value.status;
   if (!parsed.ok()) parsed.error = "engine: list: " + parsed.error.substr(std::string_view("engine: ").size());
