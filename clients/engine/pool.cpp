@@ -111,7 +111,7 @@ namespace {
 
 // A 2xx body handed on in pieces of at most this much, each one turn of the
 // loop: a 10 MB container list is ~160 short turns, never one 10 MB string.
-constexpr std::size_t body_piece_bytes = 64 * 1024;
+constexpr std::size_t body_piece_bytes = std::size_t{64} * 1024;
 
 // Reads the rest of the answer whose header `p` holds, handing each piece
 // of the body to on_body as it arrives (Beast's incremental read: the
