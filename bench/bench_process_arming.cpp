@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bench/latency_support.hpp"
+#include "bench/proactive_wiring.hpp"
 #include "clients/engine/client.hpp"
 #include "clients/http/checker.hpp"
 #include "metrics/liveness.hpp"
@@ -52,34 +53,18 @@ Run measure(const std::string& socket, const std::string& label, std::size_t con
   net::io_context io;
   metrics::Metrics metrics("bench");
   metrics::LivenessRegistry liveness;
-  config::Config cfg;
-  cfg.engine.enabled = true;
-  cfg.engine.socket = socket;
-  cfg.targets.engine_label = label;
+  auto cfg = hsbench::engine_config(socket, label);  // one sweep: the first
   cfg.engine.watch_processes = true;
-  cfg.proactive.interval = std::chrono::hours(1);  // one sweep: the first
   Fleet fleet(io.get_executor(), cfg, metrics);
   HttpChecker http(io.get_executor());
   EngineClient engine(io.get_executor(), socket, cfg.engine.api_version, cfg.proactive.timeout);
   std::optional<hsbench::steady::time_point> discovered_at;
   Run r;
   r.workers = workers;
-  ProactiveOutputs out;  // as daemon/components.cpp wires it
-  out.evidence = fleet.sink();
-  out.discovered = [&](std::vector<TargetSpec> specs) {
+  ProactiveOutputs out = hsbench::fleet_outputs(fleet, [&](const std::vector<TargetSpec>& specs) {
     if (!discovered_at) discovered_at = hsbench::steady::now();
     r.discovered = specs.size();
-    fleet.replace_source(TargetSources::engine_source, std::move(specs));
-  };
-  out.started = [&](const std::string& id, const std::string& why) { fleet.begin_grace(id, Layer::proactive, why); };
-  out.engine_healthy = [&](bool healthy) { fleet.set_source_healthy("engine", healthy); };
-  out.targets = [&] {
-    std::vector<TargetSpec> specs;
-    for (const auto& id : fleet.ids())
-      if (auto s = fleet.spec(id); s && (!s->container.empty() || !s->http.empty() || s->tcp))
-        specs.push_back(std::move(*s));
-    return specs;
-  };
+  });
   ProactiveLayer layer(io.get_executor(), cfg, &engine, http, std::move(out), metrics, liveness);
   layer.arm_workers(workers);
   const auto t0 = hsbench::steady::now();
