@@ -174,7 +174,11 @@ net::awaitable<clients::http::Attempt<EngineResult<RawResponse>>> try_once(
     r.value.status = h.result_int();
     if (auto it = h.find("Api-Version"); it != h.end()) r.value.api_version = std::string(it->value());
     if (auto it = h.find(http::field::server); it != h.end()) r.value.server = std::string(it->value());
-    if (on_body && r.value.status / 100 == 2) {
+    if (head.is_done()) {
+      // No body at all (204, 304, Content-Length: 0): a further read would
+      // wait for bytes that never come.
+      keep_alive = head.get().keep_alive();
+    } else if (on_body && r.value.status / 100 == 2) {
       http::response_parser<http::buffer_body> pieces{std::move(head)};
       ec = co_await read_in_pieces(conn, pieces, on_body);
       keep_alive = pieces.get().keep_alive();

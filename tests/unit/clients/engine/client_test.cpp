@@ -256,6 +256,25 @@ TEST_F(EngineClientFake, AListReadInPiecesAcrossChunksIsTheSameListAndKeepsTheCo
   same_as_whole(run_on(io_, client.list("k")));
 }
 
+TEST_F(EngineClientFake, AnswersWithoutABodyEndTheCallAndKeepTheConnection) {
+  // 204 (a restart, a start, as Docker and Podman answer them) and 304 have
+  // no body: the call ends with the header, nothing more is waited for.
+  FakeEngine engine(io_, socket(), [](const auto& req) -> FakeReply {
+    if (req.target().find("/start") != std::string_view::npos) return {304, ""};
+    return {204, ""};
+  });
+  EngineClient client(io_.get_executor(), socket(), "v1.41", 2s);
+  auto restarted = run_on(io_, client.restart("ws-1", 1));
+  ASSERT_TRUE(restarted.ok()) << restarted.error;
+  EXPECT_EQ(restarted.http_status, 204u);
+  auto started = run_on(io_, client.start("ws-1"));
+  ASSERT_TRUE(started.ok()) << started.error;
+  EXPECT_EQ(started.http_status, 304u);
+  auto again = run_on(io_, client.restart("ws-1", 1));
+  ASSERT_TRUE(again.ok()) << again.error;
+  EXPECT_EQ(client.stats().connections_opened, 1u);
+}
+
 TEST_F(EngineClientFake, AListErrorAnswerKeepsTheEnginesMessage) {
   // Only a 2xx body is read in pieces: an error's body is its message.
   FakeEngine engine(io_, socket(), [](const auto&) {
