@@ -52,6 +52,7 @@
 #include <utility>
 
 #include "bench/latency_support.hpp"
+#include "bench/proactive_wiring.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "clients/engine/client.hpp"
@@ -229,32 +230,14 @@ Figures measure(const std::string& socket, int sweeps, std::size_t yield_every) 
   net::io_context io;
   metrics::Metrics metrics("bench");
   metrics::LivenessRegistry liveness;
-  config::Config cfg;
-  cfg.engine.enabled = true;
-  cfg.engine.socket = socket;
-  cfg.targets.engine_label = "healthsweep.target";
+  auto cfg = hsbench::engine_config(socket, "healthsweep.target");  // only the sweeps asked for
   // The canned containers have no processes to watch: the process watch
   // (one inspect per new running container, once) is not part of a sweep.
   cfg.engine.watch_processes = false;
-  cfg.proactive.interval = std::chrono::hours(1);  // only the sweeps asked for
   Fleet fleet(io.get_executor(), cfg, metrics);
   HttpChecker http(io.get_executor());
   EngineClient engine(io.get_executor(), socket, cfg.engine.api_version, cfg.proactive.timeout);
-  // As daemon/components.cpp wires it.
-  ProactiveOutputs out;
-  out.evidence = fleet.sink();
-  out.discovered = [&](std::vector<TargetSpec> specs) {
-    fleet.replace_source(TargetSources::engine_source, std::move(specs));
-  };
-  out.started = [&](const std::string& id, const std::string& why) { fleet.begin_grace(id, Layer::proactive, why); };
-  out.engine_healthy = [&](bool healthy) { fleet.set_source_healthy("engine", healthy); };
-  out.targets = [&] {
-    std::vector<TargetSpec> specs;
-    for (const auto& id : fleet.ids())
-      if (auto s = fleet.spec(id); s && (!s->container.empty() || !s->http.empty() || s->tcp))
-        specs.push_back(std::move(*s));
-    return specs;
-  };
+  ProactiveOutputs out = hsbench::fleet_outputs(fleet);
   ProactiveLayer layer(io.get_executor(), cfg, &engine, http, std::move(out), metrics, liveness);
   layer.yield_every(yield_every);
   Ticker ticker(io);

@@ -29,10 +29,11 @@ struct EngineClientOptions {
   std::size_t max_connections = 8;                 // pool cap for request/response calls
   std::size_t max_body_bytes = std::size_t{128} * 1024 * 1024;  // a 1,000-container list is ~1 MB
   std::size_t max_event_line = std::size_t{1024} * 1024;
-  // A list answer at least this large is parsed on the client's parse thread,
-  // not on the loop: 1,000 containers (~1 MB) take ~2 ms to parse, 10,000 ~20 ms,
-  // which no loop turn may hold (issue 15: <= 5 ms at once). Smaller answers
-  // are parsed in place (no thread hop).
+  // A list answer is parsed as it arrives, in pieces of at most 64 KiB on the
+  // loop; one at least this large is then walked into summaries (and its
+  // document freed) on the client's parse thread, not on the loop: for 10,000
+  // containers that walk alone is several ms, more than a loop turn may hold
+  // (issue 15: <= 5 ms at once). Smaller answers finish in place (no thread hop).
   std::size_t parse_off_loop_bytes = std::size_t{256} * 1024;
 };
 

@@ -2,6 +2,7 @@
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
 
 #include <charconv>
@@ -128,14 +129,37 @@ std::string engine_error_message(std::string_view body) {
   return std::string(body);
 }
 
-EngineResult<std::vector<ContainerSummary>> parse_container_list(std::string_view text) {
-  using Result = EngineResult<std::vector<ContainerSummary>>;
+struct ContainerListParser::State {
   // The whole document is dropped after the walk: a monotonic arena makes
-  // the parse a few large allocations instead of one per value.
+  // the parse a few large allocations instead of one per value. Declared
+  // before the parser, which holds values in it.
   json::monotonic_resource arena;
-  boost::system::error_code ec;
-  const auto doc = json::parse(text, ec, &arena);
-  if (ec) return bad<Result::value_type>("container list is not JSON: " + ec.message());
+  json::stream_parser parser;
+  boost::system::error_code ec;  // the first error; later pieces are ignored
+  std::size_t fed = 0;
+};
+
+ContainerListParser::ContainerListParser() : state_(std::make_unique<State>()) {
+  state_->parser.reset(json::storage_ptr(&state_->arena));
+}
+ContainerListParser::~ContainerListParser() = default;
+ContainerListParser::ContainerListParser(ContainerListParser&&) noexcept = default;
+ContainerListParser& ContainerListParser::operator=(ContainerListParser&&) noexcept = default;
+
+void ContainerListParser::feed(std::string_view bytes) {
+  state_->fed += bytes.size();
+  if (state_->ec || bytes.empty()) return;
+  state_->parser.write(bytes.data(), bytes.size(), state_->ec);
+}
+
+std::size_t ContainerListParser::fed() const { return state_->fed; }
+
+EngineResult<std::vector<ContainerSummary>> ContainerListParser::finish() {
+  using Result = EngineResult<std::vector<ContainerSummary>>;
+  auto& s = *state_;
+  if (!s.ec) s.parser.finish(s.ec);
+  if (s.ec) return bad<Result::value_type>("container list is not JSON: " + s.ec.message());
+  const json::value doc = s.parser.release();
   const auto* array = doc.if_array();
   if (!array) return bad<Result::value_type>("container list is not a JSON array");
   Result r;
@@ -143,19 +167,25 @@ EngineResult<std::vector<ContainerSummary>> parse_container_list(std::string_vie
   for (const auto& item : *array) {
     const auto* c = item.if_object();
     if (!c) return bad<Result::value_type>("container list entry is not an object");
-    ContainerSummary s;
-    s.id = string_at(*c, "Id");
-    if (s.id.empty()) return bad<Result::value_type>("container list entry without Id");
+    ContainerSummary summary;
+    summary.id = string_at(*c, "Id");
+    if (summary.id.empty()) return bad<Result::value_type>("container list entry without Id");
     if (const auto* names = c->if_contains("Names"))
       if (const auto* arr = names->if_array(); arr && !arr->empty())
-        if (const auto* first = arr->front().if_string()) s.name = strip_slash(*first);
-    s.state = string_at(*c, "State");
-    s.status = string_at(*c, "Status");
-    s.health = health_from_status_text(s.status);
-    string_map_at(*c, "Labels", s.labels);
-    r.value.push_back(std::move(s));
+        if (const auto* first = arr->front().if_string()) summary.name = strip_slash(*first);
+    summary.state = string_at(*c, "State");
+    summary.status = string_at(*c, "Status");
+    summary.health = health_from_status_text(summary.status);
+    string_map_at(*c, "Labels", summary.labels);
+    r.value.push_back(std::move(summary));
   }
   return r;
+}
+
+EngineResult<std::vector<ContainerSummary>> parse_container_list(std::string_view text) {
+  ContainerListParser p;
+  p.feed(text);
+  return p.finish();
 }
 
 EngineResult<EngineIdentity> parse_identity(std::string_view text) {

@@ -6,6 +6,7 @@
 #include "clients/engine/types.hpp"
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,28 @@ namespace healthsweep::clients::engine {
 // puts it there (Docker: "Up 5 minutes (unhealthy)"); Podman's compat API
 // does not, see EngineClient::list_with_health.
 EngineResult<std::vector<ContainerSummary>> parse_container_list(std::string_view json);
+
+// The same, as the answer arrives: feed() each piece of the body in order
+// (split anywhere), then finish() once. No copy of the whole body is ever
+// made; each feed() costs about as much as its piece (issue 15: a 10 MB
+// list read and parsed in 64 KiB turns of the loop, not one string and one
+// parse). Movable, so finish() can run on another thread.
+class ContainerListParser {
+ public:
+  ContainerListParser();
+  ~ContainerListParser();
+  ContainerListParser(ContainerListParser&&) noexcept;
+  ContainerListParser& operator=(ContainerListParser&&) noexcept;
+
+  void feed(std::string_view bytes);  // after an error, the rest is ignored
+  std::size_t fed() const;            // bytes fed so far
+  EngineResult<std::vector<ContainerSummary>> finish();
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
 
 // GET /containers/{id}/json.
 EngineResult<ContainerInfo> parse_inspect(std::string_view json);

@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -108,11 +109,34 @@ net::awaitable<boost::system::error_code> EngineClient::Impl::connect(Connection
 
 namespace {
 
+// A 2xx body handed on in pieces of at most this much, each one turn of the
+// loop: a 10 MB container list is ~160 short turns, never one 10 MB string.
+constexpr std::size_t body_piece_bytes = std::size_t{64} * 1024;
+
+// Reads the rest of the answer whose header `p` holds, handing each piece
+// of the body to on_body as it arrives (Beast's incremental read: the
+// buffer_body's window is refilled until the parser is done).
+net::awaitable<boost::system::error_code> read_in_pieces(Connection& conn, http::response_parser<http::buffer_body>& p,
+                                                         const BodySink& on_body) {
+  auto piece = std::make_unique<char[]>(body_piece_bytes);
+  boost::system::error_code ec;
+  while (!p.is_done()) {
+    p.get().body().data = piece.get();
+    p.get().body().size = body_piece_bytes;
+    co_await http::async_read(conn.stream, conn.buffer, p, net::redirect_error(net::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};  // the window is full: hand it on, then go on
+    if (ec) break;
+    const std::size_t filled = body_piece_bytes - p.get().body().size;
+    if (filled > 0) on_body(std::string_view(piece.get(), filled));
+  }
+  co_return ec;
+}
+
 // One request on the lease's connection, or on a new one when it has none
 // (as after a stale try, which drops the connection it failed on).
 net::awaitable<clients::http::Attempt<EngineResult<RawResponse>>> try_once(
     EngineClient::Impl& self, EngineClient::Impl::Lease& lease, http::verb verb, const std::string& target,
-    const std::string& op, std::chrono::milliseconds timeout, Clock::time_point deadline) {
+    const std::string& op, std::chrono::milliseconds timeout, Clock::time_point deadline, const BodySink& on_body) {
   clients::http::Attempt<EngineResult<RawResponse>> tried;
   EngineResult<RawResponse>& r = tried.result;
   if (!lease.conn) {
@@ -138,13 +162,38 @@ net::awaitable<clients::http::Attempt<EngineResult<RawResponse>>> try_once(
 
   boost::system::error_code ec;
   co_await http::async_write(conn.stream, req, net::redirect_error(net::use_awaitable, ec));
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(self.options.max_body_bytes);
-  if (!ec) co_await http::async_read(conn.stream, conn.buffer, parser, net::redirect_error(net::use_awaitable, ec));
+  // The header first: a 2xx body given a sink is then read piece by piece,
+  // any other whole (its error message is in it).
+  http::response_parser<http::empty_body> head;
+  head.body_limit(self.options.max_body_bytes);
+  if (!ec) co_await http::async_read_header(conn.stream, conn.buffer, head, net::redirect_error(net::use_awaitable, ec));
+  const bool got_some = head.got_some();
+  bool keep_alive = false;
+  if (!ec) {
+    const auto& h = head.get();
+    r.value.status = h.result_int();
+    if (auto it = h.find("Api-Version"); it != h.end()) r.value.api_version = std::string(it->value());
+    if (auto it = h.find(http::field::server); it != h.end()) r.value.server = std::string(it->value());
+    if (head.is_done()) {
+      // No body at all (204, 304, Content-Length: 0): a further read would
+      // wait for bytes that never come.
+      keep_alive = head.get().keep_alive();
+    } else if (on_body && r.value.status / 100 == 2) {
+      http::response_parser<http::buffer_body> pieces{std::move(head)};
+      ec = co_await read_in_pieces(conn, pieces, on_body);
+      keep_alive = pieces.get().keep_alive();
+    } else {
+      http::response_parser<http::string_body> whole{std::move(head)};
+      co_await http::async_read(conn.stream, conn.buffer, whole, net::redirect_error(net::use_awaitable, ec));
+      keep_alive = whole.get().keep_alive();
+      r.value.body = std::move(whole.get().body());
+    }
+  }
   if (ec) {
     lease.conn.reset();
+    r.value = {};
     // The engine had closed this idle connection: the request never reached it.
-    tried.stale = reused && !parser.got_some() && stale_connection_error(ec);
+    tried.stale = reused && !got_some && stale_connection_error(ec);
     if (ec == beast::error::timeout) {
       r.ec = make_error_code(boost::system::errc::timed_out);
       r.error = self.fail(op, "no answer within " + std::to_string(timeout.count()) + " ms");
@@ -156,13 +205,8 @@ net::awaitable<clients::http::Attempt<EngineResult<RawResponse>>> try_once(
   }
   conn.stream.expires_never();
   conn.reused = true;
-  auto& res = parser.get();
-  r.http_status = res.result_int();
-  r.value.status = res.result_int();
-  if (auto it = res.find("Api-Version"); it != res.end()) r.value.api_version = std::string(it->value());
-  if (auto it = res.find(http::field::server); it != res.end()) r.value.server = std::string(it->value());
-  if (!res.keep_alive()) lease.conn.reset();
-  r.value.body = std::move(res.body());
+  r.http_status = r.value.status;
+  if (!keep_alive) lease.conn.reset();
   co_return tried;
 }
 
@@ -170,7 +214,8 @@ net::awaitable<clients::http::Attempt<EngineResult<RawResponse>>> try_once(
 
 net::awaitable<EngineResult<RawResponse>> EngineClient::Impl::request(std::shared_ptr<Impl> self, http::verb verb,
                                                                       std::string target, std::string op,
-                                                                      std::chrono::milliseconds timeout) {
+                                                                      std::chrono::milliseconds timeout,
+                                                                      BodySink on_body) {
   const auto deadline = Clock::now() + timeout;
   Lease lease(self);
   if (auto ec = co_await acquire(lease, deadline)) {
@@ -183,7 +228,7 @@ net::awaitable<EngineResult<RawResponse>> EngineClient::Impl::request(std::share
     co_return r;
   }
   co_return co_await clients::http::retry_once_if_stale<EngineResult<RawResponse>>(
-      deadline, [&](bool) { return try_once(*self, lease, verb, target, op, timeout, deadline); }, [] {});
+      deadline, [&](bool) { return try_once(*self, lease, verb, target, op, timeout, deadline, on_body); }, [] {});
 }
 
 }  // namespace healthsweep::clients::engine

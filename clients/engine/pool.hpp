@@ -13,6 +13,9 @@
 #include <boost/beast/core/rate_policy.hpp>
 #include <boost/beast/http/verb.hpp>
 
+#include <functional>
+#include <string_view>
+
 
 namespace healthsweep::clients::engine::detail {
 
@@ -39,6 +42,10 @@ struct RawResponse {
   std::string api_version;
   std::string server;
 };
+
+// Receives a 2xx answer's body piece by piece, in order, as it arrives (the
+// answer's RawResponse::body then stays empty). Other answers are kept whole.
+using BodySink = std::function<void(std::string_view)>;
 
 // The dedicated connection of one follow_events call.
 struct EventStream {
@@ -81,9 +88,10 @@ struct engine::EngineClient::Impl {
 
   // One request/response on a pooled connection, within `timeout` from now
   // (waiting for a slot included). Transport errors only; HTTP status is the caller's.
+  // With on_body, a 2xx body goes there in pieces instead of into the result.
   static boost::asio::awaitable<engine::EngineResult<detail::RawResponse>> request(
       std::shared_ptr<Impl> self, detail::http::verb verb, std::string target, std::string op,
-      std::chrono::milliseconds timeout);
+      std::chrono::milliseconds timeout, detail::BodySink on_body = {});
 
   static boost::asio::awaitable<engine::EngineResult<void>> follow_events(
       std::shared_ptr<Impl> self, engine::EventsQuery query, std::function<void(const engine::EngineEvent&)> on_event,

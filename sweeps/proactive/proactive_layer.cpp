@@ -34,7 +34,9 @@ ProactiveLayer::Impl::Impl(net::any_io_executor ex, const config::Config& cfg, E
       label(cfg.targets.engine_label), engine(e), http(h),
       out(std::move(o)), metrics(m), liveness(l), wait_timer(ex), retry_timer(ex),
       discovery_timer(ex), targets_refresh(cfg.targets.targets_refresh),
-      counters(m.proactive()) {
+      counters(m.proactive()),
+      arming(ex, arm_workers, [this](ArmRequest r) { return arm_one(std::move(r)); },
+             [this](const ArmRequest& r) { return arm_settled(r); }) {
   watch_wanted = e && cfg.engine.watch_processes;
   if (watch_wanted && ProcessExitWatch::supported())
     exits = std::make_unique<ProcessExitWatch>(ex, [this](const ProcessExit& pe) { on_process_exit(pe); });
@@ -341,6 +343,7 @@ void ProactiveLayer::start() {
 void ProactiveLayer::stop() {
   impl_->stopped = true;
   if (impl_->exits) impl_->exits->stop();
+  impl_->arming.stop();
   impl_->wait_timer.cancel();
   impl_->retry_timer.cancel();
   impl_->discovery_timer.cancel();
@@ -364,5 +367,9 @@ void ProactiveLayer::poll_now() {
 std::uint64_t ProactiveLayer::sweeps_done() const { return impl_->sweeps; }
 
 void ProactiveLayer::yield_every(std::size_t targets) { impl_->yield_every = targets; }
+
+void ProactiveLayer::arm_workers(std::size_t inspects) { impl_->arming.set_limit(inspects); }
+
+std::size_t ProactiveLayer::watched_processes() const { return impl_->exits ? impl_->exits->size() : 0; }
 
 }  // namespace healthsweep::sweeps::proactive

@@ -64,6 +64,10 @@ class ProactiveLayer {
   // Other handlers run every `targets` targets of a sweep (default 256);
   // 0: the sweep holds the loop throughout. For benchmarks and tests.
   void yield_every(std::size_t targets);
+  // Inspects in flight at once while arming the process watch (default 4,
+  // at least 1). For benchmarks (1: the behaviour before issue 15).
+  void arm_workers(std::size_t inspects);
+  std::size_t watched_processes() const;  // containers whose main process is watched
 
  private:
   struct Impl;

@@ -18,6 +18,7 @@
 
 #include "clients/engine/client.hpp"
 #include "metrics/metrics.hpp"
+#include "sweeps/proactive/arming_queue.hpp"
 #include "sweeps/proactive/proactive_layer.hpp"
 #include "sweeps/proactive/process_exit_watch.hpp"
 #include "sweeps/proactive/target_check.hpp"
@@ -50,8 +51,12 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   // Container main processes watched through pidfds (null: off or no pidfds).
   std::unique_ptr<ProcessExitWatch> exits;
   bool watch_wanted = false;
-  std::deque<std::pair<std::string, std::string>> to_arm;  // target id, container id: inspect, then watch
-  std::size_t arming = 0;  // arm_loop workers running
+  // Containers to inspect, then watch: arm_workers inspects at a time, half
+  // of the engine client's 8 pooled connections, so the sweep, the hook's
+  // checks and restarts still find one.
+  static constexpr std::size_t arm_workers = 4;
+  ArmingQueue arming;
+  std::unordered_set<std::string> arm_pending;  // target ids queued in `arming`
   // Running containers of the last list: name and id -> full id.
   std::unordered_map<std::string, std::string> running_ids;
   // Containers whose process cannot be watched (another PID namespace, ...):
@@ -113,7 +118,8 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   net::awaitable<void> confirm_started(std::string id, std::string container);
   // process_arming.cpp: pidfd watches of the containers' main processes
   net::awaitable<void> arm_watches(const std::vector<decide::TargetSpec>& targets);
-  net::awaitable<void> arm_loop();
+  net::awaitable<void> arm_one(ArmRequest r);
+  bool arm_settled(const ArmRequest& r);  // taken off the queue: skip it?
   void watch_process(const std::string& id, const clients::engine::ContainerInfo& info);
   void on_process_exit(const ProcessExit& exit);
   std::string target_of(const clients::engine::EngineEvent& ev) const;  // event_watch.cpp

@@ -3,22 +3,11 @@
 // its exit is a dead verdict sooner than the engine's die event.
 #include "sweeps/proactive/proactive_layer_impl.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
 
-#include "clients/net/log_failure.hpp"
-
 namespace healthsweep::sweeps::proactive {
-
-namespace {
-// Inspects in flight at once while arming: half of the engine client's 8
-// pooled connections, so a fleet's first sweep arms 1,000 watches in a few
-// seconds (one at a time took one engine round trip each, 1,000 in a row)
-// and the sweep, the hook's checks and restarts still find a connection.
-constexpr std::size_t arm_workers = 4;
-}  // namespace
 
 using namespace healthsweep::sweeps::decide;
 using namespace healthsweep::clients::engine;
@@ -26,8 +15,8 @@ using namespace healthsweep::clients::engine;
 net::awaitable<void> ProactiveLayer::Impl::arm_watches(const std::vector<TargetSpec>& targets) {
   if (!exits) co_return;
   // The list has no PIDs: each running container not watched yet is
-  // inspected once, arm_workers at a time. Later sweeps only inspect
-  // containers that changed.
+  // inspected once, arm_workers at a time (ArmingQueue). Later sweeps only
+  // inspect containers that changed.
   // `targets` is the sweep's own snapshot and running_ids changes only at
   // the next sweep's list, so both hold across the yields; a start event
   // arming a watch meanwhile is seen by watching().
@@ -45,28 +34,26 @@ net::awaitable<void> ProactiveLayer::Impl::arm_watches(const std::vector<TargetS
       exits->forget(t.id);
       continue;
     }
-    if (!exits->watching(t.id, it->second) && !unwatchable.count(it->second)) to_arm.emplace_back(t.id, it->second);
+    if (exits->watching(t.id, it->second) || unwatchable.count(it->second)) continue;
+    // Queued once: a container still waiting for a worker at the next sweep
+    // is not queued again.
+    if (arm_pending.insert(t.id).second) arming.push(ArmRequest{t.id, it->second});
   }
   exits->retain([&](const std::string& id) { return present.count(id) > 0; });
   counters.watched_processes.Set(static_cast<double>(exits->size()));
   std::erase_if(unwatchable, [&](const std::string& c) { return !running_ids.count(c); });
-  while (arming < arm_workers && arming < to_arm.size()) {
-    ++arming;
-    net::co_spawn(executor, arm_loop(), clients::net::log_failure("proactive: process watch arming"));
-  }
 }
 
-net::awaitable<void> ProactiveLayer::Impl::arm_loop() {
+bool ProactiveLayer::Impl::arm_settled(const ArmRequest& r) {
+  arm_pending.erase(r.id);
+  return stopped || !exits || exits->watching(r.id, r.container);  // a start event armed it meanwhile
+}
+
+net::awaitable<void> ProactiveLayer::Impl::arm_one(ArmRequest r) {
   auto self = shared_from_this();
-  while (!to_arm.empty() && !stopped) {
-    auto [id, container] = std::move(to_arm.front());
-    to_arm.pop_front();
-    if (exits->watching(id, container)) continue;  // a start event armed it meanwhile
-    auto info = co_await engine->inspect(container);
-    if (stopped) break;
-    if (info.ok()) watch_process(id, info.value);
-  }
-  --arming;
+  auto info = co_await engine->inspect(r.container);
+  if (stopped) co_return;
+  if (info.ok()) watch_process(r.id, info.value);
 }
 
 void ProactiveLayer::Impl::watch_process(const std::string& id, const ContainerInfo& info) {

@@ -44,3 +44,34 @@ TEST_P(ProcessArming, AFleetsWatchesAreArmedSeveralInspectsAtATime) {
   EXPECT_GE(proxy.max_in_flight(), 2) << "inspects one after another";
   EXPECT_LE(proxy.max_in_flight(), 8) << "the engine client's pool holds 8 connections";
 }
+
+// Issue 15's arming at scale, on Podman: 100 containers made at once (eight
+// `podman run`s at a time), then a daemon that finds them all new. Every
+// main process ends up watched, through the ArmingQueue's few inspects in
+// flight, without ever taking more than the engine client's pool.
+TEST(ProcessArmingAtScale, AHundredContainersMadeAtOnceAreAllArmed) {
+  HS_REQUIRE_ENGINE(p, EngineKind::podman);
+  constexpr int n = 100;
+  std::string made;
+  const int rc = run_shell("seq 1 " + std::to_string(n) + " | timeout -k 5 100 xargs -P 8 -I{} " + p.command() +
+                               " run -d " + p.create_flags() + " --name " + p.name("m") + "{} --label " + p.label() +
+                               "=m{} " + p.image() + " sleep 100000 >/dev/null",
+                           &made);
+  ASSERT_EQ(rc, 0) << made;
+  TempDir dir;
+  RecordingProxy proxy(dir.file("engine.sock"), p.socket());
+  std::string config = "engine:\n  socket: \"";
+  config.append(proxy.path()).append("\"\ntargets:\n  engine_label: \"").append(p.label()).append("\"\n");
+  config.append("sweeps:\n  proactive: { interval: 1h, timeout: 25s }\nliveness: { stale_after: 2h }\n");
+  config.append("remediation:\n  restart: { via: none }\n  fail_safe: { min_targets: 1000 }\n");
+  const auto started = std::chrono::steady_clock::now();
+  Daemon d(config);
+  ASSERT_TRUE(eventually([&] { return metric(d, "healthsweep_proactive_watched_processes") == n; }, 30s))
+      << "watched " << metric(d, "healthsweep_proactive_watched_processes") << " of " << n << "\n"
+      << d.log().substr(0, 4000);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  EXPECT_GE(proxy.count("/json") - proxy.count("/containers/json"), n) << "one inspect per container";
+  EXPECT_GE(proxy.max_in_flight(), 2) << "inspects one after another";
+  EXPECT_LE(proxy.max_in_flight(), 8) << "the engine client's pool holds 8 connections";
+  RecordProperty("armed_ms", std::to_string(took.count()));
+}

@@ -4,6 +4,7 @@
 // messages, URL encoding, the Podman health fallback and the event stream.
 // The real engine (Podman) is in tests/integration/engine_client_test.cpp.
 #include "clients/engine/client.hpp"
+#include "clients/engine/json.hpp"
 
 #include "tests/support/bounds.hpp"
 #include "tests/support/process.hpp"
@@ -215,6 +216,74 @@ TEST_F(EngineClientFake, ALargeListIsParsedOffTheLoopAndASmallOneInPlace) {
   auto bad = run_on(io_, client.list("k"));
   EXPECT_FALSE(bad.ok());
   EXPECT_NE(bad.error.find("engine: list:"), std::string::npos) << bad.error;
+}
+
+TEST_F(EngineClientFake, AListReadInPiecesAcrossChunksIsTheSameListAndKeepsTheConnection) {
+  // Issue 15: the body is parsed as it arrives, never held whole. Chunks cut
+  // mid-string and mid-object, larger and smaller than the client's 64 KiB
+  // pieces, must give the same list as one whole answer.
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 3000; ++i) many.emplace_back(std::string("c").append(std::to_string(i)), i % 5 ? "running" : "exited");
+  const std::string whole = list_body(many);
+  ASSERT_GT(whole.size(), std::size_t{2} * 64 * 1024);
+  std::vector<std::string> pieces;
+  for (std::size_t at = 0, n = 7; at < whole.size(); at += n, n = n * 3 + 1) pieces.push_back(whole.substr(at, n));
+  bool chunked = false;
+  FakeEngine engine(io_, socket(), [&](const auto&) {
+    if (!chunked) return FakeReply{200, whole};
+    FakeReply r;
+    r.stream_pieces = pieces;
+    r.piece_gap = 1ms;
+    return r;
+  });
+  const auto expected = parse_container_list(whole);
+  ASSERT_TRUE(expected.ok());
+  auto same_as_whole = [&](const EngineResult<std::vector<ContainerSummary>>& r) {
+    ASSERT_TRUE(r.ok()) << r.error;
+    ASSERT_EQ(r.value.size(), 3000u);
+    for (std::size_t i = 0; i < r.value.size(); ++i) {
+      EXPECT_EQ(r.value[i].id, expected.value[i].id);
+      EXPECT_EQ(r.value[i].state, expected.value[i].state);
+    }
+  };
+  EngineClient client(io_.get_executor(), socket(), "v1.41", 5s);
+  // Content-Length, twice on one keep-alive connection.
+  same_as_whole(run_on(io_, client.list("k")));
+  same_as_whole(run_on(io_, client.list("k")));
+  EXPECT_EQ(client.stats().connections_opened, 1u) << "a body read in pieces leaves the connection reusable";
+  // Chunked, in uneven chunks (the fake closes the connection after them).
+  chunked = true;
+  same_as_whole(run_on(io_, client.list("k")));
+}
+
+TEST_F(EngineClientFake, AnswersWithoutABodyEndTheCallAndKeepTheConnection) {
+  // 204 (a restart, a start, as Docker and Podman answer them) and 304 have
+  // no body: the call ends with the header, nothing more is waited for.
+  FakeEngine engine(io_, socket(), [](const auto& req) -> FakeReply {
+    if (req.target().find("/start") != std::string_view::npos) return {304, ""};
+    return {204, ""};
+  });
+  EngineClient client(io_.get_executor(), socket(), "v1.41", 2s);
+  auto restarted = run_on(io_, client.restart("ws-1", 1));
+  ASSERT_TRUE(restarted.ok()) << restarted.error;
+  EXPECT_EQ(restarted.http_status, 204u);
+  auto started = run_on(io_, client.start("ws-1"));
+  ASSERT_TRUE(started.ok()) << started.error;
+  EXPECT_EQ(started.http_status, 304u);
+  auto again = run_on(io_, client.restart("ws-1", 1));
+  ASSERT_TRUE(again.ok()) << again.error;
+  EXPECT_EQ(client.stats().connections_opened, 1u);
+}
+
+TEST_F(EngineClientFake, AListErrorAnswerKeepsTheEnginesMessage) {
+  // Only a 2xx body is read in pieces: an error's body is its message.
+  FakeEngine engine(io_, socket(), [](const auto&) {
+    return FakeReply{500, R"({"message":"listing is broken today","response":500})"};
+  });
+  EngineClient client(io_.get_executor(), socket(), "v1.41", 2s);
+  auto r = run_on(io_, client.list("k"));
+  EXPECT_EQ(r.ec, EngineErrc::server_error);
+  EXPECT_EQ(r.error, "engine: list: 500 listing is broken today");
 }
 
 // g++ 12 destroys an aggregate temporary in a co_await expression twice: the

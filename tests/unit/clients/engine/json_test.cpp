@@ -118,6 +118,55 @@ TEST(EngineJson, MalformedListsAreErrors) {
   }
 }
 
+std::vector<std::string> ids_of(const EngineResult<std::vector<ContainerSummary>>& r) {
+  std::vector<std::string> ids;
+  for (const auto& c : r.value) ids.push_back(c.id + "/" + c.name + "/" + c.state + "/" + c.health);
+  return ids;
+}
+
+TEST(ContainerListParser, AnySplitOfTheBodyGivesTheSameList) {
+  const std::string_view text = docker_list;
+  const auto whole = parse_container_list(text);
+  ASSERT_TRUE(whole.ok()) << whole.error;
+  for (std::size_t cut = 0; cut <= text.size(); ++cut) {
+    ContainerListParser p;
+    p.feed(text.substr(0, cut));
+    p.feed(text.substr(cut));
+    EXPECT_EQ(p.fed(), text.size());
+    const auto r = p.finish();
+    ASSERT_TRUE(r.ok()) << "cut at " << cut << ": " << r.error;
+    EXPECT_EQ(ids_of(r), ids_of(whole)) << "cut at " << cut;
+    EXPECT_EQ(r.value[0].labels, whole.value[0].labels);
+  }
+  ContainerListParser bytes;
+  for (char c : text) bytes.feed(std::string_view(&c, 1));
+  const auto r = bytes.finish();
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(ids_of(r), ids_of(whole));
+}
+
+TEST(ContainerListParser, AnErrorInAnEarlyPieceIsKeptWhateverFollows) {
+  ContainerListParser p;
+  p.feed("[{\"Id\":\"a\"}x");
+  p.feed(",{\"Id\":\"b\"}]");
+  const auto r = p.finish();
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.ec, EngineErrc::bad_response);
+  EXPECT_EQ(r.error.rfind("engine: container list is not JSON", 0), 0u) << r.error;
+}
+
+TEST(ContainerListParser, ACutOffBodyOrTrailingBytesAreErrors) {
+  ContainerListParser cut;
+  cut.feed(podman_list.substr(0, podman_list.size() - 1));
+  EXPECT_FALSE(cut.finish().ok());
+  ContainerListParser trailing;
+  trailing.feed(podman_list);
+  trailing.feed("[]");
+  EXPECT_FALSE(trailing.finish().ok());
+  ContainerListParser nothing;
+  EXPECT_FALSE(nothing.finish().ok());
+}
+
 TEST(EngineJson, InspectReadsPodmanHealth) {
   const auto r = parse_inspect(podman_inspect_unhealthy);
   ASSERT_TRUE(r.ok()) << r.error;
