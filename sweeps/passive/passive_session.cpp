@@ -24,11 +24,14 @@ using boost::system::error_code;
 namespace {
 
 // notify-keyspace-events flags we need, merged into what the server has:
-// K keyspace channel, g del/expire/rename..., $ set, x expired, e evicted.
+// K keyspace channel, g del/expire/rename..., x expired, e evicted. Not '$'
+// (set): SET ... EX sends `expire` (g) too, so '$' would only double every
+// refresh's notifications (issue 15); a SET without a TTL leaves no deadline
+// to track, and the next PTTL or reconciliation sees it.
 std::string merge_notify_flags(const std::string& current) {
   static constexpr std::string_view all_alias = "g$lshzxetd";  // what 'A' stands for
   std::string merged = current;
-  for (const char c : std::string_view("Kg$xe")) {
+  for (const char c : std::string_view("Kgxe")) {
     const bool have = current.find(c) != std::string::npos ||
                       (current.find('A') != std::string::npos && all_alias.find(c) != std::string_view::npos);
     if (!have) merged.push_back(c);
