@@ -60,6 +60,10 @@ struct PassiveOptions {
   // and a predicted deadline is confirmed by a PTTL `predict_margin` early.
   unsigned ttl_sample_every = 10;
   std::chrono::milliseconds predict_margin{50};
+  // Periodic reconciliation: EXISTS over this many keys per command, spread
+  // over half the reconcile interval in at most reconcile_steps round trips.
+  std::size_t exists_batch = 100;
+  std::size_t reconcile_steps = 100;
   std::chrono::milliseconds stale_after{60000};  // liveness.stale_after
   // Subscribe to each watched key's own keyspace channel instead of one
   // pattern over every heartbeat key: with several instances, each receives

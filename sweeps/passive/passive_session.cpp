@@ -64,11 +64,17 @@ net::awaitable<void> PassiveLayer::Impl::run() {
     if (co_await open_session()) {
       backoff = opts.backoff_initial;
       connect_failures = 0;
+      auto pass_started = Clock::now();
       while (!stopping && !link_lost && !restart_requested) {
         turn();
-        co_await sleep_for(cfg.reconcile_interval);
+        // One pass per interval, start to start: a pass takes half of it.
+        const auto next = pass_started + cfg.reconcile_interval;
+        co_await sleep_for(std::chrono::ceil<std::chrono::milliseconds>(
+            std::max(next - Clock::now(), Clock::duration::zero())));
         if (stopping || link_lost || restart_requested) break;
-        if (!co_await reconcile()) break;
+        if (Clock::now() < next) continue;  // woken early (set_targets, reconfigure)
+        pass_started = Clock::now();
+        if (!co_await spread_reconcile()) break;
       }
     }
     set_health(false);
@@ -301,20 +307,7 @@ net::awaitable<bool> PassiveLayer::Impl::reconcile() {
     // Believed alive but not seen: deleted while we missed the notification
     // (or created during the SCAN); one PTTL each tells which.
     for (const auto& id : tracker.unseen_alive()) query_pttl(id);
-    if (notifications) {
-      if (probe_sent > probe_seen + 1) {
-        ok = false;
-        why = "pub/sub probe messages stopped arriving";
-        source_error(why);
-      } else {
-        cmd->send({"PUBLISH", probe_channel, std::to_string(++probe_sent)},
-                  [w = weak_from_this()](error_code ec, const RedisReply& r) {
-                    auto s = w.lock();
-                    if (s && !ec && r.type == RedisReply::Type::integer && r.integer == 0)
-                      s->source_error("the pub/sub connection is no longer subscribed");
-                  });
-      }
-    }
+    ok = check_probe(why);
   }
   if (ok) {
     std::vector<std::string> ping{"PING"};  // every PTTL above is answered once this is
@@ -335,6 +328,22 @@ net::awaitable<bool> PassiveLayer::Impl::reconcile() {
     spdlog::warn("passive: reconciliation failed after {:.1f} ms: {}", seconds * 1e3, why);
   }
   co_return ok;
+}
+
+bool PassiveLayer::Impl::check_probe(std::string& why) {
+  if (!notifications) return true;
+  if (probe_sent > probe_seen + 1) {
+    why = "pub/sub probe messages stopped arriving";
+    source_error(why);
+    return false;
+  }
+  cmd->send({"PUBLISH", probe_channel, std::to_string(++probe_sent)},
+            [w = weak_from_this()](error_code ec, const RedisReply& r) {
+              auto s = w.lock();
+              if (s && !ec && r.type == RedisReply::Type::integer && r.integer == 0)
+                s->source_error("the pub/sub connection is no longer subscribed");
+            });
+  return true;
 }
 
 }  // namespace healthsweep::sweeps::passive
