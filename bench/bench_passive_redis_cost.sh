@@ -13,6 +13,8 @@
 # measured only once it has reconciled (plus 5 s), and is stopped before the
 # next phase, which starts with notify-keyspace-events reset to "". Also
 # counts dead verdicts: every key is refreshed, so any is a false one.
+# STEPS="name=DAEMON ..." adds a phase per intermediate daemon between
+# before and after (each design step measured on its own).
 #   bench/bench_passive_redis_cost.sh BEFORE_DAEMON [AFTER_DAEMON [PHASE_S [OUT]]]
 # Bounded (about 5 min at PHASE_S=60); stops Redis, PostgreSQL, refresher and
 # daemons on exit.
@@ -43,7 +45,8 @@ export HS_PG_PORT=${HS_PG_PORT:-25841}
 eval "$(HS_SERVICES=postgres "$repo/scripts/services" start "$dir")"
 [[ -n ${HS_TEST_PG_DSN:-} ]] || { echo "bench_passive_redis_cost: PostgreSQL did not start" >&2; exit 1; }
 server=${HS_TEST_PG_DSN% dbname=*}
-for db in before after; do psql "$server dbname=healthsweep" -qAtc "create database $db" >/dev/null; done
+steps=(${STEPS:-})
+for db in before after ${steps[@]%%=*}; do psql "$server dbname=healthsweep" -qAtc "create database $db" >/dev/null; done
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" > "$dir/redis.log" 2>&1 &
@@ -56,7 +59,7 @@ t_load=$(date +%s.%N)
 nice "$driver" load "$port" $others $heartbeats
 echo "loaded $(rc DBSIZE) keys in $(python3 -c "import time; print(f'{time.time() - $t_load:.1f}')") s"
 
-total=$((3 * phase + 120))
+total=$(((4 + ${#steps[@]}) * phase + 40 * (2 + ${#steps[@]})))
 nice "$driver" refresh "$port" $heartbeats 20 60 $total > "$dir/refresher.log" 2>&1 &
 refresher_pid=$!
 pids+=($refresher_pid)
@@ -108,26 +111,32 @@ dead_verdicts() { grep -c "passive: .* dead (" "$dir/$1/log" || true; }
 } | tee "$out"
 base=$(measure)
 echo "  baseline (refresher alone):          Redis CPU $base % of a core; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
-start_daemon before "$before"
-notify_before=$(rc CONFIG GET notify-keyspace-events | tail -1)
-with_before=$(measure)
-echo "  + daemon before (notify '$notify_before'): Redis CPU $with_before %; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
-stop_daemon before
-start_daemon after "$after"
-notify_after=$(rc CONFIG GET notify-keyspace-events | tail -1)
-with_after=$(measure)
-echo "  + daemon after  (notify '$notify_after'): Redis CPU $with_after %; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
-stop_daemon after
+declare -A added_cpu
+run_phase() {  # NAME BINARY
+  start_daemon "$1" "$2"
+  local notify with
+  notify=$(rc CONFIG GET notify-keyspace-events | tail -1)
+  with=$(measure)
+  added_cpu[$1]=$with
+  printf '  + daemon %-14s (notify %-6s): Redis CPU %s %%; %s dead verdicts; load %s\n' "$1" "'$notify'" "$with" \
+    "$(dead_verdicts "$1")" "$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
+  stop_daemon "$1"
+}
+run_phase before "$before"
+for step in "${steps[@]}"; do run_phase "${step%%=*}" "$(realpath "${step#*=}")"; done
+run_phase after "$after"
 rest=$(measure)
 echo "  baseline again (refresher alone):    Redis CPU $rest %; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
-python3 - "$base" "$rest" "$with_before" "$with_after" "$(dead_verdicts before)" "$(dead_verdicts after)" <<'EOF' | tee -a "$out"
-import sys
-base, rest, before, after = map(float, sys.argv[1:5])
+for name in before ${steps[@]%%=*} after; do echo "$name ${added_cpu[$name]}"; done |
+  python3 -c '
+import math, sys
+base, rest = map(float, sys.argv[1:3])
 ref = (base + rest) / 2
-b, a = before - ref, after - ref
-print(f"  added by the daemon (vs the mean baseline {ref:.2f} %): before {b:+.2f} %, after {a:+.2f} % of a core "
-      f"(goal <= 3 %); after / before = {a / b if b > 0 else float('nan'):.2f}")
-print(f"  dead verdicts (all false: every key is refreshed): before {sys.argv[5]}, after {sys.argv[6]}")
-EOF
+rows = [(n, float(v) - ref) for n, v in (l.split() for l in sys.stdin)]
+before = rows[0][1]
+print(f"  added by the daemon, vs the mean baseline {ref:.2f} % (goal <= 3 % of a core):")
+for name, added in rows:
+    print(f"    {name:14s} {added:+.2f} % of a core   ratio to before {added / before if before > 0 else math.nan:.2f}")
+' "$base" "$rest" | tee -a "$out"
 kill -0 "$refresher_pid" || { echo "bench_passive_redis_cost: the refresher stopped early" | tee -a "$out"; exit 1; }
 tail -1 "$dir/refresher.log" | sed 's/^/  /' | tee -a "$out"
