@@ -39,6 +39,9 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
   void check_existence(std::shared_ptr<const ExistenceBatch> batch);
   // After a pass: the pub/sub probe came back; publishes the next one.
   bool check_probe(std::string& why);
+  // A reconciliation started at t0 ended: its metric, a liveness tick when
+  // it succeeded, the warning when not. Returns how long it took, seconds.
+  double reconciled(Clock::time_point t0, bool ok, const std::string& why);
   boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d);
   void close_session();
   void on_link_lost(std::uint64_t session, std::string_view which, const std::string& why);

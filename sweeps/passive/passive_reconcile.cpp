@@ -7,8 +7,6 @@
 #include "sweeps/passive/existence_batches.hpp"
 #include "sweeps/passive/passive_layer_impl.hpp"
 
-#include "metrics/metrics.hpp"
-
 #include <spdlog/spdlog.h>
 
 namespace healthsweep::sweeps::passive {
@@ -65,16 +63,10 @@ net::awaitable<bool> PassiveLayer::Impl::spread_reconcile() {
   }
   if (ok) ok = check_probe(why);
   if (stopping) co_return false;
-  const auto seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  metrics.sweep_run("passive_reconcile", ok, seconds);
-  if (ok) {
-    last_tick = {};
-    tick(Clock::now());
+  const auto seconds = reconciled(t0, ok, why);
+  if (ok)
     spdlog::debug("passive: checked {} heartbeat keys in {} batches over {:.1f} ms", tracker.size(), batches.size(),
                   seconds * 1e3);
-  } else {
-    spdlog::warn("passive: reconciliation failed after {:.1f} ms: {}", seconds * 1e3, why);
-  }
   co_return ok;
 }
 

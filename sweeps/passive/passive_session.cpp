@@ -318,16 +318,21 @@ net::awaitable<bool> PassiveLayer::Impl::reconcile() {
     }
   }
   if (stopping) co_return false;
+  const auto seconds = reconciled(t0, ok, why);
+  if (ok) spdlog::debug("passive: reconciled {} targets in {:.1f} ms", tracker.size(), seconds * 1e3);
+  co_return ok;
+}
+
+double PassiveLayer::Impl::reconciled(Clock::time_point t0, bool ok, const std::string& why) {
   const auto seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   metrics.sweep_run("passive_reconcile", ok, seconds);
   if (ok) {
-    last_tick = {};
+    last_tick = {};  // a pass is a tick whatever the 100 ms throttle says
     tick(Clock::now());
-    spdlog::debug("passive: reconciled {} targets in {:.1f} ms", tracker.size(), seconds * 1e3);
   } else {
     spdlog::warn("passive: reconciliation failed after {:.1f} ms: {}", seconds * 1e3, why);
   }
-  co_return ok;
+  return seconds;
 }
 
 bool PassiveLayer::Impl::check_probe(std::string& why) {
