@@ -4,21 +4,21 @@
 
 namespace healthsweep::sweeps::passive {
 
-std::vector<ExistenceBatch> existence_batches(const HeartbeatDeadlines& tracker, std::size_t per_batch) {
+std::vector<ExistenceBatch> existence_batches(const HeartbeatDeadlines& tracker, std::size_t from, std::size_t to,
+                                              std::size_t per_batch) {
   per_batch = std::max<std::size_t>(per_batch, 1);
   std::vector<ExistenceBatch> out;
   ExistenceBatch present{{}, true};
   ExistenceBatch absent{{}, false};
-  const auto add = [&](ExistenceBatch& open, std::string id) {
-    open.ids.push_back(std::move(id));
+  const auto add = [&](ExistenceBatch& open, const std::string& id) {
+    open.ids.push_back(id);
     if (open.ids.size() < per_batch) return;
     out.push_back(ExistenceBatch{std::move(open.ids), open.expect_present});
     open.ids.clear();
   };
-  for (auto& id : tracker.ids()) {
-    const bool alive = tracker.state(id) == HeartbeatState::alive;
-    add(alive ? present : absent, std::move(id));
-  }
+  tracker.for_slots(from, to, [&](const std::string& id, HeartbeatState state) {
+    add(state == HeartbeatState::alive ? present : absent, id);
+  });
   for (auto* open : {&present, &absent})
     if (!open->ids.empty()) out.push_back(std::move(*open));
   return out;

@@ -260,6 +260,12 @@ std::vector<std::string> HeartbeatDeadlines::ids() const {
   return out;
 }
 
+void HeartbeatDeadlines::for_slots(std::size_t from, std::size_t to,
+                                   const std::function<void(const std::string&, HeartbeatState)>& fn) const {
+  for (auto slot = from; slot < std::min(to, slots_.size()); ++slot)
+    if (slots_[slot].in_use) fn(slots_[slot].id, slots_[slot].state);
+}
+
 std::vector<std::string> HeartbeatDeadlines::unseen_alive() const {
   std::vector<std::string> ids;
   for (const auto& e : slots_)

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +62,13 @@ class HeartbeatDeadlines {
   std::size_t size() const { return index_.size(); }
   // The watched ids, in no particular order.
   std::vector<std::string> ids() const;
+  // The watched ids in internal slots [from, to) and their states, for a
+  // caller that walks the whole set a slice at a time (slot_end() is one past
+  // the last slot; slots do not move, a target added meanwhile may take a
+  // free slot already walked past).
+  std::size_t slot_end() const { return slots_.size(); }
+  void for_slots(std::size_t from, std::size_t to,
+                 const std::function<void(const std::string& id, HeartbeatState state)>& fn) const;
   std::optional<HeartbeatState> state(std::string_view id) const;
   // When the key was last seen refreshed (or first seen), wall clock.
   std::optional<WallTime> last_heartbeat(std::string_view id) const;

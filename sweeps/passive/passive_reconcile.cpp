@@ -38,14 +38,20 @@ void PassiveLayer::Impl::check_existence(std::shared_ptr<const ExistenceBatch> b
 
 net::awaitable<bool> PassiveLayer::Impl::spread_reconcile() {
   const auto t0 = Clock::now();
-  auto batches = existence_batches(tracker, opts.exists_batch);
-  const auto pace = pass_pacing(batches.size(), cfg.reconcile_interval / 2, opts.reconcile_steps);
+  // The batches of a step are built at that step, a slice of the slots.
+  const auto per_batch = std::max<std::size_t>(opts.exists_batch, 1);
+  const auto slots = tracker.slot_end();
+  const auto pace = pass_pacing((slots + per_batch - 1) / per_batch, cfg.reconcile_interval / 2, opts.reconcile_steps);
+  const auto slots_per_step = pace.batches_per_step * per_batch;
+  std::size_t batches = 0;
   bool ok = true;
   std::string why;
-  for (std::size_t at = 0; at < batches.size();) {
+  for (std::size_t at = 0; at < slots; at += slots_per_step) {
     turn();
-    for (std::size_t k = 0; k < pace.batches_per_step && at < batches.size(); ++k, ++at)
-      check_existence(std::make_shared<const ExistenceBatch>(std::move(batches[at])));
+    for (auto& batch : existence_batches(tracker, at, at + slots_per_step, per_batch)) {
+      check_existence(std::make_shared<const ExistenceBatch>(std::move(batch)));
+      ++batches;
+    }
     // Answered after every EXISTS above: one step in flight at a time.
     std::vector<std::string> ping{"PING"};
     const auto r = co_await cmd->command(std::move(ping));
@@ -54,7 +60,7 @@ net::awaitable<bool> PassiveLayer::Impl::spread_reconcile() {
       why = r.ec ? cmd->last_error() : r.reply.is_error() ? r.reply.str : "interrupted";
       break;
     }
-    if (at < batches.size()) co_await sleep_for(pace.pause);
+    if (at + slots_per_step < slots) co_await sleep_for(pace.pause);
     if (stopping || link_lost || restart_requested) {
       ok = false;
       why = "interrupted";
@@ -65,7 +71,7 @@ net::awaitable<bool> PassiveLayer::Impl::spread_reconcile() {
   if (stopping) co_return false;
   const auto seconds = reconciled(t0, ok, why);
   if (ok)
-    spdlog::debug("passive: checked {} heartbeat keys in {} batches over {:.1f} ms", tracker.size(), batches.size(),
+    spdlog::debug("passive: checked {} heartbeat keys in {} batches over {:.1f} ms", tracker.size(), batches,
                   seconds * 1e3);
   co_return ok;
 }

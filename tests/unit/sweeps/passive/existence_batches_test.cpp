@@ -34,6 +34,19 @@ TEST(ExistenceBatches, EveryWatchedIdOnceInBatchesOfOneExpectation) {
   EXPECT_EQ(batches.size(), 6u) << "12 alive in 3, 13 others in 3";
 }
 
+TEST(ExistenceBatches, SlicesOfTheSlotsTogetherCoverEveryIdOnce) {
+  HeartbeatDeadlines d{60s};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 23; ++i) ids.push_back(std::string("t") + std::to_string(i));
+  d.set_targets(ids, t0);
+  d.set_targets(std::vector<std::string>(ids.begin() + 3, ids.end()), t0);  // free slots in the middle
+  std::multiset<std::string> seen;
+  for (std::size_t at = 0; at < d.slot_end(); at += 4)
+    for (const auto& b : existence_batches(d, at, at + 4, 3)) seen.insert(b.ids.begin(), b.ids.end());
+  EXPECT_EQ(seen, std::multiset<std::string>(ids.begin() + 3, ids.end()));
+  EXPECT_TRUE(existence_batches(d, d.slot_end(), d.slot_end() + 10, 3).empty());
+}
+
 TEST(ExistenceBatches, ZeroPerBatchCountsAsOne) {
   HeartbeatDeadlines d{60s};
   d.set_targets({"a", "b"}, t0);
