@@ -129,6 +129,38 @@ std::vector<std::string> HeartbeatDeadlines::take_due(TimePoint now, std::chrono
   return due;
 }
 
+void HeartbeatDeadlines::set_prediction(unsigned sample_every, std::chrono::milliseconds margin) {
+  sample_every_ = sample_every;
+  margin_ = std::max(margin, std::chrono::milliseconds(0));
+}
+
+bool HeartbeatDeadlines::observe_refresh(std::string_view id, TimePoint now, WallTime wall) {
+  const auto it = index_.find(id);
+  if (it == index_.end()) return false;
+  const auto slot = it->second;
+  Entry& e = slots_[slot];
+  if (e.state != HeartbeatState::alive || !e.has_ttl || sample_every_ == 0 || e.predicted_in_row + 1 >= sample_every_) {
+    e.sample_pending = true;
+    e.refresh_seen_at = now;
+    e.predicted_in_row = 0;
+    return true;
+  }
+  ++e.predicted_in_row;
+  e.key_deadline = now + e.ttl;
+  e.has_key_deadline = true;
+  e.predicted = true;
+  e.has_heartbeat = true;
+  e.last_heartbeat = wall;
+  schedule(slot, e.key_deadline - margin_);
+  return false;
+}
+
+std::optional<std::chrono::milliseconds> HeartbeatDeadlines::learnt_ttl(std::string_view id) const {
+  const auto* e = find(id);
+  if (!e || !e->has_ttl) return std::nullopt;
+  return e->ttl;
+}
+
 HeartbeatDeadlines::Observation HeartbeatDeadlines::observe_pttl(std::string_view id, long long pttl_ms,
                                                                  TimePoint sent_at, TimePoint now,
                                                                  WallTime wall) {
@@ -148,6 +180,19 @@ HeartbeatDeadlines::Observation HeartbeatDeadlines::observe_pttl(std::string_vie
       const auto ttl = std::chrono::milliseconds(pttl_ms);
       grace_ = std::max(grace_, ttl);
       const auto deadline = sent_at + ttl;
+      if (e.sample_pending) {
+        // The refresh seen at refresh_seen_at, measured: its full TTL, a
+        // little short (the notification came after the SET, the PTTL went
+        // out before Redis answered it), so predictions err early.
+        e.has_ttl = deadline > e.refresh_seen_at;
+        e.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - e.refresh_seen_at);
+      } else if (e.predicted && (deadline > e.key_deadline + 100ms || deadline + 100ms < e.key_deadline)) {
+        // Not where we predicted: the TTL changed or a refresh went unseen.
+        // Measure the next refresh instead of predicting from a stale TTL.
+        e.has_ttl = false;
+      }
+      e.sample_pending = false;
+      e.predicted = false;
       // A refresh moves the deadline by a heartbeat period; re-measuring an
       // unchanged key moves it only by the round-trip jitter.
       refreshed = refreshed || !e.has_key_deadline || deadline > e.key_deadline + 100ms;
@@ -159,6 +204,7 @@ HeartbeatDeadlines::Observation HeartbeatDeadlines::observe_pttl(std::string_vie
     } else {
       refreshed = refreshed || e.has_key_deadline;
       e.has_key_deadline = false;
+      e.has_ttl = e.sample_pending = e.predicted = false;
       unschedule(slot);
       out.key_without_ttl = !e.no_ttl_noted;
       e.no_ttl_noted = true;
@@ -177,6 +223,7 @@ HeartbeatDeadlines::Observation HeartbeatDeadlines::observe_pttl(std::string_vie
   }
 
   // No key.
+  e.has_ttl = e.sample_pending = e.predicted = false;
   if (e.state == HeartbeatState::dead) {
     unschedule(slot);
     return out;
@@ -211,6 +258,12 @@ std::vector<std::string> HeartbeatDeadlines::ids() const {
   out.reserve(index_.size());
   for (const auto& [id, slot] : index_) out.push_back(id);
   return out;
+}
+
+void HeartbeatDeadlines::for_slots(std::size_t from, std::size_t to,
+                                   const std::function<void(const std::string&, HeartbeatState)>& fn) const {
+  for (auto slot = from; slot < std::min(to, slots_.size()); ++slot)
+    if (slots_[slot].in_use) fn(slots_[slot].id, slots_[slot].state);
 }
 
 std::vector<std::string> HeartbeatDeadlines::unseen_alive() const {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +62,13 @@ class HeartbeatDeadlines {
   std::size_t size() const { return index_.size(); }
   // The watched ids, in no particular order.
   std::vector<std::string> ids() const;
+  // The watched ids in internal slots [from, to) and their states, for a
+  // caller that walks the whole set a slice at a time (slot_end() is one past
+  // the last slot; slots do not move, a target added meanwhile may take a
+  // free slot already walked past).
+  std::size_t slot_end() const { return slots_.size(); }
+  void for_slots(std::size_t from, std::size_t to,
+                 const std::function<void(const std::string& id, HeartbeatState state)>& fn) const;
   std::optional<HeartbeatState> state(std::string_view id) const;
   // When the key was last seen refreshed (or first seen), wall clock.
   std::optional<WallTime> last_heartbeat(std::string_view id) const;
@@ -87,6 +95,21 @@ class HeartbeatDeadlines {
   Observation observe_pttl(std::string_view id, long long pttl_ms, TimePoint sent_at, TimePoint now,
                            WallTime wall);
 
+  // Deadlines predicted from refresh notifications (issue 15: a PTTL per
+  // refresh was most of the Redis cost). A target alive with a learnt TTL
+  // gets its deadline at a refresh without a round trip: seen_at + TTL,
+  // confirmed by one PTTL `margin` before it (a key that is still there then
+  // is re-armed on its measured deadline, so the verdict stays on time).
+  // Every `sample_every`-th refresh of a key is measured all the same, so a
+  // changed TTL is learnt; 0 measures every refresh (no prediction).
+  void set_prediction(unsigned sample_every, std::chrono::milliseconds margin);
+  // A refresh notification (`expire`, `set`) of the target's key, seen at
+  // `now`. True: measure it (PTTL, then observe_pttl); false: the deadline
+  // was predicted (or the id is not watched).
+  bool observe_refresh(std::string_view id, TimePoint now, WallTime wall);
+  // The key's full TTL as last learnt from a measured refresh.
+  std::optional<std::chrono::milliseconds> learnt_ttl(std::string_view id) const;
+
   // Reconciliation: keys observed after begin_reconcile() count as seen;
   // unseen_alive() lists targets believed alive whose key was not seen since.
   void begin_reconcile() { ++epoch_; }
@@ -106,6 +129,12 @@ class HeartbeatDeadlines {
     bool has_key_deadline = false;
     bool no_ttl_noted = false;
     bool has_heartbeat = false;
+    bool has_ttl = false;         // `ttl` learnt: refreshes may be predicted
+    bool predicted = false;       // key_deadline is a prediction, not a measurement
+    bool sample_pending = false;  // the next PTTL measures the refresh seen at refresh_seen_at
+    std::uint32_t predicted_in_row = 0;
+    std::chrono::milliseconds ttl{0};
+    TimePoint refresh_seen_at{};
     TimePoint grace_until{};
     TimePoint key_deadline{};
     TimePoint wake{};
@@ -134,6 +163,8 @@ class HeartbeatDeadlines {
   static HeartbeatVerdict gone_verdict(const Entry& e, TimePoint now);
 
   std::chrono::milliseconds grace_;
+  unsigned sample_every_ = 0;
+  std::chrono::milliseconds margin_{0};
   std::vector<Entry> slots_;
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> heap_;  // slots, min-heap on Entry::wake

@@ -27,6 +27,7 @@ PassiveLayer::Impl::Impl(net::any_io_executor executor, const config::Redis& c, 
       tracker(o.initial_grace), keys(c.heartbeat_key), deadline_timer(executor), wake(executor), resubscribe(executor),
       rng(std::random_device{}()) {
   apply_config(c);
+  tracker.set_prediction(o.ttl_sample_every, o.predict_margin);
   char suffix[17];
   std::snprintf(suffix, sizeof suffix, "%08x%08x", static_cast<unsigned>(rng()),
                 static_cast<unsigned>(rng()));
@@ -198,8 +199,15 @@ void PassiveLayer::Impl::on_message(std::string_view channel, std::string_view p
   if (!channel.starts_with(keyspace_prefix)) return;
   const auto id = keys.id_of(channel.substr(keyspace_prefix.size()));
   if (!id || !tracker.watched(*id)) return;
-  // set, expire, del, expired, evicted, rename, persist...: whatever it was,
-  // one PTTL tells the new deadline (or that the key is gone).
+  // A refresh (SET ... EX sends `expire`, and `set` when the server has '$'
+  // on): the tracker predicts the deadline from the learnt TTL, or asks for
+  // a measurement. del, expired, evicted, rename, persist...: whatever it
+  // was, one PTTL tells the new deadline (or that the key is gone).
+  if ((payload == "expire" || payload == "set") &&
+      !tracker.observe_refresh(*id, Clock::now(), std::chrono::system_clock::now())) {
+    rearm();
+    return;
+  }
   lookups.emplace(*id);
   schedule_lookups();
 }

@@ -54,6 +54,16 @@ struct PassiveOptions {
   std::chrono::milliseconds backoff_max{5000};
   unsigned scan_count = 1000;          // SCAN COUNT floor (DBSIZE/256, up to 10x this)
   std::size_t max_batch = 4096;        // PTTLs issued per loop turn at a deadline burst
+  // Deadlines predicted at a refresh notification from the key's learnt TTL
+  // (HeartbeatDeadlines::set_prediction): one refresh in `ttl_sample_every`
+  // is measured with a PTTL (0: every one, the behaviour before issue 15),
+  // and a predicted deadline is confirmed by a PTTL `predict_margin` early.
+  unsigned ttl_sample_every = 10;
+  std::chrono::milliseconds predict_margin{50};
+  // Periodic reconciliation: EXISTS over this many keys per command, spread
+  // over half the reconcile interval in at most reconcile_steps round trips.
+  std::size_t exists_batch = 100;
+  std::size_t reconcile_steps = 100;
   std::chrono::milliseconds stale_after{60000};  // liveness.stale_after
   // Subscribe to each watched key's own keyspace channel instead of one
   // pattern over every heartbeat key: with several instances, each receives

@@ -3,6 +3,7 @@
 
 #include "clients/redis/client.hpp"
 #include "clients/redis/sentinel.hpp"
+#include "sweeps/passive/existence_batches.hpp"
 #include "sweeps/passive/heartbeat_deadlines.hpp"
 #include "sweeps/passive/passive_layer.hpp"
 
@@ -33,6 +34,14 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
   boost::asio::awaitable<boost::system::error_code> subscribe_ids(const std::vector<std::string>& ids);
   bool subscriptions_current(std::uint64_t my_session) const;
   boost::asio::awaitable<bool> reconcile();
+  // The periodic pass: EXISTS batches spread over the interval (existence_batches.hpp).
+  boost::asio::awaitable<bool> spread_reconcile();
+  void check_existence(std::shared_ptr<const ExistenceBatch> batch);
+  // After a pass: the pub/sub probe came back; publishes the next one.
+  bool check_probe(std::string& why);
+  // A reconciliation started at t0 ended: its metric, a liveness tick when
+  // it succeeded, the warning when not. Returns how long it took, seconds.
+  double reconciled(Clock::time_point t0, bool ok, const std::string& why);
   boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d);
   void close_session();
   void on_link_lost(std::uint64_t session, std::string_view which, const std::string& why);

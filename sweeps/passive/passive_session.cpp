@@ -24,11 +24,14 @@ using boost::system::error_code;
 namespace {
 
 // notify-keyspace-events flags we need, merged into what the server has:
-// K keyspace channel, g del/expire/rename..., $ set, x expired, e evicted.
+// K keyspace channel, g del/expire/rename..., x expired, e evicted. Not '$'
+// (set): SET ... EX sends `expire` (g) too, so '$' would only double every
+// refresh's notifications (issue 15); a SET without a TTL leaves no deadline
+// to track, and the next PTTL or reconciliation sees it.
 std::string merge_notify_flags(const std::string& current) {
   static constexpr std::string_view all_alias = "g$lshzxetd";  // what 'A' stands for
   std::string merged = current;
-  for (const char c : std::string_view("Kg$xe")) {
+  for (const char c : std::string_view("Kgxe")) {
     const bool have = current.find(c) != std::string::npos ||
                       (current.find('A') != std::string::npos && all_alias.find(c) != std::string_view::npos);
     if (!have) merged.push_back(c);
@@ -61,11 +64,17 @@ net::awaitable<void> PassiveLayer::Impl::run() {
     if (co_await open_session()) {
       backoff = opts.backoff_initial;
       connect_failures = 0;
+      auto pass_started = Clock::now();
       while (!stopping && !link_lost && !restart_requested) {
         turn();
-        co_await sleep_for(cfg.reconcile_interval);
+        // One pass per interval, start to start: a pass takes half of it.
+        const auto next = pass_started + cfg.reconcile_interval;
+        co_await sleep_for(std::chrono::ceil<std::chrono::milliseconds>(
+            std::max(next - Clock::now(), Clock::duration::zero())));
         if (stopping || link_lost || restart_requested) break;
-        if (!co_await reconcile()) break;
+        if (Clock::now() < next) continue;  // woken early (set_targets, reconfigure)
+        pass_started = Clock::now();
+        if (!co_await spread_reconcile()) break;
       }
     }
     set_health(false);
@@ -298,20 +307,7 @@ net::awaitable<bool> PassiveLayer::Impl::reconcile() {
     // Believed alive but not seen: deleted while we missed the notification
     // (or created during the SCAN); one PTTL each tells which.
     for (const auto& id : tracker.unseen_alive()) query_pttl(id);
-    if (notifications) {
-      if (probe_sent > probe_seen + 1) {
-        ok = false;
-        why = "pub/sub probe messages stopped arriving";
-        source_error(why);
-      } else {
-        cmd->send({"PUBLISH", probe_channel, std::to_string(++probe_sent)},
-                  [w = weak_from_this()](error_code ec, const RedisReply& r) {
-                    auto s = w.lock();
-                    if (s && !ec && r.type == RedisReply::Type::integer && r.integer == 0)
-                      s->source_error("the pub/sub connection is no longer subscribed");
-                  });
-      }
-    }
+    ok = check_probe(why);
   }
   if (ok) {
     std::vector<std::string> ping{"PING"};  // every PTTL above is answered once this is
@@ -322,16 +318,37 @@ net::awaitable<bool> PassiveLayer::Impl::reconcile() {
     }
   }
   if (stopping) co_return false;
+  const auto seconds = reconciled(t0, ok, why);
+  if (ok) spdlog::debug("passive: reconciled {} targets in {:.1f} ms", tracker.size(), seconds * 1e3);
+  co_return ok;
+}
+
+double PassiveLayer::Impl::reconciled(Clock::time_point t0, bool ok, const std::string& why) {
   const auto seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   metrics.sweep_run("passive_reconcile", ok, seconds);
   if (ok) {
-    last_tick = {};
+    last_tick = {};  // a pass is a tick whatever the 100 ms throttle says
     tick(Clock::now());
-    spdlog::debug("passive: reconciled {} targets in {:.1f} ms", tracker.size(), seconds * 1e3);
   } else {
     spdlog::warn("passive: reconciliation failed after {:.1f} ms: {}", seconds * 1e3, why);
   }
-  co_return ok;
+  return seconds;
+}
+
+bool PassiveLayer::Impl::check_probe(std::string& why) {
+  if (!notifications) return true;
+  if (probe_sent > probe_seen + 1) {
+    why = "pub/sub probe messages stopped arriving";
+    source_error(why);
+    return false;
+  }
+  cmd->send({"PUBLISH", probe_channel, std::to_string(++probe_sent)},
+            [w = weak_from_this()](error_code ec, const RedisReply& r) {
+              auto s = w.lock();
+              if (s && !ec && r.type == RedisReply::Type::integer && r.integer == 0)
+                s->source_error("the pub/sub connection is no longer subscribed");
+            });
+  return true;
 }
 
 }  // namespace healthsweep::sweeps::passive
