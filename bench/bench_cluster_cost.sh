@@ -24,16 +24,8 @@ lease=${4:-10s}
 renew=${5:-2s}
 [[ -x $daemon ]] || { echo "bench_cluster_cost: no $daemon (build it first)" >&2; exit 2; }
 
-dir=$(mktemp -d /tmp/hs-bench-cluster.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$repo/scripts/services" stop "$dir" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$repo/bench/lib/bench_workdir.sh"
+bench_workdir hs-bench-cluster
 
 . "$repo/bench/lib/bench_postgres.sh"
 bench_postgres bench_cluster_cost "$dir" 25912

@@ -30,21 +30,11 @@ driver=$repo/build/bench/bench_passive_refresher
 for f in "$before" "$after" "$driver"; do [[ -x $f ]] || { echo "bench_passive_redis_cost: no $f" >&2; exit 2; }; done
 others=1000000 heartbeats=100000
 
-dir=$(mktemp -d /tmp/hs-bench-rcost.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$repo/scripts/services" stop "$dir" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$repo/bench/lib/bench_workdir.sh"
+bench_workdir hs-bench-rcost
 
-export HS_PG_PORT=${HS_PG_PORT:-25841}
-eval "$(HS_SERVICES=postgres "$repo/scripts/services" start "$dir")"
-[[ -n ${HS_TEST_PG_DSN:-} ]] || { echo "bench_passive_redis_cost: PostgreSQL did not start" >&2; exit 1; }
-server=${HS_TEST_PG_DSN% dbname=*}
+. "$repo/bench/lib/bench_postgres.sh"
+bench_postgres bench_passive_redis_cost "$dir" 25841
 steps=(${STEPS:-})
 for db in before after ${steps[@]%%=*}; do psql "$server dbname=healthsweep" -qAtc "create database $db" >/dev/null; done
 

@@ -23,16 +23,8 @@ sizes=("$@")
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(0 10000 100000)
 [[ -x $daemon ]] || { echo "bench_target_memory: no $daemon (build it first)" >&2; exit 2; }
 
-dir=$(mktemp -d /tmp/hs-bench-tmem.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$repo/scripts/services" stop "$dir" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$repo/bench/lib/bench_workdir.sh"
+bench_workdir hs-bench-tmem
 
 . "$repo/bench/lib/bench_postgres.sh"
 bench_postgres bench_target_memory "$dir" 25844

@@ -17,21 +17,11 @@ n=${2:-100000}
 out=${3:-/dev/null}
 [[ -x $daemon ]] || { echo "passive_channels_rss: no $daemon (build it first)" >&2; exit 2; }
 
-dir=$(mktemp -d /tmp/hs-bench-chrss.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$repo/scripts/services" stop "$dir" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$repo/bench/lib/bench_workdir.sh"
+bench_workdir hs-bench-chrss
 
-export HS_PG_PORT=${HS_PG_PORT:-25878}
-eval "$(HS_SERVICES=postgres "$repo/scripts/services" start "$dir")"
-[[ -n ${HS_TEST_PG_DSN:-} ]] || { echo "passive_channels_rss: PostgreSQL did not start" >&2; exit 1; }
-server=${HS_TEST_PG_DSN% dbname=*}
+. "$repo/bench/lib/bench_postgres.sh"
+bench_postgres passive_channels_rss "$dir" 25878
 for db in pattern exact; do psql "$server dbname=healthsweep" -qAtc "create database $db" >/dev/null; done
 
 sock=$dir/redis.sock
