@@ -67,9 +67,17 @@ class DaemonLog:
                 pass                          # not a JSON log line (a library's stderr)
         return self.events
 
+    @staticmethod
+    def _to_ms(t):
+        """The daemon stamps its lines to the millisecond: a line logged in
+        the same millisecond as `t` but after it reads earlier than `t`
+        (the process watch sees a kill within a millisecond)."""
+        return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
     def wait(self, what, match, since, timeout):
         """The first event after `since` for which match(event) holds."""
         deadline = time.monotonic() + timeout
+        since = self._to_ms(since)
         while time.monotonic() < deadline:
             for e in self.poll():
                 if e.ts >= since and match(e):
@@ -78,6 +86,7 @@ class DaemonLog:
         raise RuntimeError(f"the daemon did not log {what} within {timeout} s")
 
     def since(self, since, targets=None):
+        since = self._to_ms(since)
         return [e for e in self.poll() if e.ts >= since and
                 (targets is None or e.target in targets or (e.target is None and "FAIL-SAFE" in e.msg.upper()))]
 
