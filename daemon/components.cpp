@@ -445,11 +445,6 @@ void Components::reconfigure(const config::Config& cfg) {
   if (d.target_query) d.target_query->set_refresh(cfg.targets.targets_refresh);
 }
 
-TargetPage Components::targets_page(const TargetQuery& q) const {
-  auto page = impl_->fleet.targets_page(q.state, q.after, q.limit);
-  return TargetPage{std::move(page.json), std::move(page.next)};
-}
-
 // 1,024 targets a stretch: about a millisecond of JSON on this machine, so
 // a 100,000-target answer costs the loop a hundred short turns rather than
 // one of 100 ms or more. A page still picks its ids in one pass and a partial

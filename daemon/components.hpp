@@ -33,8 +33,8 @@ class Components {
   void reconfigure(const config::Config& cfg);  // SIGHUP, already validated
 
   // For the routes.
-  TargetPage targets_page(const TargetQuery& q) const;
-  // The same, built in stretches with a turn of the loop between them.
+  // GET /admin/targets (this instance's), built in stretches with a turn of
+  // the loop between them.
   boost::asio::awaitable<TargetPage> local_targets(TargetQuery q) const;
   std::optional<std::string> target_json(std::string_view id) const;
   // A report for a target owned here is checked here; with the cluster

@@ -81,9 +81,11 @@ struct HookRequest {
 struct Routes {
   std::function<std::string()> metrics;                        // text exposition
   std::function<std::pair<bool, std::string>()> liveness;      // (all fresh, JSON)
-  std::function<TargetPage(const TargetQuery&)> targets;
-  // The same, built without holding the loop; `targets` answers when empty.
+  // This instance's targets, built without holding the loop (the daemon's).
   std::function<boost::asio::awaitable<TargetPage>(TargetQuery)> local_targets;
+  // The same answered at once; used only when local_targets is empty (the
+  // route tests, which need no event loop).
+  std::function<TargetPage(const TargetQuery&)> targets;
   // ?scope=fleet; empty without the cluster section (400).
   std::function<boost::asio::awaitable<FleetPage>(TargetQuery)> fleet_targets;
   std::function<std::optional<std::string>(std::string_view)> target;  // JSON object or none

@@ -26,7 +26,6 @@ Routes daemon_routes(Components& components, metrics::Metrics& metrics,
     const auto view = liveness.view();
     return std::pair{view.status == metrics::Status::ok, metrics::to_json(view)};
   };
-  routes.targets = [&components](const TargetQuery& q) { return components.targets_page(q); };
   routes.local_targets = [&components](TargetQuery q) { return components.local_targets(std::move(q)); };
   routes.target = [&components](std::string_view id) { return components.target_json(id); };
   routes.hook = [&components](HookReport&& r, HookRequest&& as_sent) {
