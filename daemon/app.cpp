@@ -257,6 +257,12 @@ int App::run() {
   // A file size limit (LimitFSIZE=) makes a spool write fail with EFBIG,
   // which the store survives, instead of killing the daemon with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);
+  // hiredis 0.14 writes with write(2), not send(MSG_NOSIGNAL): a command
+  // written to a Redis that has just reset the connection would kill the
+  // daemon with SIGPIPE where it should see EPIPE and reconnect. systemd's
+  // IgnoreSIGPIPE=yes covers the unit; this covers a daemon run from a shell.
+  // (The fuzzer found it: fuzz_redis_reply's fake Redis hangs up mid-command.)
+  std::signal(SIGPIPE, SIG_IGN);
   // Every liveness subsystem starts disabled; each layer enables its own when
   // it is configured, so an absent layer never makes the daemon stale.
   d.components = std::make_unique<Components>(d.ioc, d.cfg, d.metrics, d.liveness);

@@ -234,6 +234,17 @@ TEST(DaemonHttp, TheLoopStallProbeCountsAStallAndEveryWakeThatFellDueDuringIt) {
   EXPECT_GE(count1 - count0, 50);
 }
 
+// A broken pipe is an error to handle, not a death: hiredis writes with
+// write(2), so a Redis resetting the connection under a command would raise
+// SIGPIPE in a daemon run from a shell (systemd ignores it for the unit).
+TEST(DaemonHttp, SigpipeIsIgnoredAndTheDaemonKeepsServing) {
+  Daemon d(kConfig);
+  d.process().signal(SIGPIPE);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(d.process().running());
+  EXPECT_EQ(d.get("/healthz").status, 200);
+}
+
 // The unpaged list is built in stretches between turns of the loop: every
 // target once, the filter applied, whatever the slot order.
 TEST(DaemonHttp, TheUnpagedTargetListAtFleetSizeHasEveryTargetOnce) {
