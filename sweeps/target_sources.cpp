@@ -77,19 +77,22 @@ TargetSources::Diff TargetSources::replace(std::string_view source, std::vector<
     it = std::find_if(by_source_.begin(), by_source_.end(),
                       [&](const auto& p) { return p.first == source; });
   }
-  Specs before = std::move(it->second);
-  Specs& now = it->second;
-  now.clear();
-  for (auto& s : specs) {  // a later duplicate id wins, as before
-    if (auto dup = now.find(s.id); dup != now.end()) now.erase(dup);
-    now.insert(std::move(s));
-  }
+  Specs& stored = it->second;
 
-  // Only ids this source named before or names now can change: walk both
-  // sets in id order and compare the merged view before and after.
+  // In id order; of one id named twice, the later wins.
+  std::stable_sort(specs.begin(), specs.end(), [](const TargetSpec& a, const TargetSpec& b) { return a.id < b.id; });
+  const auto last_of_id = [&](std::size_t i) {
+    while (i + 1 < specs.size() && specs[i + 1].id == specs[i].id) ++i;
+    return i;
+  };
+
+  // The source's set is updated in place: a spec it already holds unchanged
+  // is neither copied nor merged again, so a list of 11,000 containers with
+  // one gone costs a walk, not 11,000 merges and allocations (issue 15: one
+  // discovery held the loop 13 ms; bench/bench_fleet_discovery.cpp). Only an
+  // id whose spec in this source changed can change in the merged view.
   Diff diff;
-  const auto changed = [&](const std::string& id) {
-    auto was = merge(id, &now, &before);
+  const auto changed = [&](const std::string& id, std::optional<TargetSpec> was) {
     auto is = merge(id);
     if (!is) {
       if (was) {
@@ -104,17 +107,34 @@ TargetSources::Diff TargetSources::replace(std::string_view source, std::vector<
     }
     if (!was || !(*was == *is)) diff.upserts.push_back(std::move(*is));
   };
-  auto b = before.begin();
-  auto n = now.begin();
-  while (b != before.end() || n != now.end()) {
-    if (n == now.end() || (b != before.end() && b->id < n->id)) {
-      changed((b++)->id);
-    } else if (b == before.end() || n->id < b->id) {
-      changed((n++)->id);
+  auto at = stored.begin();
+  std::size_t i = 0;
+  while (at != stored.end() || i < specs.size()) {
+    if (i < specs.size()) i = last_of_id(i);
+    if (i >= specs.size() || (at != stored.end() && at->id < specs[i].id)) {
+      // No longer named by this source.
+      const std::string id = at->id;
+      auto was = merge(id);
+      at = stored.erase(at);
+      changed(id, std::move(was));
+    } else if (at == stored.end() || specs[i].id < at->id) {
+      // Newly named by this source.
+      auto was = merge(specs[i].id);
+      const std::string id = specs[i].id;
+      stored.insert(at, std::move(specs[i]));
+      changed(id, std::move(was));
+      ++i;
     } else {
-      changed(n->id);
-      ++b;
-      ++n;
+      if (!(*at == specs[i])) {
+        auto was = merge(at->id);
+        const std::string id = at->id;
+        at = stored.erase(at);
+        at = std::next(stored.insert(at, std::move(specs[i])));
+        changed(id, std::move(was));
+      } else {
+        ++at;
+      }
+      ++i;
     }
   }
   return diff;

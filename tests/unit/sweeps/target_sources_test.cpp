@@ -95,3 +95,38 @@ TEST(TargetSources, UpsertsAndRemovalsComeInIdOrderAndSizeFollows) {
   EXPECT_EQ(d.added.size(), 1u);
   EXPECT_EQ(s.size(), 2u);
 }
+
+// The source's set is updated in place (issue 15): an unsorted list with a
+// removal, an addition, a change and a duplicate among unchanged entries
+// gives exactly those, in id order.
+TEST(TargetSources, AnUnsortedListWithOneOfEachChangeGivesExactlyThoseChanges) {
+  TargetSources s;
+  s.replace(TargetSources::engine_source, {spec("d", "d"), spec("b", "b"), spec("a", "a"), spec("c", "c")});
+  auto d = s.replace(TargetSources::engine_source,
+                     {spec("e", "e"), spec("c", "c"), spec("a", "a"), spec("d", "d"), spec("d", "d-new")});
+  EXPECT_EQ(d.removals, (std::vector<std::string>{"b"}));
+  ASSERT_EQ(d.upserts.size(), 2u);
+  EXPECT_EQ(d.upserts[0].id, "d");
+  EXPECT_EQ(d.upserts[0].container, "d-new");  // the later duplicate, not the unchanged earlier one
+  EXPECT_EQ(d.upserts[1].id, "e");
+  EXPECT_EQ(d.added, (std::set<std::string, std::less<>>{"e"}));
+  EXPECT_EQ(s.size(), 4u);
+  EXPECT_EQ(s.find("d")->container, "d-new");
+  EXPECT_FALSE(s.find("b"));
+  // Said again, nothing changes.
+  d = s.replace(TargetSources::engine_source, {spec("a", "a"), spec("c", "c"), spec("d", "d-new"), spec("e", "e")});
+  EXPECT_TRUE(d.upserts.empty());
+  EXPECT_TRUE(d.removals.empty());
+}
+
+TEST(TargetSources, AChangeHiddenByAHigherPrioritySourceIsNoUpsert) {
+  TargetSources s;
+  s.replace(TargetSources::static_source, {spec("a", "static-a")});
+  s.replace(TargetSources::engine_source, {spec("a", "engine-1")});
+  auto d = s.replace(TargetSources::engine_source, {spec("a", "engine-2")});
+  EXPECT_TRUE(d.upserts.empty());  // the merged view still names static-a
+  EXPECT_TRUE(d.removals.empty());
+  d = s.replace(TargetSources::engine_source, {spec("a", "engine-2", "", true)});
+  ASSERT_EQ(d.upserts.size(), 1u);  // paused from any source does show
+  EXPECT_TRUE(d.upserts[0].paused);
+}
