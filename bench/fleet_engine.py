@@ -23,7 +23,7 @@ and, per target, how often two checks came closer than the coalesce window.
 Control, for the driver (not part of any engine API):
   POST /fleet/dead/NAME   the canned NAME is exited from now on (list and inspect)
   POST /fleet/reset       forget the counts so far (fleet.sh: when the load starts)
-  GET  /fleet/stats       {"inspects":..., "targets_checked":..., "closer_than_window":...,
+  GET  /fleet/stats       {"inspects":..., "targets_checked":..., "ever_inspected":..., "closer_than_window":...,
                            "max_checks_in_window":..., "min_gap_ms":..., "per_target_max": ...}
 
   fleet_engine.py LISTEN_SOCKET UPSTREAM_SOCKET N COALESCE_WINDOW_MS COUNTED
@@ -87,6 +87,7 @@ class Canned:
         self.per_target_max = {}
         self.min_gap = None
         self.inspects = 0
+        self.ever = set()  # every canned container inspected at least once since the start
         self.rebuild()
 
     def rebuild(self, only=None):
@@ -102,6 +103,7 @@ class Canned:
         return b",".join(self.entries)
 
     def inspected(self, i):
+        self.ever.add(i)  # not reset: fleet.sh waits for the watch's one inspect of each
         if i >= self.counted:  # the driver's hook samples, outside the hook load
             return
         now = time.monotonic()
@@ -124,7 +126,7 @@ class Canned:
         hist = {}
         for v in self.per_target_max.values():
             hist[v] = hist.get(v, 0) + 1
-        return {"inspects": self.inspects, "targets_checked": len(self.checks),
+        return {"inspects": self.inspects, "targets_checked": len(self.checks), "ever_inspected": len(self.ever),
                 "closer_than_window": self.closer, "window_ms": self.window * 1000,
                 "max_checks_in_window": max(self.per_target_max.values(), default=0),
                 "targets_by_max_checks_in_window": {str(k): v for k, v in sorted(hist.items())},
