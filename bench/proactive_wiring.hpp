@@ -44,12 +44,11 @@ inline healthsweep::sweeps::proactive::ProactiveOutputs fleet_outputs(
     fleet.begin_grace(id, Layer::proactive, why);
   };
   out.engine_healthy = [&fleet](bool healthy) { fleet.set_source_healthy("engine", healthy); };
-  out.targets = [&fleet] {
-    std::vector<TargetSpec> specs;
+  out.targets = [&fleet](std::size_t, std::vector<TargetSpec>& specs) -> std::optional<std::size_t> {
     for (const auto& id : fleet.ids())
       if (auto s = fleet.spec(id); s && (!s->container.empty() || !s->http.empty() || s->tcp))
         specs.push_back(std::move(*s));
-    return specs;
+    return std::nullopt;  // one stretch
   };
   return out;
 }

@@ -99,6 +99,17 @@ net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
   }
 }
 
+net::awaitable<std::vector<TargetSpec>> ProactiveLayer::Impl::snapshot_targets() {
+  std::vector<TargetSpec> specs;
+  if (!out.targets) co_return specs;
+  std::optional<std::size_t> at = 0;
+  while ((at = out.targets(*at, specs))) {
+    co_await yield_turn();
+    if (stopped) break;
+  }
+  co_return specs;
+}
+
 net::awaitable<void> ProactiveLayer::Impl::yield_turn() {
   // Queued behind whatever is ready now (events, heartbeats, hooks): the
   // sweep resumes after them.
@@ -251,14 +262,15 @@ net::awaitable<std::vector<std::vector<Finding>>> ProactiveLayer::Impl::run_prob
 }
 
 net::awaitable<bool> ProactiveLayer::Impl::sweep() {
+  // A snapshot, not a view of the Fleet: the sweep yields, and targets come
+  // and go meanwhile. Taken once per sweep, again only when discovery has
+  // just changed the set (its new targets' containers count now).
+  std::vector<TargetSpec> probed = co_await snapshot_targets();
+  if (stopped) co_return true;
   const auto t0 = steady::now();  // the engine is asked now: the evidence is this old
   // The sweep's deadline is `timeout`: the engine's list and every HTTP/TCP
   // check run at once, each bounded by it.
   const auto deadline = t0 + proactive.timeout;
-  // A snapshot, not a view of the Fleet: the sweep yields, and targets come
-  // and go meanwhile. Taken once per sweep, again only when discovery has
-  // just changed the set (its new targets' containers count now).
-  std::vector<TargetSpec> probed = out.targets();
   const auto& by_container = findings_scratch;
   bool engine_ok = true;
   std::vector<std::vector<Finding>> probes;
@@ -275,7 +287,7 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   for (std::size_t i = 0; i < probed.size(); ++i)
     if (!probes[i].empty()) probe_slot.emplace(probed[i].id, i);
   std::vector<TargetSpec> rediscovered;
-  if (discovery_changed) rediscovered = out.targets();
+  if (discovery_changed) rediscovered = co_await snapshot_targets();
   const auto& targets = discovery_changed ? rediscovered : probed;
   // Across each yield below: a target removed meanwhile gets no evidence
   // (Fleet::submit drops evidence for a target that left); an event for a

@@ -42,8 +42,12 @@ struct ProactiveOutputs {
   // The engine (re)started a target's container: a startup grace begins.
   std::function<void(const std::string& id, const std::string& reason)> started;
   std::function<void(bool healthy)> engine_healthy;
-  // Every target to check now (static ones with containers, HTTP or TCP).
-  std::function<std::vector<decide::TargetSpec>()> targets;
+  // Every target to check now (static ones with containers, HTTP or TCP),
+  // in stretches: appends the stretch that starts at cursor `from` (0 first)
+  // to `out` and returns where the next one starts, nullopt after the last.
+  // The sweep yields the loop between stretches, so taking the snapshot of
+  // 20,000 checkable targets among 100,000 never holds it in one piece.
+  std::function<std::optional<std::size_t>(std::size_t from, std::vector<decide::TargetSpec>& out)> targets;
 };
 
 class ProactiveLayer {

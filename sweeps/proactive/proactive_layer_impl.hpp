@@ -97,6 +97,9 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   // True every yield_every-th call: the caller then co_awaits yield_turn().
   bool yield_due(std::size_t& done) const { return yield_every > 0 && ++done % yield_every == 0; }
   net::awaitable<void> yield_turn();
+  // Every checkable target, taken from out.targets in stretches with a turn
+  // of the loop between them.
+  net::awaitable<std::vector<decide::TargetSpec>> snapshot_targets();
 
   // proactive_layer.cpp: the poll loop, the sweep, discovery
   void set_engine_health(bool healthy, const std::string& why);

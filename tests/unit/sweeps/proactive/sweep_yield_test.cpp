@@ -78,11 +78,10 @@ class SweepYield : public ::testing::Test {
     out.discovered = [this](std::vector<TargetSpec> specs) {
       fleet.replace_source(TargetSources::engine_source, std::move(specs));
     };
-    out.targets = [this] {
-      std::vector<TargetSpec> specs;
+    out.targets = [this](std::size_t, std::vector<TargetSpec>& specs) -> std::optional<std::size_t> {
       for (const auto& id : fleet.ids())
         if (auto s = fleet.spec(id)) specs.push_back(std::move(*s));
-      return specs;
+      return std::nullopt;  // one stretch
     };
     return out;
   }
@@ -177,6 +176,38 @@ TEST_F(SweepYield, StopDuringAYieldEndsTheSweepWithNoMoreEvidence) {
   EXPECT_EQ(after_stop, 0);
   EXPECT_EQ(evidence, 3) << "the sweep ended at the yield after its third target";
   fleet.stop();
+}
+
+// The sweep's snapshot of the targets is taken in stretches (issue 15: at
+// 100,000 targets it held the loop 3-6 ms in one piece); other handlers run
+// between them, and the snapshot still holds every target.
+TEST_F(SweepYield, TheSnapshotIsTakenInStretchesWithOtherHandlersBetween) {
+  int evidence = 0;
+  auto out = outputs([&](const Evidence&) { ++evidence; });
+  bool posted_ran = false;
+  std::vector<bool> ran_before_stretch;
+  out.targets = [&](std::size_t from, std::vector<TargetSpec>& specs) -> std::optional<std::size_t> {
+    const auto ids = fleet.ids();
+    if (from == 0) boost::asio::post(io, [&] { posted_ran = true; });
+    ran_before_stretch.push_back(posted_ran);
+    if (from < ids.size()) specs.push_back(*fleet.spec(ids[from]));  // one target a stretch
+    if (from + 1 >= ids.size()) return std::nullopt;
+    return from + 1;
+  };
+  ProactiveLayer layer(io.get_executor(), cfg, &engine, http, std::move(out), metrics, liveness);
+  layer.start();
+  ASSERT_TRUE(run_until_sweeps(layer, 1));  // discovers ws-0..7
+  evidence = 0;
+  ran_before_stretch.clear();
+  posted_ran = false;
+  layer.poll_now();
+  ASSERT_TRUE(run_until_sweeps(layer, 2));
+  layer.stop();
+  fleet.stop();
+  ASSERT_EQ(ran_before_stretch.size(), static_cast<std::size_t>(containers));
+  EXPECT_FALSE(ran_before_stretch[0]);
+  EXPECT_TRUE(ran_before_stretch[1]) << "a handler posted during the first stretch ran before the second";
+  EXPECT_EQ(evidence, containers) << "every target of the snapshot was judged";
 }
 
 }  // namespace
