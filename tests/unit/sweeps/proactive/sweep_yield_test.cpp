@@ -210,5 +210,34 @@ TEST_F(SweepYield, TheSnapshotIsTakenInStretchesWithOtherHandlersBetween) {
   EXPECT_EQ(evidence, containers) << "every target of the snapshot was judged";
 }
 
+// The HTTP/TCP probes are launched a stretch at a time too (issue 15: 10,000
+// launched at once delayed hook checks up to 0.9 s); with probes finishing
+// during the turns between stretches, the sweep still ends and every target
+// gets its verdict.
+TEST_F(SweepYield, ProbesLaunchedInStretchesAllFinishAndTheSweepEnds) {
+  cfg.targets.engine_label.clear();
+  std::vector<TargetSpec> probed;
+  for (int i = 0; i < 8; ++i) {
+    TargetSpec spec;
+    spec.id = "web-" + std::to_string(i);
+    spec.tcp = config::Endpoint{"127.0.0.1", 1};  // refused at once
+    probed.push_back(std::move(spec));
+  }
+  fleet.replace_source(TargetSources::static_source, probed);
+  int evidence = 0;
+  ProactiveLayer layer(io.get_executor(), cfg, nullptr, http, outputs([&](const Evidence& ev) {
+                         if (ev.target.rfind("web-", 0) == 0) ++evidence;
+                       }),
+                       metrics, liveness);
+  layer.yield_every(1);
+  layer.start();
+  ASSERT_TRUE(run_until_sweeps(layer, 1)) << "the sweep's wait ended";
+  layer.poll_now();
+  ASSERT_TRUE(run_until_sweeps(layer, 2)) << "the second sweep's wait ended";
+  layer.stop();
+  fleet.stop();
+  EXPECT_EQ(evidence, 16) << "each of the 8 probes judged in each of the two sweeps";
+}
+
 }  // namespace
 }  // namespace healthsweep::sweeps::proactive
