@@ -25,11 +25,9 @@ bool operator==(const TargetSpec& a, const TargetSpec& b) {
          a.paused == b.paused && a.on_engine == b.on_engine && a.instance == b.instance;
 }
 
-std::optional<TargetSpec> TargetSources::merge(std::string_view id, const Specs* replaced,
-                                               const Specs* instead) const {
+std::optional<TargetSpec> TargetSources::merge(std::string_view id) const {
   std::optional<TargetSpec> out;
-  for (const auto& [source, stored] : by_source_) {  // priority order
-    const Specs& specs = instead != nullptr && &stored == replaced ? *instead : stored;
+  for (const auto& [source, specs] : by_source_) {  // priority order
     auto it = specs.find(id);
     if (it == specs.end()) continue;
     if (!out) {

@@ -54,10 +54,9 @@ class TargetSources {
   };
   using Specs = std::set<decide::TargetSpec, ById>;
 
-  // The merged spec of `id`, reading `instead` in place of the set at
-  // `replaced` (what a source said before replace()), when given.
-  std::optional<decide::TargetSpec> merge(std::string_view id, const Specs* replaced = nullptr,
-                                          const Specs* instead = nullptr) const;
+  // The merged spec of `id` over every source; replace() asks it before
+  // and after changing one source's entry.
+  std::optional<decide::TargetSpec> merge(std::string_view id) const;
 
   // source -> its specs, sources kept in priority order
   std::vector<std::pair<std::string, Specs>> by_source_;
