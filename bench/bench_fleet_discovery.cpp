@@ -93,8 +93,7 @@ int main(int argc, char** argv) {
     std::vector<TargetSpec> out;
     snap.push_back(ms([&] {
       fleet.machine().for_each([&](const sweeps::decide::TargetRecord& rec) {
-        const auto& spec = rec.spec;
-        if (!spec.container.empty() || !spec.http.empty() || spec.tcp) out.push_back(spec);
+        if (rec.spec.checkable()) out.push_back(rec.spec);
       });
     }));
   }

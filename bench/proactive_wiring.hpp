@@ -46,7 +46,7 @@ inline healthsweep::sweeps::proactive::ProactiveOutputs fleet_outputs(
   out.engine_healthy = [&fleet](bool healthy) { fleet.set_source_healthy("engine", healthy); };
   out.targets = [&fleet](std::size_t, std::vector<TargetSpec>& specs) -> std::optional<std::size_t> {
     for (const auto& id : fleet.ids())
-      if (auto s = fleet.spec(id); s && (!s->container.empty() || !s->http.empty() || s->tcp))
+      if (auto s = fleet.spec(id); s && s->checkable())
         specs.push_back(std::move(*s));
     return std::nullopt;  // one stretch
   };

@@ -65,6 +65,11 @@ struct TargetSpec {
   // Several instances (issue 14) decide who judges the target from these:
   bool on_engine = false;  // seen on this instance's engine (engine discovery)
   std::string instance{};  // pinned to this instance id (postgres_query's third column)
+
+  // An HTTP or TCP check for the proactive sweep to run.
+  bool probed() const { return !http.empty() || tcp.has_value(); }
+  // Anything the proactive sweep looks at: a container, or a check to run.
+  bool checkable() const { return !container.empty() || probed(); }
 };
 
 // One state change. The store writes one event row per transition, metrics

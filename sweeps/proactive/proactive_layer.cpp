@@ -251,15 +251,16 @@ net::awaitable<std::vector<std::vector<Finding>>> ProactiveLayer::Impl::run_prob
   };
   // Launched yield_every at a time, and more than one stretch of them spread
   // over a quarter of the interval, at most the sweep's timeout (as
-  // Prometheus spreads its scrapes): 10,000 probes spawned in one piece put 10,000 first steps ahead
-  // of every hook check and heartbeat, and even launched in stretches they
-  // made the sweep one burst of CPU in which every other layer's slowest
-  // verdicts fell (issue 15, bench/fleet_phases.py). Each target is still
+  // Prometheus spreads its scrapes): 10,000 probes spawned in one piece put
+  // 10,000 first steps ahead of every hook check and heartbeat, and even
+  // launched in stretches they made the sweep one burst of CPU in which
+  // every other layer's slowest verdicts fell (issue 15,
+  // bench/fleet_phases.py). Each target is still
   // probed once an interval, at the same place in the sweep. A count
   // reaching 0 between launches only cancels a timer nobody waits on yet;
   // the wait below begins after the last launch, so the last probe ends it.
-  const auto probing = static_cast<std::size_t>(std::count_if(
-      targets.begin(), targets.end(), [](const TargetSpec& t) { return !t.http.empty() || t.tcp; }));
+  const auto probing = static_cast<std::size_t>(
+      std::count_if(targets.begin(), targets.end(), [](const TargetSpec& t) { return t.probed(); }));
   const auto spread = yield_every > 0 && probing > yield_every
                           ? std::chrono::duration_cast<steady::duration>(
                                 std::min(proactive.interval / 4, proactive.timeout))
@@ -268,7 +269,7 @@ net::awaitable<std::vector<std::vector<Finding>>> ProactiveLayer::Impl::run_prob
   net::steady_timer pace(executor);
   std::size_t launched = 0;
   for (std::size_t i = 0; i < targets.size() && !stopped; ++i) {
-    if (targets[i].http.empty() && !targets[i].tcp) continue;
+    if (!targets[i].probed()) continue;
     if (yield_due(launched)) {
       if (spread == steady::duration::zero()) {
         co_await yield_turn();
