@@ -153,7 +153,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(Slot slot);
   net::awaitable<void> reply_and_close(beast::tcp_stream& stream, http::status status,
-                                       std::string body, std::string_view target);
+                                       std::string body, std::string_view target, bool head);
 };
 
 namespace {
@@ -313,11 +313,16 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
 }
 
 net::awaitable<void> HttpServer::Impl::reply_and_close(beast::tcp_stream& stream, http::status status,
-                                                       std::string body, std::string_view target) {
+                                                       std::string body, std::string_view target, bool head) {
   if (events.answered_itself) events.answered_itself(target, static_cast<int>(status));
   auto res = plain_error(status, std::move(body));
   std::string wire;
   serialize(res, wire);
+  // The answer to a HEAD has the GET's Content-Length and no body: a client
+  // that sent HEAD reads no body, so body bytes would be misread as the
+  // start of the next response (RFC 9110 9.3.2). The routes' answers do the
+  // same (daemon/routes.cpp); this is the listener's own refusal.
+  if (head) wire.resize(wire.size() - res.body().size());
   stream.expires_after(limits.read_timeout);
   co_await net::async_write(stream, net::buffer(wire), use_nothrow);
 }
@@ -351,14 +356,15 @@ net::awaitable<void> HttpServer::Impl::session(Slot slot) {
     }
     if (ended || s.evicted) break;
     const std::string target(raw_request_target(buffered()));
+    const bool head = buffered().starts_with("HEAD ");  // Beast's method match is case-sensitive too
     if (header_size == 0 || header_size > limits.header_limit) {
       co_await reply_and_close(stream, http::status::request_header_fields_too_large,
-                               R"({"error":"request header over 8 KiB"})", target);
+                               R"({"error":"request header over 8 KiB"})", target, head);
       break;
     }
     if (const auto problem = framing_problem(buffered().substr(0, header_size))) {
       co_await reply_and_close(stream, http::status::bad_request,
-                               R"({"error":"malformed HTTP request: )" + *problem + "\"}", target);
+                               R"({"error":"malformed HTTP request: )" + *problem + "\"}", target, head);
       break;
     }
 
@@ -372,14 +378,14 @@ net::awaitable<void> HttpServer::Impl::session(Slot slot) {
       if (s.evicted || stopping) break;
       if (ec == http::error::body_limit)
         co_await reply_and_close(stream, http::status::payload_too_large,
-                                 R"({"error":"body over 64 KiB"})", target);
+                                 R"({"error":"body over 64 KiB"})", target, head);
       else if (ec == http::error::header_limit)
         co_await reply_and_close(stream, http::status::request_header_fields_too_large,
-                                 R"({"error":"request header over 8 KiB"})", target);
+                                 R"({"error":"request header over 8 KiB"})", target, head);
       else if (ec.category() == make_error_code(http::error::end_of_stream).category() &&
                ec != http::error::end_of_stream && ec != http::error::partial_message)
         co_await reply_and_close(stream, http::status::bad_request,
-                                 R"({"error":"malformed HTTP request"})", target);
+                                 R"({"error":"malformed HTTP request"})", target, head);
       break;  // end of stream, timeout, reset: just close
     }
     Request req = parser.release();

@@ -19,6 +19,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -115,19 +116,34 @@ net::awaitable<void> client(Daemon& d, std::vector<std::string_view> pieces, std
 }
 
 // Whether each request of `bytes`, as Beast reads them with the listener's
-// limits, is a HEAD (whose response has a Content-Length but no body).
+// limits, is a HEAD (whose response has a Content-Length but no body). The
+// request Beast cannot read, which the listener refuses and closes after,
+// is a HEAD when its bytes start with "HEAD ": the client that sent them
+// reads no body, whatever is wrong further on (daemon/http_server.cpp).
 std::vector<bool> heads_of(std::string_view bytes) {
   std::vector<bool> heads;
   auto rest = net::buffer(bytes.data(), bytes.size());
   while (rest.size() > 0) {
+    const std::string_view request(static_cast<const char*>(rest.data()), rest.size());
     http::request_parser<http::string_body> parser;
     parser.header_limit(8 * 1024);
     parser.body_limit(64 * 1024);
     boost::system::error_code ec;
-    if (!fuzz_support::put_all(parser, rest, ec)) break;
+    if (!fuzz_support::put_all(parser, rest, ec)) {
+      heads.push_back(request.starts_with("HEAD "));
+      break;
+    }
     heads.push_back(parser.get().method() == http::verb::head);
   }
   return heads;
+}
+
+// A broken answer: what was wrong and the bytes, so that the finding's log
+// says it without a debugger.
+[[noreturn]] void fail(const std::string& what, std::string_view answer) {
+  std::fprintf(stderr, "fuzz_http_request: %s; the listener sent:\n%.*s\n", what.c_str(),
+               static_cast<int>(std::min<std::size_t>(answer.size(), 4096)), answer.data());
+  std::abort();
 }
 
 // Every byte the listener sent belongs to a complete response, 200-599.
@@ -141,9 +157,9 @@ void check_responses(std::string_view answer, const std::vector<bool>& heads) {
     boost::system::error_code ec;
     fuzz_support::put_all(parser, rest, ec);
     if (!ec && !parser.is_done() && rest.size() == 0) parser.put_eof(ec);  // a body up to the close
-    if (ec || !parser.is_done()) std::abort();
+    if (ec || !parser.is_done()) fail("response " + std::to_string(i) + " does not parse: " + ec.message(), answer);
     const auto status = parser.get().result_int();
-    if (status < 200 || status > 599) std::abort();
+    if (status < 200 || status > 599) fail("response " + std::to_string(i) + " has status " + std::to_string(status), answer);
   }
 }
 

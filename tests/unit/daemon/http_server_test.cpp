@@ -261,6 +261,34 @@ TEST(HttpServer, SmugglingShapesAre400WithoutReachingTheHandler) {
   EXPECT_EQ(answers[4].target, "/healthz");
 }
 
+// The listener's own refusal of a HEAD carries the Content-Length of its
+// error body but not the body: the client, which sent HEAD, reads none, and
+// stray body bytes would be taken for the next response (fuzz_http_request
+// found this with a HEAD whose header had a folded line).
+TEST(HttpServer, OwnRefusalOfAHeadHasNoBody) {
+  Server srv(ok);
+  const char* heads[] = {
+      "HEAD /healthz HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",                         // 400, framing
+      "HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n",                          // 400, parser
+      "HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n",                      // 413
+  };
+  for (const char* request : heads) {
+    Client c(srv.port);
+    c.send(request);
+    const auto reply = c.read_all();
+    const auto end = reply.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos) << request << "\n-> " << reply;
+    EXPECT_EQ(reply.rfind("HTTP/1.1 4", 0), 0u) << reply;
+    EXPECT_NE(reply.find("Content-Length: "), std::string::npos) << reply;
+    EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+    EXPECT_EQ(end + 4, reply.size()) << "a body after the header of a HEAD's answer:\n" << reply;
+  }
+  // The same refusal of a GET keeps its body.
+  Client c(srv.port);
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n");
+  EXPECT_NE(c.read_all().find("obsolete line folding"), std::string::npos);
+}
+
 TEST(HttpServer, OwnAnswersAreReportedWithTheirTarget) {
   Server srv(ok);
   {
