@@ -3,6 +3,10 @@
 // mutations of them (deterministic seed), so each ctest run exercises the
 // harness (argv[2]: how many mutations, default 20000). With clang, build the
 // same harness with -fsanitize=fuzzer instead (scripts/fuzz).
+// The corpus is read in name order, so the mutations are the same on every
+// machine. HS_FUZZ_LAST_INPUT=FILE: each input is written there before it
+// runs, so the one that aborted is left behind.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -19,14 +23,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 int main(int argc, char** argv) {
   std::vector<std::string> corpus;
   if (argc > 1 && std::filesystem::is_directory(argv[1])) {
-    for (const auto& entry : std::filesystem::directory_iterator(argv[1])) {
-      std::ifstream in(entry.path(), std::ios::binary);
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(argv[1])) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      std::ifstream in(file, std::ios::binary);
       corpus.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
   }
   if (corpus.empty()) corpus.emplace_back("");
-  for (const auto& input : corpus)
+  const char* last_input = std::getenv("HS_FUZZ_LAST_INPUT");
+  const auto run = [last_input](const std::string& input) {
+    if (last_input) std::ofstream(last_input, std::ios::binary | std::ios::trunc) << input;
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
+  };
+  for (const auto& input : corpus) run(input);
 
   std::mt19937_64 rng(0x5eed);
   const int iterations = argc > 2 ? std::atoi(argv[2]) : 20000;
@@ -44,7 +55,7 @@ int main(int argc, char** argv) {
                     input.insert(pos, other.substr(from, 1 + rng() % 16)); } } break;
       }
     }
-    LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
+    run(input);
   }
   std::printf("fuzz: %zu corpus inputs, %d mutations, no crash\n", corpus.size(), iterations);
   return 0;
