@@ -43,17 +43,21 @@ HeartbeatDeadlines::HeartbeatDeadlines(std::chrono::milliseconds grace) : grace_
 
 HeartbeatDeadlines::Entry* HeartbeatDeadlines::find(std::string_view id) {
   const auto it = index_.find(id);
-  return it == index_.end() ? nullptr : &slots_[it->second];
+  return it == index_.end() ? nullptr : &slots_[*it];
 }
 
 const HeartbeatDeadlines::Entry* HeartbeatDeadlines::find(std::string_view id) const {
   const auto it = index_.find(id);
-  return it == index_.end() ? nullptr : &slots_[it->second];
+  return it == index_.end() ? nullptr : &slots_[*it];
 }
 
 std::vector<std::string> HeartbeatDeadlines::set_targets(const std::vector<std::string>& ids,
                                                          TimePoint now) {
   ++gen_;
+  // Room for the whole list at once: growing by doubling would leave up to
+  // half of a large fleet's slots and index empty for good.
+  if (ids.size() > slots_.capacity()) slots_.reserve(ids.size());
+  if (ids.size() > index_.size()) index_.reserve(ids.size());
   std::vector<std::string> added;
   for (const auto& id : ids) {
     if (auto* e = find(id)) {
@@ -75,7 +79,7 @@ std::vector<std::string> HeartbeatDeadlines::set_targets(const std::vector<std::
     e.listed_gen = gen_;
     e.seen_epoch = epoch_;  // not "unseen" in a reconciliation it did not take part in
     e.grace_until = now + grace_;
-    index_.emplace(id, slot);
+    index_.insert(slot);
     schedule(slot, e.grace_until);
     added.push_back(id);
   }
@@ -86,7 +90,7 @@ std::vector<std::string> HeartbeatDeadlines::set_targets(const std::vector<std::
 
 void HeartbeatDeadlines::remove(std::uint32_t slot) {
   unschedule(slot);
-  index_.erase(slots_[slot].id);
+  index_.erase(slot);  // while its id is still set: the index hashes the slot through it
   slots_[slot] = Entry{};
   free_.push_back(slot);
 }
@@ -137,7 +141,7 @@ void HeartbeatDeadlines::set_prediction(unsigned sample_every, std::chrono::mill
 bool HeartbeatDeadlines::observe_refresh(std::string_view id, TimePoint now, WallTime wall) {
   const auto it = index_.find(id);
   if (it == index_.end()) return false;
-  const auto slot = it->second;
+  const auto slot = *it;
   Entry& e = slots_[slot];
   if (e.state != HeartbeatState::alive || !e.has_ttl || sample_every_ == 0 || e.predicted_in_row + 1 >= sample_every_) {
     e.sample_pending = true;
@@ -167,7 +171,7 @@ HeartbeatDeadlines::Observation HeartbeatDeadlines::observe_pttl(std::string_vie
   Observation out;
   const auto it = index_.find(id);
   if (it == index_.end()) return out;
-  const auto slot = it->second;
+  const auto slot = *it;
   Entry& e = slots_[slot];
 
   if (pttl_ms >= 0 || pttl_ms == -1) {  // the key exists
@@ -256,7 +260,7 @@ HeartbeatVerdict HeartbeatDeadlines::gone_verdict(const Entry& e, TimePoint now)
 std::vector<std::string> HeartbeatDeadlines::ids() const {
   std::vector<std::string> out;
   out.reserve(index_.size());
-  for (const auto& [id, slot] : index_) out.push_back(id);
+  for (const auto slot : index_) out.push_back(slots_[slot].id);
   return out;
 }
 

@@ -7,13 +7,14 @@
 
 #include "sweeps/decide/evidence.hpp"
 
+#include <boost/unordered/unordered_flat_set.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace healthsweep::sweeps::passive {
@@ -54,6 +55,9 @@ class HeartbeatDeadlines {
   // restart_grace()). It grows to the largest TTL ever seen, so it is never
   // shorter than one heartbeat period of the fleet.
   explicit HeartbeatDeadlines(std::chrono::milliseconds grace);
+  // The index hashes slots through slots_: not copied or moved.
+  HeartbeatDeadlines(const HeartbeatDeadlines&) = delete;
+  HeartbeatDeadlines& operator=(const HeartbeatDeadlines&) = delete;
 
   // Replaces the watched set: new ids start unknown with a full grace from
   // `now`; ids no longer listed are forgotten. Returns the ids added.
@@ -143,13 +147,22 @@ class HeartbeatDeadlines {
     std::uint32_t seen_epoch = 0;
     std::uint32_t listed_gen = 0;
   };
-  struct Hash {
+  // The index holds slots, hashed and compared through their entry's id
+  // (lookups by id are transparent): each id is held once, in its Entry, not
+  // again as a map key in a node of its own (issue 15: about 70 B per target).
+  // A slot is in the index only while its entry's id is set.
+  struct SlotHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    const std::vector<Entry>* slots;
+    std::size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+    std::size_t operator()(std::uint32_t slot) const { return (*this)(std::string_view((*slots)[slot].id)); }
   };
-  struct Eq {
+  struct SlotEq {
     using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    const std::vector<Entry>* slots;
+    bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
+    bool operator()(std::string_view id, std::uint32_t slot) const { return (*slots)[slot].id == id; }
+    bool operator()(std::uint32_t slot, std::string_view id) const { return (*slots)[slot].id == id; }
   };
 
   Entry* find(std::string_view id);
@@ -168,7 +181,7 @@ class HeartbeatDeadlines {
   std::vector<Entry> slots_;
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> heap_;  // slots, min-heap on Entry::wake
-  std::unordered_map<std::string, std::uint32_t, Hash, Eq> index_;
+  boost::unordered_flat_set<std::uint32_t, SlotHash, SlotEq> index_{0, SlotHash{&slots_}, SlotEq{&slots_}};
   std::uint32_t epoch_ = 0;
   std::uint32_t gen_ = 0;
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 
 namespace healthsweep::sweeps {
 using namespace healthsweep::sweeps::decide;
@@ -222,6 +223,42 @@ TEST(HeartbeatDeadlines, RemovedTargetsAreForgottenAndIgnored) {
   EXPECT_EQ(t.d.size(), 1u);
   EXPECT_FALSE(t.pttl("a", -2, t0 + 2s).verdict);
   EXPECT_EQ(t.d.next_wake(), t0 + 60s);
+}
+
+// The index holds slots hashed through their entry's id: across rounds of
+// targets removed (their slots freed) and others added (taking those
+// slots), with ids long enough to live on the heap, every id is found with
+// its own state and none of the removed ones is.
+TEST(HeartbeatDeadlines, IndexFollowsSlotsFreedAndTakenAgain) {
+  Tracker t;
+  const auto id_of = [](int n) { return "workspace-heartbeat-" + std::to_string(n); };
+  std::set<std::string> watched;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::string> ids;
+    for (const auto& id : watched)
+      if (rng() % 3 != 0) ids.push_back(id);  // about a third removed
+    for (int k = 0; k < 300; ++k) ids.push_back(id_of(round * 1000 + k));
+    std::shuffle(ids.begin(), ids.end(), rng);
+    t.d.set_targets(ids, t0);
+    const std::set<std::string> now_watched(ids.begin(), ids.end());
+    for (const auto& id : watched) {
+      if (!now_watched.contains(id)) {
+        EXPECT_FALSE(t.d.watched(id)) << id;
+      }
+    }
+    watched = now_watched;
+    // Each round makes its own new targets alive: the others keep their state.
+    for (int k = 0; k < 300; k += 2) t.pttl(id_of(round * 1000 + k), 30'000, t0);
+    ASSERT_EQ(t.d.size(), watched.size());
+    const auto listed = t.d.ids();
+    EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), watched);
+    for (const auto& id : watched) {
+      const int n = std::stoi(id.substr(id.rfind('-') + 1));
+      EXPECT_EQ(t.d.state(id), n % 2 == 0 ? HeartbeatState::alive : HeartbeatState::unknown) << id;
+    }
+  }
+  EXPECT_FALSE(t.d.state(id_of(999'999)));
 }
 
 // The heap against a brute-force model under random operations.
