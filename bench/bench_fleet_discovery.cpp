@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     std::vector<TargetSpec> out;
     snap.push_back(ms([&] {
       fleet.machine().for_each([&](const sweeps::decide::TargetRecord& rec) {
-        if (rec.spec.checkable()) out.push_back(rec.spec);
+        if (rec.spec.checkable()) out.push_back(rec.spec.full());
       });
     }));
   }

@@ -173,7 +173,7 @@ std::optional<std::size_t> Components::Impl::checkable_targets(std::size_t from,
   constexpr std::size_t stretch = 4096;
   const auto& machine = fleet.machine();
   const auto next = machine.for_each_from(from, stretch, [&](const TargetRecord& r) {
-    if (r.spec.checkable()) out.push_back(r.spec);
+    if (r.spec.checkable()) out.push_back(r.spec.full());
   });
   if (next >= machine.slot_end()) return std::nullopt;
   return next;

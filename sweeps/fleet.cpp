@@ -311,7 +311,7 @@ bool Fleet::contains(std::string_view id) const { return impl_->machine.find(id)
 std::optional<TargetSpec> Fleet::spec(std::string_view id) const {
   const auto* rec = impl_->machine.find(id);
   if (!rec) return std::nullopt;
-  return rec->spec;
+  return rec->spec.full();
 }
 
 std::vector<std::string> Fleet::ids() const {

@@ -28,10 +28,10 @@ boost::json::object to_json(const TargetRecord& rec, std::chrono::steady_clock::
   boost::json::object o;
   o["id"] = rec.spec.id;
   o["state"] = to_string(rec.state);
-  if (rec.spec.container.empty())
+  if (rec.spec.container().empty())
     o["container"] = nullptr;
   else
-    o["container"] = rec.spec.container;
+    o["container"] = rec.spec.container();
   o["since"] = metrics::format_rfc3339_ms(rec.since_wall);
   o["reason"] = rec.reason.view();
   if (rec.last_heartbeat)

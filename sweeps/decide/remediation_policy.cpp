@@ -5,11 +5,11 @@
 
 namespace healthsweep::sweeps::decide {
 
-RemediationKind remediation_kind(const config::Restart& restart, const TargetSpec& spec) {
+RemediationKind remediation_kind(const config::Restart& restart, std::string_view container) {
   if (!restart.enabled) return RemediationKind::mark_offline;
   switch (restart.via) {
     case config::RestartVia::engine:
-      return spec.container.empty() ? RemediationKind::mark_offline : RemediationKind::restart;
+      return container.empty() ? RemediationKind::mark_offline : RemediationKind::restart;
     case config::RestartVia::webhook: return RemediationKind::webhook;
     case config::RestartVia::none: return RemediationKind::mark_offline;
   }

@@ -73,9 +73,7 @@ Effects StateMachine::upsert(const TargetSpec& spec, steady::time_point now) {
   Effects fx;
   advance(now, fx);
   if (TargetRecord* rec = lookup(spec.id)) {
-    rec->spec.container = spec.container;
-    rec->spec.http = spec.http;
-    rec->spec.tcp = spec.tcp;
+    rec->spec.set_checks(spec);
     if (spec.paused != rec->spec.paused) pause(*rec, spec.paused, now, fx);
   } else {
     const std::uint32_t slot = allocate_slot();
@@ -85,7 +83,7 @@ Effects StateMachine::upsert(const TargetSpec& spec, steady::time_point now) {
     fresh.slot = slot;
     fresh.generation = generation;
     fresh.live = true;
-    fresh.spec = spec;
+    fresh.spec = StoredSpec(spec);
     fresh.state = spec.paused ? State::paused : State::unknown;
     index_.emplace(std::string_view(fresh.spec.id), slot);
     ++counts_[static_cast<std::size_t>(fresh.state)];

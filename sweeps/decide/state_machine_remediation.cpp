@@ -96,7 +96,7 @@ void StateMachine::go_down(TargetRecord& rec, Layer layer, Text reason, steady::
 }
 
 void StateMachine::plan_remediation(TargetRecord& rec, steady::time_point now, Effects& fx) {
-  const RemediationKind kind = remediation_kind(restart_, rec.spec);
+  const RemediationKind kind = remediation_kind(restart_, rec.spec.container());
   if (!acts(kind)) {
     emit_order(rec, kind, failsafe_, fx);
     return;
@@ -109,7 +109,7 @@ void StateMachine::plan_remediation(TargetRecord& rec, steady::time_point now, E
 }
 
 void StateMachine::order_remediation(TargetRecord& rec, steady::time_point now, Effects& fx) {
-  const RemediationKind kind = remediation_kind(restart_, rec.spec);
+  const RemediationKind kind = remediation_kind(restart_, rec.spec.container());
   if (!acts(kind)) return;  // reconfigured meanwhile; it was marked offline already
   if (crash_loop(rec.history.get(), now, restart_)) {
     quarantine(rec, now, fx);
@@ -160,7 +160,7 @@ void StateMachine::went_online(TargetRecord& rec, steady::time_point now) {
 
 void StateMachine::emit_order(const TargetRecord& rec, RemediationKind kind, bool suppressed, Effects& fx) {
   fx.orders.push_back(
-      {rec.spec.id, rec.spec.container, kind, std::string(rec.reason.view()), suppressed});
+      {rec.spec.id, rec.spec.container(), kind, std::string(rec.reason.view()), suppressed});
 }
 
 Effects StateMachine::remediation_result(std::string_view id, RemediationKind kind, bool ok,

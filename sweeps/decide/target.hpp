@@ -72,6 +72,44 @@ struct TargetSpec {
   bool checkable() const { return !container.empty() || probed(); }
 };
 
+// A TargetSpec as its record keeps it (issue 15, memory): the id and the
+// flags inline; the checks, which most targets leave empty (a heartbeat
+// target has none), behind one pointer that is null when they all are.
+// 48 B instead of TargetSpec's 184, which brings a TargetRecord from 384 B
+// to 256 at 100,000 heartbeat targets.
+class StoredSpec {
+ public:
+  std::string id;
+  bool paused = false;
+  bool on_engine = false;
+
+  StoredSpec() = default;
+  explicit StoredSpec(const TargetSpec& spec);
+  const std::string& container() const { return rare_ ? rare_->container : empty_; }
+  const std::string& http() const { return rare_ ? rare_->http : empty_; }
+  const std::optional<config::Endpoint>& tcp() const { return rare_ ? rare_->tcp : no_endpoint_; }
+  const std::string& instance() const { return rare_ ? rare_->instance : empty_; }
+  // As TargetSpec's.
+  bool probed() const { return rare_ && (!rare_->http.empty() || rare_->tcp.has_value()); }
+  bool checkable() const { return rare_ && (!rare_->container.empty() || probed()); }
+  // What a source now says of a known target's checks (the instance stays).
+  void set_checks(const TargetSpec& spec);
+  // The whole spec again, for whoever needs one of its own.
+  TargetSpec full() const;
+
+ private:
+  struct Rare {
+    std::string container, http;
+    std::optional<config::Endpoint> tcp;
+    std::string instance;
+  };
+  void set_rare(const std::string& container, const std::string& http, const std::optional<config::Endpoint>& tcp,
+                const std::string& instance);
+  static inline const std::string empty_{};
+  static inline const std::optional<config::Endpoint> no_endpoint_{};
+  std::unique_ptr<Rare> rare_;
+};
+
 // One state change. The store writes one event row per transition, metrics
 // count them by (from, to).
 struct Transition {
@@ -181,7 +219,7 @@ struct alignas(64) TargetRecord {
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;  // bumped when the slot is freed
   std::array<LayerEvidence, 3> evidence;  // passive, proactive, reactive
-  TargetSpec spec;
+  StoredSpec spec;
 
   // --- shown by the admin API, changed on transitions ---
   std::uint32_t restarts = 0;  // restarts ordered since it appeared or was reset

@@ -25,7 +25,7 @@ TEST_F(EvidenceTest, UpsertOfKnownTargetUpdatesSpecWithoutTransition) {
   add("ws-1");
   Effects fx = add("ws-1", false, "other-container");
   EXPECT_TRUE(fx.transitions.empty());
-  EXPECT_EQ(machine().find("ws-1")->spec.container, "other-container");
+  EXPECT_EQ(machine().find("ws-1")->spec.container(), "other-container");
   EXPECT_EQ(machine().size(), 1u);
 }
 
