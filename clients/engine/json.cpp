@@ -1,8 +1,7 @@
 #include "clients/engine/json.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
 
 #include <charconv>
@@ -129,27 +128,186 @@ std::string engine_error_message(std::string_view body) {
   return std::string(body);
 }
 
+namespace {
+
+// The container list read as it streams in, SAX (json::basic_parser),
+// keeping only what a ContainerSummary holds. Building the document first
+// held about 27 MiB for the seconds of each sweep's list of 11,200
+// containers (issue 15's memory goal; bench/BENCHMARKS.md "Memory").
+// It gives what reading the document gave: the last of duplicate keys
+// counts (as boost::json's object keeps), the first element of Names if it
+// is a string, Labels' string values; a structural error stops the parse.
+class ListHandler {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  std::vector<ContainerSummary> list;
+  std::string error;  // structural (the JSON itself was fine so far)
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_array_begin(json::error_code& ec) {
+    if (depth_ == 0) return ++depth_, true;
+    return container_begins(/*object=*/false, ec);
+  }
+  bool on_object_begin(json::error_code& ec) {
+    if (depth_ == 1) {
+      entry_ = ContainerSummary{};
+      return ++depth_, true;
+    }
+    return container_begins(/*object=*/true, ec);
+  }
+  bool on_array_end(std::size_t, json::error_code&) { return container_ends(), true; }
+  bool on_object_end(std::size_t, json::error_code& ec) {
+    container_ends();
+    if (depth_ != 1) return true;
+    if (entry_.id.empty()) return fail("container list entry without Id", ec);
+    entry_.health = health_from_status_text(entry_.status);
+    list.push_back(std::move(entry_));
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    if (key_wanted()) key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    if (!key_wanted()) return true;
+    key_.append(s.data(), s.size());
+    if (depth_ == 2) field_ = field_named(key_);
+    else label_key_ = key_;
+    key_.clear();
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    if (string_wanted()) string_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code& ec) {
+    if (string_wanted()) string_.append(s.data(), s.size());
+    const bool ok = string_value(ec);
+    string_.clear();
+    return ok;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, json::error_code& ec) { return other_scalar(ec); }
+  bool on_uint64(std::uint64_t, json::string_view, json::error_code& ec) { return other_scalar(ec); }
+  bool on_double(double, json::string_view, json::error_code& ec) { return other_scalar(ec); }
+  bool on_bool(bool, json::error_code& ec) { return other_scalar(ec); }
+  bool on_null(json::error_code& ec) { return other_scalar(ec); }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  // Depth 0: the document; 1: in the list; 2: in an entry (field_ names
+  // the key whose value comes); 3: in the value of Names or Labels when it
+  // is the container they should be; deeper values are skipped.
+  enum class Field : std::uint8_t { other, id, names, state, status, labels };
+  static Field field_named(std::string_view key) {
+    if (key == "Id") return Field::id;
+    if (key == "Names") return Field::names;
+    if (key == "State") return Field::state;
+    if (key == "Status") return Field::status;
+    if (key == "Labels") return Field::labels;
+    return Field::other;
+  }
+
+  bool fail(const char* what, json::error_code& ec) {
+    error = what;
+    ec = json::error::exception;  // any error: stops the parser; `error` says which
+    return false;
+  }
+  bool not_in_list(json::error_code& ec) {
+    return fail(depth_ == 0 ? "container list is not a JSON array" : "container list entry is not an object", ec);
+  }
+  bool key_wanted() const { return depth_ == 2 || (depth_ == 3 && in_labels_); }
+  bool string_wanted() const {
+    if (depth_ == 2) return field_ == Field::id || field_ == Field::state || field_ == Field::status;
+    return depth_ == 3 && ((in_names_ && names_seen_ == 0) || in_labels_);
+  }
+  // A value of the entry's field_ starts: it replaces what an earlier
+  // duplicate of the key gave.
+  void field_value_starts() {
+    switch (field_) {
+      case Field::id: entry_.id.clear(); break;
+      case Field::names: entry_.name.clear(); break;
+      case Field::state: entry_.state.clear(); break;
+      case Field::status: entry_.status.clear(); break;
+      case Field::labels: entry_.labels.clear(); break;
+      case Field::other: break;
+    }
+  }
+  // An element of Names or a value in Labels that is not a string.
+  void not_a_string_in_field() {
+    if (in_names_) ++names_seen_;
+    if (in_labels_) entry_.labels.erase(label_key_);
+  }
+  bool container_begins(bool object, json::error_code& ec) {
+    if (depth_ < 2) return not_in_list(ec);
+    if (depth_ == 2) {
+      field_value_starts();
+      in_names_ = !object && field_ == Field::names;
+      in_labels_ = object && field_ == Field::labels;
+      names_seen_ = 0;
+    } else if (depth_ == 3) {
+      not_a_string_in_field();
+    }
+    ++depth_;
+    return true;
+  }
+  void container_ends() {
+    --depth_;
+    if (depth_ == 2) in_names_ = in_labels_ = false;
+  }
+  bool string_value(json::error_code& ec) {
+    if (depth_ < 2) return not_in_list(ec);
+    if (depth_ == 2) {
+      field_value_starts();
+      if (field_ == Field::id) entry_.id = string_;
+      else if (field_ == Field::state) entry_.state = string_;
+      else if (field_ == Field::status) entry_.status = string_;
+    } else if (depth_ == 3) {
+      if (in_names_ && names_seen_++ == 0) entry_.name = strip_slash(string_);
+      if (in_labels_) entry_.labels.insert_or_assign(label_key_, string_);
+    }
+    return true;
+  }
+  bool other_scalar(json::error_code& ec) {
+    if (depth_ < 2) return not_in_list(ec);
+    if (depth_ == 2) field_value_starts();
+    else if (depth_ == 3) not_a_string_in_field();
+    return true;
+  }
+
+  std::size_t depth_ = 0;
+  Field field_ = Field::other;
+  bool in_names_ = false, in_labels_ = false;
+  std::size_t names_seen_ = 0;
+  std::string key_, label_key_, string_;
+  ContainerSummary entry_;
+};
+
+}  // namespace
+
 struct ContainerListParser::State {
-  // The whole document is dropped after the walk: a monotonic arena makes
-  // the parse a few large allocations instead of one per value. Declared
-  // before the parser, which holds values in it.
-  json::monotonic_resource arena;
-  json::stream_parser parser;
-  boost::system::error_code ec;  // the first error; later pieces are ignored
+  json::basic_parser<ListHandler> parser{json::parse_options{}};
+  json::error_code ec;  // the first error; later pieces are ignored
   std::size_t fed = 0;
 };
 
-ContainerListParser::ContainerListParser() : state_(std::make_unique<State>()) {
-  state_->parser.reset(json::storage_ptr(&state_->arena));
-}
+ContainerListParser::ContainerListParser() : state_(std::make_unique<State>()) {}
 ContainerListParser::~ContainerListParser() = default;
 ContainerListParser::ContainerListParser(ContainerListParser&&) noexcept = default;
 ContainerListParser& ContainerListParser::operator=(ContainerListParser&&) noexcept = default;
 
 void ContainerListParser::feed(std::string_view bytes) {
-  state_->fed += bytes.size();
-  if (state_->ec || bytes.empty()) return;
-  state_->parser.write(bytes.data(), bytes.size(), state_->ec);
+  auto& s = *state_;
+  s.fed += bytes.size();
+  if (s.ec || bytes.empty()) return;
+  const auto n = s.parser.write_some(true, bytes.data(), bytes.size(), s.ec);
+  if (!s.ec && n < bytes.size()) s.ec = json::error::extra_data;  // as stream_parser::write says it
 }
 
 std::size_t ContainerListParser::fed() const { return state_->fed; }
@@ -157,28 +315,12 @@ std::size_t ContainerListParser::fed() const { return state_->fed; }
 EngineResult<std::vector<ContainerSummary>> ContainerListParser::finish() {
   using Result = EngineResult<std::vector<ContainerSummary>>;
   auto& s = *state_;
-  if (!s.ec) s.parser.finish(s.ec);
+  if (!s.ec) s.parser.write_some(false, nullptr, 0, s.ec);
+  auto& handler = s.parser.handler();
+  if (!handler.error.empty()) return bad<Result::value_type>(handler.error);
   if (s.ec) return bad<Result::value_type>("container list is not JSON: " + s.ec.message());
-  const json::value doc = s.parser.release();
-  const auto* array = doc.if_array();
-  if (!array) return bad<Result::value_type>("container list is not a JSON array");
   Result r;
-  r.value.reserve(array->size());
-  for (const auto& item : *array) {
-    const auto* c = item.if_object();
-    if (!c) return bad<Result::value_type>("container list entry is not an object");
-    ContainerSummary summary;
-    summary.id = string_at(*c, "Id");
-    if (summary.id.empty()) return bad<Result::value_type>("container list entry without Id");
-    if (const auto* names = c->if_contains("Names"))
-      if (const auto* arr = names->if_array(); arr && !arr->empty())
-        if (const auto* first = arr->front().if_string()) summary.name = strip_slash(*first);
-    summary.state = string_at(*c, "State");
-    summary.status = string_at(*c, "Status");
-    summary.health = health_from_status_text(summary.status);
-    string_map_at(*c, "Labels", summary.labels);
-    r.value.push_back(std::move(summary));
-  }
+  r.value = std::move(handler.list);
   return r;
 }
 

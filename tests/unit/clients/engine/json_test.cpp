@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <string>
 #include <vector>
 
@@ -100,6 +102,39 @@ TEST(EngineJson, DockerListTakesHealthFromStatusText) {
   EXPECT_TRUE(r.value[3].labels.empty()) << "non-string label values are skipped";
   EXPECT_EQ(r.value[4].name, "");
   EXPECT_EQ(r.value[4].state, "created");
+}
+
+// The list is read as it streams in; what it gives is what reading the
+// whole document gave: the last of duplicate keys counts, the first element
+// of Names if it is a string, Labels' string values, other shapes ignored.
+TEST(EngineJson, ListEdgeCasesReadAsTheDocumentSays) {
+  const auto r = parse_container_list(R"json([
+    {"Id":"a","Names":["/first","/second"],"State":"running","Status":"Up 1 second (healthy)",
+     "Labels":{"k":"v","n":5,"k":"w","x":{"y":"z"}},"Mounts":[{"Names":["/no"],"Labels":{"q":"r"}}]},
+    {"Id":5,"Id":"b","Names":[7,"/late"],"State":null,"Labels":{"a":"1"},"Labels":{"b":"2"}},
+    {"Id":"c","Names":"/not-an-array","Status":["Up"],"Labels":["k","v"],"Names":[],"State":{"Status":"running"}},
+    {"Id":"d","Names":[["/nested"],"/x"],"Labels":{"k":"v","k":null},"Status":"Up 2 hours (unhealthy)","Id":"d2"}])json");
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.value.size(), 4u);
+  EXPECT_EQ(r.value[0].id, "a");
+  EXPECT_EQ(r.value[0].name, "first");
+  EXPECT_EQ(r.value[0].state, "running");
+  EXPECT_EQ(r.value[0].health, "healthy");
+  EXPECT_EQ(r.value[0].labels, (std::map<std::string, std::string>{{"k", "w"}}));
+  EXPECT_EQ(r.value[1].id, "b");
+  EXPECT_EQ(r.value[1].name, "") << "the first element is not a string";
+  EXPECT_EQ(r.value[1].state, "");
+  EXPECT_EQ(r.value[1].labels, (std::map<std::string, std::string>{{"b", "2"}}));
+  EXPECT_EQ(r.value[2].name, "");
+  EXPECT_EQ(r.value[2].status, "");
+  EXPECT_EQ(r.value[2].state, "");
+  EXPECT_TRUE(r.value[2].labels.empty());
+  EXPECT_EQ(r.value[3].id, "d2");
+  EXPECT_EQ(r.value[3].name, "");
+  EXPECT_TRUE(r.value[3].labels.empty()) << "the last k is null";
+  EXPECT_EQ(r.value[3].health, "unhealthy");
+  // A later duplicate Id that is not a string leaves the entry without one.
+  EXPECT_FALSE(parse_container_list(R"([{"Id":"a","Id":1}])").ok());
 }
 
 TEST(EngineJson, EmptyListIsOk) {
