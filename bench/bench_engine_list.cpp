@@ -4,12 +4,15 @@
 //   containers, against a plain boost::json::parse of the same text (the
 //   least any DOM-based client pays) measured in the same run;
 // - a whole EngineClient::list call for the same answer served from a unix
-//   socket on this loop (HTTP + parse), against the parse alone.
+//   socket on this loop (HTTP + parse), against the parse alone;
+// - the heap a ContainerListParser holds once fed the whole answer, against
+//   the document boost::json::parse builds of it.
 // Times are medians of this thread's CPU time.
 // - the loop stall (issue 15) while EngineClient::list fetches a large answer,
 //   the engine served from its own thread: a 1 ms ticker's lateness and the
 //   loop thread's CPU per call, against the same calls with the parse on the loop.
 // Usage: bench_engine_list [containers=1000] [rounds=200]
+#include <malloc.h>
 #include <time.h>
 
 #include <unistd.h>
@@ -217,6 +220,32 @@ int main(int argc, char** argv) {
               "baseline boost::json::parse %.2f ms; ratio %.2f\n",
               containers, static_cast<double>(body.size()) / 1024, parse, parse < 20 ? "OK" : "MISSED", baseline,
               parse / baseline);
+
+  // Heap held while the list is read: by a ContainerListParser fed the
+  // whole body (what it keeps until finish()), against the document a
+  // plain boost::json::parse builds (mallinfo2, this one thread: exact).
+  const auto heap_now = [] {
+    const auto mi = mallinfo2();
+    return static_cast<double>(mi.uordblks + mi.hblkhd);
+  };
+  double held_parser = 0, held_document = 0;
+  {
+    const double before = heap_now();
+    ContainerListParser p;
+    p.feed(body);
+    held_parser = heap_now() - before;
+    if (!p.finish().ok()) std::abort();
+  }
+  {
+    const double before = heap_now();
+    boost::system::error_code ec;
+    const auto doc = boost::json::parse(body, ec);
+    held_document = heap_now() - before;
+    sink += doc.as_array().size();
+  }
+  std::printf("heap held while reading %d containers: %.2f MiB (the parser fed the whole body, before finish); "
+              "baseline the boost::json document %.2f MiB; ratio %.3f\n",
+              containers, held_parser / (1 << 20), held_document / (1 << 20), held_parser / held_document);
 
   // The same answer through the client: HTTP framing over a unix socket,
   // the pooled keep-alive connection, then the parse, all on this thread
