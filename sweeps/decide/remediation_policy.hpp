@@ -45,11 +45,9 @@ namespace healthsweep::sweeps::decide {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-// What entering offline asks for, given the configuration and the target.
+// What entering offline asks for, given the configuration and the target's
+// container ("" for none).
 RemediationKind remediation_kind(const config::Restart& restart, std::string_view container);
-inline RemediationKind remediation_kind(const config::Restart& restart, const TargetSpec& spec) {
-  return remediation_kind(restart, spec.container);
-}
 
 // restart and webhook act on the target and put it into `restarting`.
 constexpr bool acts(RemediationKind kind) { return kind != RemediationKind::mark_offline; }

@@ -12,8 +12,7 @@ const SteadyTime t0 = SteadyTime{} + 1000h;
 
 TEST(RemediationPolicy, KindFollowsViaAndContainer) {
   config::Restart r;
-  TargetSpec with{"a", "c", "", std::nullopt, false};
-  TargetSpec without{"b", "", "", std::nullopt, false};
+  const std::string_view with = "c", without = "";  // the target's container
   EXPECT_EQ(remediation_kind(r, with), RemediationKind::restart);
   EXPECT_EQ(remediation_kind(r, without), RemediationKind::mark_offline);
   r.via = config::RestartVia::webhook;
