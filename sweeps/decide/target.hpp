@@ -55,6 +55,17 @@ struct RestoredTarget {
   std::vector<std::chrono::system_clock::time_point> recent_restarts;  // the crash-loop window's restarts
 };
 
+// An HTTP or TCP check for the proactive sweep to run (TargetSpec's and
+// StoredSpec's probed()).
+inline bool probed(const std::string& http, const std::optional<config::Endpoint>& tcp) {
+  return !http.empty() || tcp.has_value();
+}
+// Anything the proactive sweep looks at: a container, or a check to run.
+inline bool checkable(const std::string& container, const std::string& http,
+                      const std::optional<config::Endpoint>& tcp) {
+  return !container.empty() || probed(http, tcp);
+}
+
 // What the sources (static config, engine label, postgres_query) say.
 struct TargetSpec {
   std::string id;
@@ -66,10 +77,8 @@ struct TargetSpec {
   bool on_engine = false;  // seen on this instance's engine (engine discovery)
   std::string instance{};  // pinned to this instance id (postgres_query's third column)
 
-  // An HTTP or TCP check for the proactive sweep to run.
-  bool probed() const { return !http.empty() || tcp.has_value(); }
-  // Anything the proactive sweep looks at: a container, or a check to run.
-  bool checkable() const { return !container.empty() || probed(); }
+  bool probed() const { return decide::probed(http, tcp); }
+  bool checkable() const { return decide::checkable(container, http, tcp); }
 };
 
 // A TargetSpec as its record keeps it (issue 15, memory): the id and the
@@ -89,9 +98,8 @@ class StoredSpec {
   const std::string& http() const { return rare_ ? rare_->http : empty_; }
   const std::optional<config::Endpoint>& tcp() const { return rare_ ? rare_->tcp : no_endpoint_; }
   const std::string& instance() const { return rare_ ? rare_->instance : empty_; }
-  // As TargetSpec's.
-  bool probed() const { return rare_ && (!rare_->http.empty() || rare_->tcp.has_value()); }
-  bool checkable() const { return rare_ && (!rare_->container.empty() || probed()); }
+  bool probed() const { return rare_ && decide::probed(rare_->http, rare_->tcp); }
+  bool checkable() const { return rare_ && decide::checkable(rare_->container, rare_->http, rare_->tcp); }
   // What a source now says of a known target's checks (the instance stays).
   void set_checks(const TargetSpec& spec);
   // The whole spec again, for whoever needs one of its own.
