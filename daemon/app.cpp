@@ -29,6 +29,7 @@
 #include "daemon/systemd_notify.hpp"
 #include "daemon/wiring.hpp"
 #include "metrics/liveness.hpp"
+#include "metrics/handler_timing.hpp"
 #include "metrics/loop_stall.hpp"
 #include "metrics/metrics.hpp"
 
@@ -190,8 +191,10 @@ void App::Impl::watch_log_drops() {
 }
 
 // Every 10 ms: how late the wake ran is how long the loop was held
-// (metrics/loop_stall.hpp). About 100 wakes a second of a few microseconds
-// each: a cost too small to measure next to the sweeps it watches.
+// (metrics/loop_stall.hpp), and the longest single handler since the last
+// wake (metrics/handler_timing.hpp: one long handler or a crowded round).
+// About 100 wakes a second of a few microseconds each: a cost too small to
+// measure next to the sweeps it watches.
 void App::Impl::probe_loop_stalls() {
   net::co_spawn(ioc, [this]() -> net::awaitable<void> {
     const auto series = metrics.loop_stall();
@@ -205,6 +208,9 @@ void App::Impl::probe_loop_stalls() {
       due = sampler.observe(due, metrics::StallSampler::Clock::now(),
                             [&](double seconds) { series.stall.Observe(seconds); });
       series.longest.Set(std::chrono::duration<double>(sampler.longest()).count());
+      namespace handlers = metrics::handler_timing;
+      series.handler.Observe(std::chrono::duration<double>(handlers::take_longest_since()).count());
+      series.handler_longest.Set(std::chrono::duration<double>(handlers::longest()).count());
     }
   }, clients::net::log_failure("loop stall probe"));
 }

@@ -22,7 +22,8 @@ std::span<const FamilySpec> all_families() {
       config_reloads, http_connections_refused, reactive_coalesced, reactive_refused,
       reactive_false_alarms, proactive_overruns, proactive_event_deaths, proactive_process_exits,
       proactive_watched_processes, proactive_event_stream_up, store_spool_write_errors,
-      store_events_dropped, log_lines_dropped, event_loop_stall, event_loop_stall_max, cluster_members, cluster_lease_held, cluster_epoch,
+      store_events_dropped, log_lines_dropped, event_loop_stall, event_loop_stall_max,
+      event_loop_handler, event_loop_handler_max, cluster_members, cluster_lease_held, cluster_epoch,
       cluster_lease_renew_failures, cluster_leases_lost, cluster_targets_owned, cluster_targets_peer_owned,
       cluster_targets_unowned, cluster_targets_taken_over, cluster_targets_handed_over,
   };

@@ -125,6 +125,15 @@ inline constexpr FamilySpec event_loop_stall{
 inline constexpr FamilySpec event_loop_stall_max{
     "healthsweep_event_loop_stall_max_seconds", Kind::gauge, {},
     "The longest single stall of the event loop since the daemon started."};
+// A stall is one long handler or many short ones queued in one round of the
+// reactor; only the first is cut by splitting a handler (handler_timing.hpp).
+inline constexpr FamilySpec event_loop_handler{
+    "healthsweep_event_loop_handler_seconds", Kind::histogram, {},
+    "The longest single handler the event loop ran in each 10 ms window of the stall probe "
+    "(0 for a window with none)."};
+inline constexpr FamilySpec event_loop_handler_max{
+    "healthsweep_event_loop_handler_max_seconds", Kind::gauge, {},
+    "The longest single handler the event loop ran since the daemon started."};
 
 inline constexpr FamilySpec cluster_members{
     "healthsweep_cluster_members", Kind::gauge, {},

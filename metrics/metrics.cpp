@@ -120,7 +120,9 @@ struct Metrics::Impl {
                              single<Counter>(r, family::cluster_targets_taken_over),
                              single<Counter>(r, family::cluster_targets_handed_over)};
   LoopStallMetrics loop_stall{register_family<Histogram>(r, family::event_loop_stall).Add({}, stall_buckets()),
-                              single<Gauge>(r, family::event_loop_stall_max)};
+                              single<Gauge>(r, family::event_loop_stall_max),
+                              register_family<Histogram>(r, family::event_loop_handler).Add({}, stall_buckets()),
+                              single<Gauge>(r, family::event_loop_handler_max)};
 };
 
 Metrics::Metrics(std::string_view version) : impl_(std::make_unique<Impl>()) {

@@ -51,10 +51,12 @@ struct OwnershipMetrics {
   prometheus::Counter& handed_over;
 };
 
-// The event loop's stall probe (families.hpp: event_loop_stall*).
+// The event loop's stall probe (families.hpp: event_loop_stall*, event_loop_handler*).
 struct LoopStallMetrics {
   prometheus::Histogram& stall;
   prometheus::Gauge& longest;
+  prometheus::Histogram& handler;  // the longest handler of each probe window
+  prometheus::Gauge& handler_longest;
 };
 
 class Metrics {

@@ -377,6 +377,7 @@ PY
     healthsweep_proactive_process_exits_total healthsweep_proactive_watched_processes
     healthsweep_log_lines_dropped_total healthsweep_cluster_targets_owned
     healthsweep_event_loop_stall_seconds healthsweep_event_loop_stall_max_seconds
+    healthsweep_event_loop_handler_seconds healthsweep_event_loop_handler_max_seconds
     healthsweep_cluster_targets_unowned healthsweep_cluster_targets_taken_over_total
     process_resident_memory_bytes process_cpu_seconds_total process_open_fds "
   known=$(tr -s '[:space:]' ' ' <<<" $known ")

@@ -232,6 +232,13 @@ TEST(DaemonHttp, TheLoopStallProbeCountsAStallAndEveryWakeThatFellDueDuringIt) {
   // without the correction for omitted wakes it would be one.
   EXPECT_GE(slow1 - (count0 - fast0), 30) << after;
   EXPECT_GE(count1 - count0, 50);
+  // Beside it, the longest single handler of each probe window: one
+  // observation per wake, and a since-start maximum.
+  const double handler_windows0 = metric(before, "healthsweep_event_loop_handler_seconds_count");
+  const double handler_windows1 = metric(after, "healthsweep_event_loop_handler_seconds_count");
+  EXPECT_GT(handler_windows0, 0);
+  EXPECT_GE(handler_windows1 - handler_windows0, 10) << "one observation per wake of the probe";
+  EXPECT_GT(metric(after, "healthsweep_event_loop_handler_max_seconds"), 0) << "handlers ran and were timed";
 }
 
 // A broken pipe is an error to handle, not a death: hiredis writes with

@@ -66,6 +66,8 @@ const std::vector<Expected>& expected_families() {
       {"healthsweep_log_lines_dropped_total", "counter", {}},
       {"healthsweep_event_loop_stall_seconds", "histogram", {}},
       {"healthsweep_event_loop_stall_max_seconds", "gauge", {}},
+      {"healthsweep_event_loop_handler_seconds", "histogram", {}},
+      {"healthsweep_event_loop_handler_max_seconds", "gauge", {}},
       {"healthsweep_cluster_members", "gauge", {}},
       {"healthsweep_cluster_lease_held", "gauge", {}},
       {"healthsweep_cluster_epoch", "gauge", {}},
