@@ -15,7 +15,8 @@ written by fleet.sh once the daemon holds the fleet), then runs --duration
 seconds and writes into --out:
   samples.csv   soak_sample's columns + redis_cpu_pct, stall_max_ms
   lapses.jsonl  {target, deadline (unix s), shadow_expired (unix s or null)}
-  kills.jsonl   {target, t_kill, die_time (engine's timeNano), die_seen}
+  kills.jsonl   {target, t_kill, t_exit (the main process's exit, our own pidfd),
+                 die_time (engine's timeNano), die_seen}
   hooks.jsonl   {target, t_post, status, inspect_ms: [engine round-trips just before]}
   redis_cpu.json {baseline: {seconds, cpu_s}, load: {seconds, cpu_s}}
 The daemon's verdict times are its events in PostgreSQL (fleet.sh dumps them).
@@ -26,6 +27,7 @@ import http.client
 import json
 import os
 import random
+import select
 import socket
 import sys
 import threading
@@ -161,6 +163,32 @@ class DieEvents(StreamLines):
         self.died.setdefault(name, (t / 1e9, now))
 
 
+def kill_and_watch(sock, target):
+    """SIGKILLs the container through the engine and times its main process's
+    exit with a pidfd of our own: the physical death, the baseline no
+    detector can beat (the engine's `die` event comes later, after conmon and
+    Podman have noticed). The PID is the engine's State.Pid, which is the
+    host's for a rootful engine, as the daemon's process watch reads it.
+    Returns (t_kill, t_exit or None)."""
+    status, body = engine_call(sock, "GET", f"/containers/{target}/json")
+    pidfd = None
+    if status == 200:
+        try:
+            pidfd = os.pidfd_open(int(json.loads(body)["State"]["Pid"]))
+        except (OSError, ValueError, KeyError):
+            pidfd = None
+    t_kill = time.time()
+    engine_call(sock, "POST", f"/containers/{target}/kill?signal=KILL")
+    if pidfd is None:
+        return t_kill, None
+    try:
+        p = select.poll()
+        p.register(pidfd, select.POLLIN)
+        return t_kill, (time.time() if p.poll(10_000) else None)
+    finally:
+        os.close(pidfd)
+
+
 class FleetSampler(Sampler):
     """soak_sample's row, plus Redis's CPU share and the loop-stall gauge
     (healthsweep_event_loop_stall_max_seconds, when the daemon exports it)."""
@@ -221,6 +249,9 @@ def hook_sample(a, target, write):
 
 
 def run(a):
+    # A thread woken by a pidfd or a socket waits for the GIL at most this
+    # long (default 5 ms): the kill and hook timings are taken in threads.
+    sys.setswitchinterval(0.001)
     stop = threading.Event()
     os.makedirs(a.out, exist_ok=True)
     ids = read_ids(a.ids)
@@ -284,9 +315,8 @@ def run(a):
                                 ("SET", SHADOW_KEY.format(target), "1", "PXAT", deadline_ms)])
                     lapses[target] = deadline_ms / 1000
                 elif kind == "kill":
-                    t_kill = time.time()
-                    futures.append(pool.submit(engine_call, a.engine, "POST", f"/containers/{target}/kill?signal=KILL"))
-                    kills[target] = t_kill
+                    kills[target] = pool.submit(kill_and_watch, a.engine, target)
+                    futures.append(kills[target])
                 else:
                     futures.append(pool.submit(hook_sample, a, target, hooks))
             if elapsed >= a.duration:
@@ -306,9 +336,11 @@ def run(a):
         for t, d in lapses.items():
             f.write(json.dumps({"target": t, "deadline": d, "shadow_expired": expired.seen.get(t)}) + "\n")
     with open(os.path.join(a.out, "kills.jsonl"), "w") as f:
-        for t, tk in kills.items():
+        for t, fu in kills.items():
+            tk, t_exit = fu.result()
             die = dies.died.get(t)
-            f.write(json.dumps({"target": t, "t_kill": tk, "die_time": die and die[0], "die_seen": die and die[1]}) + "\n")
+            f.write(json.dumps({"target": t, "t_kill": tk, "t_exit": t_exit,
+                                "die_time": die and die[0], "die_seen": die and die[1]}) + "\n")
     with open(os.path.join(a.out, "die-events-head.txt"), "wb") as f:
         f.write(dies.head)
     stop.set()
