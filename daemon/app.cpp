@@ -211,6 +211,15 @@ void App::Impl::probe_loop_stalls() {
       namespace handlers = metrics::handler_timing;
       series.handler.Observe(std::chrono::duration<double>(handlers::take_longest_since()).count());
       series.handler_longest.Set(std::chrono::duration<double>(handlers::longest()).count());
+      // Debug lines, for lining a profile up with the handlers to split
+      // (bench/long_turns.py --handlers): when each began on the monotonic
+      // clock and how long it held the loop.
+      const auto lost = handlers::drain_long([](const handlers::LongHandler& h) {
+        spdlog::debug("event loop: one handler held the loop {:.1f} ms (began at monotonic {} ns)",
+                      std::chrono::duration<double, std::milli>(h.held).count(),
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(h.begun.time_since_epoch()).count());
+      });
+      if (lost > 0) spdlog::debug("event loop: {} more handlers held the loop 5 ms or longer", lost);
     }
   }, clients::net::log_failure("loop stall probe"));
 }

@@ -17,12 +17,24 @@
 // namespaces, so this file may include only the standard library.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 namespace healthsweep::metrics::handler_timing {
 
 using Clock = std::chrono::steady_clock;
+
+// A handler that held its thread at least long_threshold: when it began (on
+// the steady clock, which is CLOCK_MONOTONIC, so a profile taken with
+// `perf record -k mono` lines up with it) and for how long.
+struct LongHandler {
+  Clock::time_point begun{};
+  Clock::duration held{};
+};
+inline constexpr Clock::duration long_threshold = std::chrono::milliseconds(5);  // issue 15's goal
+inline constexpr std::size_t long_kept = 64;  // between two drains; older ones are counted lost
 
 // Per thread: the loop's thread reads its own (the stall probe runs there).
 struct ThreadRecord {
@@ -31,9 +43,25 @@ struct ThreadRecord {
   Clock::duration longest{};        // since the thread started
   Clock::duration longest_since{};  // since the last take_longest_since()
   std::uint64_t handlers = 0;
+  std::array<LongHandler, long_kept> longs{};
+  std::uint64_t longs_seen = 0, longs_drained = 0;
 };
 
 inline thread_local ThreadRecord record;
+
+// Hands each long handler recorded on this thread since the last call to
+// `f`, oldest first; returns how many were overwritten before this drain.
+template <class F>
+std::uint64_t drain_long(F&& f) {
+  std::uint64_t lost = 0;
+  if (record.longs_seen - record.longs_drained > long_kept) {
+    lost = record.longs_seen - record.longs_drained - long_kept;
+    record.longs_drained = record.longs_seen - long_kept;
+  }
+  for (; record.longs_drained < record.longs_seen; ++record.longs_drained)
+    f(record.longs[record.longs_drained % long_kept]);
+  return lost;
+}
 
 // The longest handler on this thread since the last call; starts a new window.
 inline Clock::duration take_longest_since() {
@@ -66,6 +94,7 @@ class Scope {
     ++record.handlers;
     if (held > record.longest) record.longest = held;
     if (held > record.longest_since) record.longest_since = held;
+    if (held >= long_threshold) record.longs[record.longs_seen++ % long_kept] = {record.begun, held};
   }
 
  private:

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <vector>
 
 namespace healthsweep::metrics::handler_timing {
 namespace {
@@ -105,6 +106,38 @@ TEST(HandlerTiming, AHandlerThatThrowsIsEndedAndTheNextIsMeasured) {
   const auto w = take_longest_since();
   EXPECT_GE(w, 2ms);
   EXPECT_LT(w, 50ms);
+}
+
+// Handlers of long_threshold or more are kept for the probe to log (with
+// their start on the monotonic clock, to line up with a profile); the short
+// ones are not.
+TEST(HandlerTiming, LongHandlersAreKeptOnceWithTheirStartAndShortOnesAreNot) {
+  net::io_context ioc;
+  (void)drain_long([](const LongHandler&) {});
+  const auto t0 = Clock::now();
+  net::post(ioc, [] { spin(100us); });
+  net::post(ioc, [] { spin(long_threshold + 1ms); });
+  net::post(ioc, [] { spin(100us); });
+  ioc.run();
+  std::vector<LongHandler> got;
+  EXPECT_EQ(drain_long([&](const LongHandler& h) { got.push_back(h); }), 0u);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_GE(got[0].held, long_threshold + 1ms);
+  EXPECT_GE(got[0].begun, t0);
+  EXPECT_LE(got[0].begun + got[0].held, Clock::now());
+  EXPECT_EQ(drain_long([&](const LongHandler& h) { got.push_back(h); }), 0u);
+  EXPECT_EQ(got.size(), 1u) << "drained once";
+}
+
+TEST(HandlerTiming, LongHandlersBeyondWhatIsKeptAreCountedLost) {
+  net::io_context ioc;
+  (void)drain_long([](const LongHandler&) {});
+  const std::size_t n = long_kept + 3;
+  for (std::size_t i = 0; i < n; ++i) net::post(ioc, [] { spin(long_threshold); });
+  ioc.run();
+  std::size_t got = 0;
+  EXPECT_EQ(drain_long([&](const LongHandler&) { ++got; }), 3u);
+  EXPECT_EQ(got, long_kept) << "the newest are kept";
 }
 
 }  // namespace
