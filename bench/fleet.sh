@@ -24,6 +24,13 @@
 #   FLEET_PG_PORT     PostgreSQL's port [a free one]
 #   FLEET_TAKEUP_MAX  seconds the daemon gets to judge every target online before
 #                     the load starts anyway (the shortfall is recorded) [300]
+#   FLEET_LOG_LEVEL   the daemon's log level [info]; debug logs every handler that
+#                     held the loop 5 ms or more (kept as out/long-handlers.log)
+#   FLEET_PERF        seconds of `perf record` on the daemon's loop thread, from
+#                     40 s into the load (-k mono, 999 Hz, dwarf stacks; keep it
+#                     under FLEET_SECONDS - 40); the
+#                     profile's long stretches and, with FLEET_LOG_LEVEL=debug,
+#                     each long handler's frames: out/long-turns.txt [0: none]
 #
 # What runs (loopback and unix sockets only; containers --network none):
 #   Redis of its own (127.0.0.1, free port; the driver also on its unix socket);
@@ -159,7 +166,7 @@ chmod 600 "$work/token"
   cat <<EOF
 listen: "127.0.0.1:$hs_port"
 auth: { token_file: $work/token }
-log: { level: info }
+log: { level: ${FLEET_LOG_LEVEL:-info} }
 targets:
   engine_label: healthsweep.target
   static:
@@ -245,6 +252,13 @@ timeout $((secs + 60)) nice wrk -t1 -c"$hook_conns" -d"${secs}s" -s "$repo/bench
   -- "$token" "$n_canned" hook "$hook_rate" "$hook_conns" >"$work/out/wrk.txt" 2>&1 &
 wrk_pid=$!
 pids+=("$wrk_pid")
+perf_secs=${FLEET_PERF:-0}
+if ((perf_secs > 0)); then
+  (sleep 40 && exec perf record -q -k mono -F 999 --call-graph dwarf -t "$hs_pid" -o "$work/perf.data" \
+    -- sleep "$perf_secs") >"$work/perf.log" 2>&1 &
+  perf_pid=$!
+  pids+=("$perf_pid")
+fi
 wait "$driver_pid" || { echo "fleet: the driver failed:" >&2; cat "$work/driver.log" >&2; exit 1; }
 wait "$wrk_pid" || log "wrk exited with $?"
 curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-end.txt"
@@ -266,6 +280,14 @@ kill -TERM "$hs_pid"
 timeout 60 tail --pid="$hs_pid" -f /dev/null || kill -KILL "$hs_pid"
 hs_pid=""
 grep -v '^$' "$work/healthsweepd.log" | tail -200 > "$work/out/healthsweepd-tail.log"
+grep 'held the loop' "$work/healthsweepd.log" > "$work/out/long-handlers.log" || true
+[[ -n ${perf_pid:-} ]] && { wait "$perf_pid" || log "perf record exited with $?"; }
+if [[ -s $work/perf.data ]]; then
+  log "reading the loop's profile"
+  perf script -i "$work/perf.data" -F tid,time,ip,sym 2>/dev/null |
+    python3 "$repo/bench/long_turns.py" --hz 999 --min-ms 10 --show 30 --handlers "$work/out/long-handlers.log" \
+    > "$work/out/long-turns.txt" 2>&1 || log "long_turns.py failed (see out/long-turns.txt)"
+fi
 cp "$work/baseline.json" "$work/out/"
 echo "# load at end $(cut -d' ' -f1-3 /proc/loadavg)" >> "$work/out/run.txt"
 

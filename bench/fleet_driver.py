@@ -177,14 +177,26 @@ def kill_and_watch(sock, target):
             pidfd = os.pidfd_open(int(json.loads(body)["State"]["Pid"]))
         except (OSError, ValueError, KeyError):
             pidfd = None
-    t_kill = time.time()
-    engine_call(sock, "POST", f"/containers/{target}/kill?signal=KILL")
     if pidfd is None:
+        t_kill = time.time()
+        engine_call(sock, "POST", f"/containers/{target}/kill?signal=KILL")
         return t_kill, None
-    try:
+    # Watched from before the kill: Podman answers the kill only once it has
+    # cleaned up after the container (~300 ms), long after the death.
+    exited = []
+
+    def wait():
         p = select.poll()
         p.register(pidfd, select.POLLIN)
-        return t_kill, (time.time() if p.poll(10_000) else None)
+        if p.poll(10_000):
+            exited.append(time.time())
+    watcher = threading.Thread(target=wait, daemon=True)
+    watcher.start()
+    try:
+        t_kill = time.time()
+        engine_call(sock, "POST", f"/containers/{target}/kill?signal=KILL")
+        watcher.join(10)
+        return t_kill, (exited[0] if exited else None)
     finally:
         os.close(pidfd)
 

@@ -4,6 +4,11 @@
     perf record -F 499 --call-graph dwarf -t <loop thread> -o perf.data -- sleep 60
     perf script -i perf.data -F tid,time,ip,sym | bench/long_turns.py [--hz 499] [--min-ms 8] [--timeline]
 
+    # the handlers themselves: the daemon at log level debug logs each handler
+    # of 5 ms or more with its start on the monotonic clock; record with -k mono
+    perf record -k mono -F 999 --call-graph dwarf -t <loop thread> -o perf.data -- sleep 60
+    perf script -i perf.data -F tid,time,ip,sym | bench/long_turns.py --hz 999 --handlers healthsweepd.log
+
 perf samples a thread only while it runs on a CPU, so back-to-back samples
 (no gap longer than 1.5 sampling periods) are one stretch in which the loop
 never waited: a stall for every timer and socket behind it. For each stretch
@@ -57,12 +62,60 @@ def ours(frames):
     return out
 
 
+LONG_LINE = re.compile(r"held the loop ([0-9.]+) ms \(began at monotonic (\d+) ns\)")
+
+
+def turn_of(frames):
+    """The handler's own code: the outermost healthsweep frame below App::run."""
+    mine = ours(frames)
+    if not mine:
+        return "(no healthsweep frame: " + (frames[0][:60] if frames else "?") + ")"
+    turn = mine[:-1] if len(mine) >= 2 and "App::run" in mine[-1] else mine
+    return turn[-1]
+
+
+def attribute_handlers(args, period, all_samples):
+    """Each long handler the daemon logged, with the samples taken inside it:
+    samples x period against its length is the share it ran on a CPU (the
+    rest: the thread descheduled or blocked), and its frames say what it was."""
+    import bisect
+    times = [t for t, _ in all_samples]
+    longs = []
+    for line in open(args.handlers, errors="replace"):
+        m = LONG_LINE.search(line)
+        if m:
+            begun = int(m.group(2)) / 1e9
+            longs.append((begun, float(m.group(1)) / 1000))
+    inside = [h for h in longs if times and times[0] <= h[0] <= times[-1]]
+    print(f"\n# {len(longs)} long handlers in the log, {len(inside)} inside the profile")
+    totals = collections.defaultdict(lambda: [0, 0.0, 0.0, 0])
+    for begun, held in sorted(inside, key=lambda h: -h[1]):
+        lo = bisect.bisect_left(times, begun)
+        hi = bisect.bisect_right(times, begun + held)
+        turns = collections.Counter(turn_of(all_samples[i][1]) for i in range(lo, hi))
+        on_cpu = min(1.0, (hi - lo) * period / held)
+        top = turns.most_common(1)[0][0] if turns else "(no sample: off the CPU)"
+        t = totals[top]
+        t[0] += 1
+        t[1] += held * 1000
+        t[2] = max(t[2], held * 1000)
+        t[3] += hi - lo
+        if args.show > 0:
+            args.show -= 1
+            print(f"  {held * 1000:6.1f} ms at {begun:.3f}: {hi - lo} samples, on a CPU ~{100 * on_cpu:.0f} %; "
+                  + ", ".join(f"{k} ×{v}" for k, v in turns.most_common(3)))
+    print("# long handlers by what they were (count, total ms, longest ms, share of their time on a CPU):")
+    for top, (n, total, longest, nsamples) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
+        print(f"{n:5d} {total:9.1f} {longest:7.1f} {100 * min(1.0, nsamples * period * 1000 / total):4.0f} %  {top}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hz", type=float, default=499.0)
     ap.add_argument("--min-ms", type=float, default=8.0)
     ap.add_argument("--show", type=int, default=25, help="stretches printed in full")
     ap.add_argument("--timeline", action="store_true", help="busy share and layer samples per 0.5 s")
+    ap.add_argument("--handlers", help="the daemon's log (debug): attribute samples to each long handler")
     args = ap.parse_args()
     period = 1.0 / args.hz
 
@@ -70,7 +123,10 @@ def main():
     last = None
     total_samples = 0
     bins = collections.defaultdict(collections.Counter)
+    all_samples = [] if args.handlers else None
     for t, frames in samples(sys.stdin):
+        if all_samples is not None:
+            all_samples.append((t, frames))
         total_samples += 1
         if args.timeline:
             joined = " ".join(ours(frames))
@@ -134,6 +190,8 @@ def main():
     print("\n# long stretches by what the turn was (count, total ms, longest ms):")
     for top, (n, total, longest) in sorted(by_top.items(), key=lambda kv: -kv[1][1]):
         print(f"{n:5d} {total:9.1f} {longest:7.1f}  {top}")
+    if args.handlers:
+        attribute_handlers(args, period, all_samples)
     if args.timeline and bins:
         first = min(bins)
         print("\n# per 0.5 s: the loop's busy share, and its samples in each layer's code")
