@@ -259,27 +259,39 @@ net::awaitable<std::vector<std::vector<Finding>>> ProactiveLayer::Impl::run_prob
   // probed once an interval, at the same place in the sweep. A count
   // reaching 0 between launches only cancels a timer nobody waits on yet;
   // the wait below begins after the last launch, so the last probe ends it.
+  //
+  // A stretch is at most probe_batch launches: each launch runs the probe's
+  // first steps inline (co_spawn dispatches on the loop's own thread: the
+  // URL, the pool, the connect), about 40 us, so the 256 a stretch once held
+  // held the loop ~10 ms: 139 of the 169 handlers of 5 ms or more in a fleet
+  // profile (issue 15, bench/long_turns.py --handlers).
   const auto probing = static_cast<std::size_t>(
       std::count_if(targets.begin(), targets.end(), [](const TargetSpec& t) { return t.probed(); }));
+  const std::size_t batch = yield_every == 0 ? 0 : std::min(yield_every, probe_batch);
   const auto spread = yield_every > 0 && probing > yield_every
                           ? std::chrono::duration_cast<steady::duration>(
                                 std::min(proactive.interval / 4, proactive.timeout))
                           : steady::duration::zero();
+  // The last stretch starts a whole spread after the first (spread > 0 means
+  // probing > yield_every >= batch: two stretches at least).
+  const auto last_stretch = static_cast<long long>(batch == 0 ? 1 : (probing + batch - 1) / batch) - 1;
   const auto launch0 = steady::now();
   net::steady_timer pace(executor);
   std::size_t launched = 0;
   for (std::size_t i = 0; i < targets.size() && !stopped; ++i) {
     if (!targets[i].probed()) continue;
-    if (yield_due(launched)) {
+    if (batch > 0 && launched > 0 && launched % batch == 0) {
       if (spread == steady::duration::zero()) {
         co_await yield_turn();
       } else {
-        pace.expires_at(launch0 + spread * static_cast<long long>(launched) / static_cast<long long>(probing));
+        const auto stretch = static_cast<long long>(launched / batch);
+        pace.expires_at(launch0 + spread * stretch / std::max(last_stretch, 1LL));
         boost::system::error_code ec;
         co_await pace.async_wait(net::redirect_error(net::use_awaitable, ec));
       }
       if (stopped) break;
     }
+    ++launched;
     ++*pending;
     net::co_spawn(executor, [&, i]() -> net::awaitable<void> {
       results[i] = co_await probe_findings(executor, targets[i], &http, proactive.timeout);

@@ -81,6 +81,9 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   // so a 10,000-container sweep is many short turns, not one ~100 ms one
   // (issue 15). 0: never (the benchmark's baseline).
   std::size_t yield_every = 256;
+  // HTTP/TCP probes launched in one turn at most (run_probes): each launch
+  // runs its probe's first steps inline.
+  static constexpr std::size_t probe_batch = 16;
   // discovery_digest of the set last handed to out.discovered: an unchanged
   // set is not handed again (the Fleet would re-merge every target).
   std::optional<std::uint64_t> discovered_digest;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
@@ -242,6 +244,49 @@ TEST_F(SweepYield, ProbesLaunchedInStretchesSpreadOverTheSweepAllFinish) {
   fleet.stop();
   EXPECT_EQ(evidence, 16) << "each of the 8 probes judged in each of the two sweeps";
   EXPECT_GE(took, 360ms) << "8 stretches of one probe over a 400 ms spread";
+}
+
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// A launch runs its probe's first steps inline (the connect among them), so
+// 256 launches in one turn held the loop ~10 ms in the fleet (issue 15): no
+// turn launches more than a few, also when the probes are too few to be
+// spread over the interval. Each launch opens its socket at once, so the
+// descriptors a single handler opens count the probes it launched.
+TEST_F(SweepYield, NoTurnLaunchesMoreThanSixteenProbes) {
+  cfg.targets.engine_label.clear();
+  constexpr int n = 100;  // fewer than yield_every (256): not spread, only batched
+  std::vector<TargetSpec> probed;
+  for (int i = 0; i < n; ++i) {
+    TargetSpec spec;
+    spec.id = "web-" + std::to_string(i);
+    spec.tcp = config::Endpoint{"127.0.0.1", 1};  // refused, after the turn that connects
+    probed.push_back(std::move(spec));
+  }
+  fleet.replace_source(TargetSources::static_source, probed);
+  int evidence = 0;
+  ProactiveLayer layer(io.get_executor(), cfg, nullptr, http, outputs([&](const Evidence& ev) {
+                         if (ev.target.rfind("web-", 0) == 0) ++evidence;
+                       }),
+                       metrics, liveness);
+  layer.start();
+  std::size_t most = 0;
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (layer.sweeps_done() < 1 && std::chrono::steady_clock::now() < give_up) {
+    const auto before = open_descriptors();
+    io.run_one_for(100ms);
+    const auto after = open_descriptors();
+    if (after > before) most = std::max(most, after - before);
+  }
+  layer.stop();
+  fleet.stop();
+  ASSERT_EQ(evidence, n) << "every probe ran and was judged";
+  EXPECT_GE(most, 2u) << "the probes open their sockets as they are launched";
+  EXPECT_LE(most, 16u) << "sockets opened by one handler: the probes it launched";
 }
 
 }  // namespace
