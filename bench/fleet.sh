@@ -30,7 +30,8 @@
 #                     40 s into the load (-k mono, 999 Hz, dwarf stacks; keep it
 #                     under FLEET_SECONDS - 40); the
 #                     profile's long stretches and, with FLEET_LOG_LEVEL=debug,
-#                     each long handler's frames: out/long-turns.txt [0: none]
+#                     each long handler's frames: out/long-turns.txt (the
+#                     profile's text: out/perf-script.txt.gz, tens of MB) [0: none]
 #
 # What runs (loopback and unix sockets only; containers --network none):
 #   Redis of its own (127.0.0.1, free port; the driver also on its unix socket);
@@ -284,7 +285,8 @@ grep 'held the loop' "$work/healthsweepd.log" > "$work/out/long-handlers.log" ||
 [[ -n ${perf_pid:-} ]] && { wait "$perf_pid" || log "perf record exited with $?"; }
 if [[ -s $work/perf.data ]]; then
   log "reading the loop's profile"
-  perf script -i "$work/perf.data" -F tid,time,ip,sym 2>/dev/null |
+  perf script -i "$work/perf.data" -F tid,time,ip,sym 2>/dev/null | gzip -1 > "$work/out/perf-script.txt.gz"
+  gzip -dc "$work/out/perf-script.txt.gz" |
     python3 "$repo/bench/long_turns.py" --hz 999 --min-ms 10 --show 30 --handlers "$work/out/long-handlers.log" \
     > "$work/out/long-turns.txt" 2>&1 || log "long_turns.py failed (see out/long-turns.txt)"
 fi

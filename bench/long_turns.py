@@ -93,6 +93,12 @@ def attribute_handlers(args, period, all_samples):
         lo = bisect.bisect_left(times, begun)
         hi = bisect.bisect_right(times, begun + held)
         turns = collections.Counter(turn_of(all_samples[i][1]) for i in range(lo, hi))
+        # innermost: the first healthsweep frame and the first frame of all
+        inner = collections.Counter()
+        for i in range(lo, hi):
+            frames = all_samples[i][1]
+            mine = ours(frames)
+            inner[(mine[0] if mine else "-") + " / " + (frames[0][:50] if frames else "?")] += 1
         on_cpu = min(1.0, (hi - lo) * period / held)
         top = turns.most_common(1)[0][0] if turns else "(no sample: off the CPU)"
         t = totals[top]
@@ -104,6 +110,7 @@ def attribute_handlers(args, period, all_samples):
             args.show -= 1
             print(f"  {held * 1000:6.1f} ms at {begun:.3f}: {hi - lo} samples, on a CPU ~{100 * on_cpu:.0f} %; "
                   + ", ".join(f"{k} ×{v}" for k, v in turns.most_common(3)))
+            print("      inside: " + ", ".join(f"{k} ×{v}" for k, v in inner.most_common(4)))
     print("# long handlers by what they were (count, total ms, longest ms, share of their time on a CPU):")
     for top, (n, total, longest, nsamples) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
         print(f"{n:5d} {total:9.1f} {longest:7.1f} {100 * min(1.0, nsamples * period * 1000 / total):4.0f} %  {top}")

@@ -202,7 +202,12 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     note(c);
     if (yield_due(done)) co_await yield_turn();
   }
-  for (const auto& spec : co_await discover(listed.value)) ids[spec.container] = spec.id;
+  // Named, not a range-for over the co_await: the loop below yields.
+  const auto discovered = co_await discover(listed.value);
+  for (const auto& spec : discovered) {
+    ids[spec.container] = spec.id;
+    if (yield_due(done)) co_await yield_turn();
+  }
   for (const auto& c : listed.value) {
     if (auto it = ids.find(c.name); it != ids.end()) ids[c.id] = it->second;
     if (yield_due(done)) co_await yield_turn();
