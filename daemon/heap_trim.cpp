@@ -12,4 +12,6 @@ HeapUse heap_use() {
 
 bool trim_heap() { return malloc_trim(0) != 0; }
 
+bool heap_without_fastbins() { return mallopt(M_MXFAST, 0) == 1; }
+
 }  // namespace healthsweep::daemon

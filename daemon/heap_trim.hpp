@@ -42,6 +42,17 @@ class HeapTrimPolicy {
   std::size_t baseline_free_ = 0;
 };
 
+// glibc keeps small freed chunks in "fastbins" and merges them all in one go
+// (malloc_consolidate) when a large block is asked for or freed. After a
+// sweep has freed the ~100,000 small strings of an 11,200-container list,
+// that one merge held the event loop 12-24 ms inside whatever allocated
+// next (issue 15: bench/long_turns.py --handlers named malloc_consolidate
+// in most of the sweep's long handlers). Without fastbins (mallopt
+// M_MXFAST 0) each free merges its own neighbours at once: the same work,
+// spread out; the per-thread tcache still serves the hot small sizes.
+// Called once, first thing in main; false if glibc refused it.
+bool heap_without_fastbins();
+
 // mallinfo2() of this process (every arena).
 HeapUse heap_use();
 // malloc_trim(0); true when memory was released.

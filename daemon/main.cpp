@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "daemon/app.hpp"
+#include "daemon/heap_trim.hpp"
 #include "daemon/logging.hpp"
 
 namespace {
@@ -38,6 +39,7 @@ std::optional<healthsweep::config::Config> load_or_report(const std::string& pat
 }  // namespace
 
 int main(int argc, char** argv) {
+  healthsweep::daemon::heap_without_fastbins();  // before the first allocation (daemon/heap_trim.hpp)
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {

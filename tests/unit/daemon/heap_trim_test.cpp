@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <vector>
 
@@ -60,5 +62,20 @@ TEST(HeapTrim, HeapUseSeesFreedHolesAndTrimmingKeepsLiveBlocksIntact) {
   trim_heap();
   for (std::size_t i = 1; i < blocks.size(); i += 2) EXPECT_EQ(blocks[i][0], static_cast<char>(i)) << i;
   for (auto* b : blocks) std::free(b);
+}
+
+// Without fastbins no freed small chunk waits to be merged in one burst
+// later: mallinfo2's fsmblks (bytes in fastbins) stays 0 however many small
+// blocks are freed (beyond what the thread's tcache keeps, 7 per size).
+TEST(HeapTrim, WithoutFastbinsFreedSmallBlocksAreNotLeftForOneBigMergeLater) {
+  auto freed_small = [] {
+    std::vector<void*> blocks;
+    for (int i = 0; i < 10000; ++i) blocks.push_back(std::malloc(48));
+    for (auto* b : blocks) std::free(b);
+    return mallinfo2().fsmblks;
+  };
+  ASSERT_GT(freed_small(), 0u) << "glibc's default keeps them in fastbins (the burst this avoids)";
+  ASSERT_TRUE(heap_without_fastbins());
+  EXPECT_EQ(freed_small(), 0u);
 }
 #endif  // HS_SANITIZED
