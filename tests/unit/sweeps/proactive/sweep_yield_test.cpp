@@ -88,6 +88,26 @@ class SweepYield : public ::testing::Test {
     return out;
   }
 
+  // web-0 .. web-(n-1), each a TCP check of a refused port (judged after
+  // the turn that connects).
+  static std::vector<TargetSpec> refused_tcp_targets(int n) {
+    std::vector<TargetSpec> specs;
+    for (int i = 0; i < n; ++i) {
+      TargetSpec spec;
+      spec.id = "web-" + std::to_string(i);
+      spec.tcp = config::Endpoint{"127.0.0.1", 1};
+      specs.push_back(std::move(spec));
+    }
+    return specs;
+  }
+
+  // Counts the evidence for the web-* targets into `count`.
+  ProactiveOutputs web_evidence(int& count) {
+    return outputs([&count](const Evidence& ev) {
+      if (ev.target.rfind("web-", 0) == 0) ++count;
+    });
+  }
+
   // Runs the loop until `layer` has done `n` sweeps (or 5 s went by).
   bool run_until_sweeps(ProactiveLayer& layer, std::uint64_t n) {
     const auto give_up = std::chrono::steady_clock::now() + 5s;
@@ -220,19 +240,9 @@ TEST_F(SweepYield, TheSnapshotIsTakenInStretchesWithOtherHandlersBetween) {
 TEST_F(SweepYield, ProbesLaunchedInStretchesSpreadOverTheSweepAllFinish) {
   cfg.targets.engine_label.clear();
   cfg.proactive.timeout = 400ms;  // the spread: min(interval / 4, timeout)
-  std::vector<TargetSpec> probed;
-  for (int i = 0; i < 8; ++i) {
-    TargetSpec spec;
-    spec.id = "web-" + std::to_string(i);
-    spec.tcp = config::Endpoint{"127.0.0.1", 1};  // refused at once
-    probed.push_back(std::move(spec));
-  }
-  fleet.replace_source(TargetSources::static_source, probed);
+  fleet.replace_source(TargetSources::static_source, refused_tcp_targets(8));
   int evidence = 0;
-  ProactiveLayer layer(io.get_executor(), cfg, nullptr, http, outputs([&](const Evidence& ev) {
-                         if (ev.target.rfind("web-", 0) == 0) ++evidence;
-                       }),
-                       metrics, liveness);
+  ProactiveLayer layer(io.get_executor(), cfg, nullptr, http, web_evidence(evidence), metrics, liveness);
   layer.yield_every(1);
   layer.start();
   ASSERT_TRUE(run_until_sweeps(layer, 1)) << "the sweep's wait ended";
@@ -260,19 +270,9 @@ std::size_t open_descriptors() {
 TEST_F(SweepYield, NoTurnLaunchesMoreThanSixteenProbes) {
   cfg.targets.engine_label.clear();
   constexpr int n = 100;  // fewer than yield_every (256): not spread, only batched
-  std::vector<TargetSpec> probed;
-  for (int i = 0; i < n; ++i) {
-    TargetSpec spec;
-    spec.id = "web-" + std::to_string(i);
-    spec.tcp = config::Endpoint{"127.0.0.1", 1};  // refused, after the turn that connects
-    probed.push_back(std::move(spec));
-  }
-  fleet.replace_source(TargetSources::static_source, probed);
+  fleet.replace_source(TargetSources::static_source, refused_tcp_targets(n));
   int evidence = 0;
-  ProactiveLayer layer(io.get_executor(), cfg, nullptr, http, outputs([&](const Evidence& ev) {
-                         if (ev.target.rfind("web-", 0) == 0) ++evidence;
-                       }),
-                       metrics, liveness);
+  ProactiveLayer layer(io.get_executor(), cfg, nullptr, http, web_evidence(evidence), metrics, liveness);
   layer.start();
   std::size_t most = 0;
   const auto give_up = std::chrono::steady_clock::now() + 5s;
