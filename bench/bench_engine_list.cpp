@@ -44,31 +44,20 @@
 
 #include "clients/engine/client.hpp"
 #include "clients/engine/json.hpp"
+#include "bench/thread_cpu.hpp"
 
 using namespace healthsweep::clients::engine;
 
 namespace {
 
+using healthsweep::bench::thread_cpu_seconds;
+
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 template <class F>
 double median_ms(int rounds, F&& f) {
-  std::vector<double> samples;
-  samples.reserve(static_cast<std::size_t>(rounds));
-  for (int i = 0; i < rounds; ++i) {
-    const double start = cpu_seconds();
-    f();
-    samples.push_back((cpu_seconds() - start) * 1e3);
-  }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
+  return healthsweep::bench::median_thread_cpu_seconds(rounds, f) * 1e3;
 }
 
 // What Docker 24 answers for GET /containers/json?all=1, one entry per
@@ -183,7 +172,7 @@ Stall loop_stall(const std::string& body, int calls, std::size_t parse_off_loop_
   }, net::detached);
   EngineClientOptions options;
   options.parse_off_loop_bytes = parse_off_loop_bytes;
-  const double cpu0 = (cpu_seconds() * 1e3);
+  const double cpu0 = (thread_cpu_seconds() * 1e3);
   const bool ok = with_served_client(io, body, options, [&](EngineClient& client) -> net::awaitable<bool> {
     bool all_ok = true;
     for (int i = 0; i < calls; ++i) all_ok = (co_await client.list("healthsweep.target")).ok() && all_ok;
@@ -194,7 +183,7 @@ Stall loop_stall(const std::string& body, int calls, std::size_t parse_off_loop_
     std::fprintf(stderr, "loop_stall: EngineClient::list failed\n");
     std::exit(1);
   }
-  const double loop_cpu = ((cpu_seconds() * 1e3) - cpu0) / calls;
+  const double loop_cpu = ((thread_cpu_seconds() * 1e3) - cpu0) / calls;
   std::sort(lateness.begin(), lateness.end());
   return Stall{lateness.back(), lateness[lateness.size() * 99 / 100], static_cast<int>(lateness.size()), loop_cpu};
 }
@@ -259,9 +248,9 @@ int main(int argc, char** argv) {
   const bool ok = with_served_client(io, body, on_loop, [&](EngineClient& client) -> net::awaitable<bool> {
     bool all_ok = true;
     for (int i = 0; i < rounds; ++i) {
-      const double start = cpu_seconds();
+      const double start = thread_cpu_seconds();
       auto r = co_await client.list("healthsweep.target");
-      samples.push_back((cpu_seconds() - start) * 1e3);
+      samples.push_back((thread_cpu_seconds() - start) * 1e3);
       all_ok = all_ok && r.ok() && r.value.size() == static_cast<std::size_t>(containers);
     }
     requests = client.requests_sent();

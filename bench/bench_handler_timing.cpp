@@ -21,28 +21,16 @@
 #include <vector>
 
 #include "metrics/handler_timing.hpp"
+#include "bench/thread_cpu.hpp"
 
 namespace {
 
 namespace net = boost::asio;
 namespace timing = healthsweep::metrics::handler_timing;
 
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 template <class F>
 double median_ns_per(long n, F&& round) {
-  std::vector<double> v;
-  for (int r = 0; r < 7; ++r) {
-    const double t0 = cpu_seconds();
-    round();
-    v.push_back((cpu_seconds() - t0) * 1e9 / static_cast<double>(n));
-  }
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return healthsweep::bench::median_thread_cpu_seconds(7, round) * 1e9 / static_cast<double>(n);
 }
 
 }  // namespace

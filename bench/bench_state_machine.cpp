@@ -18,10 +18,13 @@
 
 #include "config/config.hpp"
 #include "sweeps/decide/state_machine.hpp"
+#include "bench/thread_cpu.hpp"
 
 using namespace healthsweep::sweeps::decide;
 
 namespace {
+
+using healthsweep::bench::thread_cpu_seconds;
 
 using namespace healthsweep;
 using namespace std::chrono_literals;
@@ -32,14 +35,6 @@ long resident_bytes() {
   long size = 0, resident = 0;
   statm >> size >> resident;
   return resident * sysconf(_SC_PAGESIZE);
-}
-
-// CPU time of this thread: the machine may be shared (CI has 2 busy cores),
-// and time spent descheduled is not the state machine's cost.
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 std::string target_id(int i) { return "workspace-" + std::to_string(i); }
@@ -97,13 +92,13 @@ struct Run {
 Run run_machine(healthsweep::sweeps::decide::StateMachine& sm, const std::vector<healthsweep::sweeps::decide::Evidence>& evidence, int submissions,
                 steady::time_point& now) {
   std::size_t transitions = 0;
-  const double start = cpu_seconds();
+  const double start = thread_cpu_seconds();
   for (int i = 0; i < submissions; ++i) {
     now += 1us;
     healthsweep::sweeps::decide::Effects fx = sm.submit(evidence[static_cast<std::size_t>(i) % evidence.size()], now);
     transitions += fx.transitions.size();
   }
-  return {submissions / (cpu_seconds() - start), transitions};
+  return {submissions / (thread_cpu_seconds() - start), transitions};
 }
 
 // The baseline: find the target's entry by id and store the evidence in it.
@@ -116,7 +111,7 @@ struct PlainEntry {
 double run_baseline(std::unordered_map<std::string, PlainEntry>& table,
                     const std::vector<healthsweep::sweeps::decide::Evidence>& evidence, int submissions, steady::time_point now) {
   std::size_t checksum = 0;
-  const double start = cpu_seconds();
+  const double start = thread_cpu_seconds();
   for (int i = 0; i < submissions; ++i) {
     now += 1us;
     const healthsweep::sweeps::decide::Evidence& ev = evidence[static_cast<std::size_t>(i) % evidence.size()];
@@ -127,7 +122,7 @@ double run_baseline(std::unordered_map<std::string, PlainEntry>& table,
     it->second.at = now;
     checksum += it->second.reason.size();
   }
-  const double took = cpu_seconds() - start;
+  const double took = thread_cpu_seconds() - start;
   if (checksum == 42) std::puts("");  // keep the loop
   return submissions / took;
 }
@@ -182,10 +177,10 @@ int main(int argc, char** argv) {
               churn_run.per_second / churn_base);
 
   // tick() with nothing due must not scan the fleet.
-  const double tick_start = cpu_seconds();
+  const double tick_start = thread_cpu_seconds();
   const int ticks = 1000000;
   for (int i = 0; i < ticks; ++i) (void)sm.tick(now);
   std::printf("tick with nothing due: %.0f ns per call at %zu targets\n",
-              (cpu_seconds() - tick_start) * 1e9 / ticks, sm.size());
+              (thread_cpu_seconds() - tick_start) * 1e9 / ticks, sm.size());
   return 0;
 }
