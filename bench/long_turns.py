@@ -66,7 +66,8 @@ LONG_LINE = re.compile(r"held the loop ([0-9.]+) ms \(began at monotonic (\d+) n
 
 
 def turn_of(frames):
-    """The handler's own code: the outermost healthsweep frame below App::run."""
+    """The handler's own code: the outermost healthsweep frame below App::run
+    (App::run itself when the unwind reached it: dwarf stacks are cut at 8 KiB)."""
     mine = ours(frames)
     if not mine:
         return "(no healthsweep frame: " + (frames[0][:60] if frames else "?") + ")"
@@ -179,10 +180,7 @@ def main():
             mine = ours(frames)
             if mine:
                 inner[mine[0]] += 1
-                # the frame just below the loop's own dispatch: what the turn was
-                # App::run when the unwind reached it (dwarf stacks are cut at 8 KiB)
-                turn = mine[:-1] if len(mine) >= 2 and "App::run" in mine[-1] else mine
-                outer[turn[-1]] += 1
+                outer[turn_of(frames)] += 1
             else:
                 inner["(no healthsweep frame: " + (frames[0][:60] if frames else "?") + ")"] += 1
         top = outer.most_common(1)[0][0] if outer else "?"

@@ -219,7 +219,9 @@ void App::Impl::probe_loop_stalls() {
                       std::chrono::duration<double, std::milli>(h.held).count(),
                       std::chrono::duration_cast<std::chrono::nanoseconds>(h.begun.time_since_epoch()).count());
       });
-      if (lost > 0) spdlog::debug("event loop: {} more handlers held the loop 5 ms or longer", lost);
+      if (lost > 0)
+        spdlog::debug("event loop: {} more handlers held the loop {} ms or longer", lost,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(handlers::long_threshold).count());
     }
   }, clients::net::log_failure("loop stall probe"));
 }
