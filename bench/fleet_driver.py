@@ -177,28 +177,26 @@ def kill_and_watch(sock, target):
             pidfd = os.pidfd_open(int(json.loads(body)["State"]["Pid"]))
         except (OSError, ValueError, KeyError):
             pidfd = None
-    if pidfd is None:
-        t_kill = time.time()
-        engine_call(sock, "POST", f"/containers/{target}/kill?signal=KILL")
-        return t_kill, None
     # Watched from before the kill: Podman answers the kill only once it has
     # cleaned up after the container (~300 ms), long after the death.
-    exited = []
-
-    def wait():
-        p = select.poll()
-        p.register(pidfd, select.POLLIN)
-        if p.poll(10_000):
-            exited.append(time.time())
-    watcher = threading.Thread(target=wait, daemon=True)
-    watcher.start()
+    exited, watcher = [], None
+    if pidfd is not None:
+        def wait():
+            p = select.poll()
+            p.register(pidfd, select.POLLIN)
+            if p.poll(10_000):
+                exited.append(time.time())
+        watcher = threading.Thread(target=wait, daemon=True)
+        watcher.start()
     try:
         t_kill = time.time()
         engine_call(sock, "POST", f"/containers/{target}/kill?signal=KILL")
-        watcher.join(10)
+        if watcher:
+            watcher.join(10)
         return t_kill, (exited[0] if exited else None)
     finally:
-        os.close(pidfd)
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 class FleetSampler(Sampler):
