@@ -1,5 +1,6 @@
 #include "sweeps/proactive/proactive_layer.hpp"
 #include "sweeps/proactive/proactive_layer_impl.hpp"
+#include "sweeps/proactive/release_in_stretches.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -160,14 +161,24 @@ net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
     }
     set_engine_health(true, "");
     liveness.tick(Subsystem::engine);
-    co_await discover(listed.value);
+    auto discovered = co_await discover(listed.value);
+    release_in_stretches(executor, std::move(discovered), yield_every);
+    release_in_stretches(executor, std::move(listed.value), yield_every);
   }
 }
 
 net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     const std::vector<TargetSpec>& targets, steady::time_point deadline) {
+  // The scratch maps hold the sweep before last's ~20,000 entries each:
+  // emptied in stretches (release_in_stretches.hpp), their buckets kept.
   auto& by_container = findings_scratch;
-  by_container.clear();
+  auto& named = named_scratch;
+  auto& ids = ids_scratch;  // container name/id -> target id
+  auto& running = running_scratch;
+  co_await drain_in_stretches(ids, yield_every);
+  co_await drain_in_stretches(running, yield_every);
+  co_await drain_in_stretches(named, yield_every);
+  co_await drain_in_stretches(by_container, yield_every);
   auto listed = co_await engine->list_with_health(label, deadline);
   if (!listed.ok()) {
     set_engine_health(false, listed.error);
@@ -175,15 +186,12 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
   }
   // Targets that name their container themselves (static ones): their
   // container's events are theirs too, by name or by id.
-  auto& named = named_scratch;
-  named.clear();
+  std::size_t done = 0;
   bool unlisted = false;
-  for (const auto& t : targets)
+  for (const auto& t : targets) {
     if (!t.container.empty()) named.emplace(t.container, t.id);
-  auto& ids = ids_scratch;  // container name/id -> target id
-  auto& running = running_scratch;
-  ids.clear();
-  running.clear();
+    if (yield_due(done)) co_await yield_turn();
+  }
   auto note = [&](const ContainerSummary& c) {
     if (c.state == "running") running[c.name] = running[c.id] = c.id;
     const auto finding = container_finding(c.state, c.health, c.status);
@@ -197,13 +205,12 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
   // Everything here is built locally from the list and the targets' snapshot
   // and published at the end, so the event stream keeps reading the last
   // sweep's id_by_container across the yields.
-  std::size_t done = 0;
   for (const auto& c : listed.value) {
     note(c);
     if (yield_due(done)) co_await yield_turn();
   }
   // Named, not a range-for over the co_await: the loop below yields.
-  const auto discovered = co_await discover(listed.value);
+  auto discovered = co_await discover(listed.value);
   for (const auto& spec : discovered) {
     ids[spec.container] = spec.id;
     if (yield_due(done)) co_await yield_turn();
@@ -229,11 +236,14 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
       note(c);
       if (yield_due(done)) co_await yield_turn();
     }
+    release_in_stretches(executor, std::move(all.value), yield_every);
     if (stopped) co_return false;
   }
   // Published; the last sweep's maps become the next one's scratch.
   id_by_container.swap(ids);
   running_ids.swap(running);
+  release_in_stretches(executor, std::move(listed.value), yield_every);
+  release_in_stretches(executor, std::move(discovered), yield_every);
   set_engine_health(true, "");
   liveness.tick(Subsystem::engine);
   co_return true;
@@ -369,6 +379,11 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   std::erase_if(last_event_at, [&](const auto& kv) { return kv.second < t0; });
   if (engine_ok) co_await arm_watches(targets);
   if (stopped) co_return engine_ok;
+  // 20,000 specs and their findings: not freed in one turn as the sweep ends.
+  release_in_stretches(executor, std::move(probe_slot), yield_every);
+  release_in_stretches(executor, std::move(probes), yield_every);
+  release_in_stretches(executor, std::move(rediscovered), yield_every);
+  release_in_stretches(executor, std::move(probed), yield_every);
   const double secs = std::chrono::duration<double>(steady::now() - t0).count();
   metrics.sweep_run("proactive", engine_ok, secs);
   if (engine_ok) liveness.tick(Subsystem::proactive);

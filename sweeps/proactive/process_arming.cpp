@@ -2,6 +2,7 @@
 // process is inspected once and watched through a pidfd (ProcessExitWatch);
 // its exit is a dead verdict sooner than the engine's die event.
 #include "sweeps/proactive/proactive_layer_impl.hpp"
+#include "sweeps/proactive/release_in_stretches.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -42,6 +43,7 @@ net::awaitable<void> ProactiveLayer::Impl::arm_watches(const std::vector<TargetS
   exits->retain([&](const std::string& id) { return present.count(id) > 0; });
   counters.watched_processes.Set(static_cast<double>(exits->size()));
   std::erase_if(unwatchable, [&](const std::string& c) { return !running_ids.count(c); });
+  release_in_stretches(executor, std::move(present), yield_every);  // a target id each
 }
 
 bool ProactiveLayer::Impl::arm_settled(const ArmRequest& r) {
