@@ -42,24 +42,48 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
   prometheus::Counter& refused_total;
   prometheus::Counter& false_alarms_total;
   std::unordered_map<std::string, Flight> flights;
-  std::deque<Report> queue;
+  // Waiting for a slot, each in arrival order; news goes first.
+  std::deque<Report> news, repeats;
   std::size_t running = 0;
+  std::size_t running_repeats = 0;  // of `running`
   std::uint64_t started = 0;
   std::uint64_t completed = 0;
   bool stopped = false;
 
-  void launch(Report r);
-  net::awaitable<void> run_check(Report r);
+  std::size_t waiting() const { return news.size() + repeats.size(); }
+  bool slot_for(bool repeat) const {
+    return running < options.max_concurrent && (!repeat || running_repeats < options.max_concurrent_repeats);
+  }
+  void launch(Report r, bool repeat);
+  void launch_waiting();
+  net::awaitable<void> run_check(Report r, bool repeat);
   net::awaitable<void> tick_loop();
 };
 
-void ReactiveLayer::Impl::launch(Report r) {
+void ReactiveLayer::Impl::launch(Report r, bool repeat) {
   ++running;
+  if (repeat) ++running_repeats;
   ++started;
-  net::co_spawn(executor, run_check(std::move(r)), clients::net::log_failure("reactive: check", [self = shared_from_this()] {}));
+  net::co_spawn(executor, run_check(std::move(r), repeat),
+                clients::net::log_failure("reactive: check", [self = shared_from_this()] {}));
 }
 
-net::awaitable<void> ReactiveLayer::Impl::run_check(Report r) {
+// Fills the free slots from the queues: news first, then repeats within
+// their own bound.
+void ReactiveLayer::Impl::launch_waiting() {
+  while (!stopped && slot_for(false) && !news.empty()) {
+    Report next = std::move(news.front());
+    news.pop_front();
+    launch(std::move(next), false);
+  }
+  while (!stopped && slot_for(true) && !repeats.empty()) {
+    Report next = std::move(repeats.front());
+    repeats.pop_front();
+    launch(std::move(next), true);
+  }
+}
+
+net::awaitable<void> ReactiveLayer::Impl::run_check(Report r, bool repeat) {
   auto self = shared_from_this();
   Evidence ev = co_await check(r);
   if (r.admin_sweep) {
@@ -75,18 +99,13 @@ net::awaitable<void> ReactiveLayer::Impl::run_check(Report r) {
                 (r.source.empty() ? "" : " (from " + r.source + ")") + "; " + ev.reason;
   }
   --running;
+  if (repeat) --running_repeats;
   ++completed;
   auto& f = flights[r.target];
   f.pending = false;
   f.finished = steady::now();
   if (!stopped) sink(std::move(ev));
-  // Next waiting report, if any (its target may have been checked meanwhile:
-  // then it is answered by this result and needs no second call).
-  while (!stopped && running < options.max_concurrent && !queue.empty()) {
-    Report next = std::move(queue.front());
-    queue.pop_front();
-    launch(std::move(next));
-  }
+  launch_waiting();
 }
 
 net::awaitable<void> ReactiveLayer::Impl::tick_loop() {
@@ -97,7 +116,7 @@ net::awaitable<void> ReactiveLayer::Impl::tick_loop() {
   const auto period = std::max(options.stale_after / 4, std::chrono::milliseconds(100));
   while (!stopped) {
     liveness.loop_tick(metrics::Subsystem::reactive);  // the loop turns, stuck checks or not
-    if ((running == 0 && queue.empty()) || completed != last_completed)
+    if ((running == 0 && waiting() == 0) || completed != last_completed)
       liveness.tick(metrics::Subsystem::reactive);
     last_completed = completed;
     ticker.expires_after(period);
@@ -125,7 +144,8 @@ void ReactiveLayer::start() {
 
 void ReactiveLayer::stop() {
   impl_->stopped = true;
-  impl_->queue.clear();
+  impl_->news.clear();
+  impl_->repeats.clear();
   impl_->ticker.cancel();
 }
 
@@ -148,14 +168,17 @@ ReactiveLayer::Admission ReactiveLayer::report(Report r) {
     d.coalesced_total.Increment();
     return Admission::coalesced;
   }
-  if (d.running < d.options.max_concurrent) {
+  // An operator's admin sweep is news however recent the last check.
+  const bool repeat = !force && f.finished != steady::time_point{} &&
+                      r.received - f.finished < 2 * d.options.coalesce_window;
+  if (d.slot_for(repeat) && (repeat ? d.repeats.empty() : d.news.empty())) {
     f.pending = true;
-    d.launch(std::move(r));
+    d.launch(std::move(r), repeat);
     return Admission::started;
   }
-  if (d.queue.size() < d.options.max_queued) {
+  if (d.waiting() < d.options.max_queued) {
     f.pending = true;
-    d.queue.push_back(std::move(r));
+    (repeat ? d.repeats : d.news).push_back(std::move(r));
     return Admission::queued;
   }
   d.refused_total.Increment();
@@ -168,7 +191,7 @@ void ReactiveLayer::forget(std::string_view target) {
 }
 
 std::size_t ReactiveLayer::in_flight() const { return impl_->running; }
-std::size_t ReactiveLayer::queued() const { return impl_->queue.size(); }
+std::size_t ReactiveLayer::queued() const { return impl_->waiting(); }
 std::uint64_t ReactiveLayer::checks_started() const { return impl_->started; }
 
 }  // namespace healthsweep::sweeps::reactive

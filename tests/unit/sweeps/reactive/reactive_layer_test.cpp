@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -180,4 +181,80 @@ TEST(ReactiveLayer, IsFreshWithNoTrafficAndStaleWhenChecksAreStuck) {
   EXPECT_FALSE(f.liveness.late_loop().has_value())
       << "the tick loop itself still turns: a stuck dependency is no stuck daemon (SPEC section 7)";
   f.layer->stop();
+}
+
+// Names its calls in order: which report the engine was asked about when.
+struct CallOrder {
+  std::vector<std::string> asked;
+  ReactiveLayer::Check wrap(ReactiveLayer::Check inner) {
+    return [this, inner = std::move(inner)](const ReactiveLayer::Report& r) {
+      asked.push_back(r.target);
+      return inner(r);
+    };
+  }
+};
+
+// A storm's repeats (targets checked within the last two windows) take at
+// most max_concurrent_repeats slots and wait behind news: a target nobody
+// questioned lately is checked at once, ahead of the repeats queued before
+// it (issue 15: a dead target's report waited behind ~60 storm checks).
+TEST(ReactiveLayer, NewsIsCheckedAheadOfRepeatsQueuedBeforeIt) {
+  ReactiveLayer::Options o;
+  o.coalesce_window = 300ms;  // repeats: reported 300-600 ms after their last check
+  o.max_concurrent = 3;
+  o.max_concurrent_repeats = 2;
+  net::io_context ioc;
+  metrics::Metrics metrics{"test"};
+  metrics::LivenessRegistry liveness;
+  FakeEngine engine{ioc};
+  CallOrder order;
+  int evidence = 0;
+  ReactiveLayer layer(ioc.get_executor(), o, order.wrap(engine.check()), [&](Evidence) { ++evidence; }, metrics,
+                      liveness);
+  auto report = [&](const std::string& id) {
+    return layer.report({id, "connect ECONNREFUSED", "proxy", std::chrono::steady_clock::now()});
+  };
+  auto run_for = [&](std::chrono::milliseconds d) {
+    const auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+      ioc.run_for(5ms);
+      ioc.restart();
+    }
+  };
+  for (int i = 0; i < 6; ++i) report("storm-" + std::to_string(i));
+  run_for(500ms);  // all six checked (two rounds of 20 ms), ~450 ms ago
+  ASSERT_EQ(evidence, 6);
+  order.asked.clear();
+
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(report("storm-" + std::to_string(i)), i < 2 ? ReactiveLayer::Admission::started
+                                                          : ReactiveLayer::Admission::queued)
+        << "repeat " << i << ": two slots of three at most";
+  EXPECT_EQ(report("fresh-a"), ReactiveLayer::Admission::started) << "news takes the third slot";
+  EXPECT_EQ(report("fresh-b"), ReactiveLayer::Admission::queued) << "every slot taken";
+  run_for(200ms);
+
+  EXPECT_EQ(evidence, 6 + 8) << "every report checked in the end";
+  ASSERT_EQ(order.asked.size(), 8u);
+  const auto pos = [&](const std::string& id) {
+    return std::find(order.asked.begin(), order.asked.end(), id) - order.asked.begin();
+  };
+  EXPECT_EQ(pos("fresh-a"), 2) << "at once, beside the two repeats running";
+  EXPECT_EQ(pos("fresh-b"), 3) << "the first slot freed goes to news, ahead of four repeats queued before it";
+  EXPECT_LT(pos("storm-2"), pos("storm-5")) << "repeats in arrival order";
+}
+
+TEST(ReactiveLayer, AReportLongAfterTheLastCheckIsNewsAgain) {
+  ReactiveLayer::Options o;
+  o.coalesce_window = 100ms;
+  o.max_concurrent = 2;
+  o.max_concurrent_repeats = 1;
+  Fixture f(o);
+  f.report("a");
+  f.report("b");
+  f.run_for(350ms);  // both checked, more than two windows ago
+  EXPECT_EQ(f.report("a"), ReactiveLayer::Admission::started);
+  EXPECT_EQ(f.report("b"), ReactiveLayer::Admission::started) << "news again: not held to the one repeat slot";
+  f.run_for(100ms);
+  EXPECT_EQ(f.engine.calls, 4);
 }
