@@ -45,8 +45,8 @@ net::thread_pool& parse_thread() {
 // held it more than the whole-body read it replaced.
 class ListBodySink {
  public:
-  explicit ListBodySink(std::size_t off_loop_from)
-      : off_loop_from_(off_loop_from), parser_(std::make_shared<ContainerListParser>()) {}
+  ListBodySink(std::size_t off_loop_from, std::optional<std::vector<std::string>> labels_kept)
+      : off_loop_from_(off_loop_from), parser_(std::make_shared<ContainerListParser>(std::move(labels_kept))) {}
 
   void feed(std::string_view piece) {
     fed_ += piece.size();
@@ -135,7 +135,7 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_
                          std::chrono::milliseconds(1), timeout);
   // The body is parsed as it arrives, piece by piece (at most 64 KiB each):
   // no copy of the whole answer is ever made, and no turn parses it all.
-  ListBodySink sink(self->options.parse_off_loop_bytes);
+  ListBodySink sink(self->options.parse_off_loop_bytes, std::move(q.labels));
   BodySink on_body = [&sink](std::string_view piece) { sink.feed(piece); };
   auto raw = co_await Impl::request(self, http::verb::get, std::move(target), std::move(op), timeout, std::move(on_body));
   auto r = failed_like<Result::value_type>(raw);
@@ -165,9 +165,11 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_
 }
 
 net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list_with_health(
-    std::shared_ptr<Impl> self, std::string label, std::chrono::steady_clock::time_point deadline) {
+    std::shared_ptr<Impl> self, std::string label, std::chrono::steady_clock::time_point deadline,
+    std::optional<std::vector<std::string>> labels) {
   ListQuery everything{label, true};
   everything.deadline = deadline;
+  everything.labels = std::move(labels);
   auto r = co_await do_list(self, std::move(everything));
   if (!r.ok()) co_return r;
   bool any_running = false;
@@ -181,6 +183,7 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list_with_health(
   for (const char* health : {"unhealthy", "starting", "healthy"}) {
     ListQuery only_health{label, true, health};
     only_health.deadline = deadline;
+    only_health.labels.emplace();  // only the ids are read
     auto part = co_await do_list(self, std::move(only_health));
     if (!part.ok()) co_return part;
     for (const auto& c : part.value)
@@ -259,8 +262,9 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> EngineClient::list(L
 }
 
 net::awaitable<EngineResult<std::vector<ContainerSummary>>> EngineClient::list_with_health(
-    std::string_view label_key, std::chrono::steady_clock::time_point deadline) {
-  return guarded("list", do_list_with_health(impl_, std::string(label_key), deadline));
+    std::string_view label_key, std::chrono::steady_clock::time_point deadline,
+    std::optional<std::vector<std::string>> labels) {
+  return guarded("list", do_list_with_health(impl_, std::string(label_key), deadline, std::move(labels)));
 }
 
 net::awaitable<EngineResult<ContainerInfo>> EngineClient::inspect(std::string_view id_or_name) {

@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 
@@ -144,6 +145,9 @@ class ListHandler {
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
+  explicit ListHandler(std::optional<std::vector<std::string>> labels_kept)
+      : labels_kept_(std::move(labels_kept)) {}
+
   std::vector<ContainerSummary> list;
   std::string error;  // structural (the JSON itself was fine so far)
 
@@ -225,7 +229,10 @@ class ListHandler {
   bool key_wanted() const { return depth_ == 2 || (depth_ == 3 && in_labels_); }
   bool string_wanted() const {
     if (depth_ == 2) return field_ == Field::id || field_ == Field::state || field_ == Field::status;
-    return depth_ == 3 && ((in_names_ && names_seen_ == 0) || in_labels_);
+    return depth_ == 3 && ((in_names_ && names_seen_ == 0) || (in_labels_ && label_kept()));
+  }
+  bool label_kept() const {
+    return !labels_kept_ || std::find(labels_kept_->begin(), labels_kept_->end(), label_key_) != labels_kept_->end();
   }
   // A value of the entry's field_ starts: it replaces what an earlier
   // duplicate of the key gave.
@@ -270,7 +277,7 @@ class ListHandler {
       else if (field_ == Field::status) entry_.status = string_;
     } else if (depth_ == 3) {
       if (in_names_ && names_seen_++ == 0) entry_.name = strip_slash(string_);
-      if (in_labels_) entry_.labels.insert_or_assign(label_key_, string_);
+      if (in_labels_ && label_kept()) entry_.labels.insert_or_assign(label_key_, string_);
     }
     return true;
   }
@@ -287,17 +294,21 @@ class ListHandler {
   std::size_t names_seen_ = 0;
   std::string key_, label_key_, string_;
   ContainerSummary entry_;
+  std::optional<std::vector<std::string>> labels_kept_;  // nullopt: every label
 };
 
 }  // namespace
 
 struct ContainerListParser::State {
-  json::basic_parser<ListHandler> parser{json::parse_options{}};
+  explicit State(std::optional<std::vector<std::string>> labels_kept)
+      : parser(json::parse_options{}, std::move(labels_kept)) {}
+  json::basic_parser<ListHandler> parser;
   json::error_code ec;  // the first error; later pieces are ignored
   std::size_t fed = 0;
 };
 
-ContainerListParser::ContainerListParser() : state_(std::make_unique<State>()) {}
+ContainerListParser::ContainerListParser(std::optional<std::vector<std::string>> labels_kept)
+    : state_(std::make_unique<State>(std::move(labels_kept))) {}
 ContainerListParser::~ContainerListParser() = default;
 ContainerListParser::ContainerListParser(ContainerListParser&&) noexcept = default;
 ContainerListParser& ContainerListParser::operator=(ContainerListParser&&) noexcept = default;

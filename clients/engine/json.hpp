@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,7 +26,10 @@ EngineResult<std::vector<ContainerSummary>> parse_container_list(std::string_vie
 // parse). Movable, so finish() can run on another thread.
 class ContainerListParser {
  public:
-  ContainerListParser();
+  // labels_kept: the only labels whose values the summaries keep (a real
+  // container carries a dozen, from its image and compose; the daemon reads
+  // three); nullopt keeps every label.
+  explicit ContainerListParser(std::optional<std::vector<std::string>> labels_kept = std::nullopt);
   ~ContainerListParser();
   ContainerListParser(ContainerListParser&&) noexcept;
   ContainerListParser& operator=(ContainerListParser&&) noexcept;

@@ -119,6 +119,10 @@ net::awaitable<void> ProactiveLayer::Impl::yield_turn() {
   co_await net::post(executor, net::use_awaitable);
 }
 
+std::vector<std::string> ProactiveLayer::Impl::discovery_labels() const {
+  return {label, label_paused, label_http};
+}
+
 net::awaitable<std::vector<TargetSpec>> ProactiveLayer::Impl::discover(const std::vector<ContainerSummary>& listed) {
   std::vector<TargetSpec> specs;
   if (label.empty()) co_return specs;
@@ -153,7 +157,9 @@ net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
     boost::system::error_code ec;
     co_await discovery_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (stopped || steady::now() - last_discovery < targets_refresh) continue;
-    auto listed = co_await engine->list(label);
+    ListQuery query{label};
+    query.labels = discovery_labels();
+    auto listed = co_await engine->list(std::move(query));
     if (stopped) co_return;
     if (!listed.ok()) {
       set_engine_health(false, listed.error);
@@ -179,7 +185,7 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
   co_await drain_in_stretches(running, yield_every);
   co_await drain_in_stretches(named, yield_every);
   co_await drain_in_stretches(by_container, yield_every);
-  auto listed = co_await engine->list_with_health(label, deadline);
+  auto listed = co_await engine->list_with_health(label, deadline, discovery_labels());
   if (!listed.ok()) {
     set_engine_health(false, listed.error);
     co_return false;
@@ -227,6 +233,7 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
   if (unlisted) {
     ListQuery everything;
     everything.deadline = deadline;
+    everything.labels.emplace();  // read for their state only
     auto all = co_await engine->list(std::move(everything));
     if (!all.ok()) {
       set_engine_health(false, all.error);

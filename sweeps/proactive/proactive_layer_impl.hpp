@@ -115,6 +115,8 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
                                        steady::time_point deadline);
   net::awaitable<std::vector<decide::TargetSpec>> discover(
       const std::vector<clients::engine::ContainerSummary>& listed);
+  // The labels discover() reads: the only ones the lists keep.
+  std::vector<std::string> discovery_labels() const;
   net::awaitable<void> discovery_loop();
   net::awaitable<std::vector<std::vector<Finding>>> run_probes(const std::vector<decide::TargetSpec>& targets);
   std::chrono::milliseconds sweep_budget() const;

@@ -180,6 +180,36 @@ TEST(ContainerListParser, AnySplitOfTheBodyGivesTheSameList) {
   EXPECT_EQ(ids_of(r), ids_of(whole));
 }
 
+// Only the labels asked for are kept (the daemon reads three of a real
+// container's dozen); the rest of each entry is as without the filter.
+TEST(ContainerListParser, KeepsOnlyTheLabelsAskedFor) {
+  const std::string text = R"json([{"Id":"a1","Names":["/ws-1"],"State":"running","Status":"Up 1 hour",
+    "Labels":{"healthsweep.target":"ws-1","com.docker.compose.project":"agents","healthsweep.http":"http://127.0.0.1:1/",
+              "org.opencontainers.image.version":"2024.11","healthsweep.paused":null}},
+    {"Id":"b2","Names":["/ws-2"],"State":"exited","Status":"Exited (1)","Labels":{"com.example":"x"}}])json";
+  const auto all = parse_container_list(text);
+  ASSERT_TRUE(all.ok()) << all.error;
+  EXPECT_EQ(all.value[0].labels.size(), 4u) << "null is no label";
+  for (const std::size_t cut : {std::size_t{0}, text.size() / 3, text.size() / 2}) {
+    ContainerListParser p(std::vector<std::string>{"healthsweep.target", "healthsweep.http", "healthsweep.paused"});
+    p.feed(std::string_view(text).substr(0, cut));
+    p.feed(std::string_view(text).substr(cut));
+    const auto r = p.finish();
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(ids_of(r), ids_of(all)) << "cut at " << cut;
+    const std::map<std::string, std::string> kept{{"healthsweep.target", "ws-1"},
+                                                  {"healthsweep.http", "http://127.0.0.1:1/"}};
+    EXPECT_EQ(r.value[0].labels, kept) << "cut at " << cut;
+    EXPECT_TRUE(r.value[1].labels.empty());
+  }
+  ContainerListParser none(std::vector<std::string>{});
+  none.feed(text);
+  const auto r = none.finish();
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_TRUE(r.value[0].labels.empty()) << "an empty list keeps no label";
+  EXPECT_EQ(ids_of(r), ids_of(all));
+}
+
 TEST(ContainerListParser, AnErrorInAnEarlyPieceIsKeptWhateverFollows) {
   ContainerListParser p;
   p.feed("[{\"Id\":\"a\"}x");
