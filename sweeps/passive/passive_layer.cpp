@@ -171,17 +171,24 @@ void PassiveLayer::Impl::on_pttl(const std::string& id, Clock::time_point sent_a
   if (obs.key_without_ttl)
     spdlog::warn("passive: heartbeat key {} has no TTL; target {} counts as alive until it gets one or is deleted",
                  keys.key(id), id);
-  if (obs.verdict) emit(*obs.verdict);
+  if (obs.verdict) emit(*obs.verdict, sent_at);
   rearm();
 }
 
-void PassiveLayer::Impl::emit(const HeartbeatVerdict& v) {
+void PassiveLayer::Impl::emit(const HeartbeatVerdict& v, std::optional<Clock::time_point> asked_at) {
   if (stopping) return;
   if (v.verdict == Verdict::dead) {
     // healthsweep_detections_total counts state changes to offline, in the
     // fleet; a dead verdict about a target already offline is no detection.
-    const auto late = std::chrono::duration<double>(Clock::now() - v.observed_at).count();
-    spdlog::info("passive: {} dead ({}), verdict {:.1f} ms after the deadline", v.target, v.reason, late * 1e3);
+    // When the key was asked about, when: a late ask is the loop's delay
+    // (the deadline's timer ran late), a late answer is Redis's.
+    const auto ms_after = [&](Clock::time_point t) { return std::chrono::duration<double, std::milli>(t - v.observed_at).count(); };
+    if (asked_at)
+      spdlog::info("passive: {} dead ({}), verdict {:.1f} ms after the deadline (asked {:.1f} ms after it)", v.target,
+                   v.reason, ms_after(Clock::now()), ms_after(*asked_at));
+    else
+      spdlog::info("passive: {} dead ({}), verdict {:.1f} ms after the deadline", v.target, v.reason,
+                   ms_after(Clock::now()));
   } else {
     spdlog::debug("passive: {} alive ({})", v.target, v.reason);  // 100,000 of them at start
   }

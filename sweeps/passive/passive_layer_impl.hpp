@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <optional>
 #include <random>
 #include <unordered_set>
 
@@ -64,7 +65,8 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
   void flush_lookups();
   void rearm();
   void on_deadlines();
-  void emit(const HeartbeatVerdict& v);
+  // asked_at: when the PTTL that told it was sent, if one did.
+  void emit(const HeartbeatVerdict& v, std::optional<Clock::time_point> asked_at = std::nullopt);
   void set_health(bool healthy);
   void source_error(const std::string& what);
   void apply_config(const config::Redis& cfg);
