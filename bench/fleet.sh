@@ -282,6 +282,7 @@ timeout 60 tail --pid="$hs_pid" -f /dev/null || kill -KILL "$hs_pid"
 hs_pid=""
 grep -v '^$' "$work/healthsweepd.log" | tail -200 > "$work/out/healthsweepd-tail.log"
 grep 'held the loop' "$work/healthsweepd.log" > "$work/out/long-handlers.log" || true
+grep 'passive: .* dead (' "$work/healthsweepd.log" > "$work/out/passive-verdicts.log" || true
 [[ -n ${perf_pid:-} ]] && { wait "$perf_pid" || log "perf record exited with $?"; }
 if [[ -s $work/perf.data ]]; then
   log "reading the loop's profile"

@@ -78,6 +78,23 @@ def histogram_p(start, end, name, p):
     return None, total
 
 
+def passive_split(path):
+    """The daemon's own account of each lapse (its log line): when it asked
+    Redis about the key (the deadline's timer, late by the loop), and how
+    long the answer took (Redis and the loop's reading of it)."""
+    if not os.path.exists(path):
+        return
+    asked, answered = [], []
+    for line in open(path):
+        m = re.search(r"verdict ([\d.-]+) ms after the deadline \(asked ([\d.-]+) ms after it\)", line)
+        if m:
+            asked.append(float(m.group(2)))
+            answered.append(float(m.group(1)) - float(m.group(2)))
+    if asked:
+        print(f"  the daemon's split (its log, n={len(asked)}): asked after the deadline {trio(asked)}")
+        print(f"                     answered after asking {trio(answered)}")
+
+
 def main():
     global prefix
     d = sys.argv[1]
@@ -113,6 +130,7 @@ def main():
     print(f"            shadow events within 1 s of the deadline: {within1} of {len(lapses)}")
     ratio = pct(late, 99) / pct(shadow, 99) if shadow else float("nan")
     print(f"  ratio of p99 daemon / expired events: {ratio:.4f}")
+    passive_split(os.path.join(d, prefix + "passive-verdicts.log"))
     ok = pct(late, 99) <= 5 and pct(late, 100) <= 20 and not missed and not wrong
     rows.append(("passive: verdict − deadline p99 ≤ 5 ms, max ≤ 20 ms",
                  f"p50 {pct(late, 50):.1f} / p99 {pct(late, 99):.1f} / max {pct(late, 100):.1f} ms, "
