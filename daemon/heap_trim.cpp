@@ -14,4 +14,6 @@ bool trim_heap() { return malloc_trim(0) != 0; }
 
 bool heap_without_fastbins() { return mallopt(M_MXFAST, 0) == 1; }
 
+bool heap_maps_large_blocks() { return mallopt(M_MMAP_THRESHOLD, 256 * 1024) == 1; }
+
 }  // namespace healthsweep::daemon

@@ -53,6 +53,17 @@ class HeapTrimPolicy {
 // Called once, first thing in main; false if glibc refused it.
 bool heap_without_fastbins();
 
+// Blocks of 256 KiB or more each get a mapping of their own, handed back to
+// the kernel when freed. glibc starts there too, but raises the threshold to
+// the largest mapped block ever freed (up to 32 MiB): after the first sweep
+// its big arrays (the list's 11,200 summaries, the 20,000-spec snapshot, the
+// probe results) came from the heap, between long-lived blocks, and their
+// pages stayed resident. Fixed at 256 KiB, the fleet's RSS peaked at 163
+// instead of 180 MiB, for the same CPU (issue 15,
+// bench/results/issue15-fleet-f29fa18-mmap-256k-2026-12-05.txt).
+// Called once, first thing in main; false if glibc refused it.
+bool heap_maps_large_blocks();
+
 // mallinfo2() of this process (every arena).
 HeapUse heap_use();
 // malloc_trim(0); true when memory was released.

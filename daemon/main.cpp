@@ -40,6 +40,7 @@ std::optional<healthsweep::config::Config> load_or_report(const std::string& pat
 
 int main(int argc, char** argv) {
   healthsweep::daemon::heap_without_fastbins();  // before the first allocation (daemon/heap_trim.hpp)
+  healthsweep::daemon::heap_maps_large_blocks();
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {

@@ -78,4 +78,27 @@ TEST(HeapTrim, WithoutFastbinsFreedSmallBlocksAreNotLeftForOneBigMergeLater) {
   ASSERT_TRUE(heap_without_fastbins());
   EXPECT_EQ(freed_small(), 0u);
 }
+
+// With the threshold fixed, a large block is mapped (and given back when
+// freed) even after a larger mapped block was freed, which makes glibc's
+// default raise its threshold above it and serve it from the heap instead.
+void* volatile kept_block;  // the compiler may drop a malloc/free pair whose block is never used
+
+TEST(HeapTrim, LargeBlocksStayMappedAfterALargerOneWasFreed) {
+  constexpr std::size_t mib = 1024 * 1024;
+  auto mapped_for = [](std::size_t bytes) {
+    kept_block = std::malloc(16 * mib);  // a mapped block freed: the default threshold rises to 16 MiB
+    std::free(kept_block);
+    trim_heap();  // no free space at the heap's top to serve it from
+    const auto before = mallinfo2().hblkhd;
+    kept_block = std::malloc(bytes);
+    const auto mapped = mallinfo2().hblkhd - before;
+    std::free(kept_block);
+    trim_heap();
+    return mapped;
+  };
+  ASSERT_EQ(mapped_for(8 * mib), 0u) << "glibc's default: from the heap, once a bigger block was freed";
+  ASSERT_TRUE(heap_maps_large_blocks());
+  EXPECT_GE(mapped_for(8 * mib), 8 * mib) << "mapped, and unmapped when freed";
+}
 #endif  // HS_SANITIZED
