@@ -204,13 +204,7 @@ HeartbeatDeadlines::Observation HeartbeatDeadlines::observe_pttl(std::string_vie
       e.key_deadline = deadline;
       e.no_ttl_noted = false;
       // PTTL is whole milliseconds: 0 means under 1 ms left, not gone.
-      // Redis calls a key gone only once its millisecond clock has passed
-      // the deadline (mstime() > when), and `deadline` is up to 1 ms short
-      // of that: asked at `deadline`, the key nearly always still had 0 ms
-      // left and a second PTTL had to follow 1 ms later, two round trips
-      // each exposed to the loop's delays (issue 15, the fleet's passive
-      // p99). Asked 1 ms later, one round trip tells.
-      schedule(slot, pttl_ms == 0 ? now + 1ms : deadline + 1ms);
+      schedule(slot, pttl_ms == 0 ? now + 1ms : deadline);
     } else {
       refreshed = refreshed || e.has_key_deadline;
       e.has_key_deadline = false;
