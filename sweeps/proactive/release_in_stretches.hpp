@@ -41,12 +41,12 @@ boost::asio::awaitable<void> drain_in_stretches(Container& c, std::size_t per_tu
   }
 }
 
-// Takes `c` (moved from: the caller's is empty at once) and frees it in
+// Takes `c` (moved in: the caller's is empty at once) and frees it in
 // stretches on `ex`, in a coroutine of its own, each stretch in a later turn
 // of the loop while the caller goes on. At shutdown, the io_context's
 // destruction frees what is left.
 template <class Container>
-void release_in_stretches(const boost::asio::any_io_executor& ex, Container&& c, std::size_t per_turn) {
+void release_in_stretches(const boost::asio::any_io_executor& ex, Container c, std::size_t per_turn) {
   if (c.empty()) return;
   boost::asio::co_spawn(
       ex,
