@@ -82,23 +82,33 @@ TEST(HeapTrim, WithoutFastbinsFreedSmallBlocksAreNotLeftForOneBigMergeLater) {
 // With the threshold fixed, a large block is mapped (and given back when
 // freed) even after a larger mapped block was freed, which makes glibc's
 // default raise its threshold above it and serve it from the heap instead.
-void* volatile kept_block;  // the compiler may drop a malloc/free pair whose block is never used
-
+// Free heap chunks left by earlier tests in this process serve such blocks
+// first either way, so blocks are taken until those are used up.
 TEST(HeapTrim, LargeBlocksStayMappedAfterALargerOneWasFreed) {
   constexpr std::size_t mib = 1024 * 1024;
-  auto mapped_for = [](std::size_t bytes) {
-    kept_block = std::malloc(16 * mib);  // a mapped block freed: the default threshold rises to 16 MiB
-    std::free(kept_block);
-    trim_heap();  // no free space at the heap's top to serve it from
-    const auto before = mallinfo2().hblkhd;
-    kept_block = std::malloc(bytes);
-    const auto mapped = mallinfo2().hblkhd - before;
-    std::free(kept_block);
+  auto one_mapped = [](std::size_t bytes) {
+    std::vector<void*> held;  // the compiler may drop a malloc/free pair whose block is never used
+    std::free(held.emplace_back(std::malloc(16 * mib)));  // mapped, freed: the default threshold rises to 16 MiB
+    held.clear();
+    bool mapped = false;
+    for (int i = 0; i < 32 && !mapped; ++i) {
+      const auto before = mallinfo2().hblkhd;
+      held.push_back(std::malloc(bytes));
+      static_cast<char*>(held.back())[0] = 1;
+      mapped = mallinfo2().hblkhd >= before + bytes;
+    }
+    for (auto* b : held) std::free(b);
     trim_heap();
     return mapped;
   };
-  ASSERT_EQ(mapped_for(8 * mib), 0u) << "glibc's default: from the heap, once a bigger block was freed";
+  // glibc's default: from the heap, once a bigger block was freed. That
+  // holds in a fresh process, which ctest gives each test; a run of many
+  // tests in one process may come here after others changed the heap.
+  const bool by_default = one_mapped(8 * mib);
+  if (::testing::UnitTest::GetInstance()->test_to_run_count() == 1) {
+    ASSERT_FALSE(by_default) << "glibc's default: from the heap, once a bigger block was freed";
+  }
   ASSERT_TRUE(heap_maps_large_blocks());
-  EXPECT_GE(mapped_for(8 * mib), 8 * mib) << "mapped, and unmapped when freed";
+  EXPECT_TRUE(one_mapped(8 * mib)) << "mapped, and unmapped when freed";
 }
 #endif  // HS_SANITIZED
