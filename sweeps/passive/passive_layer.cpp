@@ -183,12 +183,9 @@ void PassiveLayer::Impl::emit(const HeartbeatVerdict& v, std::optional<Clock::ti
     // When the key was asked about, when: a late ask is the loop's delay
     // (the deadline's timer ran late), a late answer is Redis's.
     const auto ms_after = [&](Clock::time_point t) { return std::chrono::duration<double, std::milli>(t - v.observed_at).count(); };
-    if (asked_at)
-      spdlog::info("passive: {} dead ({}), verdict {:.1f} ms after the deadline (asked {:.1f} ms after it)", v.target,
-                   v.reason, ms_after(Clock::now()), ms_after(*asked_at));
-    else
-      spdlog::info("passive: {} dead ({}), verdict {:.1f} ms after the deadline", v.target, v.reason,
-                   ms_after(Clock::now()));
+    const auto asked = asked_at ? fmt::format(" (asked {:.1f} ms after it)", ms_after(*asked_at)) : std::string();
+    spdlog::info("passive: {} dead ({}), verdict {:.1f} ms after the deadline{}", v.target, v.reason,
+                 ms_after(Clock::now()), asked);
   } else {
     spdlog::debug("passive: {} alive ({})", v.target, v.reason);  // 100,000 of them at start
   }
