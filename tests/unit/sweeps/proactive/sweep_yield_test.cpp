@@ -339,16 +339,30 @@ TEST_F(SweepYield, NoTurnFreesTheWholeListOfThousandsOfContainers) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    boost::asio::io_context child_io;
-    const std::string body = big_container_list(n);
-    FakeEngine big{child_io, big_socket, [&](const FakeEngine::Request& req) {
-                     if (req.target().find("/events") != std::string_view::npos) return FakeReply::silence();
-                     return FakeReply{200, body};
-                   }};
-    [[maybe_unused]] const auto wrote = ::write(ready[1], "r", 1);
-    child_io.run_for(30s);
+    // Never back into gtest from the child: it would run the other tests.
+    try {
+      boost::asio::io_context child_io;
+      const std::string body = big_container_list(n);
+      FakeEngine big{child_io, big_socket, [&](const FakeEngine::Request& req) {
+                       if (req.target().find("/events") != std::string_view::npos) return FakeReply::silence();
+                       return FakeReply{200, body};
+                     }};
+      [[maybe_unused]] const auto wrote = ::write(ready[1], "r", 1);
+      child_io.run_for(30s);
+    } catch (...) {
+      ::_exit(1);
+    }
     ::_exit(0);
   }
+  struct Reaper {  // the child goes with the test, whichever assertion ends it
+    pid_t pid;
+    std::string socket;
+    ~Reaper() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      ::unlink(socket.c_str());
+    }
+  } reaper{child, big_socket};
   ::close(ready[1]);
   char byte = 0;
   const auto got = ::read(ready[0], &byte, 1);
@@ -382,9 +396,6 @@ TEST_F(SweepYield, NoTurnFreesTheWholeListOfThousandsOfContainers) {
   layer.stop();
   fleet.stop();
   spdlog::set_level(level);
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
-  ::unlink(big_socket.c_str());
   ASSERT_TRUE(first);
   ASSERT_EQ(layer.sweeps_done(), 2u);
   EXPECT_EQ(evidence, n) << "every container's target judged by the measured sweep";
