@@ -28,10 +28,12 @@ struct FakeEngine {
   std::chrono::milliseconds delay{20};
   healthsweep::sweeps::decide::Verdict verdict = healthsweep::sweeps::decide::Verdict::dead;
   int calls = 0;
+  std::vector<std::string> asked{};  // the targets checked, in order
   bool hang = false;
   ReactiveLayer::Check check() {
     return [this](const ReactiveLayer::Report& r) -> net::awaitable<healthsweep::sweeps::decide::Evidence> {
       ++calls;
+      asked.push_back(r.target);
       net::steady_timer t(ioc, hang ? std::chrono::hours(1) : delay);
       boost::system::error_code ec;
       co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
@@ -183,17 +185,6 @@ TEST(ReactiveLayer, IsFreshWithNoTrafficAndStaleWhenChecksAreStuck) {
   f.layer->stop();
 }
 
-// Names its calls in order: which report the engine was asked about when.
-struct CallOrder {
-  std::vector<std::string> asked;
-  ReactiveLayer::Check wrap(ReactiveLayer::Check inner) {
-    return [this, inner = std::move(inner)](const ReactiveLayer::Report& r) {
-      asked.push_back(r.target);
-      return inner(r);
-    };
-  }
-};
-
 // A storm's repeats (targets checked within the last two windows) take at
 // most max_concurrent_repeats slots and wait behind news: a target nobody
 // questioned lately is checked at once, ahead of the repeats queued before
@@ -203,42 +194,24 @@ TEST(ReactiveLayer, NewsIsCheckedAheadOfRepeatsQueuedBeforeIt) {
   o.coalesce_window = 300ms;  // repeats: reported 300-600 ms after their last check
   o.max_concurrent = 3;
   o.max_concurrent_repeats = 2;
-  net::io_context ioc;
-  metrics::Metrics metrics{"test"};
-  metrics::LivenessRegistry liveness;
-  FakeEngine engine{ioc};
-  CallOrder order;
-  int evidence = 0;
-  ReactiveLayer layer(ioc.get_executor(), o, order.wrap(engine.check()), [&](Evidence) { ++evidence; }, metrics,
-                      liveness);
-  auto report = [&](const std::string& id) {
-    return layer.report({id, "connect ECONNREFUSED", "proxy", std::chrono::steady_clock::now()});
-  };
-  auto run_for = [&](std::chrono::milliseconds d) {
-    const auto end = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < end) {
-      ioc.run_for(5ms);
-      ioc.restart();
-    }
-  };
-  for (int i = 0; i < 6; ++i) report("storm-" + std::to_string(i));
-  run_for(500ms);  // all six checked (two rounds of 20 ms), ~450 ms ago
-  ASSERT_EQ(evidence, 6);
-  order.asked.clear();
+  Fixture f(o);
+  for (int i = 0; i < 6; ++i) f.report("storm-" + std::to_string(i));
+  f.run_for(500ms);  // all six checked (two rounds of 20 ms), ~450 ms ago
+  ASSERT_EQ(f.evidence.size(), 6u);
+  f.engine.asked.clear();
 
   for (int i = 0; i < 6; ++i)
-    EXPECT_EQ(report("storm-" + std::to_string(i)), i < 2 ? ReactiveLayer::Admission::started
+    EXPECT_EQ(f.report("storm-" + std::to_string(i)), i < 2 ? ReactiveLayer::Admission::started
                                                           : ReactiveLayer::Admission::queued)
         << "repeat " << i << ": two slots of three at most";
-  EXPECT_EQ(report("fresh-a"), ReactiveLayer::Admission::started) << "news takes the third slot";
-  EXPECT_EQ(report("fresh-b"), ReactiveLayer::Admission::queued) << "every slot taken";
-  run_for(200ms);
+  EXPECT_EQ(f.report("fresh-a"), ReactiveLayer::Admission::started) << "news takes the third slot";
+  EXPECT_EQ(f.report("fresh-b"), ReactiveLayer::Admission::queued) << "every slot taken";
+  f.run_for(200ms);
 
-  EXPECT_EQ(evidence, 6 + 8) << "every report checked in the end";
-  ASSERT_EQ(order.asked.size(), 8u);
-  const auto pos = [&](const std::string& id) {
-    return std::find(order.asked.begin(), order.asked.end(), id) - order.asked.begin();
-  };
+  EXPECT_EQ(f.evidence.size(), 6u + 8u) << "every report checked in the end";
+  const auto& asked = f.engine.asked;
+  ASSERT_EQ(asked.size(), 8u);
+  const auto pos = [&](const std::string& id) { return std::find(asked.begin(), asked.end(), id) - asked.begin(); };
   EXPECT_EQ(pos("fresh-a"), 2) << "at once, beside the two repeats running";
   EXPECT_EQ(pos("fresh-b"), 3) << "the first slot freed goes to news, ahead of four repeats queued before it";
   EXPECT_LT(pos("storm-2"), pos("storm-5")) << "repeats in arrival order";
