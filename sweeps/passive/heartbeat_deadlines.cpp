@@ -165,9 +165,23 @@ std::optional<std::chrono::milliseconds> HeartbeatDeadlines::learnt_ttl(std::str
   return e->ttl;
 }
 
+HeartbeatDeadlines::TimePoint HeartbeatDeadlines::expiry_of(std::chrono::milliseconds ttl, TimePoint sent_at,
+                                                             WallTime sent_wall) {
+  // Redis keeps a key while its millisecond clock (the wall clock, cut to
+  // whole milliseconds) has not passed the key's expiry time E; PTTL answers
+  // E minus that clock. Asked in wall millisecond W, it answered no earlier
+  // than W, so E >= W + ttl and the key goes at W + ttl + 1 ms at the soonest:
+  // exact when the answer was computed within the millisecond it was asked
+  // in, early otherwise (the ask then finds it and re-arms). On another host,
+  // a clock ahead of ours makes this late by under a millisecond, never
+  // wrong: the ask at the wake decides.
+  const auto into_ms = std::chrono::duration_cast<Clock::duration>(sent_wall.time_since_epoch() % 1ms);
+  return sent_at - into_ms + ttl + 1ms;
+}
+
 HeartbeatDeadlines::Observation HeartbeatDeadlines::observe_pttl(std::string_view id, long long pttl_ms,
-                                                                 TimePoint sent_at, TimePoint now,
-                                                                 WallTime wall) {
+                                                                 TimePoint sent_at, WallTime sent_wall,
+                                                                 TimePoint now, WallTime wall) {
   Observation out;
   const auto it = index_.find(id);
   if (it == index_.end()) return out;
@@ -203,8 +217,11 @@ HeartbeatDeadlines::Observation HeartbeatDeadlines::observe_pttl(std::string_vie
       e.has_key_deadline = true;
       e.key_deadline = deadline;
       e.no_ttl_noted = false;
-      // PTTL is whole milliseconds: 0 means under 1 ms left, not gone.
-      schedule(slot, pttl_ms == 0 ? now + 1ms : deadline);
+      // The deadline above errs early by up to a millisecond and the round
+      // trip (it dates the answer from the ask's own time); asking then
+      // finds the key with 0 ms left and costs an ask a millisecond later.
+      // The wake is the first moment Redis can call the key gone.
+      schedule(slot, expiry_of(ttl, sent_at, sent_wall));
     } else {
       refreshed = refreshed || e.has_key_deadline;
       e.has_key_deadline = false;

@@ -93,11 +93,15 @@ class HeartbeatDeadlines {
     bool key_without_ttl = false;             // first sighting of this key without a TTL
   };
   // What PTTL answered for the target's key: >= 0 ms left, -1 no TTL, -2 no
-  // key. `sent_at` is when the PTTL went out (the deadline is taken as
-  // sent_at + pttl: early rather than late, a confirmation then re-arms);
-  // `now` when the answer came. Unwatched ids are ignored.
-  Observation observe_pttl(std::string_view id, long long pttl_ms, TimePoint sent_at, TimePoint now,
-                           WallTime wall);
+  // key. `sent_at`/`sent_wall`: when the PTTL went out, on both clocks (the
+  // key's deadline is taken as sent_at + pttl: early rather than late; the
+  // wake is expiry_of(), the first moment Redis can call the key gone);
+  // `now`/`wall` when the answer came. Unwatched ids are ignored.
+  Observation observe_pttl(std::string_view id, long long pttl_ms, TimePoint sent_at, WallTime sent_wall,
+                           TimePoint now, WallTime wall);
+  // When a key with `ttl` left, by a PTTL sent at sent_at/sent_wall, goes at
+  // the soonest (Redis's whole-millisecond expiry).
+  static TimePoint expiry_of(std::chrono::milliseconds ttl, TimePoint sent_at, WallTime sent_wall);
 
   // Deadlines predicted from refresh notifications (issue 15: a PTTL per
   // refresh was most of the Redis cost). A target alive with a learnt TTL

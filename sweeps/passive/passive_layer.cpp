@@ -153,12 +153,14 @@ void PassiveLayer::Impl::tick(Clock::time_point now) {
 void PassiveLayer::Impl::query_pttl(const std::string& id) {
   if (!cmd) return;
   const auto key = keys.key(id);
-  cmd->send({"PTTL", key}, [w = weak_from_this(), id, sent_at = Clock::now()](error_code ec, const RedisReply& r) {
-    if (auto s = w.lock()) s->on_pttl(id, sent_at, ec, r);
+  cmd->send({"PTTL", key}, [w = weak_from_this(), id, sent_at = Clock::now(),
+                             sent_wall = std::chrono::system_clock::now()](error_code ec, const RedisReply& r) {
+    if (auto s = w.lock()) s->on_pttl(id, sent_at, sent_wall, ec, r);
   });
 }
 
-void PassiveLayer::Impl::on_pttl(const std::string& id, Clock::time_point sent_at, error_code ec,
+void PassiveLayer::Impl::on_pttl(const std::string& id, Clock::time_point sent_at,
+                                 std::chrono::system_clock::time_point sent_wall, error_code ec,
                                  const RedisReply& reply) {
   if (stopping || ec) return;  // a lost connection is handled by the session loop
   if (reply.type != RedisReply::Type::integer) {
@@ -167,7 +169,7 @@ void PassiveLayer::Impl::on_pttl(const std::string& id, Clock::time_point sent_a
   }
   const auto now = Clock::now();
   tick(now);
-  const auto obs = tracker.observe_pttl(id, reply.integer, sent_at, now, std::chrono::system_clock::now());
+  const auto obs = tracker.observe_pttl(id, reply.integer, sent_at, sent_wall, now, std::chrono::system_clock::now());
   if (obs.key_without_ttl)
     spdlog::warn("passive: heartbeat key {} has no TTL; target {} counts as alive until it gets one or is deleted",
                  keys.key(id), id);

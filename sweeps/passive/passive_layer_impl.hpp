@@ -58,8 +58,8 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
 
   // passive_layer.cpp: deadlines, lookups, verdicts
   void query_pttl(const std::string& id);
-  void on_pttl(const std::string& id, Clock::time_point sent_at, boost::system::error_code ec,
-               const clients::redis::RedisReply& reply);
+  void on_pttl(const std::string& id, Clock::time_point sent_at, std::chrono::system_clock::time_point sent_wall,
+               boost::system::error_code ec, const clients::redis::RedisReply& reply);
   void on_message(std::string_view channel, std::string_view payload);
   void schedule_lookups();
   void flush_lookups();

@@ -19,7 +19,7 @@ TEST(ExistenceBatches, EveryWatchedIdOnceInBatchesOfOneExpectation) {
   std::vector<std::string> ids;
   for (int i = 0; i < 25; ++i) ids.push_back(std::string("t") + std::to_string(i));
   d.set_targets(ids, t0);
-  for (int i = 0; i < 12; ++i) d.observe_pttl(ids[i], 30000, t0, t0, {});  // alive
+  for (int i = 0; i < 12; ++i) d.observe_pttl(ids[i], 30000, t0, {}, t0, {});  // alive
   const auto batches = existence_batches(d, 5);
   std::multiset<std::string> seen;
   for (const auto& b : batches) {

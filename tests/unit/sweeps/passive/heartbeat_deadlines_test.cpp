@@ -22,7 +22,7 @@ struct Tracker {
   HeartbeatDeadlines d{60s};
   // PTTL answered instantly at `now`.
   HeartbeatDeadlines::Observation pttl(const std::string& id, long long ms, TP now) {
-    return d.observe_pttl(id, ms, now, now, wall0 + (now - t0));
+    return d.observe_pttl(id, ms, now, wall0 + (now - t0), now, wall0 + (now - t0));
   }
 };
 
@@ -44,11 +44,13 @@ TEST(HeartbeatDeadlines, KeyPresentMakesTargetAliveOnceAndArmsItsDeadline) {
   ASSERT_TRUE(first.verdict);
   EXPECT_EQ(first.verdict->verdict, Verdict::alive);
   EXPECT_EQ(first.verdict->reason, "heartbeat present");
-  EXPECT_EQ(t.d.next_wake(), t0 + 31s);
+  // Deadline: the ask's time + 30 s; the wake: the first moment Redis can
+  // call the key gone (asked at a whole wall millisecond: 1 ms later).
+  EXPECT_EQ(t.d.next_wake(), t0 + 31s + 1ms);
   EXPECT_EQ(t.d.key_deadline("a"), t0 + 31s);
   // A refresh moves the deadline but is no news.
   EXPECT_FALSE(t.pttl("a", 30000, t0 + 10s).verdict);
-  EXPECT_EQ(t.d.next_wake(), t0 + 40s);
+  EXPECT_EQ(t.d.next_wake(), t0 + 40s + 1ms);
   EXPECT_EQ(t.d.last_heartbeat("a"), wall0 + 10s);
 }
 
@@ -56,7 +58,7 @@ TEST(HeartbeatDeadlines, DeadlineFromSendTimeIsEarlyNotLate) {
   Tracker t;
   t.d.set_targets({"a"}, t0);
   // Sent at t0, answered 50 ms later: the deadline counts from the sending.
-  t.d.observe_pttl("a", 1000, t0, t0 + 50ms, wall0);
+  t.d.observe_pttl("a", 1000, t0, wall0, t0 + 50ms, wall0 + 50ms);
   EXPECT_EQ(t.d.key_deadline("a"), t0 + 1000ms);
 }
 
@@ -64,7 +66,8 @@ TEST(HeartbeatDeadlines, ExpiredKeyIsDeadObservedAtItsDeadline) {
   Tracker t;
   t.d.set_targets({"a"}, t0);
   t.pttl("a", 1000, t0);
-  EXPECT_EQ(t.d.take_due(t0 + 1000ms, 5s), std::vector<std::string>{"a"});
+  EXPECT_TRUE(t.d.take_due(t0 + 1000ms, 5s).empty()) << "Redis keeps the key through its last millisecond";
+  EXPECT_EQ(t.d.take_due(t0 + 1001ms, 5s), std::vector<std::string>{"a"});
   const auto obs = t.pttl("a", -2, t0 + 1003ms);
   ASSERT_TRUE(obs.verdict);
   EXPECT_EQ(obs.verdict->verdict, Verdict::dead);
@@ -85,13 +88,49 @@ TEST(HeartbeatDeadlines, PttlZeroRearmsForOneMillisecond) {
   EXPECT_EQ(t.d.next_wake(), t0 + 501ms);
 }
 
+// Redis calls a key gone once its whole-millisecond clock has passed the
+// key's expiry: with 0 ms left, that is the next whole millisecond of the
+// wall clock after the ask, not a full millisecond after the answer.
+TEST(HeartbeatDeadlines, PttlZeroWakesAtTheNextWholeMillisecondOfTheWallClock) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  t.pttl("a", 500, t0);
+  t.d.take_due(t0 + 501ms, 5s);
+  // Asked 0.7 ms into a wall millisecond, answered 0.1 ms later.
+  const auto sent = t0 + 501ms;
+  const auto wall = wall0 + 501ms + 700us;
+  EXPECT_FALSE(t.d.observe_pttl("a", 0, sent, wall, sent + 100us, wall + 100us).verdict);
+  EXPECT_EQ(t.d.next_wake(), sent + 300us);
+  // Answered after that millisecond ended: due at once.
+  t.d.take_due(sent + 300us, 5s);
+  EXPECT_FALSE(t.d.observe_pttl("a", 0, sent + 300us, wall + 300us, sent + 1500us, wall + 1500us).verdict);
+  EXPECT_EQ(t.d.take_due(sent + 1500us, 5s), std::vector<std::string>{"a"});
+}
+
+// The wake is the soonest the key can be gone (ttl + 1 ms from the start of
+// the ask's wall millisecond); the deadline kept for the verdict stays the
+// early one (sent_at + ttl), so a key found gone at the wake is "expired".
+TEST(HeartbeatDeadlines, WakeIsTheFirstMomentRedisCanCallTheKeyGone) {
+  Tracker t;
+  t.d.set_targets({"a"}, t0);
+  const auto wall = wall0 + 250us;  // 0.25 ms into a wall millisecond
+  t.d.observe_pttl("a", 1000, t0, wall, t0 + 2ms, wall + 2ms);
+  EXPECT_EQ(t.d.key_deadline("a"), t0 + 1000ms);
+  EXPECT_EQ(t.d.next_wake(), t0 + 1001ms - 250us);
+  EXPECT_EQ(t.d.take_due(t0 + 1001ms - 250us, 5s), std::vector<std::string>{"a"});
+  const auto obs = t.pttl("a", -2, t0 + 1001ms);
+  ASSERT_TRUE(obs.verdict);
+  EXPECT_EQ(obs.verdict->reason, "heartbeat expired");
+  EXPECT_EQ(obs.verdict->observed_at, t0 + 1000ms);
+}
+
 TEST(HeartbeatDeadlines, PositivePttlAtTheDeadlineMeansRefreshed) {
   Tracker t;
   t.d.set_targets({"a"}, t0);
   t.pttl("a", 500, t0);
   t.d.take_due(t0 + 500ms, 5s);
   EXPECT_FALSE(t.pttl("a", 2000, t0 + 500ms).verdict);
-  EXPECT_EQ(t.d.next_wake(), t0 + 2500ms);
+  EXPECT_EQ(t.d.next_wake(), t0 + 2501ms);
 }
 
 TEST(HeartbeatDeadlines, DeletedKeyIsDeadAtOnceObservedNow) {
@@ -161,9 +200,9 @@ TEST(HeartbeatDeadlines, DueTargetsAreLeasedNotLost) {
   Tracker t;
   t.d.set_targets({"a"}, t0);
   t.pttl("a", 1000, t0);
-  EXPECT_EQ(t.d.take_due(t0 + 1s, 5s).size(), 1u);
+  EXPECT_EQ(t.d.take_due(t0 + 1001ms, 5s).size(), 1u);
   EXPECT_TRUE(t.d.take_due(t0 + 2s, 5s).empty()) << "in flight";
-  EXPECT_EQ(t.d.take_due(t0 + 6s, 5s).size(), 1u) << "no answer came: due again";
+  EXPECT_EQ(t.d.take_due(t0 + 6001ms, 5s).size(), 1u) << "no answer came: due again";
 }
 
 TEST(HeartbeatDeadlines, TakeDueHonoursTheBatchLimit) {
@@ -278,16 +317,16 @@ TEST(HeartbeatDeadlines, HeapAgreesWithBruteForceUnderRandomOperations) {
     const int op = static_cast<int>(rng() % 5);
     if (op == 0) {
       const long long ms = rng() % 5000;
-      d.observe_pttl(id, ms, now, now, wall0);
-      model[id] = ms == 0 ? now + 1ms : now + std::chrono::milliseconds(ms);
+      d.observe_pttl(id, ms, now, wall0, now, wall0);
+      model[id] = now + std::chrono::milliseconds(ms) + 1ms;  // wall0 is a whole millisecond
       grace.erase(id);
     } else if (op == 1) {
-      d.observe_pttl(id, -1, now, now, wall0);
+      d.observe_pttl(id, -1, now, wall0, now, wall0);
       model.erase(id);
       grace.erase(id);
     } else if (op == 2) {
       const auto before = d.state(id);
-      d.observe_pttl(id, -2, now, now, wall0);
+      d.observe_pttl(id, -2, now, wall0, now, wall0);
       if (before != HeartbeatState::dead && grace.count(id) && now < grace[id]) {
         model[id] = grace[id];
         ASSERT_NE(d.state(id), HeartbeatState::dead);

@@ -23,7 +23,7 @@ struct Predicting {
   HeartbeatDeadlines d{60s};
   bool refresh(TP at) { return d.observe_refresh("a", at, wall0 + (at - t0)); }
   HeartbeatDeadlines::Observation pttl(long long ms, TP now) {
-    return d.observe_pttl("a", ms, now, now, wall0 + (now - t0));
+    return d.observe_pttl("a", ms, now, wall0 + (now - t0), now, wall0 + (now - t0));
   }
   // The first refresh, measured: alive, TTL 30 s learnt (10 ms of notification delay).
   void learn(TP at = t0) {
@@ -92,7 +92,7 @@ TEST(HeartbeatPrediction, PredictedDeadlineConfirmedLateButRefreshedGivesNoDeadV
   EXPECT_FALSE(o.verdict) << "a refreshed key is never judged dead";
   EXPECT_EQ(p.d.state("a"), HeartbeatState::alive);
   EXPECT_EQ(p.d.key_deadline("a"), t0 + 70s);
-  EXPECT_EQ(p.d.next_wake(), t0 + 70s) << "the new, measured deadline is armed";
+  EXPECT_EQ(p.d.next_wake(), t0 + 70s + 1ms) << "the new, measured deadline is armed (its last millisecond included)";
   EXPECT_EQ(p.d.last_heartbeat("a"), wall0 + 50s + 200ms);
   // Off the prediction: the next refresh is measured, not predicted from a stale TTL.
   EXPECT_TRUE(p.refresh(t0 + 60s));
@@ -119,7 +119,7 @@ TEST(HeartbeatPrediction, ConfirmationBeforeTheDeadlineRearmsOnTheMeasuredDeadli
   const auto confirm = t0 + 50s - 50ms;
   ASSERT_EQ(p.d.take_due(confirm, 5s), std::vector<std::string>{"a"});
   EXPECT_FALSE(p.pttl(45, confirm).verdict);
-  EXPECT_EQ(p.d.next_wake(), confirm + 45ms) << "the measured deadline, to the millisecond";
+  EXPECT_EQ(p.d.next_wake(), confirm + 46ms) << "the measured deadline, once its last millisecond is over";
   EXPECT_EQ(p.d.learnt_ttl("a"), 30000ms) << "within the tolerance: still predicting";
   EXPECT_FALSE(p.refresh(t0 + 49s));
   const auto o = p.pttl(-2, t0 + 79s + 1ms);
@@ -133,7 +133,7 @@ TEST(HeartbeatPrediction, ShortenedTtlFoundByAConfirmationStopsPrediction) {
   EXPECT_FALSE(p.refresh(t0 + 20s));  // predicted t0 + 50 s; the target set 5 s
   EXPECT_FALSE(p.pttl(4000, t0 + 21s).verdict);  // a reconciliation's PTTL
   EXPECT_EQ(p.d.key_deadline("a"), t0 + 25s) << "the measured, earlier deadline wins";
-  EXPECT_EQ(p.d.next_wake(), t0 + 25s);
+  EXPECT_EQ(p.d.next_wake(), t0 + 25s + 1ms);
   EXPECT_TRUE(p.refresh(t0 + 24s)) << "the TTL changed: measure again";
 }
 
