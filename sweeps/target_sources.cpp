@@ -19,9 +19,7 @@ int priority(std::string_view source) {
 }  // namespace
 
 bool operator==(const TargetSpec& a, const TargetSpec& b) {
-  const bool same_tcp = a.tcp.has_value() == b.tcp.has_value() &&
-                        (!a.tcp || (a.tcp->host == b.tcp->host && a.tcp->port == b.tcp->port));
-  return a.id == b.id && a.container == b.container && a.http == b.http && same_tcp &&
+  return a.id == b.id && a.container == b.container && a.http == b.http && a.tcp == b.tcp &&
          a.paused == b.paused && a.on_engine == b.on_engine && a.instance == b.instance;
 }
 
@@ -35,11 +33,11 @@ std::optional<TargetSpec> TargetSources::merge(std::string_view id) const {
       out->id = std::string(id);
     }
     const auto& s = *it;
-    if (out->container.empty()) out->container = s.container;
-    if (out->http.empty()) out->http = s.http;
-    if (!out->tcp) out->tcp = s.tcp;
+    if (out->container.empty()) out->container = s.container();
+    if (out->http.empty()) out->http = s.http();
+    if (!out->tcp) out->tcp = s.tcp();
     out->paused = out->paused || s.paused;
-    if (out->instance.empty()) out->instance = s.instance;
+    if (out->instance.empty()) out->instance = s.instance();
     out->on_engine = out->on_engine || source == engine_source;
   }
   return out;
@@ -119,15 +117,15 @@ TargetSources::Diff TargetSources::replace(std::string_view source, std::vector<
       // Newly named by this source.
       auto was = merge(specs[i].id);
       const std::string id = specs[i].id;
-      stored.insert(at, std::move(specs[i]));
+      stored.insert(at, StoredSpec(specs[i]));
       changed(id, std::move(was));
       ++i;
     } else {
-      if (!(*at == specs[i])) {
+      if (!at->same_as(specs[i])) {
         auto was = merge(at->id);
         const std::string id = at->id;
         at = stored.erase(at);
-        at = std::next(stored.insert(at, std::move(specs[i])));
+        at = std::next(stored.insert(at, StoredSpec(specs[i])));
         changed(id, std::move(was));
       } else {
         ++at;

@@ -22,6 +22,11 @@ void StoredSpec::set_rare(const std::string& container, const std::string& http,
     rare_ = std::make_unique<Rare>(std::move(next));
 }
 
+bool StoredSpec::same_as(const TargetSpec& spec) const {
+  return id == spec.id && paused == spec.paused && on_engine == spec.on_engine && container() == spec.container &&
+         http() == spec.http && tcp() == spec.tcp && instance() == spec.instance;
+}
+
 TargetSpec StoredSpec::full() const {
   TargetSpec spec;
   spec.id = id;

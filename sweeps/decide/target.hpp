@@ -104,6 +104,8 @@ class StoredSpec {
   void set_checks(const TargetSpec& spec);
   // The whole spec again, for whoever needs one of its own.
   TargetSpec full() const;
+  // Every field equal to `spec`'s (the instance included).
+  bool same_as(const TargetSpec& spec) const;
 
  private:
   struct Rare {
