@@ -22,8 +22,7 @@ std::string ProactiveLayer::Impl::target_of(const EngineEvent& ev) const {
   if (!label.empty())
     if (auto it = ev.attributes.find(label); it != ev.attributes.end() && !it->second.empty())
       return it->second;
-  if (auto it = id_by_container.find(ev.name); it != id_by_container.end()) return it->second;
-  if (auto it = id_by_container.find(ev.id); it != id_by_container.end()) return it->second;
+  if (const auto* target = containers.target_of(ev.name, ev.id)) return *target;
   return {};
 }
 
@@ -34,7 +33,7 @@ void ProactiveLayer::Impl::on_event(const EngineEvent& ev) {
   // A labelled container we have not listed yet (created after the last
   // sweep), or one removed (Docker says destroy, Podman remove): discovery
   // runs now rather than at the next sweep.
-  const bool known = id_by_container.count(ev.name) || id_by_container.count(ev.id);
+  const bool known = containers.target_of(ev.name, ev.id) != nullptr;
   if ((!known && (ev.action == "create" || ev.action == "start")) || ev.action == "destroy" || ev.action == "remove") {
     poll_requested = true;
     wait_timer.cancel();

@@ -175,61 +175,52 @@ net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
 
 net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     const std::vector<TargetSpec>& targets, steady::time_point deadline) {
-  // The scratch maps hold the sweep before last's ~20,000 entries each:
-  // emptied in stretches (release_in_stretches.hpp), their buckets kept.
-  auto& by_container = findings_scratch;
-  auto& named = named_scratch;
-  auto& ids = ids_scratch;  // container name/id -> target id
-  auto& running = running_scratch;
-  co_await drain_in_stretches(ids, yield_every);
-  co_await drain_in_stretches(running, yield_every);
-  co_await drain_in_stretches(named, yield_every);
-  co_await drain_in_stretches(by_container, yield_every);
   auto listed = co_await engine->list_with_health(label, deadline, discovery_labels());
   if (!listed.ok()) {
     set_engine_health(false, listed.error);
     co_return false;
   }
   // Targets that name their container themselves (static ones): their
-  // container's events are theirs too, by name or by id.
+  // container's events are theirs too, by name or by id. Views into
+  // `targets`, the caller's snapshot, which outlives this call; one sorted
+  // array rather than a map of nodes made again every sweep.
+  std::vector<std::pair<std::string_view, std::string_view>> named;  // container -> target id
   std::size_t done = 0;
-  bool unlisted = false;
   for (const auto& t : targets) {
-    if (!t.container.empty()) named.emplace(t.container, t.id);
+    if (!t.container.empty()) named.emplace_back(t.container, t.id);
     if (yield_due(done)) co_await yield_turn();
   }
+  std::sort(named.begin(), named.end());
+  const auto named_target = [&](std::string_view container) -> std::string_view {
+    const auto it = std::lower_bound(named.begin(), named.end(), std::pair{container, std::string_view()});
+    return it != named.end() && it->first == container ? it->second : std::string_view();
+  };
+  // A labelled container is the target its label names (what discover()
+  // makes of it); any other, the static target naming it.
   auto note = [&](const ContainerSummary& c) {
-    if (c.state == "running") running[c.name] = running[c.id] = c.id;
-    const auto finding = container_finding(c.state, c.health, c.status);
-    by_container.try_emplace(c.name, finding);
-    by_container.try_emplace(c.id, finding);
-    auto it = named.find(c.name);
-    if (it == named.end()) it = named.find(c.id);
-    if (it != named.end()) ids[c.id] = ids[c.name] = it->second;
+    std::string_view target;
+    if (!label.empty())
+      if (auto l = c.labels.find(label); l != c.labels.end()) target = l->second;
+    if (target.empty()) target = named_target(c.name);
+    if (target.empty()) target = named_target(c.id);
+    containers.note(c.name, c.id, c.state == "running", container_finding(c.state, c.health, c.status), target);
   };
 
-  // Everything here is built locally from the list and the targets' snapshot
-  // and published at the end, so the event stream keeps reading the last
-  // sweep's id_by_container across the yields.
+  // Updated in place, one container at a time: across the yields the event
+  // stream reads each container's last entry or this list's.
+  containers.begin_list();
   for (const auto& c : listed.value) {
     note(c);
     if (yield_due(done)) co_await yield_turn();
   }
-  // Named, not a range-for over the co_await: the loop below yields.
+  // Named, not a range-for over the co_await: the list is released below.
   auto discovered = co_await discover(listed.value);
-  for (const auto& spec : discovered) {
-    ids[spec.container] = spec.id;
-    if (yield_due(done)) co_await yield_turn();
-  }
-  for (const auto& c : listed.value) {
-    if (auto it = ids.find(c.name); it != ids.end()) ids[c.id] = it->second;
-    if (yield_due(done)) co_await yield_turn();
-  }
   if (stopped) co_return false;
 
   // Static targets naming containers without the label: one unfiltered list
   // for all of them (still one call for the fleet, not one per target).
-  for (const auto& [container, id] : named) unlisted = unlisted || !by_container.count(container);
+  const bool unlisted =
+      std::any_of(named.begin(), named.end(), [&](const auto& n) { return !containers.in_list(n.first); });
   if (unlisted) {
     ListQuery everything;
     everything.deadline = deadline;
@@ -246,9 +237,7 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     release_in_stretches(executor, std::move(all.value), yield_every);
     if (stopped) co_return false;
   }
-  // Published; the last sweep's maps become the next one's scratch.
-  id_by_container.swap(ids);
-  running_ids.swap(running);
+  containers.end_list();
   release_in_stretches(executor, std::move(listed.value), yield_every);
   release_in_stretches(executor, std::move(discovered), yield_every);
   set_engine_health(true, "");
@@ -336,7 +325,6 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
   // The sweep's deadline is `timeout`: the engine's list and every HTTP/TCP
   // check run at once, each bounded by it.
   const auto deadline = t0 + proactive.timeout;
-  const auto& by_container = findings_scratch;
   bool engine_ok = true;
   std::vector<std::vector<Finding>> probes;
   discovery_changed = false;
@@ -368,8 +356,8 @@ net::awaitable<bool> ProactiveLayer::Impl::sweep() {
     if (!t.container.empty() && engine) {
       if (!engine_ok) {
         findings.push_back({Verdict::unknown, false, "engine unreachable"});
-      } else if (auto it = by_container.find(t.container); it != by_container.end()) {
-        findings.push_back(it->second);
+      } else if (const auto* c = containers.find(t.container)) {
+        findings.push_back(c->finding);
       } else {
         findings.push_back({Verdict::dead, true, "container " + t.container + " not found"});
       }

@@ -19,6 +19,7 @@
 #include "clients/engine/client.hpp"
 #include "metrics/metrics.hpp"
 #include "sweeps/proactive/arming_queue.hpp"
+#include "sweeps/proactive/container_table.hpp"
 #include "sweeps/proactive/proactive_layer.hpp"
 #include "sweeps/proactive/process_exit_watch.hpp"
 #include "sweeps/proactive/target_check.hpp"
@@ -57,13 +58,12 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   static constexpr std::size_t arm_workers = 4;
   ArmingQueue arming;
   std::unordered_set<std::string> arm_pending;  // target ids queued in `arming`
-  // Running containers of the last list: name and id -> full id.
-  std::unordered_map<std::string, std::string> running_ids;
+  // What the last list said of each container (name, id, target, state).
+  ContainerTable containers;
   // Containers whose process cannot be watched (another PID namespace, ...):
   // not inspected again at every sweep; forgotten once they leave the list.
   std::unordered_set<std::string> unwatchable;
   std::mt19937 rng{std::random_device{}()};
-  std::unordered_map<std::string, std::string> id_by_container;  // container name/id -> target id
   std::optional<bool> engine_was_healthy;
   std::optional<std::chrono::system_clock::time_point> last_event_time;
   // The earliest an event of the current stream can have happened, on our
@@ -90,12 +90,6 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   // Set by discover() (the sweep's or the discovery loop's) when the set
   // changed; cleared by the sweep as it starts.
   bool discovery_changed = false;
-  // Scratch maps of list_containers, kept between sweeps so their buckets
-  // are reused (clear() keeps them): a 10,000-container list fills ~20,000
-  // entries in each, and rebuilding them from empty every sweep was most of
-  // the sweep's allocations.
-  std::unordered_map<std::string, Finding> findings_scratch;
-  std::unordered_map<std::string, std::string> ids_scratch, running_scratch, named_scratch;
 
   // True every yield_every-th call: the caller then co_awaits yield_turn().
   bool yield_due(std::size_t& done) const { return yield_every > 0 && ++done % yield_every == 0; }
@@ -109,8 +103,8 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   std::chrono::milliseconds next_interval();
   net::awaitable<void> poll_loop();
   net::awaitable<bool> sweep();  // false: the engine could not be asked
-  // Fills findings_scratch (container name/id -> its finding); `targets`:
-  // the sweep's snapshot.
+  // Brings `containers` up to the engine's list; `targets`: the sweep's
+  // snapshot (static targets naming their container).
   net::awaitable<bool> list_containers(const std::vector<decide::TargetSpec>& targets,
                                        steady::time_point deadline);
   net::awaitable<std::vector<decide::TargetSpec>> discover(

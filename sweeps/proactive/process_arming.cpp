@@ -18,9 +18,9 @@ net::awaitable<void> ProactiveLayer::Impl::arm_watches(const std::vector<TargetS
   // The list has no PIDs: each running container not watched yet is
   // inspected once, arm_workers at a time (ArmingQueue). Later sweeps only
   // inspect containers that changed.
-  // `targets` is the sweep's own snapshot and running_ids changes only at
-  // the next sweep's list, so both hold across the yields; a start event
-  // arming a watch meanwhile is seen by watching().
+  // `targets` is the sweep's own snapshot and the container table changes
+  // only at the next sweep's list, so both hold across the yields; a start
+  // event arming a watch meanwhile is seen by watching().
   std::unordered_set<std::string> present;
   std::size_t done = 0;
   for (const auto& t : targets) {
@@ -30,19 +30,22 @@ net::awaitable<void> ProactiveLayer::Impl::arm_watches(const std::vector<TargetS
     }
     if (t.container.empty()) continue;
     present.insert(t.id);
-    auto it = running_ids.find(t.container);
-    if (it == running_ids.end()) {
+    const auto* c = containers.find(t.container);
+    if (!c || !c->running) {
       exits->forget(t.id);
       continue;
     }
-    if (exits->watching(t.id, it->second) || unwatchable.count(it->second)) continue;
+    if (exits->watching(t.id, c->id) || unwatchable.count(c->id)) continue;
     // Queued once: a container still waiting for a worker at the next sweep
     // is not queued again.
-    if (arm_pending.insert(t.id).second) arming.push(ArmRequest{t.id, it->second});
+    if (arm_pending.insert(t.id).second) arming.push(ArmRequest{t.id, c->id});
   }
   exits->retain([&](const std::string& id) { return present.count(id) > 0; });
   counters.watched_processes.Set(static_cast<double>(exits->size()));
-  std::erase_if(unwatchable, [&](const std::string& c) { return !running_ids.count(c); });
+  std::erase_if(unwatchable, [&](const std::string& id) {
+    const auto* c = containers.find(id);
+    return !c || !c->running;
+  });
   release_in_stretches(executor, std::move(present), yield_every);  // a target id each
 }
 
