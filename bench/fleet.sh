@@ -32,6 +32,10 @@
 #                     profile's long stretches and, with FLEET_LOG_LEVEL=debug,
 #                     each long handler's frames: out/long-turns.txt (the
 #                     profile's text: out/perf-script.txt.gz, tens of MB) [0: none]
+#   FLEET_HEAP        1: once the load is over, with the fleet still held, where the
+#                     daemon's resident memory is (out/heap.txt: smaps_rollup, glibc's
+#                     malloc_stats through gdb, then the same after a malloc_trim(0);
+#                     gdb stops the daemon for a second or so) [0]
 #
 # What runs (loopback and unix sockets only; containers --network none):
 #   Redis of its own (127.0.0.1, free port; the driver also on its unix socket);
@@ -267,6 +271,24 @@ awk -v e="$(($(cpu_of "$engine_pid") - engine_cpu0))" -v d="$(($(cpu_of "$hs_pid
   -v t="$(awk -v a="$load_t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
   'BEGIN { printf "cpu over the load (%.0f s): healthsweepd %.1f %% of a core, fleet_engine.py (the canned engine + proxy) %.1f %%\n", t, 100 * d / hz / t, 100 * e / hz / t }' \
   >> "$work/out/run.txt"
+
+if [[ ${FLEET_HEAP:-0} == 1 ]]; then
+  log "where the memory is (gdb: malloc_stats, then malloc_trim)"
+  heap_probe() {
+    echo "## $1"
+    grep -E '^(Rss|Pss_Anon|Pss_File|Anonymous)' "/proc/$hs_pid/smaps_rollup"
+    grep -E '^(VmRSS|VmHWM|RssAnon|RssFile)' "/proc/$hs_pid/status"
+  }
+  heap_probe "before" > "$work/out/heap.txt"
+  log_at=$(wc -c < "$work/healthsweepd.log")
+  gdb -p "$hs_pid" -batch -ex 'call (void)malloc_stats()' >/dev/null 2>&1 || echo "gdb failed" >> "$work/out/heap.txt"
+  sleep 1
+  tail -c +$((log_at + 1)) "$work/healthsweepd.log" | grep -E '^(Arena|system bytes|in use bytes|Total|max mmap)' >> "$work/out/heap.txt" || true
+  gdb -p "$hs_pid" -batch -ex 'call (int)malloc_trim(0)' >/dev/null 2>&1 || true
+  sleep 1
+  heap_probe "after malloc_trim(0)" >> "$work/out/heap.txt"
+  cat "$work/out/heap.txt" >&2
+fi
 
 log "load stopped; waiting for the spool to drain (at most 60 s)"
 for _ in $(seq 120); do
