@@ -140,8 +140,12 @@ void App::Impl::start_heap_trim() {
       const auto t0 = std::chrono::steady_clock::now();
       trim_heap();
       const auto took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
-      spdlog::info("heap: {} MiB free of {} MiB in use handed back to the kernel in {:.1f} ms",
-                    before.free >> 20, before.in_use >> 20, took.count());
+      auto after = before;
+      after.resident = resident_anonymous();
+      heap_trim_policy.trimmed(after);
+      spdlog::info("heap: {} MiB free of {} MiB in use handed back to the kernel in {:.1f} ms "
+                   "(resident {} -> {} MiB)",
+                   before.free >> 20, before.in_use >> 20, took.count(), before.resident >> 20, after.resident >> 20);
     }
   }, clients::net::log_failure("heap trim"));
 }

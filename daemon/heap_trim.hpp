@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 
 namespace healthsweep::daemon {
 
@@ -17,29 +18,49 @@ namespace healthsweep::daemon {
 inline constexpr std::chrono::seconds heap_trim_every{30};
 
 struct HeapUse {
-  std::size_t in_use = 0;  // bytes handed out by malloc
-  std::size_t free = 0;    // bytes malloc holds free (inside its heaps)
+  std::size_t in_use = 0;    // bytes handed out by malloc
+  std::size_t free = 0;      // bytes malloc holds free (inside its heaps)
+  std::size_t resident = 0;  // anonymous memory resident in RAM (0: unknown)
 };
 
-// When a malloc_trim(0) is worth it. Freed chunks stay in malloc's free
-// lists after a trim (only their pages go back), so the free count does not
-// fall: what is judged is how much more became free since the last trim (or
-// since the lowest free count seen after it): at least 8 MiB and at least an
-// eighth of what is in use (a steady daemon churns a few MiB; that is left
-// alone).
+// When a malloc_trim(0) is worth it; two reasons.
+// - More became free: freed chunks stay in malloc's free lists after a trim
+//   (only their pages go back), so the free count does not fall; what is
+//   judged is how much more became free since the last trim (or since the
+//   lowest free count seen after it): at least 8 MiB and at least an eighth
+//   of what is in use (a steady daemon churns a few MiB; that is left alone).
+// - Free pages became resident again: a trimmed chunk's pages come back as
+//   soon as a short-lived block lands in it, so the fleet's sweeps and hook
+//   requests, landing all over the heap, brought 12-17 MiB of free memory
+//   back into RAM within minutes of the startup's trim (issue 15,
+//   bench/fleet.sh FLEET_HEAP=1). What is judged is the resident memory
+//   beyond what is in use: trimmed once it is 8 MiB over what it was after
+//   the last trim (or when first seen). Growth in use (more targets) is not
+//   counted; nor is a daemon whose heap is small.
 class HeapTrimPolicy {
  public:
+  static constexpr std::size_t min_growth = std::size_t{8} << 20;
+
   bool should_trim(const HeapUse& use) {
-    constexpr std::size_t min_growth = std::size_t{8} << 20;
     if (use.free < baseline_free_) baseline_free_ = use.free;
     const auto grown = use.free - baseline_free_;
-    if (grown < min_growth || grown < use.in_use / 8) return false;
+    const auto slack = resident_slack(use);
+    if (!slack_after_trim_) slack_after_trim_ = slack;
+    const bool more_free = grown >= min_growth && grown >= use.in_use / 8;
+    const bool free_resident_again = slack >= *slack_after_trim_ + min_growth;
+    if (!more_free && !free_resident_again) return false;
     baseline_free_ = use.free;
     return true;
   }
+  // What a trim left resident (`use` measured after it): the new baseline.
+  void trimmed(const HeapUse& use) { slack_after_trim_ = resident_slack(use); }
 
  private:
+  static std::size_t resident_slack(const HeapUse& use) {
+    return use.resident > use.in_use ? use.resident - use.in_use : 0;
+  }
   std::size_t baseline_free_ = 0;
+  std::optional<std::size_t> slack_after_trim_;
 };
 
 // glibc keeps small freed chunks in "fastbins" and merges them all in one go
@@ -64,8 +85,11 @@ bool heap_without_fastbins();
 // Called once, first thing in main; false if glibc refused it.
 bool heap_maps_large_blocks();
 
-// mallinfo2() of this process (every arena).
+// mallinfo2() of this process (every arena), and its anonymous resident
+// memory (/proc/self/statm: resident minus file-backed and shared pages).
 HeapUse heap_use();
+// Only the latter (one read of /proc/self/statm; 0 when unreadable).
+std::size_t resident_anonymous();
 // malloc_trim(0); true when memory was released.
 bool trim_heap();
 

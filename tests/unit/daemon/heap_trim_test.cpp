@@ -15,31 +15,59 @@ constexpr std::size_t mib = std::size_t{1} << 20;
 
 TEST(HeapTrim, LittleFreeMemoryIsLeftAlone) {
   HeapTrimPolicy p;
-  EXPECT_FALSE(p.should_trim(HeapUse{100 * mib, 7 * mib}));
-  EXPECT_FALSE(p.should_trim(HeapUse{1 * mib, 0}));
+  EXPECT_FALSE(p.should_trim(HeapUse{100 * mib, 7 * mib, 0}));
+  EXPECT_FALSE(p.should_trim(HeapUse{1 * mib, 0, 0}));
 }
 
 TEST(HeapTrim, FreeMemoryBelowAnEighthOfTheHeapInUseIsChurnNotWaste) {
   HeapTrimPolicy p;
-  EXPECT_FALSE(p.should_trim(HeapUse{160 * mib, 19 * mib}));
-  EXPECT_TRUE(p.should_trim(HeapUse{160 * mib, 20 * mib}));
+  EXPECT_FALSE(p.should_trim(HeapUse{160 * mib, 19 * mib, 0}));
+  EXPECT_TRUE(p.should_trim(HeapUse{160 * mib, 20 * mib, 0}));
 }
 
 TEST(HeapTrim, WhatALoadOf100kTargetsLeavesBehindIsTrimmedOnce) {
   // 137 MiB in use, 54 MiB free inside the heap: measured at 100,000 targets.
   HeapTrimPolicy p;
-  EXPECT_TRUE(p.should_trim(HeapUse{137 * mib, 54 * mib}));
+  EXPECT_TRUE(p.should_trim(HeapUse{137 * mib, 54 * mib, 0}));
   // The trim leaves the chunks free in malloc's lists: not trimmed again.
-  EXPECT_FALSE(p.should_trim(HeapUse{137 * mib, 54 * mib}));
-  EXPECT_FALSE(p.should_trim(HeapUse{137 * mib, 60 * mib}));
+  EXPECT_FALSE(p.should_trim(HeapUse{137 * mib, 54 * mib, 0}));
+  EXPECT_FALSE(p.should_trim(HeapUse{137 * mib, 60 * mib, 0}));
 }
 
 TEST(HeapTrim, FreeMemoryGrowingAgainAfterReuseIsTrimmedAgain) {
   HeapTrimPolicy p;
-  EXPECT_TRUE(p.should_trim(HeapUse{100 * mib, 40 * mib}));
-  EXPECT_FALSE(p.should_trim(HeapUse{130 * mib, 10 * mib}));  // reused by a new load
-  EXPECT_FALSE(p.should_trim(HeapUse{110 * mib, 20 * mib}));  // +10 MiB: under an eighth of 110
-  EXPECT_TRUE(p.should_trim(HeapUse{100 * mib, 30 * mib}));   // +20 MiB since the low point
+  EXPECT_TRUE(p.should_trim(HeapUse{100 * mib, 40 * mib, 0}));
+  EXPECT_FALSE(p.should_trim(HeapUse{130 * mib, 10 * mib, 0}));  // reused by a new load
+  EXPECT_FALSE(p.should_trim(HeapUse{110 * mib, 20 * mib, 0}));  // +10 MiB: under an eighth of 110
+  EXPECT_TRUE(p.should_trim(HeapUse{100 * mib, 30 * mib, 0}));   // +20 MiB since the low point
+}
+
+// The fleet's case (issue 15): after the startup's trim, short-lived blocks
+// landing all over the heap bring its free pages back into RAM.
+TEST(HeapTrim, FreePagesResidentAgainAreTrimmedOnce8MiBOverWhatTheLastTrimLeft) {
+  HeapTrimPolicy p;
+  EXPECT_TRUE(p.should_trim(HeapUse{90 * mib, 54 * mib, 150 * mib}));  // the startup's free
+  p.trimmed(HeapUse{90 * mib, 54 * mib, 100 * mib});                    // 10 MiB beyond in use left
+  EXPECT_FALSE(p.should_trim(HeapUse{90 * mib, 54 * mib, 105 * mib}));
+  EXPECT_TRUE(p.should_trim(HeapUse{90 * mib, 54 * mib, 108 * mib}));  // 18 MiB beyond in use
+  p.trimmed(HeapUse{90 * mib, 54 * mib, 101 * mib});
+  EXPECT_FALSE(p.should_trim(HeapUse{90 * mib, 54 * mib, 101 * mib}));
+}
+
+TEST(HeapTrim, ResidentMemoryGrowingWithWhatIsInUseIsNotTrimmed) {
+  HeapTrimPolicy p;
+  EXPECT_FALSE(p.should_trim(HeapUse{50 * mib, 1 * mib, 60 * mib}));  // the first look is the baseline
+  EXPECT_FALSE(p.should_trim(HeapUse{80 * mib, 1 * mib, 90 * mib}));  // 30,000 more targets
+  EXPECT_TRUE(p.should_trim(HeapUse{80 * mib, 1 * mib, 98 * mib}));
+}
+
+TEST(HeapTrim, ResidentAnonymousMemoryIsRead) {
+  const auto before = resident_anonymous();
+  EXPECT_GT(before, 0u);
+  // 32 MiB written: resident, anonymous.
+  std::vector<char> big(32 * mib);
+  for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = 1;
+  EXPECT_GE(resident_anonymous(), before + 30 * mib);
 }
 
 // Not in the sanitized build: ASan's allocator replaces glibc's, and
