@@ -105,11 +105,15 @@ net::awaitable<void> ProactiveLayer::Impl::poll_loop() {
 net::awaitable<std::vector<TargetSpec>> ProactiveLayer::Impl::snapshot_targets() {
   std::vector<TargetSpec> specs;
   if (!out.targets) co_return specs;
+  // Sized from the last snapshot: grown by doubling, 20,000 specs took room
+  // for 32,768 (6 MiB resident for the whole sweep instead of 3.7).
+  specs.reserve(last_snapshot_size + last_snapshot_size / 16);
   std::optional<std::size_t> at = 0;
   while ((at = out.targets(*at, specs))) {
     co_await yield_turn();
     if (stopped) break;
   }
+  last_snapshot_size = specs.size();
   co_return specs;
 }
 

@@ -97,6 +97,7 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   // Every checkable target, taken from out.targets in stretches with a turn
   // of the loop between them.
   net::awaitable<std::vector<decide::TargetSpec>> snapshot_targets();
+  std::size_t last_snapshot_size = 0;
 
   // proactive_layer.cpp: the poll loop, the sweep, discovery
   void set_engine_health(bool healthy, const std::string& why);
