@@ -37,20 +37,22 @@ struct HeapUse {
 //   beyond what is in use: trimmed once it is 8 MiB over what it was after
 //   the last trim (or when first seen). Growth in use (more targets) is not
 //   counted; nor is a daemon whose heap is small.
+enum class TrimReason { none, more_free, resident_again };
+
 class HeapTrimPolicy {
  public:
   static constexpr std::size_t min_growth = std::size_t{8} << 20;
 
-  bool should_trim(const HeapUse& use) {
+  TrimReason should_trim(const HeapUse& use) {
     if (use.free < baseline_free_) baseline_free_ = use.free;
     const auto grown = use.free - baseline_free_;
     const auto slack = resident_slack(use);
     if (!slack_after_trim_) slack_after_trim_ = slack;
     const bool more_free = grown >= min_growth && grown >= use.in_use / 8;
-    const bool free_resident_again = slack >= *slack_after_trim_ + min_growth;
-    if (!more_free && !free_resident_again) return false;
+    const bool resident_again = slack >= *slack_after_trim_ + min_growth;
+    if (!more_free && !resident_again) return TrimReason::none;
     baseline_free_ = use.free;
-    return true;
+    return more_free ? TrimReason::more_free : TrimReason::resident_again;
   }
   // What a trim left resident (`use` measured after it): the new baseline.
   void trimmed(const HeapUse& use) { slack_after_trim_ = resident_slack(use); }

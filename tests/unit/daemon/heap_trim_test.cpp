@@ -15,50 +15,50 @@ constexpr std::size_t mib = std::size_t{1} << 20;
 
 TEST(HeapTrim, LittleFreeMemoryIsLeftAlone) {
   HeapTrimPolicy p;
-  EXPECT_FALSE(p.should_trim(HeapUse{100 * mib, 7 * mib, 0}));
-  EXPECT_FALSE(p.should_trim(HeapUse{1 * mib, 0, 0}));
+  EXPECT_EQ(p.should_trim(HeapUse{100 * mib, 7 * mib, 0}), TrimReason::none);
+  EXPECT_EQ(p.should_trim(HeapUse{1 * mib, 0, 0}), TrimReason::none);
 }
 
 TEST(HeapTrim, FreeMemoryBelowAnEighthOfTheHeapInUseIsChurnNotWaste) {
   HeapTrimPolicy p;
-  EXPECT_FALSE(p.should_trim(HeapUse{160 * mib, 19 * mib, 0}));
-  EXPECT_TRUE(p.should_trim(HeapUse{160 * mib, 20 * mib, 0}));
+  EXPECT_EQ(p.should_trim(HeapUse{160 * mib, 19 * mib, 0}), TrimReason::none);
+  EXPECT_EQ(p.should_trim(HeapUse{160 * mib, 20 * mib, 0}), TrimReason::more_free);
 }
 
 TEST(HeapTrim, WhatALoadOf100kTargetsLeavesBehindIsTrimmedOnce) {
   // 137 MiB in use, 54 MiB free inside the heap: measured at 100,000 targets.
   HeapTrimPolicy p;
-  EXPECT_TRUE(p.should_trim(HeapUse{137 * mib, 54 * mib, 0}));
+  EXPECT_EQ(p.should_trim(HeapUse{137 * mib, 54 * mib, 0}), TrimReason::more_free);
   // The trim leaves the chunks free in malloc's lists: not trimmed again.
-  EXPECT_FALSE(p.should_trim(HeapUse{137 * mib, 54 * mib, 0}));
-  EXPECT_FALSE(p.should_trim(HeapUse{137 * mib, 60 * mib, 0}));
+  EXPECT_EQ(p.should_trim(HeapUse{137 * mib, 54 * mib, 0}), TrimReason::none);
+  EXPECT_EQ(p.should_trim(HeapUse{137 * mib, 60 * mib, 0}), TrimReason::none);
 }
 
 TEST(HeapTrim, FreeMemoryGrowingAgainAfterReuseIsTrimmedAgain) {
   HeapTrimPolicy p;
-  EXPECT_TRUE(p.should_trim(HeapUse{100 * mib, 40 * mib, 0}));
-  EXPECT_FALSE(p.should_trim(HeapUse{130 * mib, 10 * mib, 0}));  // reused by a new load
-  EXPECT_FALSE(p.should_trim(HeapUse{110 * mib, 20 * mib, 0}));  // +10 MiB: under an eighth of 110
-  EXPECT_TRUE(p.should_trim(HeapUse{100 * mib, 30 * mib, 0}));   // +20 MiB since the low point
+  EXPECT_EQ(p.should_trim(HeapUse{100 * mib, 40 * mib, 0}), TrimReason::more_free);
+  EXPECT_EQ(p.should_trim(HeapUse{130 * mib, 10 * mib, 0}), TrimReason::none);  // reused by a new load
+  EXPECT_EQ(p.should_trim(HeapUse{110 * mib, 20 * mib, 0}), TrimReason::none);  // +10 MiB: under an eighth of 110
+  EXPECT_EQ(p.should_trim(HeapUse{100 * mib, 30 * mib, 0}), TrimReason::more_free);   // +20 MiB since the low point
 }
 
 // The fleet's case (issue 15): after the startup's trim, short-lived blocks
 // landing all over the heap bring its free pages back into RAM.
 TEST(HeapTrim, FreePagesResidentAgainAreTrimmedOnce8MiBOverWhatTheLastTrimLeft) {
   HeapTrimPolicy p;
-  EXPECT_TRUE(p.should_trim(HeapUse{90 * mib, 54 * mib, 150 * mib}));  // the startup's free
+  EXPECT_EQ(p.should_trim(HeapUse{90 * mib, 54 * mib, 150 * mib}), TrimReason::more_free);  // the startup's free
   p.trimmed(HeapUse{90 * mib, 54 * mib, 100 * mib});                    // 10 MiB beyond in use left
-  EXPECT_FALSE(p.should_trim(HeapUse{90 * mib, 54 * mib, 105 * mib}));
-  EXPECT_TRUE(p.should_trim(HeapUse{90 * mib, 54 * mib, 108 * mib}));  // 18 MiB beyond in use
+  EXPECT_EQ(p.should_trim(HeapUse{90 * mib, 54 * mib, 105 * mib}), TrimReason::none);
+  EXPECT_EQ(p.should_trim(HeapUse{90 * mib, 54 * mib, 108 * mib}), TrimReason::resident_again);  // 18 MiB beyond in use
   p.trimmed(HeapUse{90 * mib, 54 * mib, 101 * mib});
-  EXPECT_FALSE(p.should_trim(HeapUse{90 * mib, 54 * mib, 101 * mib}));
+  EXPECT_EQ(p.should_trim(HeapUse{90 * mib, 54 * mib, 101 * mib}), TrimReason::none);
 }
 
 TEST(HeapTrim, ResidentMemoryGrowingWithWhatIsInUseIsNotTrimmed) {
   HeapTrimPolicy p;
-  EXPECT_FALSE(p.should_trim(HeapUse{50 * mib, 1 * mib, 60 * mib}));  // the first look is the baseline
-  EXPECT_FALSE(p.should_trim(HeapUse{80 * mib, 1 * mib, 90 * mib}));  // 30,000 more targets
-  EXPECT_TRUE(p.should_trim(HeapUse{80 * mib, 1 * mib, 98 * mib}));
+  EXPECT_EQ(p.should_trim(HeapUse{50 * mib, 1 * mib, 60 * mib}), TrimReason::none);  // the first look is the baseline
+  EXPECT_EQ(p.should_trim(HeapUse{80 * mib, 1 * mib, 90 * mib}), TrimReason::none);  // 30,000 more targets
+  EXPECT_EQ(p.should_trim(HeapUse{80 * mib, 1 * mib, 98 * mib}), TrimReason::resident_again);
 }
 
 TEST(HeapTrim, ResidentAnonymousMemoryIsRead) {
