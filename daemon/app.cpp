@@ -145,8 +145,8 @@ void App::Impl::start_heap_trim() {
       after.resident = resident_anonymous();
       heap_trim_policy.trimmed(after);
       // After a load, once (info); free pages resident again, as often as a
-      // large fleet's churn brings them back (every 30 s at 100,000 targets):
-      // debug.
+      // large fleet's churn brings them back (about every check at 100,000
+      // targets): debug.
       spdlog::log(reason == TrimReason::more_free ? spdlog::level::info : spdlog::level::debug,
                   "heap: {} MiB free of {} MiB in use handed back to the kernel in {:.1f} ms "
                   "(resident {} -> {} MiB)",
