@@ -99,9 +99,6 @@ class HeartbeatDeadlines {
   // `now`/`wall` when the answer came. Unwatched ids are ignored.
   Observation observe_pttl(std::string_view id, long long pttl_ms, TimePoint sent_at, WallTime sent_wall,
                            TimePoint now, WallTime wall);
-  // When a key with `ttl` left, by a PTTL sent at sent_at/sent_wall, goes at
-  // the soonest (Redis's whole-millisecond expiry).
-  static TimePoint expiry_of(std::chrono::milliseconds ttl, TimePoint sent_at, WallTime sent_wall);
 
   // Deadlines predicted from refresh notifications (issue 15: a PTTL per
   // refresh was most of the Redis cost). A target alive with a learnt TTL
@@ -129,6 +126,9 @@ class HeartbeatDeadlines {
   void restart_grace(TimePoint now);
 
  private:
+  // When a key with `ttl` left, by a PTTL sent at sent_at/sent_wall, goes at
+  // the soonest (Redis's whole-millisecond expiry).
+  static TimePoint expiry_of(std::chrono::milliseconds ttl, TimePoint sent_at, WallTime sent_wall);
   static constexpr std::uint32_t npos = UINT32_MAX;
   struct Entry {
     std::string id;

@@ -1,17 +1,6 @@
 #include "sweeps/proactive/container_table.hpp"
 
-#include <boost/unordered/unordered_flat_map.hpp>
-
 namespace healthsweep::sweeps::proactive {
-
-namespace {
-
-// Assigned only when different: an unchanged string keeps its buffer.
-void set(std::string& to, std::string_view from) {
-  if (to != from) to.assign(from);
-}
-
-}  // namespace
 
 bool ContainerTable::note(std::string_view name, std::string_view id, bool running, const Finding& finding,
                           std::string_view target) {
@@ -28,11 +17,13 @@ bool ContainerTable::note(std::string_view name, std::string_view id, bool runni
     e.id.assign(id);
     if (!id.empty()) name_by_id_.insert_or_assign(e.id, std::string(key));
   }
-  set(e.target, target);
+  // assign() writes into the string's own buffer whenever the new value
+  // fits: an unchanged container allocates nothing.
+  e.target.assign(target);
   e.running = running;
   e.finding.verdict = finding.verdict;
   e.finding.conclusive = finding.conclusive;
-  set(e.finding.reason, finding.reason);
+  e.finding.reason.assign(finding.reason);
   return true;
 }
 
