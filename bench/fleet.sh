@@ -115,8 +115,11 @@ mkdir -p "$work/out"
 # --- services ---
 log "starting Redis, PostgreSQL and Podman in $work"
 redis_port=$(free_port)
+# Redis's own latency monitor and slow log (5 ms): whether a slow answer to
+# the daemon was Redis's own stall (an expire cycle, a slow command) or time
+# it spent waiting for a core (its schedstat run delay over the load).
 redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$work/redis.sock" --save "" --appendonly no \
-  --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+  --latency-monitor-threshold 5 --slowlog-log-slower-than 5000 --slowlog-max-len 10000 --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
 services_up=1
 eval "$(HS_SERVICES='postgres podman' HS_PG_PORT=${FLEET_PG_PORT:-$(free_port)} "$repo/scripts/services" start "$work/svc")"
 [[ -n ${HS_TEST_PG_DSN:-} && -n ${HS_TEST_ENGINE_SOCKET:-} ]] ||
@@ -252,6 +255,10 @@ curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-start.txt"
 curl -fs -X POST --unix-socket "$work/engine.sock" http://d/fleet/reset >/dev/null  # count the load's checks only
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime+stime ticks
 engine_cpu0=$(cpu_of "$engine_pid"); daemon_cpu0=$(cpu_of "$hs_pid"); load_t0=$(date +%s.%N)
+run_delay() { local d=0 t; for t in /proc/"$1"/task/*/schedstat; do d=$((d + $(cut -d' ' -f2 "$t"))); done; echo "$d"; }
+redis_wait0=$(run_delay "$redis_pid")
+redis-cli -s "$work/redis.sock" LATENCY RESET >/dev/null
+redis-cli -s "$work/redis.sock" SLOWLOG RESET >/dev/null
 echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready"
 timeout $((secs + 60)) nice wrk -t1 -c"$hook_conns" -d"${secs}s" -s "$repo/bench/hook_paced.lua" "$hs_base/" \
   -- "$token" "$n_canned" hook "$hook_rate" "$hook_conns" >"$work/out/wrk.txt" 2>&1 &
@@ -271,6 +278,17 @@ awk -v e="$(($(cpu_of "$engine_pid") - engine_cpu0))" -v d="$(($(cpu_of "$hs_pid
   -v t="$(awk -v a="$load_t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
   'BEGIN { printf "cpu over the load (%.0f s): healthsweepd %.1f %% of a core, fleet_engine.py (the canned engine + proxy) %.1f %%\n", t, 100 * d / hz / t, 100 * e / hz / t }' \
   >> "$work/out/run.txt"
+# Redis over the load (JSON, one line each): its stalls by the latency
+# monitor (each event's history: [unix second, worst ms in it]), its slow
+# commands, and its wait for a core (schedstat run delay, all its threads).
+{
+  echo "{\"run_delay_ms\": $(( ($(run_delay "$redis_pid") - redis_wait0) / 1000000 )), \"seconds\": $(awk -v a="$load_t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')}"
+  redis-cli -s "$work/redis.sock" --json LATENCY LATEST | tr -d '\n'; echo
+  for ev in $(redis-cli -s "$work/redis.sock" --json LATENCY LATEST | python3 -c 'import json,sys; print(" ".join(e[0] for e in json.load(sys.stdin)))'); do
+    echo "{\"event\": \"$ev\", \"history\": $(redis-cli -s "$work/redis.sock" --json LATENCY HISTORY "$ev" | tr -d '\n')}"
+  done
+  echo "{\"slowlog\": $(redis-cli -s "$work/redis.sock" --json SLOWLOG GET 10000 | tr -d '\n')}"
+} > "$work/out/redis-latency.jsonl"
 
 if [[ ${FLEET_HEAP:-0} == 1 ]]; then
   log "where the memory is (gdb: malloc_stats, then malloc_trim)"

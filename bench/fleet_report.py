@@ -9,6 +9,7 @@ Verdict times are the daemon's events in PostgreSQL (events.tsv: target,
 from, to, layer, reason, at as unix seconds); no fixed delay is in them
 (remediation is `none`; `at` is the transition's own time)."""
 import csv
+import datetime
 import json
 import os
 import re
@@ -78,21 +79,48 @@ def histogram_p(start, end, name, p):
     return None, total
 
 
-def passive_split(path):
+def passive_split(path, redis_path=None):
     """The daemon's own account of each lapse (its log line): when it asked
     Redis about the key (the deadline's timer, late by the loop), and how
-    long the answer took (Redis and the loop's reading of it)."""
+    long the answer took (Redis and the loop's reading of it). With Redis's
+    latency record of the run (fleet.sh's redis-latency.jsonl), how many of
+    the slow answers came in a second in which Redis itself stalled."""
     if not os.path.exists(path):
         return
-    asked, answered = [], []
+    asked, answered, slow = [], [], []
     for line in open(path):
         m = re.search(r"verdict ([\d.-]+) ms after the deadline \(asked ([\d.-]+) ms after it\)", line)
         if m:
             asked.append(float(m.group(2)))
             answered.append(float(m.group(1)) - float(m.group(2)))
+            if answered[-1] > 5:
+                at = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f")
+                at = at.replace(tzinfo=datetime.timezone.utc).timestamp()
+                slow.append((at - answered[-1] / 1000, at))
     if asked:
         print(f"  the daemon's split (its log, n={len(asked)}): asked after the deadline {trio(asked)}")
         print(f"                     answered after asking {trio(answered)}")
+    if not redis_path or not os.path.exists(redis_path):
+        return
+    stalls, slowlog, delay = {}, [], None
+    for line in open(redis_path):
+        x = json.loads(line)
+        if isinstance(x, dict) and "history" in x:
+            for sec, ms in x["history"]:
+                stalls.setdefault(sec, []).append((x["event"], ms))
+        elif isinstance(x, dict) and "slowlog" in x:
+            slowlog = x["slowlog"]
+        elif isinstance(x, dict) and "run_delay_ms" in x:
+            delay = x
+    if delay:
+        print(f"  Redis over the load: waited {delay['run_delay_ms']} ms for a core in {delay['seconds']} s"
+              f" (schedstat); {len(stalls)} seconds with a stall of its own ≥ 5 ms (latency monitor:"
+              f" {', '.join(sorted({e for v in stalls.values() for e, _ in v})) or 'none'});"
+              f" {len(slowlog)} commands ≥ 5 ms")
+    # Redis stamps an event with the second it ended in: a stall during the
+    # wait for the answer ends in one of the seconds the wait spans.
+    matched = [w for w in slow if any(s in stalls for s in range(int(w[0]), int(w[1]) + 1))]
+    print(f"  answers slower than 5 ms: {len(slow)}; in a second in which Redis stalled: {len(matched)}")
 
 
 def main():
@@ -130,7 +158,7 @@ def main():
     print(f"            shadow events within 1 s of the deadline: {within1} of {len(lapses)}")
     ratio = pct(late, 99) / pct(shadow, 99) if shadow else float("nan")
     print(f"  ratio of p99 daemon / expired events: {ratio:.4f}")
-    passive_split(os.path.join(d, prefix + "passive-verdicts.log"))
+    passive_split(os.path.join(d, prefix + "passive-verdicts.log"), os.path.join(d, prefix + "redis-latency.jsonl"))
     ok = pct(late, 99) <= 5 and pct(late, 100) <= 20 and not missed and not wrong
     rows.append(("passive: verdict − deadline p99 ≤ 5 ms, max ≤ 20 ms",
                  f"p50 {pct(late, 50):.1f} / p99 {pct(late, 99):.1f} / max {pct(late, 100):.1f} ms, "
