@@ -256,7 +256,7 @@ curl -fs -X POST --unix-socket "$work/engine.sock" http://d/fleet/reset >/dev/nu
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime+stime ticks
 engine_cpu0=$(cpu_of "$engine_pid"); daemon_cpu0=$(cpu_of "$hs_pid"); load_t0=$(date +%s.%N)
 run_delay() { local d=0 t; for t in /proc/"$1"/task/*/schedstat; do d=$((d + $(cut -d' ' -f2 "$t"))); done; echo "$d"; }
-redis_wait0=$(run_delay "$redis_pid")
+redis_wait0=$(run_delay "$redis_pid"); daemon_wait0=$(run_delay "$hs_pid")
 redis-cli -s "$work/redis.sock" LATENCY RESET >/dev/null
 redis-cli -s "$work/redis.sock" SLOWLOG RESET >/dev/null
 echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready"
@@ -276,7 +276,8 @@ wait "$wrk_pid" || log "wrk exited with $?"
 curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-end.txt"
 awk -v e="$(($(cpu_of "$engine_pid") - engine_cpu0))" -v d="$(($(cpu_of "$hs_pid") - daemon_cpu0))" -v hz="$(getconf CLK_TCK)" \
   -v t="$(awk -v a="$load_t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
-  'BEGIN { printf "cpu over the load (%.0f s): healthsweepd %.1f %% of a core, fleet_engine.py (the canned engine + proxy) %.1f %%\n", t, 100 * d / hz / t, 100 * e / hz / t }' \
+  -v w="$(( ($(run_delay "$hs_pid") - daemon_wait0) / 1000000 ))" \
+  'BEGIN { printf "cpu over the load (%.0f s): healthsweepd %.1f %% of a core, fleet_engine.py (the canned engine + proxy) %.1f %%; healthsweepd waited %d ms for a core (schedstat run delay, all its threads)\n", t, 100 * d / hz / t, 100 * e / hz / t, w }' \
   >> "$work/out/run.txt"
 # Redis over the load (JSON, one line each): its stalls by the latency
 # monitor (each event's history: [unix second, worst ms in it]), its slow
