@@ -41,9 +41,9 @@ boost::json::object to_json(const TargetRecord& rec, std::chrono::steady_clock::
   o["restarts"] = static_cast<std::int64_t>(rec.restarts);
   o["quarantined"] = rec.quarantined;
   boost::json::object evidence;
-  evidence["passive"] = evidence_json(rec.evidence[static_cast<std::size_t>(Layer::passive)]);
-  evidence["proactive"] = evidence_json(rec.evidence[static_cast<std::size_t>(Layer::proactive)]);
-  evidence["reactive"] = evidence_json(rec.evidence[static_cast<std::size_t>(Layer::reactive)]);
+  evidence["passive"] = evidence_json(rec.evidence(Layer::passive));
+  evidence["proactive"] = evidence_json(rec.evidence(Layer::proactive));
+  evidence["reactive"] = evidence_json(rec.evidence(Layer::reactive));
   o["evidence"] = std::move(evidence);
   if (owner.empty())
     o["owner"] = nullptr;

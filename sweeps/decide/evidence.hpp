@@ -3,14 +3,17 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 
 namespace healthsweep::sweeps::decide {
 
-enum class Layer { passive, proactive, reactive, admin };
-enum class Verdict { alive, dead, unknown };
+// One byte each: a TargetRecord keeps a cause layer and three verdicts in
+// what would otherwise be padding (target.hpp).
+enum class Layer : std::uint8_t { passive, proactive, reactive, admin };
+enum class Verdict : std::uint8_t { alive, dead, unknown };
 
 struct Evidence {
   std::string target;

@@ -160,14 +160,14 @@ void StateMachine::apply(TargetRecord& rec, const Evidence& ev, steady::time_poi
   // Record it. The common case repeats the previous reason: no interning.
   const Text* reason = nullptr;
   const auto layer_index = static_cast<std::size_t>(ev.layer);
-  if (layer_index < rec.evidence.size()) {
-    LayerEvidence& slot = rec.evidence[layer_index];
-    if (slot.reason.view() != truncate_utf8(ev.reason, TextPool::max_length))
-      slot.reason = texts_->intern(ev.reason);
-    slot.verdict = ev.verdict;
-    slot.at = now;
-    slot.seen = true;
-    reason = &slot.reason;
+  if (layer_index < rec.last_evidence.size()) {
+    auto& last = rec.last_evidence[layer_index];
+    if (last.reason.view() != truncate_utf8(ev.reason, TextPool::max_length))
+      last.reason = texts_->intern(ev.reason);
+    last.at = now;
+    rec.verdicts[layer_index] = ev.verdict;
+    rec.layers_seen = static_cast<std::uint8_t>(rec.layers_seen | (1U << layer_index));
+    reason = &last.reason;
   }
   const bool has_observed = ev.observed_at != steady::time_point{};
   if (ev.layer == Layer::passive && ev.verdict == Verdict::alive)

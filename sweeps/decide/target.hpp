@@ -184,12 +184,37 @@ struct Effects {
   }
 };
 
-// The last evidence a layer gave about a target (SPEC section 4 "evidence").
+// The last evidence a layer gave about a target (SPEC section 4 "evidence"),
+// as TargetRecord::evidence() hands it out.
 struct LayerEvidence {
   Text reason;
   std::chrono::steady_clock::time_point at{};  // when it was submitted
   Verdict verdict = Verdict::unknown;
   bool seen = false;
+};
+
+// An optional steady time in 8 bytes, where std::optional's flag pads it to
+// 16: time_point::min() stands for none. A TargetRecord holds two (issue 15,
+// memory). Reads like the std::optional it replaces.
+class MaybeTime {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+  constexpr MaybeTime() = default;
+  constexpr MaybeTime(std::nullopt_t) {}       // NOLINT(google-explicit-constructor): as optional
+  constexpr MaybeTime(time_point t) : t_(t) {}  // NOLINT(google-explicit-constructor): as optional
+  constexpr bool has_value() const { return t_ != none; }
+  constexpr explicit operator bool() const { return has_value(); }
+  constexpr time_point operator*() const { return t_; }
+  constexpr void reset() { t_ = none; }
+  constexpr operator std::optional<time_point>() const {  // NOLINT(google-explicit-constructor)
+    return has_value() ? std::optional<time_point>(t_) : std::nullopt;
+  }
+  friend constexpr bool operator==(MaybeTime a, MaybeTime b) = default;
+  friend constexpr bool operator==(MaybeTime a, time_point b) { return a.has_value() && a.t_ == b; }
+
+ private:
+  static constexpr time_point none = time_point::min();
+  time_point t_ = none;
 };
 
 // Restart bookkeeping, allocated only for targets that were ever remediated:
@@ -226,9 +251,17 @@ struct alignas(64) TargetRecord {
   Layer cause_layer = Layer::proactive;  // layer of the evidence that started the incident
   std::uint16_t alive_streak = 0;        // consecutive alive evidence
   std::uint16_t dead_streak = 0;         // consecutive dead evidence
+  // Each layer's last evidence (passive, proactive, reactive; evidence()):
+  // the verdicts and which layers gave any here, reason and time below.
+  std::array<Verdict, 3> verdicts{Verdict::unknown, Verdict::unknown, Verdict::unknown};
+  std::uint8_t layers_seen = 0;  // bit 1 << layer
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;  // bumped when the slot is freed
-  std::array<LayerEvidence, 3> evidence;  // passive, proactive, reactive
+  struct LastEvidence {
+    Text reason;
+    std::chrono::steady_clock::time_point at{};  // when it was submitted
+  };
+  std::array<LastEvidence, 3> last_evidence;
   StoredSpec spec;
 
   // --- shown by the admin API, changed on transitions ---
@@ -236,13 +269,24 @@ struct alignas(64) TargetRecord {
   std::chrono::steady_clock::time_point since{};
   std::chrono::system_clock::time_point since_wall{};
   Text reason;
-  std::optional<std::chrono::steady_clock::time_point> last_heartbeat;  // last passive alive
+  MaybeTime last_heartbeat;  // last passive alive
 
   // --- bookkeeping; read-only for everyone but the state machine ---
   std::chrono::steady_clock::time_point deadline{};
   std::chrono::steady_clock::time_point started_at{};  // start confirmed at (stale-evidence guard)
-  std::optional<std::chrono::steady_clock::time_point> last_down;  // last entry into offline/quarantined
+  MaybeTime last_down;  // last entry into offline/quarantined
   std::unique_ptr<RestartHistory> history;
+
+  // What `layer` said last (nothing seen for Layer::admin, which gives no evidence).
+  LayerEvidence evidence(Layer layer) const {
+    const auto i = static_cast<std::size_t>(layer);
+    if (i >= last_evidence.size() || !(layers_seen & (1U << i))) return {};
+    return {last_evidence[i].reason, last_evidence[i].at, verdicts[i], true};
+  }
 };
+// Three cache lines, the hot part in the first two: 256 B before the
+// evidence's verdicts and two optional times were packed into padding
+// (100,000 targets: 6.1 MiB less).
+static_assert(sizeof(TargetRecord) == 192);
 
 }  // namespace healthsweep::sweeps::decide

@@ -106,7 +106,7 @@ TEST_F(EvidenceTest, UnknownVerdictIsOnlyRecorded) {
   EXPECT_TRUE(fx.transitions.empty());
   dead("ws-1", false);
   EXPECT_EQ(state("ws-1"), State::offline) << "unknown neither breaks nor extends the streak";
-  EXPECT_EQ(machine().find("ws-1")->evidence[1].reason.view(), "container exited");
+  EXPECT_EQ(machine().find("ws-1")->evidence(Layer::proactive).reason.view(), "container exited");
 }
 
 TEST_F(EvidenceTest, EvidenceIsRecordedPerLayerWithHeartbeatTime) {
@@ -118,12 +118,12 @@ TEST_F(EvidenceTest, EvidenceIsRecordedPerLayerWithHeartbeatTime) {
   const TargetRecord* rec = machine().find("ws-1");
   ASSERT_NE(rec, nullptr);
   EXPECT_EQ(rec->last_heartbeat, beat);
-  EXPECT_TRUE(rec->evidence[0].seen);
-  EXPECT_EQ(rec->evidence[0].verdict, Verdict::alive);
-  EXPECT_EQ(rec->evidence[0].reason.view(), "heartbeat present");
-  EXPECT_FALSE(rec->evidence[1].seen);
-  EXPECT_EQ(rec->evidence[2].verdict, Verdict::unknown);
-  EXPECT_EQ(rec->evidence[2].at, now);
+  EXPECT_TRUE(rec->evidence(Layer::passive).seen);
+  EXPECT_EQ(rec->evidence(Layer::passive).verdict, Verdict::alive);
+  EXPECT_EQ(rec->evidence(Layer::passive).reason.view(), "heartbeat present");
+  EXPECT_FALSE(rec->evidence(Layer::proactive).seen);
+  EXPECT_EQ(rec->evidence(Layer::reactive).verdict, Verdict::unknown);
+  EXPECT_EQ(rec->evidence(Layer::reactive).at, now);
 }
 
 TEST_F(EvidenceTest, HeartbeatTimeIsNowWhenObservedAtIsUnset) {
@@ -187,7 +187,7 @@ TEST_F(EvidenceTest, PausedTargetRecordsEvidenceButIsNeverRemediated) {
   EXPECT_TRUE(fx.transitions.empty());
   EXPECT_TRUE(fx.orders.empty());
   EXPECT_EQ(state("ws-1"), State::paused);
-  EXPECT_EQ(machine().find("ws-1")->evidence[1].reason.view(), "container exited");
+  EXPECT_EQ(machine().find("ws-1")->evidence(Layer::proactive).reason.view(), "container exited");
   EXPECT_FALSE(machine().next_deadline().has_value());
 }
 
