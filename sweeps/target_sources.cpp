@@ -18,11 +18,6 @@ int priority(std::string_view source) {
 
 }  // namespace
 
-bool operator==(const TargetSpec& a, const TargetSpec& b) {
-  return a.id == b.id && a.container == b.container && a.http == b.http && a.tcp == b.tcp &&
-         a.paused == b.paused && a.on_engine == b.on_engine && a.instance == b.instance;
-}
-
 std::optional<TargetSpec> TargetSources::merge(std::string_view id) const {
   std::optional<TargetSpec> out;
   for (const auto& [source, specs] : by_source_) {  // priority order

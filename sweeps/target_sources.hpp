@@ -65,6 +65,4 @@ class TargetSources {
   std::size_t known_ = 0;  // ids some source names
 };
 
-bool operator==(const decide::TargetSpec& a, const decide::TargetSpec& b);
-
 }  // namespace healthsweep::sweeps

@@ -79,6 +79,9 @@ struct TargetSpec {
 
   bool probed() const { return decide::probed(http, tcp); }
   bool checkable() const { return decide::checkable(container, http, tcp); }
+  // A field added here goes into StoredSpec too (its constructor, full(),
+  // set_checks() and same_as(), which compares field by field like this).
+  bool operator==(const TargetSpec&) const = default;
 };
 
 // A TargetSpec as its record keeps it (issue 15, memory): the id and the
