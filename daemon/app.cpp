@@ -130,8 +130,8 @@ void App::Impl::reload() {
 
 void App::Impl::start_heap_trim() {
   net::co_spawn(ioc, [this]() -> net::awaitable<void> {
-    while (!stopping) {
-      heap_trim.expires_after(heap_trim_every);
+    for (unsigned look = 0; !stopping; look = std::min(look + 1, 4U)) {
+      heap_trim.expires_after(heap_trim_wait(look));
       boost::system::error_code ec;
       co_await heap_trim.async_wait(net::redirect_error(net::use_awaitable, ec));
       if (ec || stopping) co_return;

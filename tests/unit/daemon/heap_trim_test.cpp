@@ -140,3 +140,13 @@ TEST(HeapTrim, LargeBlocksStayMappedAfterALargerOneWasFreed) {
   EXPECT_TRUE(one_mapped(8 * mib)) << "mapped, and unmapped when freed";
 }
 #endif  // HS_SANITIZED
+
+TEST(HeapTrim, TheFirstLooksComeSoonAfterTheStartThenEveryPeriod) {
+  using std::chrono::seconds;
+  EXPECT_EQ(heap_trim_wait(0), seconds{1});
+  EXPECT_EQ(heap_trim_wait(1), seconds{2});
+  EXPECT_EQ(heap_trim_wait(2), seconds{4});
+  EXPECT_EQ(heap_trim_wait(3), seconds{8});
+  EXPECT_EQ(heap_trim_wait(4), heap_trim_every);
+  EXPECT_EQ(heap_trim_wait(1000), heap_trim_every);
+}
