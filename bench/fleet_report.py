@@ -79,6 +79,26 @@ def histogram_p(start, end, name, p):
     return None, total
 
 
+def log_time(line):
+    """A daemon log line's time, unix seconds (its ISO stamp is UTC, to the ms)."""
+    at = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f")
+    return at.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def long_handlers(path):
+    """[(start, end)] unix seconds of each handler that held the loop 5 ms or
+    more (the daemon's debug lines, logged as the handler ends)."""
+    if not os.path.exists(path):
+        return []
+    out = []
+    for line in open(path):
+        m = re.search(r"held the loop ([\d.]+) ms", line)
+        if m:
+            end = log_time(line)
+            out.append((end - float(m.group(1)) / 1000, end))
+    return out
+
+
 def passive_split(path, redis_path=None):
     """The daemon's own account of each lapse (its log line): when it asked
     Redis about the key (the deadline's timer, late by the loop), and how
@@ -87,19 +107,31 @@ def passive_split(path, redis_path=None):
     the slow answers came in a second in which Redis itself stalled."""
     if not os.path.exists(path):
         return
-    asked, answered, slow = [], [], []
+    asked, answered, slow, late = [], [], [], []
     for line in open(path):
         m = re.search(r"verdict ([\d.-]+) ms after the deadline \(asked ([\d.-]+) ms after it\)", line)
         if m:
             asked.append(float(m.group(2)))
             answered.append(float(m.group(1)) - float(m.group(2)))
+            at = log_time(line)  # the verdict's (the line is logged with it)
             if answered[-1] > 5:
-                at = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f")
-                at = at.replace(tzinfo=datetime.timezone.utc).timestamp()
                 slow.append((at - answered[-1] / 1000, at))
+            if asked[-1] > 5:
+                late.append((at - float(m.group(1)) / 1000, at - answered[-1] / 1000))
     if asked:
         print(f"  the daemon's split (its log, n={len(asked)}): asked after the deadline {trio(asked)}")
         print(f"                     answered after asking {trio(answered)}")
+    # With FLEET_LOG_LEVEL=debug: whether a handler of 5 ms or more held the
+    # loop across the wait (deadline -> ask, or ask -> verdict), so the loop
+    # was the delay; if not, the daemon or Redis waited for a core or Redis
+    # was slow (below). Times are the log's, to the millisecond: ±1 ms.
+    handlers = long_handlers(os.path.join(os.path.dirname(path), prefix + "long-handlers.log"))
+    if handlers:
+        def held(w):
+            return any(b <= w[1] + 0.001 and e >= w[0] - 0.001 for b, e in handlers)
+        print(f"  asked over 5 ms late: {len(late)}, with a handler ≥ 5 ms holding the loop then: "
+              f"{sum(1 for w in late if held(w))}; answered over 5 ms after asking: {len(slow)},"
+              f" with such a handler then: {sum(1 for w in slow if held(w))} (FLEET_LOG_LEVEL=debug)")
     if not redis_path or not os.path.exists(redis_path):
         return
     stalls, slowlog, delay = {}, [], None
