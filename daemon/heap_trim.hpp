@@ -23,12 +23,21 @@ namespace healthsweep::daemon {
 // follow (at 100,000 targets, 13 MiB every 30 s).
 inline constexpr std::chrono::seconds heap_trim_every{10};
 
-// The wait before look number `look` (0, 1, ...): 1 s, 2 s, 4 s, 8 s, then
-// heap_trim_every. The startup's load is freed within seconds of the start
-// (the YAML tree, the first specs); waiting the full period left a fleet of
-// 100,000 targets at its startup level, 163 MiB, through its first 10 s.
-constexpr std::chrono::seconds heap_trim_wait(unsigned look) {
-  return look >= 4 ? heap_trim_every : std::min(std::chrono::seconds{std::int64_t{1} << look}, heap_trim_every);
+// Between two looks, a glance every second at the anonymous resident memory
+// alone (one read of /proc/self/statm): a look at once when it grew by
+// HeapTrimPolicy::min_growth. A fleet's proactive sweep (every 15 s) brings
+// 13 MiB of free pages back into RAM and frees them within the sweep; with
+// looks alone they stayed resident up to 10 s, a third of the time (issue 15,
+// bench/results/issue15-fleet-00e38b1-redis-latency-2026-12-05-samples.csv).
+inline constexpr std::chrono::seconds heap_glance_every{1};
+
+// The wait before look or glance number `n` (0, 1, ...): 1 s, 2 s, 4 s, 8 s
+// (looks), then heap_glance_every. The startup's load is freed within seconds
+// of the start (the YAML tree, the first specs); waiting the full period
+// left a fleet of 100,000 targets at its startup level, 163 MiB, through its
+// first 10 s.
+constexpr std::chrono::seconds heap_trim_wait(unsigned n) {
+  return n >= 4 ? heap_glance_every : std::min(std::chrono::seconds{std::int64_t{1} << n}, heap_trim_every);
 }
 
 struct HeapUse {
@@ -58,6 +67,7 @@ class HeapTrimPolicy {
   static constexpr std::size_t min_growth = std::size_t{8} << 20;
 
   TrimReason should_trim(const HeapUse& use) {
+    last_resident_ = use.resident;
     if (use.free < baseline_free_) baseline_free_ = use.free;
     const auto grown = use.free - baseline_free_;
     const auto slack = resident_slack(use);
@@ -69,7 +79,13 @@ class HeapTrimPolicy {
     return more_free ? TrimReason::more_free : TrimReason::resident_again;
   }
   // What a trim left resident (`use` measured after it): the new baseline.
-  void trimmed(const HeapUse& use) { slack_after_trim_ = resident_slack(use); }
+  void trimmed(const HeapUse& use) {
+    slack_after_trim_ = resident_slack(use);
+    last_resident_ = use.resident;
+  }
+  // A glance between looks: whether the anonymous resident memory grew by
+  // min_growth since the last look (or trim) saw it, so that a look is due.
+  bool worth_a_look(std::size_t resident) const { return resident >= last_resident_ + min_growth; }
 
  private:
   static std::size_t resident_slack(const HeapUse& use) {
@@ -77,6 +93,7 @@ class HeapTrimPolicy {
   }
   std::size_t baseline_free_ = 0;
   std::optional<std::size_t> slack_after_trim_;
+  std::size_t last_resident_ = 0;
 };
 
 // glibc keeps small freed chunks in "fastbins" and merges them all in one go

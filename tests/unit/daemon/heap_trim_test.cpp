@@ -141,12 +141,26 @@ TEST(HeapTrim, LargeBlocksStayMappedAfterALargerOneWasFreed) {
 }
 #endif  // HS_SANITIZED
 
-TEST(HeapTrim, TheFirstLooksComeSoonAfterTheStartThenEveryPeriod) {
+TEST(HeapTrim, TheFirstLooksComeSoonAfterTheStartThenGlancesEverySecond) {
   using std::chrono::seconds;
   EXPECT_EQ(heap_trim_wait(0), seconds{1});
   EXPECT_EQ(heap_trim_wait(1), seconds{2});
   EXPECT_EQ(heap_trim_wait(2), seconds{4});
   EXPECT_EQ(heap_trim_wait(3), seconds{8});
-  EXPECT_EQ(heap_trim_wait(4), heap_trim_every);
-  EXPECT_EQ(heap_trim_wait(1000), heap_trim_every);
+  EXPECT_EQ(heap_trim_wait(4), heap_glance_every);  // glances from then on, a look every heap_trim_every
+  EXPECT_EQ(heap_trim_wait(1000), heap_glance_every);
+}
+
+TEST(HeapTrim, AGlanceCallsForALookOnce8MiBMoreIsResidentThanTheLastLookOrTrimSaw) {
+  HeapTrimPolicy p;
+  EXPECT_EQ(p.should_trim(HeapUse{90 * mib, 1 * mib, 100 * mib}), TrimReason::none);
+  EXPECT_FALSE(p.worth_a_look(107 * mib));
+  EXPECT_TRUE(p.worth_a_look(108 * mib));  // a sweep's free pages back in RAM
+  EXPECT_EQ(p.should_trim(HeapUse{90 * mib, 1 * mib, 113 * mib}), TrimReason::resident_again);
+  p.trimmed(HeapUse{90 * mib, 1 * mib, 100 * mib});
+  EXPECT_FALSE(p.worth_a_look(105 * mib));
+  EXPECT_TRUE(p.worth_a_look(109 * mib));
+  // Grown in use (more targets): the look says no, and the glances measure from there.
+  EXPECT_EQ(p.should_trim(HeapUse{99 * mib, 1 * mib, 109 * mib}), TrimReason::none);
+  EXPECT_FALSE(p.worth_a_look(110 * mib));
 }
