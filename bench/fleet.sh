@@ -32,6 +32,7 @@
 #                     profile's long stretches and, with FLEET_LOG_LEVEL=debug,
 #                     each long handler's frames: out/long-turns.txt (the
 #                     profile's text: out/perf-script.txt.gz, tens of MB) [0: none]
+#   FLEET_DAEMON_NICE the daemon's nice value (-20..19; as a unit's Nice=) [0]
 #   FLEET_HEAP        1: once the load is over, with the fleet still held, where the
 #                     daemon's resident memory is (out/heap.txt: smaps_rollup, glibc's
 #                     malloc_stats through gdb, then the same after a malloc_trim(0);
@@ -108,7 +109,7 @@ mkdir -p "$work/out"
 {
   echo "# bench/fleet.sh $(date -u +%FT%TZ) commit $(git -C "$repo" rev-parse --short HEAD) daemon $daemon"
   echo "# $(nproc) cores; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "# FLEET_SECONDS=$secs heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
+  echo "# FLEET_SECONDS=$secs daemon_nice=${FLEET_DAEMON_NICE:-0} heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
     "containers=$n_containers kills=$n_kills http=$n_http hook_rate=$hook_rate hook_samples=$hook_samples baseline=$baseline"
 } > "$work/out/run.txt"
 
@@ -211,7 +212,8 @@ for _ in $(seq $((baseline * 10 + 600))); do
 done
 
 log "starting $daemon with $n_targets targets"
-env -u NOTIFY_SOCKET -u WATCHDOG_USEC "$daemon" --config "$work/healthsweep.yaml" >"$work/healthsweepd.log" 2>&1 &
+env -u NOTIFY_SOCKET -u WATCHDOG_USEC nice -n "${FLEET_DAEMON_NICE:-0}" "$daemon" --config "$work/healthsweep.yaml" \
+  >"$work/healthsweepd.log" 2>&1 &
 hs_pid=$!
 hs_base=http://127.0.0.1:$hs_port
 started=$(date +%s.%N)
@@ -256,7 +258,8 @@ curl -fs -X POST --unix-socket "$work/engine.sock" http://d/fleet/reset >/dev/nu
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime+stime ticks
 engine_cpu0=$(cpu_of "$engine_pid"); daemon_cpu0=$(cpu_of "$hs_pid"); load_t0=$(date +%s.%N)
 run_delay() { local d=0 t; for t in /proc/"$1"/task/*/schedstat; do d=$((d + $(cut -d' ' -f2 "$t"))); done; echo "$d"; }
-redis_wait0=$(run_delay "$redis_pid"); daemon_wait0=$(run_delay "$hs_pid")
+loop_delay() { cut -d' ' -f2 "/proc/$1/task/$1/schedstat"; }  # the main thread: the event loop's
+redis_wait0=$(run_delay "$redis_pid"); daemon_wait0=$(run_delay "$hs_pid"); loop_wait0=$(loop_delay "$hs_pid")
 redis-cli -s "$work/redis.sock" LATENCY RESET >/dev/null
 redis-cli -s "$work/redis.sock" SLOWLOG RESET >/dev/null
 echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready"
@@ -276,8 +279,8 @@ wait "$wrk_pid" || log "wrk exited with $?"
 curl -fs --max-time 30 "$hs_base/metrics" > "$work/out/metrics-end.txt"
 awk -v e="$(($(cpu_of "$engine_pid") - engine_cpu0))" -v d="$(($(cpu_of "$hs_pid") - daemon_cpu0))" -v hz="$(getconf CLK_TCK)" \
   -v t="$(awk -v a="$load_t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
-  -v w="$(( ($(run_delay "$hs_pid") - daemon_wait0) / 1000000 ))" \
-  'BEGIN { printf "cpu over the load (%.0f s): healthsweepd %.1f %% of a core, fleet_engine.py (the canned engine + proxy) %.1f %%; healthsweepd waited %d ms for a core (schedstat run delay, all its threads)\n", t, 100 * d / hz / t, 100 * e / hz / t, w }' \
+  -v w="$(( ($(run_delay "$hs_pid") - daemon_wait0) / 1000000 ))" -v lw="$(( ($(loop_delay "$hs_pid") - loop_wait0) / 1000000 ))" \
+  'BEGIN { printf "cpu over the load (%.0f s): healthsweepd %.1f %% of a core, fleet_engine.py (the canned engine + proxy) %.1f %%; healthsweepd waited %d ms for a core (schedstat run delay, all its threads; its event loop %d ms)\n", t, 100 * d / hz / t, 100 * e / hz / t, w, lw }' \
   >> "$work/out/run.txt"
 # Redis over the load (JSON, one line each): its stalls by the latency
 # monitor (each event's history: [unix second, worst ms in it]), its slow
