@@ -58,8 +58,16 @@ struct PassiveOptions {
   // (HeartbeatDeadlines::set_prediction): one refresh in `ttl_sample_every`
   // is measured with a PTTL (0: every one, the behaviour before issue 15),
   // and a predicted deadline is confirmed by a PTTL `predict_margin` early.
+  // The prediction counts the TTL from when the notification was handled,
+  // later than the write by however long the loop took to get to it: a
+  // notification handled more than the margin late wakes after Redis could
+  // expire the key. 50 ms was passed once in 5 fleet runs (issue 15: a
+  // lapse judged 46 ms late, its last refresh handled >= 96 ms after the
+  // write). Costs nothing more: a lapsing key is asked twice (early, then at
+  // its measured expiry) whatever the margin; a healthy one is refreshed
+  // long before either ask.
   unsigned ttl_sample_every = 10;
-  std::chrono::milliseconds predict_margin{50};
+  std::chrono::milliseconds predict_margin{250};
   // Periodic reconciliation: EXISTS over this many keys per command, spread
   // over half the reconcile interval in at most reconcile_steps round trips.
   std::size_t exists_batch = 100;

@@ -2,6 +2,7 @@
 // by the learnt TTL without a PTTL; the prediction is confirmed by a PTTL
 // before any verdict. Fake time, no Redis.
 #include "sweeps/passive/heartbeat_deadlines.hpp"
+#include "sweeps/passive/passive_layer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -49,6 +50,20 @@ TEST(HeartbeatPrediction, LaterRefreshesArePredictedWithoutPttlAndConfirmedEarly
   EXPECT_EQ(p.d.key_deadline("a"), t0 + 50s);
   EXPECT_EQ(p.d.last_heartbeat("a"), wall0 + 20s);
   EXPECT_EQ(p.d.next_wake(), t0 + 50s - 50ms) << "confirmed a margin before the deadline";
+}
+
+TEST(HeartbeatPrediction, ARefreshHandledLateStillWakesBeforeRedisCanExpireTheKeyWithTheDefaultMargin) {
+  HeartbeatDeadlines d{60s};
+  d.set_prediction(10, PassiveOptions{}.predict_margin);
+  d.set_targets({"a"}, t0);
+  ASSERT_TRUE(d.observe_refresh("a", t0, wall0));
+  ASSERT_TRUE(d.observe_pttl("a", 30000, t0, wall0, t0, wall0).verdict);
+  // The key is written again at t0 + 20 s (expires at t0 + 50 s); the loop
+  // gets to the notification 200 ms later (a fleet run saw >= 96 ms).
+  const auto written = t0 + 20s;
+  EXPECT_FALSE(d.observe_refresh("a", written + 200ms, wall0 + 20200ms));
+  ASSERT_TRUE(d.next_wake());
+  EXPECT_LT(*d.next_wake(), written + 30s) << "the confirming ask comes while the key is still there";
 }
 
 TEST(HeartbeatPrediction, EverySampleEveryThRefreshIsMeasuredAgain) {
