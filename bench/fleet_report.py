@@ -155,6 +155,26 @@ def passive_split(path, redis_path=None):
     print(f"  answers slower than 5 ms: {len(slow)}; in a second in which Redis stalled: {len(matched)}")
 
 
+def late_wakes(path, lapses, offline):
+    """Lapses the daemon's own deadline put later than the real one: its log
+    says "verdict N ms after the deadline" of the deadline it believed, the
+    events say when after the real (PXAT) one. More than 5 ms apart: the
+    predicted deadline was late (a refresh notification handled late)."""
+    if not os.path.exists(path):
+        return
+    logged = {}
+    for line in open(path):
+        m = re.search(r"passive: (\S+) dead \(([^)]*)\), verdict ([\d.-]+) ms after the deadline", line)
+        if m:
+            logged[m.group(1)] = float(m.group(3))
+    late = []
+    for x in lapses:
+        v = after(offline, x["target"], x["deadline"] - 1)
+        if v and x["target"] in logged and (v[0] - x["deadline"]) * 1000 - logged[x["target"]] > 5:
+            late.append(f'{x["target"]} {(v[0] - x["deadline"]) * 1000:.1f} ms ({v[2]})')
+    print(f"  lapses whose own deadline the daemon put over 5 ms late: {len(late)} {late[:5]}")
+
+
 def main():
     global prefix
     d = sys.argv[1]
@@ -191,6 +211,7 @@ def main():
     ratio = pct(late, 99) / pct(shadow, 99) if shadow else float("nan")
     print(f"  ratio of p99 daemon / expired events: {ratio:.4f}")
     passive_split(os.path.join(d, prefix + "passive-verdicts.log"), os.path.join(d, prefix + "redis-latency.jsonl"))
+    late_wakes(os.path.join(d, prefix + "passive-verdicts.log"), lapses, offline)
     ok = pct(late, 99) <= 5 and pct(late, 100) <= 20 and not missed and not wrong
     rows.append(("passive: verdict − deadline p99 ≤ 5 ms, max ≤ 20 ms",
                  f"p50 {pct(late, 50):.1f} / p99 {pct(late, 99):.1f} / max {pct(late, 100):.1f} ms, "
