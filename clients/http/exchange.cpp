@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <optional>
+#include <string>
 
 namespace healthsweep::clients::http::exchange {
 
@@ -29,6 +31,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+// Interim answers read before the final one; more is a server looping.
+constexpr int max_interim_answers = 8;
 
 bool Connection::usable_after_idle() {
   auto& socket = tcp().socket();
@@ -102,16 +106,38 @@ net::awaitable<Exchanged> exchange_on(Stream& stream, Connection& c, const Reque
     co_return out;
   }
 
-  http::response_parser<http::buffer_body> parser;
-  parser.header_limit(16 * 1024);
-  parser.body_limit(boost::none);  // we stop reading at max_body_bytes ourselves
-  auto [header_ec, header_bytes] = co_await http::async_read_header(stream, c.buffer, parser, use_nothrow);
-  if (header_ec) {
-    out.nothing_received = !parser.got_some();
-    out.outcome.detail = failure_detail("receive", header_ec, r);
+  // The answer is the first final one: a server may send any number of 1xx
+  // interim answers before it (RFC 9110 15.2; 103 Early Hints from any
+  // server). Judged by one, a live target was "HTTP 103", and the real answer
+  // stayed in the pooled connection for the next check to read as its own.
+  // Each message needs a parser of its own (Beast).
+  std::optional<http::response_parser<http::buffer_body>> answer;
+  int status = 0;
+  for (int interim = 0;; ++interim) {
+    auto& parser = answer.emplace();
+    parser.header_limit(16 * 1024);
+    parser.body_limit(boost::none);  // we stop reading at max_body_bytes ourselves
+    auto [header_ec, header_bytes] = co_await http::async_read_header(stream, c.buffer, parser, use_nothrow);
+    if (header_ec) {
+      out.nothing_received = interim == 0 && !parser.got_some();
+      out.outcome.detail = failure_detail("receive", header_ec, r);
+      co_return out;
+    }
+    status = static_cast<int>(parser.get().result_int());  // any three digits (Beast)
+    // 101 (a protocol switch nobody asked for) ends HTTP on the connection: final.
+    if (status < 100 || status >= 200 || status == 101) break;
+    if (interim == max_interim_answers) {
+      out.outcome.detail = "receive: more than " + std::to_string(max_interim_answers) + " interim (1xx) answers";
+      co_return out;
+    }
+  }
+  if (status < 100 || status > 599) {
+    // Not an HTTP status (RFC 9110: 100-599), so no answer to judge by (the
+    // outcome's status stays 0) and no connection to reuse.
+    out.outcome.detail = "receive: " + std::to_string(status) + " is not an HTTP status";
     co_return out;
   }
-  const int status = static_cast<int>(parser.get().result_int());  // three digits (Beast)
+  auto& parser = *answer;
   if (r.headers_out) *r.headers_out = static_cast<const http::fields&>(parser.get().base());
   out.outcome.http_status = status;
   out.outcome.alive = status >= 200 && status < 300;

@@ -79,6 +79,52 @@ TEST(ProbesHttp, RedirectIsDeadAndNotFollowed) {
   EXPECT_EQ(server.requests(), 1u);
 }
 
+TEST(ProbesHttp, InterimAnswersAreSkippedAndTheFinalOneJudgesOnAConnectionStillInStep) {
+  // 103 Early Hints (any server may send it) and a 100, then the answer.
+  net::io_context ctx;
+  Server server(ctx, [](const Seen& s) {
+    return Reply{.status = s.index_on_connection == 0 ? 200 : 503,
+                 .interim = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                            "HTTP/1.1 100 Continue\r\n\r\n"};
+  });
+  HttpChecker checker(ctx.get_executor());
+  const auto first = check(ctx, checker, server.url());
+  EXPECT_TRUE(first.alive) << first.detail;
+  EXPECT_EQ(first.http_status, 200);
+  EXPECT_EQ(first.detail, "HTTP 200");
+  // The second check on the same connection reads its own answer, not a leftover.
+  const auto second = check(ctx, checker, server.url());
+  EXPECT_FALSE(second.alive);
+  EXPECT_EQ(second.http_status, 503) << second.detail;
+  EXPECT_EQ(checker.connections_opened(), 1u);
+}
+
+TEST(ProbesHttp, AStatusOutsideHttpsRangeIsNoAnswerAndTheConnectionIsNotKept) {
+  // Found by fuzz_http_response: Beast takes any three digits.
+  net::io_context ctx;
+  Server server(ctx, [](const Seen&) {
+    return Reply{.raw = "HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nok"};
+  });
+  HttpChecker checker(ctx.get_executor());
+  const auto outcome = check(ctx, checker, server.url());
+  EXPECT_FALSE(outcome.alive);
+  EXPECT_EQ(outcome.http_status, 0);
+  EXPECT_EQ(outcome.detail, "receive: 0 is not an HTTP status");
+  EXPECT_EQ(checker.stats().idle, 0u);
+}
+
+TEST(ProbesHttp, EndlessInterimAnswersAreDeadNotALoop) {
+  net::io_context ctx;
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += "HTTP/1.1 103 Early Hints\r\n\r\n";
+  Server server(ctx, [many](const Seen&) { return Reply{.interim = many}; });
+  HttpChecker checker(ctx.get_executor());
+  const auto outcome = check(ctx, checker, server.url());
+  EXPECT_FALSE(outcome.alive);
+  EXPECT_EQ(outcome.detail, "receive: more than 8 interim (1xx) answers");
+  EXPECT_EQ(checker.stats().idle, 0u);
+}
+
 TEST(ProbesHttp, ServerThatNeverAnswersTimesOutWithinTheBound) {
   net::io_context ctx;
   Server server(ctx, [](const Seen&) { return Reply{.never_answer = true}; });

@@ -59,6 +59,8 @@ struct Reply {
   bool never_answer = false;             // read the request, then stay silent
   bool drop_without_answer = false;      // read the request, then close the connection
   std::string location{};                // Location header (redirects)
+  std::string interim{};                 // raw bytes before the answer (1xx interim answers)
+  std::string raw{};                     // non-empty: these bytes are the whole answer
 };
 
 using Handler = std::function<Reply(const Seen&)>;
@@ -179,6 +181,12 @@ class Server {
 
   template <class Stream>
   static net::awaitable<bool> answer(std::shared_ptr<State> st, Stream& s, const Reply& reply, bool keep) {
+    for (const auto* bytes : {&reply.interim, &reply.raw}) {
+      if (bytes->empty()) continue;
+      auto [ec, n] = co_await net::async_write(s, net::buffer(*bytes), net::as_tuple(net::use_awaitable));
+      if (ec) co_return false;
+    }
+    if (!reply.raw.empty()) co_return true;
     if (reply.huge_body_bytes == 0) {
       http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
       res.set(http::field::content_type, "text/plain");
