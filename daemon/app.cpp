@@ -132,14 +132,15 @@ void App::Impl::start_heap_trim() {
   net::co_spawn(ioc, [this]() -> net::awaitable<void> {
     const auto glances_per_look = heap_trim_every / heap_glance_every;
     std::int64_t glances = 0;
-    for (unsigned n = 0; !stopping; n = std::min(n + 1, 4U)) {
+    for (unsigned n = 0; !stopping; n = std::min(n + 1, heap_startup_looks)) {
       heap_trim.expires_after(heap_trim_wait(n));
       boost::system::error_code ec;
       co_await heap_trim.async_wait(net::redirect_error(net::use_awaitable, ec));
       if (ec || stopping) co_return;
-      // The startup's first four waits end in looks; then glances, a look
-      // every heap_trim_every or as soon as the resident memory grew.
-      if (n >= 4 && ++glances < glances_per_look && !heap_trim_policy.worth_a_look(resident_anonymous())) continue;
+      // The startup's waits end in looks; then glances, a look every
+      // heap_trim_every or as soon as the resident memory grew.
+      const bool glance = n >= heap_startup_looks;
+      if (glance && ++glances < glances_per_look && !heap_trim_policy.worth_a_look(resident_anonymous())) continue;
       glances = 0;
       const auto before = heap_use();
       const auto reason = heap_trim_policy.should_trim(before);

@@ -31,13 +31,17 @@ inline constexpr std::chrono::seconds heap_trim_every{10};
 // bench/results/issue15-fleet-00e38b1-redis-latency-2026-12-05-samples.csv).
 inline constexpr std::chrono::seconds heap_glance_every{1};
 
-// The wait before look or glance number `n` (0, 1, ...): 1 s, 2 s, 4 s, 8 s
-// (looks), then heap_glance_every. The startup's load is freed within seconds
-// of the start (the YAML tree, the first specs); waiting the full period
-// left a fleet of 100,000 targets at its startup level, 163 MiB, through its
-// first 10 s.
+// The startup's looks, 1 s, 2 s, 4 s and 8 s after the start: its load is
+// freed within seconds (the YAML tree, the first specs); waiting the full
+// period left a fleet of 100,000 targets at its startup level, 163 MiB,
+// through its first 10 s. Glances follow.
+inline constexpr unsigned heap_startup_looks = 4;
+
+// The wait before look or glance number `n` (0, 1, ...): the startup's
+// looks, then heap_glance_every.
 constexpr std::chrono::seconds heap_trim_wait(unsigned n) {
-  return n >= 4 ? heap_glance_every : std::min(std::chrono::seconds{std::int64_t{1} << n}, heap_trim_every);
+  return n >= heap_startup_looks ? heap_glance_every
+                                 : std::min(std::chrono::seconds{std::int64_t{1} << n}, heap_trim_every);
 }
 
 struct HeapUse {
