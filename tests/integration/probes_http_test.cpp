@@ -99,7 +99,7 @@ TEST(ProbesHttp, InterimAnswersAreSkippedAndTheFinalOneJudgesOnAConnectionStillI
   EXPECT_EQ(checker.connections_opened(), 1u);
 }
 
-TEST(ProbesHttp, AStatusOutsideHttpsRangeIsNoAnswerAndTheConnectionIsNotKept) {
+TEST(ProbesHttp, AStatusOutsideTheHttpRangeIsNoAnswerAndTheConnectionIsNotKept) {
   // Found by fuzz_http_response: Beast takes any three digits.
   net::io_context ctx;
   Server server(ctx, [](const Seen&) {
