@@ -287,8 +287,9 @@ awk -v e="$(($(cpu_of "$engine_pid") - engine_cpu0))" -v d="$(($(cpu_of "$hs_pid
 # commands, and its wait for a core (schedstat run delay, all its threads).
 {
   echo "{\"run_delay_ms\": $(( ($(run_delay "$redis_pid") - redis_wait0) / 1000000 )), \"seconds\": $(awk -v a="$load_t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')}"
-  redis-cli -s "$work/redis.sock" --json LATENCY LATEST | tr -d '\n'; echo
-  for ev in $(redis-cli -s "$work/redis.sock" --json LATENCY LATEST | python3 -c 'import json,sys; print(" ".join(e[0] for e in json.load(sys.stdin)))'); do
+  latest=$(redis-cli -s "$work/redis.sock" --json LATENCY LATEST | tr -d '\n')
+  echo "$latest"
+  for ev in $(python3 -c 'import json,sys; print(" ".join(e[0] for e in json.load(sys.stdin)))' <<<"$latest"); do
     echo "{\"event\": \"$ev\", \"history\": $(redis-cli -s "$work/redis.sock" --json LATENCY HISTORY "$ev" | tr -d '\n')}"
   done
   echo "{\"slowlog\": $(redis-cli -s "$work/redis.sock" --json SLOWLOG GET 10000 | tr -d '\n')}"

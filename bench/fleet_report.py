@@ -99,25 +99,38 @@ def long_handlers(path):
     return out
 
 
-def passive_split(path, redis_path=None):
+def passive_verdicts(path):
+    """The daemon's log line for each dead verdict of the passive layer:
+    [(time, target, ms after the deadline it believed, ms after it asked or
+    None)]. Empty without the log."""
+    if not os.path.exists(path):
+        return []
+    out = []
+    for line in open(path):
+        m = re.search(r"passive: (\S+) dead \([^)]*\), verdict ([\d.-]+) ms after the deadline"
+                      r"(?: \(asked ([\d.-]+) ms after it\))?", line)
+        if m:
+            asked = float(m.group(3)) if m.group(3) is not None else None
+            out.append((log_time(line), m.group(1), float(m.group(2)), asked))
+    return out
+
+
+def passive_split(verdicts, handlers_path, redis_path):
     """The daemon's own account of each lapse (its log line): when it asked
     Redis about the key (the deadline's timer, late by the loop), and how
     long the answer took (Redis and the loop's reading of it). With Redis's
     latency record of the run (fleet.sh's redis-latency.jsonl), how many of
     the slow answers came in a second in which Redis itself stalled."""
-    if not os.path.exists(path):
-        return
     asked, answered, slow, late = [], [], [], []
-    for line in open(path):
-        m = re.search(r"verdict ([\d.-]+) ms after the deadline \(asked ([\d.-]+) ms after it\)", line)
-        if m:
-            asked.append(float(m.group(2)))
-            answered.append(float(m.group(1)) - float(m.group(2)))
-            at = log_time(line)  # the verdict's (the line is logged with it)
-            if answered[-1] > 5:
-                slow.append((at - answered[-1] / 1000, at))
-            if asked[-1] > 5:
-                late.append((at - float(m.group(1)) / 1000, at - answered[-1] / 1000))
+    for at, _target, verdict_ms, asked_ms in verdicts:  # at: the verdict's (logged with it)
+        if asked_ms is None:
+            continue
+        asked.append(asked_ms)
+        answered.append(verdict_ms - asked_ms)
+        if answered[-1] > 5:
+            slow.append((at - answered[-1] / 1000, at))
+        if asked[-1] > 5:
+            late.append((at - verdict_ms / 1000, at - answered[-1] / 1000))
     if asked:
         print(f"  the daemon's split (its log, n={len(asked)}): asked after the deadline {trio(asked)}")
         print(f"                     answered after asking {trio(answered)}")
@@ -125,14 +138,14 @@ def passive_split(path, redis_path=None):
     # loop across the wait (deadline -> ask, or ask -> verdict), so the loop
     # was the delay; if not, the daemon or Redis waited for a core or Redis
     # was slow (below). Times are the log's, to the millisecond: ±1 ms.
-    handlers = long_handlers(os.path.join(os.path.dirname(path), prefix + "long-handlers.log"))
+    handlers = long_handlers(handlers_path)
     if handlers:
         def held(w):
             return any(b <= w[1] + 0.001 and e >= w[0] - 0.001 for b, e in handlers)
         print(f"  asked over 5 ms late: {len(late)}, with a handler ≥ 5 ms holding the loop then: "
               f"{sum(1 for w in late if held(w))}; answered over 5 ms after asking: {len(slow)},"
               f" with such a handler then: {sum(1 for w in slow if held(w))} (FLEET_LOG_LEVEL=debug)")
-    if not redis_path or not os.path.exists(redis_path):
+    if not os.path.exists(redis_path):
         return
     stalls, slowlog, delay = {}, [], None
     for line in open(redis_path):
@@ -155,18 +168,14 @@ def passive_split(path, redis_path=None):
     print(f"  answers slower than 5 ms: {len(slow)}; in a second in which Redis stalled: {len(matched)}")
 
 
-def late_wakes(path, lapses, offline):
+def late_wakes(verdicts, lapses, offline):
     """Lapses the daemon's own deadline put later than the real one: its log
     says "verdict N ms after the deadline" of the deadline it believed, the
     events say when after the real (PXAT) one. More than 5 ms apart: the
     predicted deadline was late (a refresh notification handled late)."""
-    if not os.path.exists(path):
+    if not verdicts:
         return
-    logged = {}
-    for line in open(path):
-        m = re.search(r"passive: (\S+) dead \(([^)]*)\), verdict ([\d.-]+) ms after the deadline", line)
-        if m:
-            logged[m.group(1)] = float(m.group(3))
+    logged = {target: verdict_ms for _at, target, verdict_ms, _asked in verdicts}
     late = []
     for x in lapses:
         v = after(offline, x["target"], x["deadline"] - 1)
@@ -210,8 +219,10 @@ def main():
     print(f"            shadow events within 1 s of the deadline: {within1} of {len(lapses)}")
     ratio = pct(late, 99) / pct(shadow, 99) if shadow else float("nan")
     print(f"  ratio of p99 daemon / expired events: {ratio:.4f}")
-    passive_split(os.path.join(d, prefix + "passive-verdicts.log"), os.path.join(d, prefix + "redis-latency.jsonl"))
-    late_wakes(os.path.join(d, prefix + "passive-verdicts.log"), lapses, offline)
+    verdicts = passive_verdicts(os.path.join(d, prefix + "passive-verdicts.log"))
+    passive_split(verdicts, os.path.join(d, prefix + "long-handlers.log"),
+                  os.path.join(d, prefix + "redis-latency.jsonl"))
+    late_wakes(verdicts, lapses, offline)
     ok = pct(late, 99) <= 5 and pct(late, 100) <= 20 and not missed and not wrong
     rows.append(("passive: verdict − deadline p99 ≤ 5 ms, max ≤ 20 ms",
                  f"p50 {pct(late, 50):.1f} / p99 {pct(late, 99):.1f} / max {pct(late, 100):.1f} ms, "
