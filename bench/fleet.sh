@@ -15,7 +15,10 @@
 #   FLEET_LAPSES      h-* heartbeats stopped at known deadlines (+ shadow keys) [300]
 #   FLEET_CANNED      canned containers t-* (bench/fleet_engine.py), hook load's targets [10000]
 #   FLEET_CONTAINERS  real busybox containers c-* on Podman, process watch on [1000]
-#   FLEET_KILLS       of those, killed during the load [100]
+#   FLEET_KILLS       of those, killed during the load [200]
+#   FLEET_KILL_VIA    api (POST .../kill), signal (SIGKILL straight to the
+#                     container's process, as a crash ends it) or both, the
+#                     kills alternating [both]
 #   FLEET_HTTP        HTTP targets w-* on loopback nginx, checked every 15 s [10000]
 #   FLEET_HOOK_RATE   hook reports/s over the FLEET_CANNED targets (wrk, hook_paced.lua) [10000]
 #   FLEET_HOOK_SAMPLES  hook → verdict samples on 200 extra canned containers [200]
@@ -60,7 +63,8 @@ n_other=${FLEET_OTHER_KEYS:-1000000}
 n_lapses=${FLEET_LAPSES:-300}
 n_canned=${FLEET_CANNED:-10000}
 n_containers=${FLEET_CONTAINERS:-1000}
-n_kills=${FLEET_KILLS:-100}
+n_kills=${FLEET_KILLS:-200}
+kill_via=${FLEET_KILL_VIA:-both}
 n_http=${FLEET_HTTP:-10000}
 hook_rate=${FLEET_HOOK_RATE:-10000}
 hook_samples=${FLEET_HOOK_SAMPLES:-200}
@@ -110,7 +114,7 @@ mkdir -p "$work/out"
   echo "# bench/fleet.sh $(date -u +%FT%TZ) commit $(git -C "$repo" rev-parse --short HEAD) daemon $daemon"
   echo "# $(nproc) cores; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# FLEET_SECONDS=$secs daemon_nice=${FLEET_DAEMON_NICE:-0} heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
-    "containers=$n_containers kills=$n_kills http=$n_http hook_rate=$hook_rate hook_samples=$hook_samples baseline=$baseline"
+    "containers=$n_containers kills=$n_kills kill_via=$kill_via http=$n_http hook_rate=$hook_rate hook_samples=$hook_samples baseline=$baseline"
 } > "$work/out/run.txt"
 
 # --- services ---
@@ -200,7 +204,7 @@ n_targets=$n_heart
 nice python3 "$repo/bench/fleet_driver.py" run --duration "$secs" --baseline "$baseline" \
   --baseline-file "$work/baseline.json" --ready "$work/ready" --redis "$work/redis.sock" --redis-pid "$redis_pid" \
   --ids "$work/ids" --lapses "$n_lapses" --engine "$HS_TEST_ENGINE_SOCKET" --containers "$n_containers" \
-  --kills "$n_kills" --proxy "$work/engine.sock" --hook-first "$n_canned" --hook-samples "$hook_samples" \
+  --kills "$n_kills" --kill-via "$kill_via" --proxy "$work/engine.sock" --hook-first "$n_canned" --hook-samples "$hook_samples" \
   --token "$token" --out "$work/out" 2>"$work/driver.log" &
 driver_pid=$!
 pids+=("$driver_pid")

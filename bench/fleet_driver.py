@@ -15,7 +15,7 @@ written by fleet.sh once the daemon holds the fleet), then runs --duration
 seconds and writes into --out:
   samples.csv   soak_sample's columns + redis_cpu_pct, stall_max_ms
   lapses.jsonl  {target, deadline (unix s), shadow_expired (unix s or null)}
-  kills.jsonl   {target, t_kill, t_exit (the main process's exit, our own pidfd),
+  kills.jsonl   {target, via ("api" | "signal"), t_kill, t_exit (the main process's exit, our own pidfd),
                  die_time (engine's timeNano), die_seen}
   hooks.jsonl   {target, t_post, status, inspect_ms: [engine round-trips just before]}
   redis_cpu.json {baseline: {seconds, cpu_s}, load: {seconds, cpu_s}}
@@ -28,6 +28,7 @@ import json
 import os
 import random
 import select
+import signal
 import socket
 import sys
 import threading
@@ -163,12 +164,16 @@ class DieEvents(StreamLines):
         self.died.setdefault(name, (t / 1e9, now))
 
 
-def kill_and_watch(sock, target):
-    """SIGKILLs the container through the engine and times its main process's
-    exit with a pidfd of our own: the physical death, the baseline no
-    detector can beat (the engine's `die` event comes later, after conmon and
-    Podman have noticed). The PID is the engine's State.Pid, which is the
-    host's for a rootful engine, as the daemon's process watch reads it.
+def kill_and_watch(sock, target, via):
+    """SIGKILLs the container and times its main process's exit with a pidfd
+    of our own: the physical death, the baseline no detector can beat (the
+    engine's `die` event comes later, after conmon and Podman have noticed).
+    The PID is the engine's State.Pid, which is the host's for a rootful
+    engine, as the daemon's process watch reads it.
+      via "api":    POST /containers/{id}/kill: an operator's kill, which
+                    Podman delivers 60-400 ms after the request under load;
+      via "signal": the signal sent to that process at once (pidfd_send_signal),
+                    as a crash or the kernel's OOM killer ends a workload.
     Returns (t_kill, t_exit or None)."""
     status, body = engine_call(sock, "GET", f"/containers/{target}/json")
     pidfd = None
@@ -190,7 +195,10 @@ def kill_and_watch(sock, target):
         watcher.start()
     try:
         t_kill = time.time()
-        engine_call(sock, "POST", f"/containers/{target}/kill?signal=KILL")
+        if via == "signal" and pidfd is not None:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        else:
+            engine_call(sock, "POST", f"/containers/{target}/kill?signal=KILL")
         if watcher:
             watcher.join(10)
         return t_kill, (exited[0] if exited else None)
@@ -299,7 +307,10 @@ def run(a):
     lapse_targets = rng.sample(heart, a.lapses)
     schedule = [(rng.uniform(10, last), "lapse", t) for t in lapse_targets]
     containers = [f"c-{i}" for i in range(a.containers)]
-    schedule += [(rng.uniform(10, a.duration - 10), "kill", t) for t in rng.sample(containers, a.kills)]
+    # With --kill-via both, the kills alternate: half through the API, half by signal.
+    ways = ["api", "signal"] if a.kill_via == "both" else [a.kill_via]
+    schedule += [(rng.uniform(10, a.duration - 10), "kill", (t, ways[k % len(ways)]))
+                 for k, t in enumerate(rng.sample(containers, a.kills))]
     schedule += [(10 + k * (a.duration - 20) / max(1, a.hook_samples), "hook", f"t-{a.hook_first + k}")
                  for k in range(a.hook_samples)]
     schedule.sort()
@@ -325,8 +336,9 @@ def run(a):
                                 ("SET", SHADOW_KEY.format(target), "1", "PXAT", deadline_ms)])
                     lapses[target] = deadline_ms / 1000
                 elif kind == "kill":
-                    kills[target] = pool.submit(kill_and_watch, a.engine, target)
-                    futures.append(kills[target])
+                    target, via = target
+                    kills[target] = (via, pool.submit(kill_and_watch, a.engine, target, via))
+                    futures.append(kills[target][1])
                 else:
                     futures.append(pool.submit(hook_sample, a, target, hooks))
             if elapsed >= a.duration:
@@ -346,10 +358,10 @@ def run(a):
         for t, d in lapses.items():
             f.write(json.dumps({"target": t, "deadline": d, "shadow_expired": expired.seen.get(t)}) + "\n")
     with open(os.path.join(a.out, "kills.jsonl"), "w") as f:
-        for t, fu in kills.items():
+        for t, (via, fu) in kills.items():
             tk, t_exit = fu.result()
             die = dies.died.get(t)
-            f.write(json.dumps({"target": t, "t_kill": tk, "t_exit": t_exit,
+            f.write(json.dumps({"target": t, "via": via, "t_kill": tk, "t_exit": t_exit,
                                 "die_time": die and die[0], "die_seen": die and die[1]}) + "\n")
     with open(os.path.join(a.out, "die-events-head.txt"), "wb") as f:
         f.write(dies.head)
@@ -380,6 +392,7 @@ def main():
     p.add_argument("--engine", required=True, help="the real engine's socket (kills, die events)")
     p.add_argument("--containers", type=int, required=True)
     p.add_argument("--kills", type=int, required=True)
+    p.add_argument("--kill-via", choices=["api", "signal", "both"], default="both")
     p.add_argument("--proxy", required=True, help="fleet_engine.py's socket, the daemon's engine")
     p.add_argument("--hook-first", type=int, required=True, help="first canned index kept for hook samples")
     p.add_argument("--hook-samples", type=int, required=True)
