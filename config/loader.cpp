@@ -1,7 +1,6 @@
 // Loading a configuration file: YAML syntax, the top-level keys, listen,
 // auth, log and targets. The backend and policy sections are in sections.cpp.
 #include <yaml-cpp/depthguard.h>
-#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "config/reader.hpp"
+#include "config/static_list.hpp"
 
 namespace healthsweep::config {
 namespace {
@@ -90,7 +90,7 @@ void read_static_target(Reader& reader, const Field& item, std::map<std::string,
     if (!valid_target_id(target.id)) {
       reader.error(id.mark, id.name + ": invalid target id " + single_quoted(target.id) +
                                 " (1-128 characters of A-Z a-z 0-9 . _ : -)");
-    } else if (const auto [it, fresh] = seen_ids.emplace(target.id, id.mark.line + 1); !fresh) {
+    } else if (const auto [it, fresh] = seen_ids.emplace(target.id, reader.line_of(id.mark)); !fresh) {
       reader.error(id.mark, id.name + ": duplicate target id " + single_quoted(target.id) + " (first at line " +
                                 std::to_string(it->second) + ")");
     }
@@ -113,11 +113,23 @@ void read_static_target(Reader& reader, const Field& item, std::map<std::string,
   config.targets.static_targets.push_back(std::move(target));
 }
 
-void read_targets(const Section& root, Config& config) {
+// targets.static cut out of the document, read from its own lines.
+struct CutList {
+  const std::string& yaml;
+  const detail::StaticListLines& lines;
+};
+
+void read_targets(const Section& root, const CutList* cut, Config& config) {
   const Section targets = root.child("targets", {"static", "engine_label", "postgres_query", "targets_refresh"});
   Reader& reader = targets.reader();
   std::map<std::string, int> seen_ids;
-  for (const Field& item : targets.list("static")) read_static_target(reader, item, seen_ids, config);
+  const auto read_item = [&](const Field& item) { read_static_target(reader, item, seen_ids, config); };
+  if (cut) {
+    config.targets.static_targets.reserve(cut->lines.item_starts.size());
+    detail::for_each_static_item(reader, cut->yaml, cut->lines, targets.name() + ".static", read_item);
+  } else {
+    for (const Field& item : targets.list("static")) read_item(item);
+  }
 
   std::string label;
   if (targets.string("engine_label", label, /*nullable=*/true)) {
@@ -140,7 +152,7 @@ void read_targets(const Section& root, Config& config) {
   targets.duration("targets_refresh", config.targets.targets_refresh, /*allow_zero=*/false);
 }
 
-void read_document(Reader& reader, const YAML::Node& document, Config& config) {
+void read_document(Reader& reader, const YAML::Node& document, const CutList* cut, Config& config) {
   const Section root(reader, Field{document, document.Mark(), "", document.Mark()},
                      {"listen", "listen_max_connections_per_client", "auth", "log", "targets", "redis",
                       "engine", "postgres", "sweeps", "remediation", "cluster", "liveness", "shutdown_grace"});
@@ -150,47 +162,23 @@ void read_document(Reader& reader, const YAML::Node& document, Config& config) {
   root.integer("listen_max_connections_per_client", config.listen_max_connections_per_client, 1, 1000000);
   read_auth(root, config);
   read_log(root, config);
-  read_targets(root, config);
+  read_targets(root, cut, config);
   detail::read_sections(root, config);
   root.duration("shutdown_grace", config.shutdown_grace, /*allow_zero=*/true);
 }
 
-// Where each document of the text starts. yaml-cpp 0.7's LoadAll loops
-// forever, allocating, on a stray ',' at the top level: its parser starts an
-// empty document at the same token again and again. Counting documents with
-// an event handler (no nodes built) finds that repeat and stops at it.
-class DocumentStarts final : public YAML::EventHandler {
- public:
-  std::vector<YAML::Mark> marks;
-  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-};
-
 // Checks the document structure; true when exactly one document can be loaded.
-bool check_documents(Reader& reader, const std::string& yaml) {
-  std::istringstream in(yaml);
-  YAML::Parser parser(in);
-  DocumentStarts starts;
-  while (parser.HandleNextDocument(starts)) {
-    const auto& marks = starts.marks;
-    if (marks.size() >= 2 && marks[marks.size() - 1].pos == marks[marks.size() - 2].pos) {
-      const YAML::Mark& at = marks.back();
-      const auto pos = static_cast<std::size_t>(at.pos);
-      const std::string what = pos < yaml.size() ? " '" + std::string(1, yaml[pos]) + "'" : "";
-      reader.error(at, "YAML syntax error: unexpected" + what + " outside of a [list] or {map}");
-      return false;
-    }
-    if (marks.size() > 2) break;  // enough to know there is more than one
+bool check_documents(Reader& reader, const detail::Outline& outline, const std::string& yaml) {
+  const auto& marks = outline.documents;
+  if (outline.repeats) {
+    const YAML::Mark& at = marks.back();
+    const auto pos = static_cast<std::size_t>(at.pos);
+    const std::string what = pos < yaml.size() ? " '" + std::string(1, yaml[pos]) + "'" : "";
+    reader.error(at, "YAML syntax error: unexpected" + what + " outside of a [list] or {map}");
+    return false;
   }
-  if (starts.marks.size() > 1) {
-    reader.error(starts.marks[1], "more than one YAML document ('---'); put all settings in one");
+  if (marks.size() > 1) {
+    reader.error(marks[1], "more than one YAML document ('---'); put all settings in one");
     return false;
   }
   return true;
@@ -204,20 +192,26 @@ std::filesystem::path directory_of(const std::string& path) {
   return path.empty() ? absolute : absolute.parent_path();
 }
 
-}  // namespace
-
-LoadResult load_string(const std::string& yaml, const std::string& path) {
+// `cut_list`: read targets.static a chunk at a time when the outline allows
+// (static_list.hpp); otherwise, and when a chunk does not read as expected,
+// the whole document is one tree.
+LoadResult load(const std::string& yaml, const std::string& path, bool cut_list) {
   Reader reader(path, directory_of(path));
   Config config;
   config.source_path = path;
   try {
-    if (check_documents(reader, yaml)) {
-      const YAML::Node document = YAML::Load(yaml);
+    const detail::Outline outline = detail::outline_of(yaml);
+    if (check_documents(reader, outline, yaml)) {
+      const bool cut = cut_list && outline.static_list;
+      const YAML::Node document = YAML::Load(cut ? detail::without_static_list(yaml, *outline.static_list) : yaml);
+      const CutList list{yaml, cut ? *outline.static_list : detail::StaticListLines{}};
       if (document.IsNull())
         reader.error_at_start("the configuration is empty (expected a map of settings, see config/healthsweep.yaml)");
       else
-        read_document(reader, document, config);
+        read_document(reader, document, cut ? &list : nullptr, config);
     }
+  } catch (const detail::StaticListCutFailed&) {
+    return load(yaml, path, /*cut_list=*/false);
   } catch (const YAML::DeepRecursion& e) {
     reader.error(e.mark, "YAML syntax error: nesting too deep");
   } catch (const YAML::ParserException& e) {
@@ -232,6 +226,16 @@ LoadResult load_string(const std::string& yaml, const std::string& path) {
   if (result.errors.empty()) result.config = std::move(config);
   return result;
 }
+
+}  // namespace
+
+LoadResult load_string(const std::string& yaml, const std::string& path) { return load(yaml, path, true); }
+
+namespace detail {
+LoadResult load_string_as_one_tree(const std::string& yaml, const std::string& path) {
+  return load(yaml, path, false);
+}
+}  // namespace detail
 
 LoadResult load_file(const std::string& path) {
   std::string why;

@@ -63,7 +63,7 @@ Reader::Reader(std::string path, std::filesystem::path base_dir)
 void Reader::error(const YAML::Mark& mark, std::string message) {
   ConfigError e{path_, 1, 1, std::move(message)};
   if (!mark.is_null() && mark.line >= 0 && mark.column >= 0) {
-    e.line = mark.line + 1;
+    e.line = line_of(mark);
     e.column = mark.column + 1;
   }
   errors_.push_back(std::move(e));
@@ -134,7 +134,7 @@ Section::Section(Reader& reader, const Field& field, std::initializer_list<std::
     }
     if (const Field* first = find(key)) {
       reader.error(key_node.Mark(), "duplicate key " + single_quoted(key) + where + " (first at line " +
-                                        std::to_string(first->mark.line + 1) + ")");
+                                        std::to_string(reader.line_of(first->mark)) + ")");
       continue;
     }
     const YAML::Node value = it->second;

@@ -30,6 +30,11 @@ class Reader {
   std::vector<ConfigError> take_errors();
 
   const std::string& path() const { return path_; }
+  // A mark's line in the file, from 1. A chunk of targets.static parsed from
+  // its own lines (static_list.hpp) counts its marks' lines from its first
+  // line; the reader adds that line back while the chunk is read.
+  int line_of(const YAML::Mark& mark) const { return mark.line + 1 + line_offset_; }
+  void set_line_offset(int lines) { line_offset_ = lines; }
   // A path from the file, made absolute against the config file's directory.
   std::string resolve(const std::string& path) const;
 
@@ -37,6 +42,7 @@ class Reader {
   std::string path_;
   std::filesystem::path base_dir_;
   std::vector<ConfigError> errors_;
+  int line_offset_ = 0;
 };
 
 // One key's value in a section, with the dotted name used in messages
@@ -112,6 +118,10 @@ std::optional<std::string> read_small_file(const std::string& path, std::string&
 // The known key closest to `key` when it is close enough to be a typo.
 std::optional<std::string_view> suggest_key(std::string_view key,
                                             std::initializer_list<std::string_view> keys);
+
+// load_string without the chunked reading of targets.static: the document as
+// one tree (tests compare the two).
+LoadResult load_string_as_one_tree(const std::string& yaml, const std::string& path);
 
 // redis, engine, postgres, sweeps, remediation, liveness (sections.cpp);
 // `root` is the document's top-level map.
