@@ -18,22 +18,23 @@ namespace healthsweep::sweeps::proactive {
 using namespace healthsweep::sweeps::decide;
 using namespace healthsweep::clients::engine;
 
-std::string ProactiveLayer::Impl::target_of(const EngineEvent& ev) const {
+std::string ProactiveLayer::Impl::target_of(const EngineEvent& ev, const std::string* listed) const {
   if (!label.empty())
     if (auto it = ev.attributes.find(label); it != ev.attributes.end() && !it->second.empty())
       return it->second;
-  if (const auto* target = containers.target_of(ev.name, ev.id)) return *target;
-  return {};
+  return listed ? *listed : std::string();
 }
 
 void ProactiveLayer::Impl::on_event(const EngineEvent& ev) {
   last_event_time = ev.time;
-  const std::string id = target_of(ev);
+  // One lookup in the container table per event, of every container's events.
+  const std::string* listed = containers.target_of(ev.name, ev.id);
+  const std::string id = target_of(ev, listed);
   if (id.empty()) return;
   // A labelled container we have not listed yet (created after the last
   // sweep), or one removed (Docker says destroy, Podman remove): discovery
   // runs now rather than at the next sweep.
-  const bool known = containers.target_of(ev.name, ev.id) != nullptr;
+  const bool known = listed != nullptr;
   if ((!known && (ev.action == "create" || ev.action == "start")) || ev.action == "destroy" || ev.action == "remove") {
     poll_requested = true;
     wait_timer.cancel();

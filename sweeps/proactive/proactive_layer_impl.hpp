@@ -125,7 +125,9 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   bool arm_settled(const ArmRequest& r);  // taken off the queue: skip it?
   void watch_process(const std::string& id, const clients::engine::ContainerInfo& info);
   void on_process_exit(const ProcessExit& exit);
-  std::string target_of(const clients::engine::EngineEvent& ev) const;  // event_watch.cpp
+  // The label's value, else `listed`: the target the container table holds for
+  // the event's container (nullptr: none).
+  std::string target_of(const clients::engine::EngineEvent& ev, const std::string* listed) const;  // event_watch.cpp
 };
 
 }  // namespace healthsweep::sweeps::proactive
