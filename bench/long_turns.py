@@ -124,6 +124,8 @@ def main():
     ap.add_argument("--show", type=int, default=25, help="stretches printed in full")
     ap.add_argument("--timeline", action="store_true", help="busy share and layer samples per 0.5 s")
     ap.add_argument("--handlers", help="the daemon's log (debug): attribute samples to each long handler")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also the N frames with the most samples: innermost (self), and healthsweep's (inclusive)")
     args = ap.parse_args()
     period = 1.0 / args.hz
 
@@ -132,10 +134,14 @@ def main():
     total_samples = 0
     bins = collections.defaultdict(collections.Counter)
     all_samples = [] if args.handlers else None
+    self_frames, our_frames = collections.Counter(), collections.Counter()
     for t, frames in samples(sys.stdin):
         if all_samples is not None:
             all_samples.append((t, frames))
         total_samples += 1
+        if args.profile:
+            self_frames[re.sub(r"\(.*", "", frames[0])[:110] if frames else "?"] += 1
+            our_frames.update(set(ours(frames)))
         if args.timeline:
             joined = " ".join(ours(frames))
             b = bins[int(t * 2)]
@@ -197,6 +203,13 @@ def main():
         print(f"{n:5d} {total:9.1f} {longest:7.1f}  {top}")
     if args.handlers:
         attribute_handlers(args, period, all_samples)
+    if args.profile and total_samples:
+        print(f"\n# the {args.profile} innermost frames with the most samples (self), of {total_samples}:")
+        for frame, n in self_frames.most_common(args.profile):
+            print(f"{100 * n / total_samples:6.1f} %  {frame}")
+        print(f"\n# the {args.profile} healthsweep frames with the most samples (inclusive):")
+        for frame, n in our_frames.most_common(args.profile):
+            print(f"{100 * n / total_samples:6.1f} %  {frame}")
     if args.timeline and bins:
         first = min(bins)
         print("\n# per 0.5 s: the loop's busy share, and its samples in each layer's code")
