@@ -72,7 +72,11 @@ class OutlineHandler final : public YAML::EventHandler {
     if (!looking()) return Role::other;
     if (anchor != YAML::NullAnchor) usable_ = false;  // an alias elsewhere may name it
     if (list_ended_ && !end_found_) {
-      list_.end = static_cast<std::size_t>(mark.pos);
+      // The list's text ends at the start of the next node's line, which
+      // must hold nothing before that node: a '?' or a tag there would be
+      // blanked with the list.
+      if (const auto start = line_start(mark)) list_.end = *start;
+      else usable_ = false;
       end_found_ = true;
     }
     if (stack_.empty()) return Role::root;
@@ -91,9 +95,17 @@ class OutlineHandler final : public YAML::EventHandler {
       return Role::other;
     }
     parent.expect_key = true;
-    if (parent.role == Role::root && parent.key == "targets") return Role::targets;
-    if (parent.role == Role::targets && parent.key == "static") return Role::static_list;
+    // A key given twice is an error the one tree reports, and it reads the
+    // first value: the cut must not read the second (fuzz_config found one).
+    if (parent.role == Role::root && parent.key == "targets") return once(targets_found_, Role::targets);
+    if (parent.role == Role::targets && parent.key == "static") return once(list_found_, Role::static_list);
     return Role::other;
+  }
+
+  Role once(bool& found, Role role) {
+    if (found) usable_ = false;
+    found = true;
+    return role;
   }
 
   void open(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, YAML::EmitterStyle::value style,
@@ -103,10 +115,7 @@ class OutlineHandler final : public YAML::EventHandler {
     const bool block = style != YAML::EmitterStyle::Flow;
     // The list is cut by lines: it and the maps around it must be block style.
     if ((role == Role::root || role == Role::targets) && (!map || !block)) usable_ = false;
-    if (role == Role::static_list) {
-      if (map || !block || list_found_) usable_ = false;  // a second 'static' key: the one tree reports it
-      list_found_ = true;
-    }
+    if (role == Role::static_list && (map || !block)) usable_ = false;
     const bool inside = !stack_.empty() && stack_.back().in_static_list;
     stack_.push_back(Frame{map, role, inside || role == Role::static_list, true, {}});
   }
@@ -115,6 +124,17 @@ class OutlineHandler final : public YAML::EventHandler {
     if (!looking() || stack_.empty()) return;
     if (stack_.back().role == Role::static_list) list_ended_ = true;
     stack_.pop_back();
+  }
+
+  // Where the line of `mark` starts, when only spaces come before the mark on it.
+  std::optional<std::size_t> line_start(const YAML::Mark& mark) const {
+    if (mark.pos < 0 || static_cast<std::size_t>(mark.pos) > yaml_.size()) return std::nullopt;
+    const std::size_t at = static_cast<std::size_t>(mark.pos);
+    const std::size_t newline = at == 0 ? std::string::npos : yaml_.rfind('\n', at - 1);
+    const std::size_t begin = newline == std::string::npos ? 0 : newline + 1;
+    if (at - begin != static_cast<std::size_t>(mark.column)) return std::nullopt;
+    if (yaml_.find_first_not_of(' ', begin) < at) return std::nullopt;
+    return begin;
   }
 
   // The item's line: its '-' must be the first non-space of a line, with
@@ -145,6 +165,7 @@ class OutlineHandler final : public YAML::EventHandler {
   std::vector<Frame> stack_;
   StaticListLines list_;
   bool usable_ = true;
+  bool targets_found_ = false;
   bool list_found_ = false;
   bool list_ended_ = false;
   bool end_found_ = false;

@@ -73,7 +73,7 @@ TEST_F(StaticList, TheOutlineFindsEachItemsLineAndTheListsEnd) {
   EXPECT_EQ(yaml.substr(starts[0], 11), "    - id: a");
   EXPECT_EQ(yaml.substr(starts[1], 6), "    -\n");
   EXPECT_EQ(yaml.substr(starts[2], 7), "    - {");
-  EXPECT_EQ(yaml.substr(outline.static_list->end, 12), "engine_label");
+  EXPECT_EQ(yaml.substr(outline.static_list->end, 14), "  engine_label");  // the next node's line
   // What is left keeps every other line where it was, and reads the list as null.
   const std::string rest = detail::without_static_list(yaml, *outline.static_list);
   EXPECT_EQ(rest.size(), yaml.size());
@@ -94,6 +94,9 @@ TEST_F(StaticList, AListAtTheEndOfTheFileRunsToTheEnd) {
   EXPECT_EQ(outline.static_list->end, yaml.size());
   EXPECT_THAT(outline.static_list->item_lines, ElementsAre(2, 3, 4));
   expect_same_as_one_tree(yaml);
+  // A tag before the next key stays: yaml-cpp's mark of a tagged node is its tag.
+  const std::string tagged = targets_yaml(2) + "!!str redis: {}\n";
+  expect_same_as_one_tree(tagged);
   const std::string ended = targets_yaml(2) + "...\n";  // an explicit end of the document
   ASSERT_TRUE(detail::outline_of(ended).static_list.has_value());
   expect_same_as_one_tree(ended);
@@ -164,6 +167,10 @@ TEST_F(StaticList, ShapesTheCutCannotBeSureOfLoadAsOneTree) {
       "targets:\n  static:\n    - !!map {id: a}\n",                      // a tag inside the list
       "targets:\n  static:\n    - id: a\n  static:\n    - id: b\n",      // 'static' twice
       "targets:\n  static:\n    - id: a\ntargets:\n  static:\n    - id: b\n",  // 'targets' twice
+      // A key twice, the list only under the second (the one tree reads the first; fuzz_config found it).
+      "targets:\n  sJtatic: 1\ntargets:\n  static:\n    - id: b\n",
+      "targets:\n  static: null\n  static:\n    - id: b\n",
+      "targets:\n  static:\n    - id: a\n  ? engine_label\n  : x\n",  // an explicit key after the list
       "\xEF\xBB\xBFtargets:\n  static:\n    - id: a\n",                  // a byte-order mark
   };
   for (const auto& yaml : shapes) {
