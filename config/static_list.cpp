@@ -74,8 +74,9 @@ class OutlineHandler final : public YAML::EventHandler {
     if (list_ended_ && !end_found_) {
       // The list's text ends at the start of the next node's line, which
       // must hold nothing before that node: a '?' or a tag there would be
-      // blanked with the list.
-      if (const auto start = line_start(mark)) list_.end = *start;
+      // blanked with the list. That node must be a plain key: an empty key
+      // (": x") reads differently once the list is blanked (fuzz_config).
+      if (const auto start = line_start(mark); start && scalar) list_.end = *start;
       else usable_ = false;
       end_found_ = true;
     }

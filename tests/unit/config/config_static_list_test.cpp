@@ -171,6 +171,7 @@ TEST_F(StaticList, ShapesTheCutCannotBeSureOfLoadAsOneTree) {
       "targets:\n  sJtatic: 1\ntargets:\n  static:\n    - id: b\n",
       "targets:\n  static: null\n  static:\n    - id: b\n",
       "targets:\n  static:\n    - id: a\n  ? engine_label\n  : x\n",  // an explicit key after the list
+      "targets:\n  static:\n    - id: a\n  : { enabled: false }\n",      // an empty key after the list
       "\xEF\xBB\xBFtargets:\n  static:\n    - id: a\n",                  // a byte-order mark
   };
   for (const auto& yaml : shapes) {
