@@ -173,9 +173,14 @@ class OutlineHandler final : public YAML::EventHandler {
 };
 
 // Offsets in yaml-cpp's marks are bytes only for plain UTF-8 (no BOM, no NUL:
-// yaml-cpp takes those as UTF-16/32 and converts).
-bool plain_utf8(const std::string& yaml) {
-  return !yaml.starts_with("\xEF\xBB\xBF") && yaml.find('\0') == std::string::npos;
+// yaml-cpp takes those as UTF-16/32 and converts), and its lines are ours
+// only without a lone '\r', which yaml-cpp counts as a line break too
+// (fuzz_config found one).
+bool marks_match_the_text(const std::string& yaml) {
+  if (yaml.starts_with("\xEF\xBB\xBF") || yaml.find('\0') != std::string::npos) return false;
+  for (std::size_t cr = yaml.find('\r'); cr != std::string::npos; cr = yaml.find('\r', cr + 1))
+    if (cr + 1 == yaml.size() || yaml[cr + 1] != '\n') return false;
+  return true;
 }
 
 }  // namespace
@@ -194,7 +199,7 @@ Outline outline_of(const std::string& yaml) {
     if (marks.size() > 2) break;  // enough to know there is more than one
   }
   outline.documents = handler.documents;
-  if (outline.documents.size() == 1 && plain_utf8(yaml)) outline.static_list = std::move(handler).static_list();
+  if (outline.documents.size() == 1 && marks_match_the_text(yaml)) outline.static_list = std::move(handler).static_list();
   return outline;
 }
 

@@ -173,6 +173,7 @@ TEST_F(StaticList, ShapesTheCutCannotBeSureOfLoadAsOneTree) {
       "targets:\n  static:\n    - id: a\n  ? engine_label\n  : x\n",  // an explicit key after the list
       "targets:\n  static:\n    - id: a\n  : { enabled: false }\n",      // an empty key after the list
       "\xEF\xBB\xBFtargets:\n  static:\n    - id: a\n",                  // a byte-order mark
+      "targets:\n  static:\n    - id: a\nlog:\r  level: info\n",      // a lone '\r' (a line break to yaml-cpp)
   };
   for (const auto& yaml : shapes) {
     EXPECT_FALSE(detail::outline_of(yaml).static_list.has_value()) << yaml;
