@@ -202,13 +202,17 @@ LoadResult load(const std::string& yaml, const std::string& path, bool cut_list)
   try {
     const detail::Outline outline = detail::outline_of(yaml);
     if (check_documents(reader, outline, yaml)) {
-      const bool cut = cut_list && outline.static_list;
-      const YAML::Node document = YAML::Load(cut ? detail::without_static_list(yaml, *outline.static_list) : yaml);
-      const CutList list{yaml, cut ? *outline.static_list : detail::StaticListLines{}};
-      if (document.IsNull())
+      // By pointer: the lines of a 100,000-item list are 1.6 MB, not to be copied.
+      const detail::StaticListLines* lines = cut_list && outline.static_list ? &*outline.static_list : nullptr;
+      const YAML::Node document = YAML::Load(lines ? detail::without_static_list(yaml, *lines) : yaml);
+      if (document.IsNull()) {
         reader.error_at_start("the configuration is empty (expected a map of settings, see config/healthsweep.yaml)");
-      else
-        read_document(reader, document, cut ? &list : nullptr, config);
+      } else if (lines) {
+        const CutList list{yaml, *lines};
+        read_document(reader, document, &list, config);
+      } else {
+        read_document(reader, document, nullptr, config);
+      }
     }
   } catch (const detail::StaticListCutFailed&) {
     return load(yaml, path, /*cut_list=*/false);

@@ -127,27 +127,29 @@ class OutlineHandler final : public YAML::EventHandler {
     stack_.pop_back();
   }
 
-  // Where the line of `mark` starts, when only spaces come before the mark on it.
-  std::optional<std::size_t> line_start(const YAML::Mark& mark) const {
+  // Where the line of `mark` starts, when the mark's column agrees with the
+  // text, so a position counted in anything but bytes is never trusted.
+  std::optional<std::size_t> line_of_mark(const YAML::Mark& mark) const {
     if (mark.pos < 0 || static_cast<std::size_t>(mark.pos) > yaml_.size()) return std::nullopt;
     const std::size_t at = static_cast<std::size_t>(mark.pos);
     const std::size_t newline = at == 0 ? std::string::npos : yaml_.rfind('\n', at - 1);
     const std::size_t begin = newline == std::string::npos ? 0 : newline + 1;
     if (at - begin != static_cast<std::size_t>(mark.column)) return std::nullopt;
-    if (yaml_.find_first_not_of(' ', begin) < at) return std::nullopt;
+    return begin;
+  }
+
+  // The same, when only spaces come before the mark on its line.
+  std::optional<std::size_t> line_start(const YAML::Mark& mark) const {
+    const auto begin = line_of_mark(mark);
+    if (!begin || yaml_.find_first_not_of(' ', *begin) < static_cast<std::size_t>(mark.pos)) return std::nullopt;
     return begin;
   }
 
   // The item's line: its '-' must be the first non-space of a line, with
-  // only whitespace between the '-' and the value at `mark`. The mark's
-  // column is checked against the text too, so a position counted in
-  // anything but bytes is never trusted.
+  // only whitespace between the '-' and the value at `mark`.
   bool add_item(const YAML::Mark& mark) {
-    if (mark.pos < 0 || static_cast<std::size_t>(mark.pos) > yaml_.size()) return false;
+    if (!line_of_mark(mark) || mark.pos == 0) return false;
     std::size_t at = static_cast<std::size_t>(mark.pos);
-    const std::size_t line_start = yaml_.rfind('\n', at == 0 ? 0 : at - 1);
-    const std::size_t column = line_start == std::string::npos ? at : at - line_start - 1;
-    if (at == 0 || column != static_cast<std::size_t>(mark.column)) return false;
     int line = mark.line;
     while (at > 0 && (yaml_[at - 1] == ' ' || yaml_[at - 1] == '\t' || yaml_[at - 1] == '\r' || yaml_[at - 1] == '\n')) {
       --at;
