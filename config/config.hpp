@@ -29,6 +29,7 @@ struct StaticTarget {
   std::string http;       // empty: no HTTP check
   std::optional<Endpoint> tcp;
   bool paused = false;
+  bool operator==(const StaticTarget&) const = default;
 };
 
 struct Targets {
