@@ -516,8 +516,8 @@ net::awaitable<PeerReply> Components::Impl::forward(const OwnerRef& owner, HookR
   post.url = owner.advertise;
   while (!post.url.empty() && post.url.back() == '/') post.url.pop_back();
   post.url += "/hooks/connection-error";
-  post.body = std::move(as_sent.body);
-  if (!as_sent.authorization.empty()) post.headers.set(boost::beast::http::field::authorization, as_sent.authorization);
+  post.body = std::move(as_sent.body());
+  if (!as_sent.authorization().empty()) post.headers.set(boost::beast::http::field::authorization, as_sent.authorization());
   post.headers.set(cluster::forwarded_by_header, cfg.cluster.instance_id);
   post.timeout = forward_timeout;
   return peer_reply(peers->post_json(std::move(post)));
@@ -529,7 +529,7 @@ HookAnswer Components::hook(HookReport&& report, HookRequest&& as_sent) {
   cluster::HookSituation where;
   where.owned_here = d.fleet.contains(report.target);
   where.known = where.owned_here;
-  where.forwarded = !as_sent.forwarded_by.empty();
+  where.forwarded = !as_sent.forwarded_by().empty();
   std::string owner;
   if (!where.owned_here && d.cfg.cluster.enabled) {
     if (const auto spec = d.fleet.known_spec(report.target)) {

@@ -1,14 +1,17 @@
 #include "daemon/hook_body.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
+#include "clients/scratch_json.hpp"
 
 namespace healthsweep::daemon {
 
 std::variant<HookReport, HookBodyError> parse_hook_body(std::string_view body) {
   boost::system::error_code ec;
-  // Boost.JSON rejects invalid UTF-8 in strings and trailing garbage.
-  const boost::json::value v = boost::json::parse(body, ec);
+  // One report a second per target at fleet size: 10,000 a second. A body
+  // of up to 1 KiB (a usual report is under 100 bytes) is parsed without a
+  // heap allocation. Boost.JSON rejects invalid UTF-8 in strings and
+  // trailing garbage.
+  clients::ScratchDocument<1024> scratch;
+  const boost::json::value v = scratch.parse(body, ec);
   if (ec) return HookBodyError{"body is not valid JSON: " + ec.message()};
   const auto* obj = v.if_object();
   if (!obj) return HookBodyError{"body must be a JSON object"};

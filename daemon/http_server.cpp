@@ -332,6 +332,9 @@ net::awaitable<void> HttpServer::Impl::session(Slot slot) {
   beast::tcp_stream& stream = s.stream;
   beast::flat_buffer buffer;
   std::string wire;
+  // The request line's target, kept for the answers the listener gives
+  // itself; one string per connection, reused, not one per request.
+  std::string target;
   const auto buffered = [&buffer] {
     return std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
   };
@@ -355,7 +358,7 @@ net::awaitable<void> HttpServer::Impl::session(Slot slot) {
       buffer.commit(n);
     }
     if (ended || s.evicted) break;
-    const std::string target(raw_request_target(buffered()));
+    target.assign(raw_request_target(buffered()));
     const bool head = buffered().starts_with("HEAD ");  // Beast's method match is case-sensitive too
     if (header_size == 0 || header_size > limits.header_limit) {
       co_await reply_and_close(stream, http::status::request_header_fields_too_large,

@@ -70,11 +70,20 @@ struct UnownedHook {  // known, but no live instance owns it now: 503, retry aft
   int retry_after_seconds = 1;
 };
 using HookAnswer = std::variant<CheckAnswer, ForwardingHook, MisdirectedHook, UnownedHook>;
-// What the hook sees of the request besides the report: to forward it as it came.
-struct HookRequest {
-  std::string body;           // the raw body, forwarded unchanged
-  std::string authorization;  // the Authorization header, forwarded unchanged
-  std::string forwarded_by;   // X-Healthsweep-Forwarded-By: set when a peer forwarded it
+// What the hook sees of the request besides the report: the request itself,
+// moved, to forward it as it came (body and Authorization unchanged). Not
+// copies of those parts: a report is forwarded only in a cluster, to
+// another owner, and copying the Authorization header was a heap
+// allocation on every report (10,000 a second in the fleet benchmark).
+class HookRequest {
+ public:
+  explicit HookRequest(Request request) : request_(std::move(request)) {}
+  std::string& body() { return request_.body(); }
+  std::string_view authorization() const;
+  std::string_view forwarded_by() const;  // X-Healthsweep-Forwarded-By: set when a peer forwarded it
+
+ private:
+  Request request_;
 };
 
 
