@@ -11,6 +11,7 @@
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "sweeps/reactive/reactive_layer.hpp"
+#include "clients/engine/client.hpp"
 
 using namespace healthsweep::sweeps::decide;
 using namespace healthsweep::sweeps::reactive;
@@ -215,6 +216,16 @@ TEST(ReactiveLayer, NewsIsCheckedAheadOfRepeatsQueuedBeforeIt) {
   EXPECT_EQ(pos("fresh-a"), 2) << "at once, beside the two repeats running";
   EXPECT_EQ(pos("fresh-b"), 3) << "the first slot freed goes to news, ahead of four repeats queued before it";
   EXPECT_LT(pos("storm-2"), pos("storm-5")) << "repeats in arrival order";
+}
+
+// By default repeats never hold the whole engine pool: two of its
+// connections stay for news, which then starts its inspect at once instead
+// of waiting for a repeat's to come back.
+TEST(ReactiveLayer, RepeatsLeaveTwoOfTheEnginesPooledConnectionsForNews) {
+  const ReactiveLayer::Options o;
+  const healthsweep::clients::engine::EngineClientOptions engine;
+  EXPECT_EQ(o.max_concurrent_repeats + 2, engine.max_connections);
+  EXPECT_GE(o.max_concurrent, engine.max_connections) << "news may use the connections repeats leave";
 }
 
 TEST(ReactiveLayer, AReportLongAfterTheLastCheckIsNewsAgain) {
