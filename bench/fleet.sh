@@ -36,6 +36,10 @@
 #                     each long handler's frames: out/long-turns.txt (the
 #                     profile's text: out/perf-script.txt.gz, tens of MB) [0: none]
 #   FLEET_DAEMON_NICE the daemon's nice value (-20..19; as a unit's Nice=) [0]
+#   FLEET_DAEMON_RT   the daemon's SCHED_FIFO priority (1..99; as a unit's
+#                     CPUSchedulingPolicy=fifo + CPUSchedulingPriority=); the
+#                     daemon then takes a core ahead of every normal process
+#                     [empty: the normal policy]
 #   FLEET_HEAP        1: once the load is over, with the fleet still held, where the
 #                     daemon's resident memory is (out/heap.txt: smaps_rollup, glibc's
 #                     malloc_stats through gdb, then the same after a malloc_trim(0);
@@ -113,7 +117,7 @@ mkdir -p "$work/out"
 {
   echo "# bench/fleet.sh $(date -u +%FT%TZ) commit $(git -C "$repo" rev-parse --short HEAD) daemon $daemon"
   echo "# $(nproc) cores; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "# FLEET_SECONDS=$secs daemon_nice=${FLEET_DAEMON_NICE:-0} heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
+  echo "# FLEET_SECONDS=$secs daemon_nice=${FLEET_DAEMON_NICE:-0} daemon_rt=${FLEET_DAEMON_RT:-none} heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
     "containers=$n_containers kills=$n_kills kill_via=$kill_via http=$n_http hook_rate=$hook_rate hook_samples=$hook_samples baseline=$baseline"
 } > "$work/out/run.txt"
 
@@ -216,7 +220,9 @@ for _ in $(seq $((baseline * 10 + 600))); do
 done
 
 log "starting $daemon with $n_targets targets"
-env -u NOTIFY_SOCKET -u WATCHDOG_USEC nice -n "${FLEET_DAEMON_NICE:-0}" "$daemon" --config "$work/healthsweep.yaml" \
+rt=()
+[[ -n ${FLEET_DAEMON_RT:-} ]] && rt=(chrt -f "$FLEET_DAEMON_RT")
+env -u NOTIFY_SOCKET -u WATCHDOG_USEC "${rt[@]}" nice -n "${FLEET_DAEMON_NICE:-0}" "$daemon" --config "$work/healthsweep.yaml" \
   >"$work/healthsweepd.log" 2>&1 &
 hs_pid=$!
 hs_base=http://127.0.0.1:$hs_port
