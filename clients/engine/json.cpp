@@ -34,7 +34,7 @@ class EngineCategory final : public boost::system::error_category {
 // One answer's document (an inspect, an event, an error): the loop parses
 // thousands a second (a reactive check is an inspect: 4,000/s in the fleet
 // benchmark). 8 KiB holds a Podman inspect (4.4 KB).
-using ScratchDocument = clients::ScratchDocument<8 * 1024>;
+using ScratchDocument = clients::ScratchDocument<std::size_t{8} * 1024>;
 
 std::string_view string_at(const json::object& o, std::string_view key) {
   if (const auto* v = o.if_contains(key))

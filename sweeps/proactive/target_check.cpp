@@ -91,6 +91,13 @@ net::awaitable<std::optional<Finding>> inspect_finding(const std::string& contai
   co_return Finding{Verdict::unknown, false, info.error};
 }
 
+// The findings of one look, folded into the target's evidence.
+Evidence evidence_of(const std::string& id, Layer layer, const std::vector<Finding>& findings) {
+  Finding f = findings.empty() ? Finding{Verdict::unknown, false, "nothing to check (no container, http or tcp)"}
+                               : fold(findings);
+  return Evidence{id, layer, f.verdict, std::move(f.reason), f.conclusive, std::chrono::steady_clock::now()};
+}
+
 }  // namespace
 
 // `a && b` runs its two sides as a parallel group: each side spawned as a
@@ -132,10 +139,7 @@ net::awaitable<Evidence> check_target(net::any_io_executor ex, const TargetSpec&
   } else if (by_probe) {
     findings = co_await probe_findings(ex, spec, http, timeout);
   }
-  if (findings.empty()) findings.push_back({Verdict::unknown, false, "nothing to check (no container, http or tcp)"});
-  Finding f = fold(findings);
-  co_return Evidence{spec.id, layer, f.verdict, std::move(f.reason), f.conclusive,
-                     std::chrono::steady_clock::now()};
+  co_return evidence_of(spec.id, layer, findings);
 }
 
 }  // namespace healthsweep::sweeps::proactive
