@@ -40,6 +40,8 @@
 #                     CPUSchedulingPolicy=fifo + CPUSchedulingPriority=); the
 #                     daemon then takes a core ahead of every normal process
 #                     [empty: the normal policy]
+#   FLEET_REDIS_RT    the same for Redis (the daemon's passive answers wait for
+#                     Redis to get a core) [empty: the normal policy]
 #   FLEET_HEAP        1: once the load is over, with the fleet still held, where the
 #                     daemon's resident memory is (out/heap.txt: smaps_rollup, glibc's
 #                     malloc_stats through gdb, then the same after a malloc_trim(0);
@@ -117,7 +119,7 @@ mkdir -p "$work/out"
 {
   echo "# bench/fleet.sh $(date -u +%FT%TZ) commit $(git -C "$repo" rev-parse --short HEAD) daemon $daemon"
   echo "# $(nproc) cores; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "# FLEET_SECONDS=$secs daemon_nice=${FLEET_DAEMON_NICE:-0} daemon_rt=${FLEET_DAEMON_RT:-none} heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
+  echo "# FLEET_SECONDS=$secs daemon_nice=${FLEET_DAEMON_NICE:-0} daemon_rt=${FLEET_DAEMON_RT:-none} redis_rt=${FLEET_REDIS_RT:-none} heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
     "containers=$n_containers kills=$n_kills kill_via=$kill_via http=$n_http hook_rate=$hook_rate hook_samples=$hook_samples baseline=$baseline"
 } > "$work/out/run.txt"
 
@@ -127,7 +129,9 @@ redis_port=$(free_port)
 # Redis's own latency monitor and slow log (5 ms): whether a slow answer to
 # the daemon was Redis's own stall (an expire cycle, a slow command) or time
 # it spent waiting for a core (its schedstat run delay over the load).
-redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$work/redis.sock" --save "" --appendonly no \
+redis_rt=()
+[[ -n ${FLEET_REDIS_RT:-} ]] && redis_rt=(chrt -f "$FLEET_REDIS_RT")
+"${redis_rt[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$work/redis.sock" --save "" --appendonly no \
   --latency-monitor-threshold 5 --slowlog-log-slower-than 5000 --slowlog-max-len 10000 --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
 services_up=1
 eval "$(HS_SERVICES='postgres podman' HS_PG_PORT=${FLEET_PG_PORT:-$(free_port)} "$repo/scripts/services" start "$work/svc")"
