@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <optional>
 
 #include "clients/engine/client.hpp"
 #include "clients/http/checker.hpp"
@@ -70,26 +69,25 @@ Finding fold(const std::vector<Finding>& findings) {
 
 namespace {
 
-net::awaitable<std::optional<Finding>> http_finding(const std::string& url, HttpChecker* http,
-                                                    std::chrono::milliseconds timeout) {
-  if (url.empty() || !http) co_return std::nullopt;
+// Each look below is awaited only for a target that has it (the callers
+// decide), so each gives a finding.
+net::awaitable<Finding> http_finding(const std::string& url, HttpChecker* http, std::chrono::milliseconds timeout) {
   co_return probe_finding("http", co_await http->check(url, timeout));
 }
 
-net::awaitable<std::optional<Finding>> tcp_finding(net::any_io_executor ex, std::optional<config::Endpoint> at,
-                                                   std::chrono::milliseconds timeout) {
-  if (!at) co_return std::nullopt;
-  co_return probe_finding("tcp", co_await tcp_check(ex, *at, timeout));
+net::awaitable<Finding> tcp_finding(net::any_io_executor ex, config::Endpoint at, std::chrono::milliseconds timeout) {
+  co_return probe_finding("tcp", co_await tcp_check(ex, at, timeout));
 }
 
-net::awaitable<std::optional<Finding>> inspect_finding(const std::string& container, EngineClient* engine) {
-  if (container.empty() || !engine) co_return std::nullopt;
+net::awaitable<Finding> inspect_finding(const std::string& container, EngineClient* engine) {
   auto info = co_await engine->inspect(container);
   if (info.ok()) co_return container_finding(info.value);
   if (info.not_found()) co_return Finding{Verdict::dead, true, "container " + container + " not found"};
   // The engine is unreachable or failing: that says nothing about the target.
   co_return Finding{Verdict::unknown, false, info.error};
 }
+
+bool by_http(const TargetSpec& spec, const HttpChecker* http) { return !spec.http.empty() && http; }
 
 // The findings of one look, folded into the target's evidence.
 Evidence evidence_of(const std::string& id, Layer layer, const std::vector<Finding>& findings) {
@@ -108,17 +106,16 @@ Evidence evidence_of(const std::string& id, Layer layer, const std::vector<Findi
 net::awaitable<std::vector<Finding>> probe_findings(net::any_io_executor ex, const TargetSpec& spec,
                                                     HttpChecker* http, std::chrono::milliseconds timeout) {
   std::vector<Finding> out;
-  const bool by_http = !spec.http.empty() && http;
-  if (by_http && spec.tcp) {
-    auto [h, t] = co_await (http_finding(spec.http, http, timeout) && tcp_finding(ex, spec.tcp, timeout));
-    out.push_back(std::move(*h));
-    out.push_back(std::move(*t));
-  } else if (by_http) {
+  if (by_http(spec, http) && spec.tcp) {
+    auto [h, t] = co_await (http_finding(spec.http, http, timeout) && tcp_finding(ex, *spec.tcp, timeout));
+    out.push_back(std::move(h));
+    out.push_back(std::move(t));
+  } else if (by_http(spec, http)) {
     auto h = co_await http_finding(spec.http, http, timeout);
-    out.push_back(std::move(*h));
+    out.push_back(std::move(h));
   } else if (spec.tcp) {
-    auto t = co_await tcp_finding(ex, spec.tcp, timeout);
-    out.push_back(std::move(*t));
+    auto t = co_await tcp_finding(ex, *spec.tcp, timeout);
+    out.push_back(std::move(t));
   }
   co_return out;
 }
@@ -126,16 +123,16 @@ net::awaitable<std::vector<Finding>> probe_findings(net::any_io_executor ex, con
 net::awaitable<Evidence> check_target(net::any_io_executor ex, const TargetSpec& spec, EngineClient* engine,
                                       HttpChecker* http, std::chrono::milliseconds timeout, Layer layer) {
   const bool by_engine = !spec.container.empty() && engine;
-  const bool by_probe = (!spec.http.empty() && http) || spec.tcp;
+  const bool by_probe = by_http(spec, http) || spec.tcp;
   std::vector<Finding> findings;
   if (by_engine && by_probe) {  // both at once: the check takes the longer of the two, not their sum
     auto [container, probes] =
         co_await (inspect_finding(spec.container, engine) && probe_findings(ex, spec, http, timeout));
     findings = std::move(probes);
-    findings.insert(findings.begin(), std::move(*container));
+    findings.insert(findings.begin(), std::move(container));
   } else if (by_engine) {
     auto container = co_await inspect_finding(spec.container, engine);
-    findings.push_back(std::move(*container));
+    findings.push_back(std::move(container));
   } else if (by_probe) {
     findings = co_await probe_findings(ex, spec, http, timeout);
   }
