@@ -21,7 +21,7 @@
 #pragma once
 
 #include "clients/postgres/connection.hpp"
-#include "store/event.hpp"
+#include "store/queued_event.hpp"
 
 #include <cstddef>
 #include <deque>
@@ -32,10 +32,10 @@ namespace healthsweep::store {
 
 // How many of the front events (at most `limit`) go into one batch: up to
 // the first whose target is already in it.
-std::size_t batch_size(const std::deque<Event>& queue, std::size_t limit);
+std::size_t batch_size(const std::deque<QueuedEvent>& queue, std::size_t limit);
 
 // The first n events of `queue` as the 14 parameters of write_events_sql.
-clients::postgres::PgConnection::Params batch_params(const std::deque<Event>& queue, std::size_t n);
+clients::postgres::PgConnection::Params batch_params(const std::deque<QueuedEvent>& queue, std::size_t n);
 
 // One element of a PostgreSQL array literal being built: "{" before the
 // first, "," before the others; the element quoted, with " and \ escaped.

@@ -44,30 +44,31 @@ void fsync_dir(const std::string& dir) {
 
 }  // namespace
 
-std::string to_spool_line(const Event& e) {
-  const auto at_us = to_micros(e.at);
+std::string to_spool_line(const QueuedEvent& e) {
   json::object o;
-  o["event_id"] = e.event_id;
-  o["target"] = e.target;
-  o["from"] = e.from_state;
-  o["to"] = e.to_state;
-  o["layer"] = e.layer;
-  o["reason"] = e.reason;
-  o["at_us"] = at_us;
-  o["detail"] = e.detail_json;
-  o["restarts"] = e.restarts;
-  o["quarantined"] = e.quarantined;
-  o["removed"] = e.removed;
+  o["event_id"] = e.event_id();
+  o["target"] = e.target();
+  o["from"] = e.from_state();
+  o["to"] = e.to_state();
+  o["layer"] = e.layer();
+  o["reason"] = e.reason();
+  o["at_us"] = to_micros(e.at());
+  o["detail"] = e.detail_json();
+  o["restarts"] = e.restarts();
+  o["quarantined"] = e.quarantined();
+  o["removed"] = e.removed();
   json::array recent;
-  for (const auto t : e.recent_restarts)
+  for (const auto t : e.recent_restarts())
     recent.push_back(to_micros(t));
   o["recent_restarts_us"] = std::move(recent);
-  if (!e.instance.empty()) {  // absent without a cluster section: lines as before
-    o["instance"] = e.instance;
-    o["epoch"] = e.epoch;
+  if (!e.instance().empty()) {  // absent without a cluster section: lines as before
+    o["instance"] = e.instance();
+    o["epoch"] = e.epoch();
   }
   return json::serialize(o);
 }
+
+std::string to_spool_line(const Event& e) { return to_spool_line(QueuedEvent(e)); }
 
 namespace {
 // A time the clock can hold: microseconds beyond ±292 years would overflow
@@ -203,7 +204,9 @@ void SpoolFile::append(const Event& e) {
   if (::fdatasync(fd_) != 0) throw io_error("cannot fsync", path_);
 }
 
-void SpoolFile::write(const Event& e) {
+void SpoolFile::write(const Event& e) { write(QueuedEvent(e)); }
+
+void SpoolFile::write(const QueuedEvent& e) {
   open_append();
   // Where the file ended: a failed write (disk full, I/O error) is cut back
   // to it, so no partial line is left for the next append to run into.
@@ -225,13 +228,28 @@ void SpoolFile::clear() {
   if (::ftruncate(fd_, 0) != 0) throw io_error("cannot truncate", path_);
 }
 
-void SpoolFile::rewrite(const std::deque<Event>& events) {
+void SpoolFile::rewrite(const std::deque<Event>& events) { rewrite_from(events); }
+void SpoolFile::rewrite(const std::deque<QueuedEvent>& events) { rewrite_from(events); }
+
+template <class Events>
+void SpoolFile::rewrite_from(const Events& events) {
+  // Written a chunk at a time: the whole text first took 19 MiB at the peak
+  // for a queue of 46,000 first judgements.
+  constexpr std::size_t chunk = 64 * 1024;
   const std::string tmp = path_ + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw io_error("cannot create", tmp);
   try {
     std::string text;
-    for (const auto& e : events) text += to_spool_line(e) + "\n";
+    text.reserve(chunk + 1024);
+    for (const auto& e : events) {
+      text += to_spool_line(e);
+      text += '\n';
+      if (text.size() >= chunk) {
+        write_all(fd, text, tmp);
+        text.clear();
+      }
+    }
     write_all(fd, text, tmp);
     if (::fsync(fd) != 0) throw io_error("cannot fsync", tmp);
   } catch (...) {

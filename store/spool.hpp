@@ -9,6 +9,7 @@
 #pragma once
 
 #include "store/event.hpp"
+#include "store/queued_event.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +21,9 @@
 
 namespace healthsweep::store {
 
-std::string to_spool_line(const Event& e);  // without the trailing newline
+// Without the trailing newline.
+std::string to_spool_line(const QueuedEvent& e);
+std::string to_spool_line(const Event& e);
 std::optional<Event> from_spool_line(std::string_view line);
 
 struct SpoolContents {
@@ -50,6 +53,7 @@ class SpoolFile {
   // The same without the fsync: the line is in the page cache (a killed
   // process loses nothing); the caller syncs append_fd() later.
   void write(const Event& e);
+  void write(const QueuedEvent& e);
   int append_fd() const { return fd_; }
   // Which open of the file append_fd() is: a rewrite replaces the file.
   std::uint64_t generation() const { return generation_; }
@@ -60,6 +64,7 @@ class SpoolFile {
   // Replaces the contents with `events` (atomically: temp file, fsync, rename).
   // On failure the file is unchanged and the temp file removed.
   void rewrite(const std::deque<Event>& events);
+  void rewrite(const std::deque<QueuedEvent>& events);
 
  private:
   std::string dir_, path_;
@@ -70,6 +75,8 @@ class SpoolFile {
   bool needs_newline_ = false;
   void close_append();
   void open_append();
+  template <class Events>
+  void rewrite_from(const Events& events);
 };
 
 }  // namespace healthsweep::store

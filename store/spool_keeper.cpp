@@ -15,7 +15,7 @@ namespace healthsweep::store {
 
 namespace net = boost::asio;
 
-SpoolKeeper::SpoolKeeper(net::any_io_executor ex, std::string dir, const std::deque<Event>& queue,
+SpoolKeeper::SpoolKeeper(net::any_io_executor ex, std::string dir, const std::deque<QueuedEvent>& queue,
                          metrics::Metrics& m, std::size_t memory_cap, SpoolSync::FlushFd flush_fd)
     : file_(std::move(dir)),
       queue_(queue),
@@ -38,7 +38,7 @@ void SpoolKeeper::works() {
   failing_ = behind_ = dropping_ = false;
 }
 
-bool SpoolKeeper::keep(const Event& e) {
+bool SpoolKeeper::keep(const QueuedEvent& e) {
   if (!behind_) {
     try {
       file_.write(e);

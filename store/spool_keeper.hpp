@@ -37,7 +37,7 @@ class SpoolKeeper : public std::enable_shared_from_this<SpoolKeeper> {
   // `queue` is the store's queue (every event not yet written, in order):
   // what compact() writes. Creates dir if needed (throws when it cannot).
   // flush_fd: see SpoolSync (tests only).
-  SpoolKeeper(boost::asio::any_io_executor ex, std::string dir, const std::deque<Event>& queue,
+  SpoolKeeper(boost::asio::any_io_executor ex, std::string dir, const std::deque<QueuedEvent>& queue,
               metrics::Metrics& m, std::size_t memory_cap,
               SpoolSync::FlushFd flush_fd = SpoolSync::fdatasync_fd);
   const std::string& path() const { return file_.path(); }
@@ -45,7 +45,7 @@ class SpoolKeeper : public std::enable_shared_from_this<SpoolKeeper> {
   std::deque<Event> load() { return file_.load(); }
   // Before e joins the queue: appended to the file, or kept in memory only
   // while the file cannot be written. False: dropped (the queue is full).
-  bool keep(const Event& e);
+  bool keep(const QueuedEvent& e);
   // Writes exactly the queue to the file: written events leave it, and
   // events kept only in memory are on disk again.
   void compact();
@@ -62,7 +62,7 @@ class SpoolKeeper : public std::enable_shared_from_this<SpoolKeeper> {
   void sync_failed(int error);
 
   SpoolFile file_;
-  const std::deque<Event>& queue_;
+  const std::deque<QueuedEvent>& queue_;
   metrics::Metrics& m_;
   std::size_t memory_cap_;
   boost::asio::steady_timer timer_;

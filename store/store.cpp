@@ -79,7 +79,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   milliseconds ping_interval;
   PgConnection conn;
   net::steady_timer wake, retry;
-  std::deque<Event> queue;  // in order; front is the next to write
+  std::deque<QueuedEvent> queue;  // in order; front is the next to write
   std::string boot_id;
   std::uint64_t seq = 0;
   bool started = false, stopping = false, migrated = false, ok = false, reported_down = false;
@@ -164,16 +164,16 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   // Writes queue.front(). False: the connection is gone (or the event was
   // refused and stays queued for another try).
   net::awaitable<bool> write_front() {
-    const Event e = queue.front();
     // The batch statement with one event: one statement to keep in step with the schema.
     auto r = co_await conn.exec(std::string(write_events_sql), batch_params(queue, 1), query_timeout);
     if (stopping && !r.ok) co_return false;
     if (!r.ok && !r.connection_lost && ++refusals < attempts_before_reject) {
-      spdlog::error("store: PostgreSQL refused event {} (attempt {}): {}", e.event_id, refusals, r.error);
+      spdlog::error("store: PostgreSQL refused event {} (attempt {}): {}", queue.front().event_id(), refusals,
+                    r.error);
       co_return false;
     }
     if (!r.ok && !r.connection_lost) {
-      set_aside(e, r.error);  // would block every later event forever
+      set_aside(queue.front().event(), r.error);  // would block every later event forever
     } else if (!r.ok) {
       went_down(r.error);
       co_return false;
@@ -355,7 +355,7 @@ Store::Store(net::any_io_executor ex, std::string dsn, std::string spool_dir, me
              metrics::LivenessRegistry& live, milliseconds stale_after, std::size_t memory_cap)
     : impl_(std::make_shared<Impl>(ex, std::move(dsn), std::move(spool_dir), m, live, stale_after,
                                    memory_cap)) {
-  impl_->queue = impl_->spool.load();
+  for (const auto& e : impl_->spool.load()) impl_->queue.emplace_back(e);
   impl_->previous_left = impl_->queue.size();
   if (!impl_->queue.empty())
     spdlog::info("store: {} spooled events from a previous run in {}", impl_->queue.size(),
@@ -381,8 +381,9 @@ void Store::record(Event e) {
   auto& s = *impl_;
   if (e.event_id.empty()) e.event_id = s.boot_id + "-" + std::to_string(++s.seq);
   e.detail_json = object_or_raw(e.detail_json);
-  if (!s.spool.keep(e)) return;
-  s.queue.push_back(std::move(e));
+  QueuedEvent packed(e);
+  if (!s.spool.keep(packed)) return;
+  s.queue.push_back(std::move(packed));
   s.gauge();
   s.wake.cancel();
 }

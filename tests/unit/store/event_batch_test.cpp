@@ -9,11 +9,12 @@
 namespace healthsweep::store {
 namespace {
 
-Event for_target(std::string target) {
+Event event_for(std::string target) {
   Event e;
   e.target = std::move(target);
   return e;
 }
+QueuedEvent for_target(std::string target) { return QueuedEvent(event_for(std::move(target))); }
 
 TEST(EventBatch, ArrayElementsAreQuotedAndEscaped) {
   std::string a;
@@ -24,20 +25,24 @@ TEST(EventBatch, ArrayElementsAreQuotedAndEscaped) {
 }
 
 TEST(EventBatch, ABatchEndsBeforeATargetsSecondEvent) {
-  std::deque<Event> q{for_target("a"), for_target("b"), for_target("c"), for_target("a"), for_target("d")};
+  std::deque<QueuedEvent> q;
+  for (const auto* t : {"a", "b", "c", "a", "d"}) q.push_back(for_target(t));
   EXPECT_EQ(batch_size(q, 1000), 3u);
   EXPECT_EQ(batch_size(q, 2), 2u);
   EXPECT_EQ(batch_size({}, 1000), 0u);
 }
 
 TEST(EventBatch, ParamsHoldOneElementPerEventInEachOfFourteenColumns) {
-  std::deque<Event> q{for_target("a"), for_target("b")};
-  q[0].reason = "x,y";
-  q[1].recent_restarts = {std::chrono::system_clock::time_point(std::chrono::microseconds(5)),
-                          std::chrono::system_clock::time_point(std::chrono::microseconds(7))};
-  q[1].quarantined = true;
-  q[1].instance = "hs-a";
-  q[1].epoch = 42;
+  Event a = event_for("a"), b = event_for("b");
+  a.reason = "x,y";
+  b.recent_restarts = {std::chrono::system_clock::time_point(std::chrono::microseconds(5)),
+                       std::chrono::system_clock::time_point(std::chrono::microseconds(7))};
+  b.quarantined = true;
+  b.instance = "hs-a";
+  b.epoch = 42;
+  std::deque<QueuedEvent> q;
+  q.emplace_back(a);
+  q.emplace_back(b);
   const auto p = batch_params(q, 2);
   ASSERT_EQ(p.size(), 14u);
   EXPECT_EQ(*p[1], R"({"a","b"})");

@@ -120,13 +120,14 @@ TEST(SpoolSync, TheKeeperWritesEachLineBeforeKeepReturnsAndSyncsInBatches) {
   TempDir dir;
   boost::asio::io_context loop;
   metrics::Metrics m("test");
-  std::deque<Event> queue;
+  std::deque<QueuedEvent> queue;
   HeldDisk disk;
   auto keeper =
       std::make_shared<SpoolKeeper>(loop.get_executor(), dir.file("spool"), queue, m, 100000, disk.flush_fd());
   for (int n = 0; n < 500; ++n) {
-    ASSERT_TRUE(keeper->keep(numbered(n)));
-    queue.push_back(numbered(n));
+    QueuedEvent e(numbered(n));
+    ASSERT_TRUE(keeper->keep(e));
+    queue.push_back(std::move(e));
     // In the file at once (page cache): what a kill -9 now would leave.
     if (n % 100 == 0) {
       SpoolFile reader(dir.file("spool"));

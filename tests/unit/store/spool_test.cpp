@@ -183,6 +183,39 @@ TEST(StoreSpool, ClearAndRewriteReplaceTheContents) {
   EXPECT_EQ(read_file(spool.path()), to_spool_line(sample(1)) + "\n");
 }
 
+// The store's queue holds events packed (store/queued_event.hpp): every
+// field comes back as it went in, and the spool line is the same.
+TEST(StoreSpool, APackedEventGivesBackEveryFieldAndTheSameLine) {
+  Event empty;
+  Event long_fields = sample(3);
+  long_fields.detail_json = R"({"text":")" + std::string(100000, 'x') + "\"}";
+  long_fields.reason = std::string(70000, 'r');  // past 65,535: offsets are not 16 bits
+  for (const auto& e : {sample(0), sample(1), sample(2), sample(3), empty, long_fields}) {
+    const QueuedEvent q(e);
+    expect_same(q.event(), e);
+    EXPECT_EQ(q.target(), e.target);
+    EXPECT_EQ(q.reason(), e.reason);
+    EXPECT_EQ(q.instance(), e.instance);
+    EXPECT_EQ(to_spool_line(q), to_spool_line(e));
+  }
+}
+
+// A rewrite goes to the file a chunk (64 KiB) at a time; the file holds
+// every line, in order, however many chunks it took.
+TEST(StoreSpool, ARewriteOfManyChunksKeepsEveryEventInOrder) {
+  TempDir dir;
+  SpoolFile spool(dir.file("spool"));
+  std::deque<QueuedEvent> queue;
+  std::string expected;
+  for (int n = 0; n < 2000; ++n) {  // about 600 KB of lines
+    queue.emplace_back(sample(n % 4));
+    expected += to_spool_line(sample(n % 4)) + "\n";
+  }
+  spool.rewrite(queue);
+  EXPECT_EQ(read_file(spool.path()), expected);
+  EXPECT_EQ(SpoolFile(dir.file("spool")).load().size(), 2000u);
+}
+
 TEST(StoreSpool, UncreatableDirectoryIsAnError) {
   TempDir dir;
   const auto file = dir.write("plain", "x");
