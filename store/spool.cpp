@@ -235,7 +235,7 @@ template <class Events>
 void SpoolFile::rewrite_from(const Events& events) {
   // Written a chunk at a time: the whole text first took 19 MiB at the peak
   // for a queue of 46,000 first judgements.
-  constexpr std::size_t chunk = 64 * 1024;
+  constexpr std::size_t chunk = std::size_t{64} * 1024;
   const std::string tmp = path_ + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw io_error("cannot create", tmp);
