@@ -3,7 +3,7 @@
 // first judgements at a start (or a mass death): as Events they took 480 B
 // of heap each (a 312 B struct, and the id, the reason and the detail each
 // in a block of its own), packed about 230 B. Read in place for a batch's
-// parameters; unpacked only for a spool rewrite or an event set aside.
+// parameters and a spool line; unpacked only for an event set aside.
 #pragma once
 
 #include "store/event.hpp"

@@ -43,9 +43,10 @@ constexpr milliseconds backoff_max = 5s;
 // query. Longer is a stuck loop, and the systemd watchdog stops.
 constexpr milliseconds loop_turn_budget = backoff_max + connect_timeout + 4 * query_timeout;
 // Written events between spool rewrites while events still wait. A rewrite
-// serializes every waiting event and fsyncs on the loop: at a start with
-// 100,000 targets, rewrites every 256 written events held the loop up to
-// 70 ms at a time while 46,000 first judgements drained (bench_store_queue).
+// serializes every waiting event and fsyncs on the loop (bench_store_queue:
+// 27-30 ms for 23,000 waiting events on an idle machine, more under load),
+// and at a start with 100,000 targets, rewrites every 256 written events
+// ran again and again while up to 46,000 first judgements drained.
 // A queue that drains is emptied for free (a truncate); the written lines a
 // crash would leave before then replay as no-ops (idempotent by event_id),
 // at most about this many, 20 MB of file.

@@ -184,7 +184,9 @@ TEST(StoreSpool, ClearAndRewriteReplaceTheContents) {
 }
 
 // The store's queue holds events packed (store/queued_event.hpp): every
-// field comes back as it went in, and the spool line is the same.
+// field comes back as it went in, and its spool line reads back as the
+// event (an event without an id is no spool line: only a recorded event,
+// which always has one, is ever written).
 TEST(StoreSpool, APackedEventGivesBackEveryFieldAndTheSameLine) {
   Event empty;
   Event long_fields = sample(3);
@@ -196,7 +198,10 @@ TEST(StoreSpool, APackedEventGivesBackEveryFieldAndTheSameLine) {
     EXPECT_EQ(q.target(), e.target);
     EXPECT_EQ(q.reason(), e.reason);
     EXPECT_EQ(q.instance(), e.instance);
-    EXPECT_EQ(to_spool_line(q), to_spool_line(e));
+    if (e.event_id.empty()) continue;
+    const auto back = from_spool_line(to_spool_line(q));
+    ASSERT_TRUE(back) << to_spool_line(q).substr(0, 200);
+    expect_same(*back, e);
   }
 }
 
