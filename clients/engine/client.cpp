@@ -7,6 +7,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
@@ -16,6 +18,8 @@
 #include <boost/url/url.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <unordered_map>
 #include <utility>
 
@@ -24,18 +28,20 @@ namespace healthsweep::clients::engine {
 using namespace detail;
 using Impl = EngineClient::Impl;
 
-namespace {
-
-using Params = std::vector<std::pair<std::string, std::string>>;
-
 // One thread for parsing large list answers, made at the first one (most
 // daemons never list more than a few hundred containers). Process-wide and
 // never destroyed before exit: no client's teardown can end up joining the
 // thread it runs on.
-net::thread_pool& parse_thread() {
+net::thread_pool& detail::list_parse_thread() {
   static net::thread_pool pool(1);
   return pool;
 }
+
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+net::thread_pool& parse_thread() { return list_parse_thread(); }
 
 // Where a list answer's pieces are parsed: on the loop while the answer is
 // small (no thread hop), and from parse_off_loop_bytes on, on the parse
@@ -43,21 +49,51 @@ net::thread_pool& parse_thread() {
 // order, so the loop only reads the socket. Measured (bench_engine_list,
 // issue 15): parsing the pieces of a 10,000-container answer on the loop
 // held it more than the whole-body read it replaced.
+//
+// At most max_waiting pieces wait for the parse thread: beyond that the body
+// reader waits too. Without the bound a loop that reads faster than the
+// parse thread parses (the loop under SCHED_FIFO, the parse thread with no
+// core free) queued the whole answer in copies, megabytes at once.
+//
+// The reader learns of parsed pieces by polling a count, not by a wake-up
+// posted from the parse thread: a post may outlive the loop's io_context
+// (a list given up mid-answer leaves pieces queued), a count cannot.
 class ListBodySink {
  public:
-  ListBodySink(std::size_t off_loop_from, std::optional<std::vector<std::string>> labels_kept)
-      : off_loop_from_(off_loop_from), parser_(std::make_shared<ContainerListParser>(std::move(labels_kept))) {}
+  static constexpr std::size_t max_waiting = 4;
+  // A 64 KiB piece takes the parse thread a few hundred µs: four queued keep
+  // it busy across one poll.
+  static constexpr auto poll = std::chrono::microseconds(500);
 
-  void feed(std::string_view piece) {
+  // waits: counts each time the reader waits for the parse thread.
+  ListBodySink(std::size_t off_loop_from, std::optional<std::vector<std::string>> labels_kept, std::uint64_t& waits)
+      : waits_(waits),
+        off_loop_from_(off_loop_from),
+        parser_(std::make_shared<ContainerListParser>(std::move(labels_kept))),
+        parsed_(std::make_shared<std::atomic<std::size_t>>(0)) {}
+
+  net::awaitable<void> feed(std::string_view piece) {
     fed_ += piece.size();
     if (!off_loop_ && fed_ >= off_loop_from_) off_loop_ = true;
     if (!off_loop_) {
       parser_->feed(piece);
-      return;
+      co_return;
     }
     // The parse thread is one thread: pieces are parsed in the order queued,
     // and the parser is touched by the loop no more once the first is.
-    net::post(parse_thread(), [parser = parser_, bytes = std::string(piece)] { parser->feed(bytes); });
+    ++queued_;
+    net::post(parse_thread(), [parser = parser_, bytes = std::string(piece), parsed = parsed_] {
+      parser->feed(bytes);
+      parsed->fetch_add(1, std::memory_order_relaxed);
+    });
+    if (!backlogged()) co_return;
+    ++waits_;
+    const auto loop = co_await net::this_coro::executor;
+    net::steady_timer nap(loop);
+    while (backlogged()) {
+      nap.expires_after(poll);
+      co_await nap.async_wait(net::use_awaitable);
+    }
   }
   bool off_loop() const { return off_loop_; }
   // Finish it on the loop only when !off_loop(); otherwise on the parse thread.
@@ -65,10 +101,15 @@ class ListBodySink {
   std::shared_ptr<ContainerListParser> take_parser() { return std::move(parser_); }
 
  private:
+  bool backlogged() const { return queued_ - parsed_->load(std::memory_order_relaxed) > max_waiting; }
+
+  std::uint64_t& waits_;
   std::size_t off_loop_from_;
   std::size_t fed_ = 0;
+  std::size_t queued_ = 0;
   bool off_loop_ = false;
   std::shared_ptr<ContainerListParser> parser_;
+  std::shared_ptr<std::atomic<std::size_t>> parsed_;  // pieces the parse thread is done with
 };
 
 // An origin-form request target: prefix + path segments (each percent-encoded)
@@ -135,8 +176,8 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_
                          std::chrono::milliseconds(1), timeout);
   // The body is parsed as it arrives, piece by piece (at most 64 KiB each):
   // no copy of the whole answer is ever made, and no turn parses it all.
-  ListBodySink sink(self->options.parse_off_loop_bytes, std::move(q.labels));
-  BodySink on_body = [&sink](std::string_view piece) { sink.feed(piece); };
+  ListBodySink sink(self->options.parse_off_loop_bytes, std::move(q.labels), self->stats.list_reader_waits);
+  BodySink on_body = [&sink](std::string_view piece) { return sink.feed(piece); };
   auto raw = co_await Impl::request(self, http::verb::get, std::move(target), std::move(op), timeout, std::move(on_body));
   auto r = failed_like<Result::value_type>(raw);
   if (!raw.ok()) co_return r;

@@ -81,6 +81,7 @@ struct EngineClientStats {
   std::uint64_t events_received = 0;     // events handed to on_event
   std::uint64_t events_malformed = 0;    // stream lines that were not an event
   std::uint64_t parsed_off_loop = 0;     // list answers parsed on the parse thread
+  std::uint64_t list_reader_waits = 0;   // times a list's reader waited for the parse thread to catch up
 };
 
 class EngineClient {

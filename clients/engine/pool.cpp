@@ -127,7 +127,7 @@ net::awaitable<boost::system::error_code> read_in_pieces(Connection& conn, http:
     if (ec == http::error::need_buffer) ec = {};  // the window is full: hand it on, then go on
     if (ec) break;
     const std::size_t filled = body_piece_bytes - p.get().body().size;
-    if (filled > 0) on_body(std::string_view(piece.get(), filled));
+    if (filled > 0) co_await on_body(std::string_view(piece.get(), filled));
   }
   co_return ec;
 }

@@ -7,7 +7,9 @@
 #include "clients/engine/client.hpp"
 #include "clients/http/slots.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/rate_policy.hpp>
@@ -45,7 +47,9 @@ struct RawResponse {
 
 // Receives a 2xx answer's body piece by piece, in order, as it arrives (the
 // answer's RawResponse::body then stays empty). Other answers are kept whole.
-using BodySink = std::function<void(std::string_view)>;
+// The next piece is read only once the sink's awaitable is done: a sink that
+// cannot keep up holds the reader back instead of piling the body up.
+using BodySink = std::function<boost::asio::awaitable<void>(std::string_view)>;
 
 // The dedicated connection of one follow_events call.
 struct EventStream {
@@ -58,6 +62,10 @@ struct EventStream {
 // e.g. start of a running container) are success, the rest an EngineErrc
 // with the engine's own message: "engine: inspect ws-9: 404 no such container".
 void apply_http_status(engine::EngineStatus& status, unsigned http_status, std::string_view body, std::string_view op);
+
+// The one thread that parses large list answers (client.cpp). Declared here
+// so that tests can hold it busy and watch the body reader wait for it.
+boost::asio::thread_pool& list_parse_thread();
 
 }  // namespace healthsweep::clients::engine::detail
 

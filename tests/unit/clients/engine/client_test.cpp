@@ -5,6 +5,7 @@
 // The real engine (Podman) is in tests/integration/engine_client_test.cpp.
 #include "clients/engine/client.hpp"
 #include "clients/engine/json.hpp"
+#include "clients/engine/pool.hpp"
 
 #include "tests/support/bounds.hpp"
 #include "tests/support/process.hpp"
@@ -18,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <optional>
 
 using namespace healthsweep::clients::engine;
@@ -216,6 +218,45 @@ TEST_F(EngineClientFake, ALargeListIsParsedOffTheLoopAndASmallOneInPlace) {
   auto bad = run_on(io_, client.list("k"));
   EXPECT_FALSE(bad.ok());
   EXPECT_NE(bad.error.find("engine: list:"), std::string::npos) << bad.error;
+}
+
+TEST_F(EngineClientFake, AListsReaderWaitsWhileTheParseThreadIsBusyAndTheListIsWholeAfterwards) {
+  // Issue 15: with the parse thread held (as when it gets no core), the
+  // reader must stop after a few pieces instead of queueing the whole answer
+  // in copies; once the thread is free, the list is complete and in order.
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 20000; ++i) many.emplace_back(std::string("c").append(std::to_string(i)), i % 3 ? "running" : "exited");
+  const std::string large = list_body(many);
+  ASSERT_GT(large.size(), EngineClientOptions{}.parse_off_loop_bytes + std::size_t{8} * 64 * 1024);
+  FakeEngine engine(io_, socket(), [&](const auto&) { return FakeReply{200, large}; });
+  EngineClient client(io_.get_executor(), socket(), "v1.41", 10s);
+
+  std::promise<void> release;
+  std::promise<void> holding;
+  net::post(detail::list_parse_thread(), [gate = release.get_future().share(), &holding] {
+    holding.set_value();
+    gate.wait();
+  });
+  holding.get_future().wait();
+  std::optional<EngineResult<std::vector<ContainerSummary>>> result;
+  net::co_spawn(io_, client.list("k"), [&](std::exception_ptr, EngineResult<std::vector<ContainerSummary>> r) {
+    result = std::move(r);
+  });
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until) io_.run_one_for(10ms);
+  EXPECT_FALSE(result.has_value());
+  EXPECT_GE(client.stats().list_reader_waits, 1u) << "the reader went on while the parse thread was held";
+
+  release.set_value();
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while (!result && std::chrono::steady_clock::now() < end) io_.run_one_for(50ms);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result->ok()) << result->error;
+  ASSERT_EQ(result->value.size(), 20000u);
+  EXPECT_EQ(result->value[0].id, "c0");
+  EXPECT_EQ(result->value[19999].id, "c19999");
+  EXPECT_EQ(result->value[3].state, "exited");
+  EXPECT_EQ(result->value[4].state, "running");
 }
 
 TEST_F(EngineClientFake, AListReadInPiecesAcrossChunksIsTheSameListAndKeepsTheConnection) {
