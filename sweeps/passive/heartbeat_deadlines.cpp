@@ -54,38 +54,51 @@ const HeartbeatDeadlines::Entry* HeartbeatDeadlines::find(std::string_view id) c
 std::vector<std::string> HeartbeatDeadlines::set_targets(const std::vector<std::string>& ids,
                                                          TimePoint now) {
   ++gen_;
-  // Room for the whole list at once: growing by doubling would leave up to
-  // half of a large fleet's slots and index empty for good.
-  if (ids.size() > slots_.capacity()) slots_.reserve(ids.size());
+  // Room in the index for the whole list at once: growing by doubling would
+  // leave up to half of a large fleet's index empty for good. (The slots
+  // grow a block at a time: nothing to reserve.)
   if (ids.size() > index_.size()) index_.reserve(ids.size());
   std::vector<std::string> added;
-  for (const auto& id : ids) {
-    if (auto* e = find(id)) {
-      e->listed_gen = gen_;
-      continue;
-    }
-    std::uint32_t slot;
-    if (!free_.empty()) {
-      slot = free_.back();
-      free_.pop_back();
-    } else {
-      slot = static_cast<std::uint32_t>(slots_.size());
-      slots_.emplace_back();
-    }
-    Entry& e = slots_[slot];
-    e = Entry{};
-    e.id = id;
-    e.in_use = true;
-    e.listed_gen = gen_;
-    e.seen_epoch = epoch_;  // not "unseen" in a reconciliation it did not take part in
-    e.grace_until = now + grace_;
-    index_.insert(slot);
-    schedule(slot, e.grace_until);
-    added.push_back(id);
-  }
+  for (const auto& id : ids)
+    if (add(id, now)) added.push_back(id);
   for (std::uint32_t slot = 0; slot < slots_.size(); ++slot)
     if (slots_[slot].in_use && slots_[slot].listed_gen != gen_) remove(slot);
   return added;
+}
+
+std::vector<std::string> HeartbeatDeadlines::change_targets(const std::vector<std::string>& added,
+                                                            const std::vector<std::string>& removed, TimePoint now) {
+  for (const auto& id : removed)
+    if (const auto it = index_.find(id); it != index_.end()) remove(*it);
+  std::vector<std::string> out;
+  for (const auto& id : added)
+    if (add(id, now)) out.push_back(id);
+  return out;
+}
+
+bool HeartbeatDeadlines::add(const std::string& id, TimePoint now) {
+  if (auto* e = find(id)) {
+    e->listed_gen = gen_;
+    return false;
+  }
+  std::uint32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Entry& e = slots_[slot];
+  e = Entry{};
+  e.id = id;
+  e.in_use = true;
+  e.listed_gen = gen_;
+  e.seen_epoch = epoch_;  // not "unseen" in a reconciliation it did not take part in
+  e.grace_until = now + grace_;
+  index_.insert(slot);
+  schedule(slot, e.grace_until);
+  return true;
 }
 
 void HeartbeatDeadlines::remove(std::uint32_t slot) {

@@ -300,6 +300,77 @@ TEST(HeartbeatDeadlines, IndexFollowsSlotsFreedAndTakenAgain) {
   EXPECT_FALSE(t.d.state(id_of(999'999)));
 }
 
+TEST(HeartbeatDeadlines, AFleetGrownByThousandsLeavesEveryEntryWhereItWas) {
+  // Issue 15: growing the slots must not move the entries to a larger array
+  // (a vector did: 11,000 discovered containers at 100,000 targets held the
+  // old and the new array at once). An entry's id stays at its address.
+  Tracker t;
+  std::vector<std::string> ids;
+  for (int n = 0; n < 3000; ++n) ids.push_back(std::string("target-").append(std::to_string(n)));
+  t.d.set_targets(ids, t0);
+  std::map<std::string, const std::string*> where;
+  t.d.for_slots(0, t.d.slot_end(), [&](const std::string& id, HeartbeatState) { where[id] = &id; });
+  ASSERT_EQ(where.size(), 3000u);
+  for (int n = 3000; n < 10000; ++n) ids.push_back(std::string("target-").append(std::to_string(n)));
+  EXPECT_EQ(t.d.set_targets(ids, t0 + 1s).size(), 7000u);
+  std::size_t seen = 0, moved = 0;
+  t.d.for_slots(0, t.d.slot_end(), [&](const std::string& id, HeartbeatState) {
+    const auto it = where.find(id);
+    if (it == where.end()) return;
+    ++seen;
+    if (it->second != &id) ++moved;
+  });
+  EXPECT_EQ(seen, 3000u);
+  EXPECT_EQ(moved, 0u);
+  EXPECT_EQ(t.d.size(), 10000u);
+  EXPECT_EQ(t.d.state("target-9999"), HeartbeatState::unknown);
+}
+
+TEST(HeartbeatDeadlines, AChangeOfTargetsEndsWhereTheWholeNewSetWould) {
+  // change_targets(added, removed) must leave what set_targets(whole) does:
+  // the same ids watched, the ones kept in their state, the new ones
+  // unknown with a full grace from the change.
+  Tracker change, whole;
+  // std::string("t").append(...), not "t" + ...: g++ 12 warns (-Wrestrict) on the latter.
+  const auto id_of = [](int n) { return std::string("t").append(std::to_string(n)); };
+  std::vector<std::string> ids;
+  for (int n = 0; n < 50; ++n) ids.push_back(id_of(n));
+  change.d.set_targets(ids, t0);
+  whole.d.set_targets(ids, t0);
+  for (int n = 0; n < 50; n += 2) {
+    change.pttl(id_of(n), 30'000, t0);
+    whole.pttl(id_of(n), 30'000, t0);
+  }
+  const std::vector<std::string> removed{"t0", "t1", "t7", "not-watched"};
+  const std::vector<std::string> added{"n1", "n2", "t4"};  // t4 is already watched
+  std::vector<std::string> next;
+  for (const auto& id : ids)
+    if (std::find(removed.begin(), removed.end(), id) == removed.end()) next.push_back(id);
+  next.push_back("n1");
+  next.push_back("n2");
+  EXPECT_EQ(change.d.change_targets(added, removed, t0 + 5s), (std::vector<std::string>{"n1", "n2"}));
+  EXPECT_EQ(whole.d.set_targets(next, t0 + 5s), (std::vector<std::string>{"n1", "n2"}));
+  auto a = change.d.ids(), b = whole.d.ids();
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  EXPECT_EQ(a, b);
+  for (const auto& id : b) EXPECT_EQ(change.d.state(id), whole.d.state(id)) << id;
+  EXPECT_EQ(change.d.state("t4"), HeartbeatState::alive);
+  EXPECT_FALSE(change.d.watched("t0"));
+  EXPECT_EQ(change.d.state("n1"), HeartbeatState::unknown);
+  EXPECT_EQ(change.d.next_wake(), whole.d.next_wake());
+  // Due at the same moments: the new ones when their grace ends, counted
+  // from the change (not before), the others as they were.
+  for (const auto at : {t0 + 59s, t0 + 64s, t0 + 65s}) {
+    auto due_change = change.d.take_due(at, 5s), due_whole = whole.d.take_due(at, 5s);
+    std::sort(due_change.begin(), due_change.end());
+    std::sort(due_whole.begin(), due_whole.end());
+    EXPECT_EQ(due_change, due_whole);
+    const bool new_due = std::find(due_change.begin(), due_change.end(), "n1") != due_change.end();
+    EXPECT_EQ(new_due, at == t0 + 65s);
+  }
+}
+
 // The heap against a brute-force model under random operations.
 TEST(HeartbeatDeadlines, HeapAgreesWithBruteForceUnderRandomOperations) {
   HeartbeatDeadlines d{60s};
