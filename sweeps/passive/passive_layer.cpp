@@ -93,8 +93,16 @@ void PassiveLayer::stop() {
 }
 
 void PassiveLayer::set_targets(const std::vector<std::string>& ids, std::chrono::steady_clock::time_point now) {
-  auto& s = *impl_;
-  auto added = s.tracker.set_targets(ids, now);
+  impl_->targets_added(impl_->tracker.set_targets(ids, now));
+}
+
+void PassiveLayer::change_targets(const std::vector<std::string>& added, const std::vector<std::string>& removed,
+                                  std::chrono::steady_clock::time_point now) {
+  impl_->targets_added(impl_->tracker.change_targets(added, removed, now));
+}
+
+void PassiveLayer::Impl::targets_added(std::vector<std::string> added) {
+  auto& s = *this;
   // Looked up at once when we are running; otherwise the coming
   // reconciliation sees them anyway. With exact channels and notifications
   // on, once their channels are subscribed (keep_subscriptions): a refresh

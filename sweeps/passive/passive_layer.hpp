@@ -100,6 +100,9 @@ class PassiveLayer {
 
   // Targets to watch (replaces the set). New ones get a full grace.
   void set_targets(const std::vector<std::string>& ids, std::chrono::steady_clock::time_point now);
+  // A change to that set (the fleet's additions and removals of one turn).
+  void change_targets(const std::vector<std::string>& added, const std::vector<std::string>& removed,
+                      std::chrono::steady_clock::time_point now);
   // Connected and reconciled since the last (re)connect.
   bool source_healthy() const;
   std::optional<std::chrono::system_clock::time_point> last_heartbeat(std::string_view id) const;

@@ -61,6 +61,9 @@ struct PassiveLayer::Impl : std::enable_shared_from_this<PassiveLayer::Impl> {
   void on_pttl(const std::string& id, Clock::time_point sent_at, std::chrono::system_clock::time_point sent_wall,
                boost::system::error_code ec, const clients::redis::RedisReply& reply);
   void on_message(std::string_view channel, std::string_view payload);
+  // After the watched set changed: the new ids looked up (or left to the
+  // coming reconciliation), the timer rearmed.
+  void targets_added(std::vector<std::string> added);
   void schedule_lookups();
   void flush_lookups();
   void rearm();
