@@ -5,14 +5,18 @@
 // in the main arena plus mmapped chunks, malloc's own chunk headers included)
 // and the bytes per target. Single-threaded, so every allocation is in the
 // main arena and the figures are exact, not sampled. The baseline in the same
-// run is the ids themselves held in a std::vector<std::string>.
+// run is the ids themselves held in a std::vector<std::string>. Last, the
+// peak (not what stays) while a discovery of N/9 containers is handed to the
+// passive layer, the old way against the new, in the same run.
 // Usage: bench_target_memory [N...]   (default 10000 100000)
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -35,6 +39,33 @@ namespace {
 using namespace healthsweep;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+
+// The peak of what C++ allocations hold while one step runs (mallinfo2
+// tells only the present): every operator new and delete in this binary is
+// counted through malloc_usable_size.
+long long g_live = 0;
+long long g_peak = 0;
+
+void* counted(void* p) {
+  if (!p) throw std::bad_alloc();
+  g_live += static_cast<long long>(malloc_usable_size(p));
+  g_peak = std::max(g_peak, g_live);
+  return p;
+}
+void uncounted(void* p) noexcept {
+  if (!p) return;
+  g_live -= static_cast<long long>(malloc_usable_size(p));
+  std::free(p);
+}
+
+// The most the heap held above where it was while `step` ran.
+template <class Step>
+long long peak_during(Step&& step) {
+  const auto before = g_live;
+  g_peak = g_live;
+  step();
+  return g_peak - before;
+}
 
 long long heap_in_use() {
   const auto mi = mallinfo2();
@@ -123,6 +154,33 @@ void measure(std::size_t n) {
     sweeps::passive::HeartbeatDeadlines deadlines(60s);
     row("passive HeartbeatDeadlines::set_targets", held_by([&] { (void)deadlines.set_targets(fleet_ids, steady::now()); }),
         n);
+
+    // A discovery joins the fleet (issue 15's start-up peak: 11,200
+    // containers among 100,000 targets). The passive layer is told of it
+    // the old way (every id, compared with what it watches) and the new
+    // way (the added ids only), each on its own copy of the fleet.
+    const std::size_t discovered = n / 9;
+    std::vector<std::string> added;
+    std::vector<sweeps::decide::TargetSpec> containers;
+    for (std::size_t i = 0; i < discovered; ++i) {
+      added.push_back("c-" + std::to_string(i));
+      containers.push_back(sweeps::decide::TargetSpec{added.back(), added.back(), {}, {}, false});
+    }
+    sweeps::passive::HeartbeatDeadlines told_all(60s), told_change(60s);
+    (void)told_all.set_targets(fleet_ids, steady::now());
+    (void)told_change.set_targets(fleet_ids, steady::now());
+    fleet->replace_source("engine", std::move(containers));
+    const auto all_way = peak_during([&] {
+      const auto every = fleet->ids();  // as components.cpp did after every source change
+      (void)told_all.set_targets(every, steady::now());
+    });
+    const auto change_way = peak_during([&] { (void)told_change.change_targets(added, {}, steady::now()); });
+    std::printf("  %zu discovered join %zu: the passive layer's peak while told of it\n", discovered, n);
+    row("  baseline: every id (fleet.ids() + set_targets)", all_way, discovered);
+    row("  the change only (change_targets)", change_way, discovered);
+    std::printf("  %-52s %10.2f\n", "  ratio (change / every id)",
+                static_cast<double>(change_way) / static_cast<double>(all_way));
+    if (told_all.size() != told_change.size()) std::abort();
   }
   std::printf("\n");
 }
@@ -138,6 +196,16 @@ void fixed_buffers() {
 }
 
 }  // namespace
+
+void* operator new(std::size_t n) { return counted(std::malloc(n ? n : 1)); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  const auto align = static_cast<std::size_t>(a);
+  return counted(std::aligned_alloc(align, (n + align - 1) / align * align));
+}
+void operator delete(void* p) noexcept { uncounted(p); }
+void operator delete(void* p, std::size_t) noexcept { uncounted(p); }
+void operator delete(void* p, std::align_val_t) noexcept { uncounted(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { uncounted(p); }
 
 int main(int argc, char** argv) {
   std::vector<std::size_t> ns;
