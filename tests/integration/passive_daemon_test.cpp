@@ -2,6 +2,7 @@
 // heartbeat keys, the target objects and metrics an operator sees.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <thread>
 
 #include "tests/integration/target_json.hpp"
@@ -65,4 +66,31 @@ TEST(PassiveDaemon, RedisOutageMakesRedisStaleHoldsRemediationAndDeclaresNobodyD
   EXPECT_TRUE(eventually([&] { return metric(d, "healthsweep_failsafe_active") == 0; }, 10s)) << d.log();
   EXPECT_EQ(state_of(d, "hb-0"), "online");
   EXPECT_EQ(metric(d, "healthsweep_remediations_total{action=\"mark_offline\",result=\"ok\"}"), 0);
+}
+
+TEST(PassiveDaemon, TargetsAddedAndRemovedByAReloadAreWatchedAndForgotten) {
+  // The passive layer hears of the fleet's changes, not the whole list again
+  // (issue 15): a target added by a reload is watched (its lapse judged), one
+  // removed is forgotten (its key may go, nothing happens), one kept keeps
+  // its state.
+  HS_REQUIRE_REDIS(redis);
+  auto cli = redis->client();
+  for (const char* id : {"hb-0", "hb-1", "hb-2"})
+    cli->run({"SET", std::string("healthsweep:heartbeat:") + id, "1", "PX", "60000"});
+  Daemon d(passive_config(*redis, 2));  // hb-0, hb-1
+  ASSERT_TRUE(eventually([&] { return state_of(d, "hb-0") == "online" && state_of(d, "hb-1") == "online"; }, 15s))
+      << d.log();
+  std::string next = passive_config(*redis, 3);  // hb-0, hb-1, hb-2 ...
+  const std::string removed = "    - { id: hb-1 }\n";
+  next.erase(next.find(removed), removed.size());  // ... without hb-1
+  d.write_config(next);
+  d.process().signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return state_of(d, "hb-2") == "online"; }, 15s)) << d.log();
+  ASSERT_TRUE(eventually([&] { return !target(d, "hb-1").has_value(); }, 5s)) << d.log();
+  cli->run({"PEXPIRE", "healthsweep:heartbeat:hb-2", "300"});
+  cli->run({"DEL", "healthsweep:heartbeat:hb-1"});
+  ASSERT_TRUE(eventually([&] { return state_of(d, "hb-2") == "offline"; }, 10s)) << d.log();
+  EXPECT_NE(target(d, "hb-2")->reason.find("heartbeat expired"), std::string::npos);
+  EXPECT_EQ(state_of(d, "hb-0"), "online");
+  EXPECT_EQ(metric(d, "healthsweep_detections_total{layer=\"passive\"}"), 1) << "the removed hb-1's key is nobody's";
 }
