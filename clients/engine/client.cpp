@@ -5,7 +5,6 @@
 #include "clients/engine/json.hpp"
 #include "clients/engine/pool.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -112,6 +111,13 @@ class ListBodySink {
   std::shared_ptr<std::atomic<std::size_t>> parsed_;  // pieces the parse thread is done with
 };
 
+// A list finished on the parse thread: `result` is the loop's to take once
+// `ready` is set.
+struct FinishedList {
+  std::atomic<bool> ready{false};
+  EngineResult<std::vector<ContainerSummary>> result;
+};
+
 // An origin-form request target: prefix + path segments (each percent-encoded)
 // + query parameters (encoded by Boost.URL).
 std::string make_target(std::string_view prefix, std::initializer_list<std::string_view> segments,
@@ -187,16 +193,26 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_
   if (sink.off_loop()) {
     ++self->stats.parsed_off_loop;
     // Queued behind the pieces on the parse thread; the walk into summaries
-    // and the document's release happen there too. This coroutine resumes
-    // on the loop with the result. The closure and the operation are named,
-    // not temporaries of the co_await expression: g++ 12 destroys such
-    // temporaries twice.
-    auto finish = [parser = sink.take_parser()]() mutable -> net::awaitable<Result> {
+    // and the document's release happen there too, and the result comes
+    // back through `done`, which the loop polls (as the reader polls the
+    // pieces' count): no executor of the loop's ever reaches the parse
+    // thread. A co_spawn onto it held one, and released it after handing the
+    // result back, possibly after the loop's io_context was gone (ASan saw
+    // it when a test ended right after its list).
+    auto done = std::make_shared<FinishedList>();
+    net::post(parse_thread(), [parser = sink.take_parser(), done]() mutable {
       auto mine = std::move(parser);  // the last owner: the document is freed here, on the parse thread
-      co_return mine->finish();
-    };
-    auto off_loop = net::co_spawn(parse_thread(), std::move(finish), net::use_awaitable);
-    parsed = co_await std::move(off_loop);
+      done->result = mine->finish();
+      mine.reset();
+      done->ready.store(true, std::memory_order_release);
+    });
+    const auto loop = co_await net::this_coro::executor;
+    net::steady_timer nap(loop);
+    while (!done->ready.load(std::memory_order_acquire)) {
+      nap.expires_after(ListBodySink::poll);
+      co_await nap.async_wait(net::use_awaitable);
+    }
+    parsed = std::move(done->result);
   } else {
     parsed = sink.parser()->finish();
   }
