@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/integration/faults_support.hpp"
 #include "tests/integration/target_json.hpp"
@@ -47,6 +49,19 @@ void kill_during_burst(bool postgres_up) {
     alive.close();
     ASSERT_TRUE(eventually([&] { return (counted = metric_sum(first, "healthsweep_transitions_total")) >= kill_after; },
                            60s)) << first.log();
+    if (postgres_up) {
+      // With PostgreSQL up the queue drains as the burst goes, and a drained
+      // queue empties the spool file: the kill must come while the file
+      // holds events, or there is no line to tear below. A stat is
+      // microseconds; the burst's events keep arriving for longer.
+      const auto holds_events = [&] {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(spool_file, ec);
+        return !ec && size > 0;
+      };
+      const auto until = std::chrono::steady_clock::now() + 20s;
+      while (!holds_events() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100us);
+    }
     first.process().signal(SIGKILL);
     ASSERT_EQ(first.process().wait_exit(10s), 128 + SIGKILL);
     ASSERT_LT(counted, 3 * fleet_size) << "killed after the burst, not during it";
