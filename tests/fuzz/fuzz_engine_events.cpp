@@ -36,7 +36,10 @@ std::string key(const EngineEvent& e) { return e.type + "|" + e.action + "|" + e
 // The events of a complete 200 answer, or nullopt when it is not one.
 std::optional<std::vector<std::string>> reference(std::string_view answer) {
   http::response_parser<http::string_body> parser;
-  parser.body_limit(boost::none);
+  // No body can be longer than the answer: a Content-Length past it is not a
+  // complete answer (and string_body would reserve all of it up front, an
+  // allocation of exabytes for "Content-Length: 8198552921648689602").
+  parser.body_limit(answer.size());
   parser.eager(true);
   boost::system::error_code ec;
   auto rest = net::buffer(answer.data(), answer.size());
