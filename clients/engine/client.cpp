@@ -40,7 +40,26 @@ namespace {
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
-net::thread_pool& parse_thread() { return list_parse_thread(); }
+// What the loop learns from the parse thread (a piece parsed, a list
+// finished) it learns by polling, not by a wake-up posted from there: a
+// post, and the copy of the loop's executor it needs, may outlive the loop's
+// io_context (a list given up mid-answer leaves pieces queued; a co_spawn
+// onto the parse thread released its copy after handing the result back,
+// and ASan saw that after a test's io_context was gone). A flag or a count
+// cannot. A 64 KiB piece takes the parse thread a few hundred µs: a poll
+// every 500 µs keeps four queued pieces ahead of it.
+constexpr auto parse_poll = std::chrono::microseconds(500);
+
+template <class Done>
+net::awaitable<void> poll_until(const Done& done) {
+  if (done()) co_return;
+  const auto loop = co_await net::this_coro::executor;
+  net::steady_timer nap(loop);
+  while (!done()) {
+    nap.expires_after(parse_poll);
+    co_await nap.async_wait(net::use_awaitable);
+  }
+}
 
 // Where a list answer's pieces are parsed: on the loop while the answer is
 // small (no thread hop), and from parse_off_loop_bytes on, on the parse
@@ -54,15 +73,10 @@ net::thread_pool& parse_thread() { return list_parse_thread(); }
 // parse thread parses (the loop under SCHED_FIFO, the parse thread with no
 // core free) queued the whole answer in copies, megabytes at once.
 //
-// The reader learns of parsed pieces by polling a count, not by a wake-up
-// posted from the parse thread: a post may outlive the loop's io_context
-// (a list given up mid-answer leaves pieces queued), a count cannot.
+// The reader learns of parsed pieces by polling a count (poll_until).
 class ListBodySink {
  public:
   static constexpr std::size_t max_waiting = 4;
-  // A 64 KiB piece takes the parse thread a few hundred µs: four queued keep
-  // it busy across one poll.
-  static constexpr auto poll = std::chrono::microseconds(500);
 
   // waits: counts each time the reader waits for the parse thread.
   ListBodySink(std::size_t off_loop_from, std::optional<std::vector<std::string>> labels_kept, std::uint64_t& waits)
@@ -81,18 +95,14 @@ class ListBodySink {
     // The parse thread is one thread: pieces are parsed in the order queued,
     // and the parser is touched by the loop no more once the first is.
     ++queued_;
-    net::post(parse_thread(), [parser = parser_, bytes = std::string(piece), parsed = parsed_] {
+    net::post(list_parse_thread(), [parser = parser_, bytes = std::string(piece), parsed = parsed_] {
       parser->feed(bytes);
       parsed->fetch_add(1, std::memory_order_relaxed);
     });
     if (!backlogged()) co_return;
     ++waits_;
-    const auto loop = co_await net::this_coro::executor;
-    net::steady_timer nap(loop);
-    while (backlogged()) {
-      nap.expires_after(poll);
-      co_await nap.async_wait(net::use_awaitable);
-    }
+    const auto caught_up = [this] { return !backlogged(); };
+    co_await poll_until(caught_up);
   }
   bool off_loop() const { return off_loop_; }
   // Finish it on the loop only when !off_loop(); otherwise on the parse thread.
@@ -194,24 +204,16 @@ net::awaitable<EngineResult<std::vector<ContainerSummary>>> do_list(std::shared_
     ++self->stats.parsed_off_loop;
     // Queued behind the pieces on the parse thread; the walk into summaries
     // and the document's release happen there too, and the result comes
-    // back through `done`, which the loop polls (as the reader polls the
-    // pieces' count): no executor of the loop's ever reaches the parse
-    // thread. A co_spawn onto it held one, and released it after handing the
-    // result back, possibly after the loop's io_context was gone (ASan saw
-    // it when a test ended right after its list).
+    // back through `done`, which the loop polls (poll_until).
     auto done = std::make_shared<FinishedList>();
-    net::post(parse_thread(), [parser = sink.take_parser(), done]() mutable {
+    net::post(list_parse_thread(), [parser = sink.take_parser(), done]() mutable {
       auto mine = std::move(parser);  // the last owner: the document is freed here, on the parse thread
       done->result = mine->finish();
       mine.reset();
       done->ready.store(true, std::memory_order_release);
     });
-    const auto loop = co_await net::this_coro::executor;
-    net::steady_timer nap(loop);
-    while (!done->ready.load(std::memory_order_acquire)) {
-      nap.expires_after(ListBodySink::poll);
-      co_await nap.async_wait(net::use_awaitable);
-    }
+    const auto finished = [&done] { return done->ready.load(std::memory_order_acquire); };
+    co_await poll_until(finished);
     parsed = std::move(done->result);
   } else {
     parsed = sink.parser()->finish();
