@@ -102,19 +102,18 @@ void PassiveLayer::change_targets(const std::vector<std::string>& added, const s
 }
 
 void PassiveLayer::Impl::targets_added(std::vector<std::string> added) {
-  auto& s = *this;
   // Looked up at once when we are running; otherwise the coming
   // reconciliation sees them anyway. With exact channels and notifications
   // on, once their channels are subscribed (keep_subscriptions): a refresh
   // between the lookup and the subscription would go unseen.
-  const bool after_subscribing = s.opts.exact_channels && s.notifications;
-  if (s.healthy && !after_subscribing)
-    for (auto& id : added) s.lookups.insert(std::move(id));
-  if (s.opts.exact_channels) s.resubscribe.cancel();
-  for (auto it = s.lookups.begin(); it != s.lookups.end();)
-    it = s.tracker.watched(*it) ? std::next(it) : s.lookups.erase(it);
-  s.schedule_lookups();
-  s.rearm();
+  const bool after_subscribing = opts.exact_channels && notifications;
+  if (healthy && !after_subscribing)
+    for (auto& id : added) lookups.insert(std::move(id));
+  if (opts.exact_channels) resubscribe.cancel();
+  for (auto it = lookups.begin(); it != lookups.end();)
+    it = tracker.watched(*it) ? std::next(it) : lookups.erase(it);
+  schedule_lookups();
+  rearm();
 }
 
 bool PassiveLayer::source_healthy() const { return impl_->healthy; }
