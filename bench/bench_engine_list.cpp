@@ -12,7 +12,6 @@
 //   the engine served from its own thread: a 1 ms ticker's lateness and the
 //   loop thread's CPU per call, against the same calls with the parse on the loop.
 // Usage: bench_engine_list [containers=1000] [rounds=200]
-#include <malloc.h>
 #include <time.h>
 
 #include <unistd.h>
@@ -44,6 +43,7 @@
 
 #include "clients/engine/client.hpp"
 #include "clients/engine/json.hpp"
+#include "bench/heap_in_use.hpp"
 #include "bench/thread_cpu.hpp"
 
 using namespace healthsweep::clients::engine;
@@ -213,10 +213,7 @@ int main(int argc, char** argv) {
   // Heap held while the list is read: by a ContainerListParser fed the
   // whole body (what it keeps until finish()), against the document a
   // plain boost::json::parse builds (mallinfo2, this one thread: exact).
-  const auto heap_now = [] {
-    const auto mi = mallinfo2();
-    return static_cast<double>(mi.uordblks + mi.hblkhd);
-  };
+  const auto heap_now = [] { return static_cast<double>(healthsweep::bench::heap_in_use()); };
   double held_parser = 0, held_document = 0;
   {
     const double before = heap_now();

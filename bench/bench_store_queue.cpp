@@ -12,13 +12,13 @@
 // transition_event.cpp, then Store::record's id). glibc mallinfo2, one
 // thread: the heap figures are exact.
 // Usage: bench_store_queue [N=46000]
+#include "bench/heap_in_use.hpp"
 #include "store/queued_event.hpp"
 #include "store/spool.hpp"
 #include "store/transition_event.hpp"
 #include "tests/support/process.hpp"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -33,10 +33,7 @@ using namespace healthsweep;
 using store::Event;
 using store::QueuedEvent;
 
-long long heap_in_use() {
-  const auto mi = mallinfo2();
-  return static_cast<long long>(mi.uordblks + mi.hblkhd);
-}
+using bench::heap_in_use;
 
 Event first_judgement(std::size_t n) {
   sweeps::decide::Transition t;

@@ -26,6 +26,7 @@
 #include <spdlog/details/thread_pool.h>
 #include <spdlog/spdlog.h>
 
+#include "bench/heap_in_use.hpp"
 #include "config/config.hpp"
 #include "daemon/logging.hpp"
 #include "metrics/metrics.hpp"
@@ -67,10 +68,7 @@ long long peak_during(Step&& step) {
   return g_peak - before;
 }
 
-long long heap_in_use() {
-  const auto mi = mallinfo2();
-  return static_cast<long long>(mi.uordblks + mi.hblkhd);
-}
+using bench::heap_in_use;
 
 std::string target_id(std::size_t i) { return "t-" + std::to_string(i); }
 
