@@ -127,11 +127,12 @@ std::vector<std::string> ProactiveLayer::Impl::discovery_labels() const {
   return {label, label_paused, label_http};
 }
 
-net::awaitable<std::vector<TargetSpec>> ProactiveLayer::Impl::discover(const std::vector<ContainerSummary>& listed) {
+net::awaitable<void> ProactiveLayer::Impl::discover(std::vector<ContainerSummary> listed) {
   std::vector<TargetSpec> specs;
-  if (label.empty()) co_return specs;
+  const auto seq = ++discoveries_begun;
   std::size_t done = 0;
   for (const auto& c : listed) {
+    if (label.empty()) break;
     if (yield_due(done)) co_await yield_turn();
     auto it = c.labels.find(label);
     if (it == c.labels.end() || it->second.empty()) continue;
@@ -142,14 +143,30 @@ net::awaitable<std::vector<TargetSpec>> ProactiveLayer::Impl::discover(const std
     if (auto h = c.labels.find(label_http); h != c.labels.end()) spec.http = h->second;
     specs.push_back(std::move(spec));
   }
-  if (stopped) co_return specs;
-  last_discovery = steady::now();
-  if (const auto digest = discovery_digest(specs); digest != discovered_digest) {
-    discovery_changed = true;
-    discovered_digest = digest;
-    if (out.discovered) out.discovered(specs);
+  if (!label.empty() && !stopped) {
+    last_discovery = steady::now();
+    if (const auto digest = discovery_digest(specs); digest != discovered_digest) {
+      // The list goes first, a stretch a turn, and the specs are moved, not
+      // copied: the fleet's new records, the sources' specs and the store's
+      // events then take the memory the list's summaries held. Handed over
+      // beside them, a first list of 11,200 containers added ~8 MiB to the
+      // start-up's peak (issue 15; bench/bench_target_memory.cpp).
+      co_await drain_in_stretches(listed, yield_every);
+      std::vector<ContainerSummary>().swap(listed);  // its array too (~2 MiB at 11,200)
+      // Another discovery may have been handed over while this list
+      // drained: the one begun last wins, and a set equal to the one handed
+      // last is not handed again.
+      if (!stopped && seq > discovery_handed && digest != discovered_digest) {
+        discovery_handed = seq;
+        discovery_changed = true;
+        discovered_digest = digest;
+        if (out.discovered) out.discovered(std::move(specs));
+        specs = std::vector<TargetSpec>();  // moved from: empty, said so
+      }
+    }
   }
-  co_return specs;
+  release_in_stretches(executor, std::move(specs), yield_every);
+  release_in_stretches(executor, std::move(listed), yield_every);
 }
 
 net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
@@ -171,9 +188,7 @@ net::awaitable<void> ProactiveLayer::Impl::discovery_loop() {
     }
     set_engine_health(true, "");
     liveness.tick(Subsystem::engine);
-    auto discovered = co_await discover(listed.value);
-    release_in_stretches(executor, std::move(discovered), yield_every);
-    release_in_stretches(executor, std::move(listed.value), yield_every);
+    co_await discover(std::move(listed.value));
   }
 }
 
@@ -217,8 +232,7 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     note(c);
     if (yield_due(done)) co_await yield_turn();
   }
-  // Named, not a range-for over the co_await: the list is released below.
-  auto discovered = co_await discover(listed.value);
+  co_await discover(std::move(listed.value));
   if (stopped) co_return false;
 
   // Static targets naming containers without the label: one unfiltered list
@@ -242,8 +256,6 @@ net::awaitable<bool> ProactiveLayer::Impl::list_containers(
     if (stopped) co_return false;
   }
   containers.end_list();
-  release_in_stretches(executor, std::move(listed.value), yield_every);
-  release_in_stretches(executor, std::move(discovered), yield_every);
   set_engine_health(true, "");
   liveness.tick(Subsystem::engine);
   co_return true;

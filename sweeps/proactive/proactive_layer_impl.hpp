@@ -87,6 +87,9 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   // discovery_digest of the set last handed to out.discovered: an unchanged
   // set is not handed again (the Fleet would re-merge every target).
   std::optional<std::uint64_t> discovered_digest;
+  // discover()s begun, and the number of the one whose set was handed last:
+  // an older list that finishes later is not handed over after a newer one.
+  std::uint64_t discoveries_begun = 0, discovery_handed = 0;
   // Set by discover() (the sweep's or the discovery loop's) when the set
   // changed; cleared by the sweep as it starts.
   bool discovery_changed = false;
@@ -108,8 +111,9 @@ struct ProactiveLayer::Impl : std::enable_shared_from_this<ProactiveLayer::Impl>
   // snapshot (static targets naming their container).
   net::awaitable<bool> list_containers(const std::vector<decide::TargetSpec>& targets,
                                        steady::time_point deadline);
-  net::awaitable<std::vector<decide::TargetSpec>> discover(
-      const std::vector<clients::engine::ContainerSummary>& listed);
+  // The targets the list's labels name, handed to out.discovered when they
+  // are not the set handed last; frees the list and the specs.
+  net::awaitable<void> discover(std::vector<clients::engine::ContainerSummary> listed);
   // The labels discover() reads: the only ones the lists keep.
   std::vector<std::string> discovery_labels() const;
   net::awaitable<void> discovery_loop();
