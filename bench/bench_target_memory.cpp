@@ -33,6 +33,7 @@
 #include "sweeps/decide/state_machine.hpp"
 #include "sweeps/fleet.hpp"
 #include "sweeps/passive/heartbeat_deadlines.hpp"
+#include "sweeps/proactive/container_table.hpp"
 #include "sweeps/target_sources.hpp"
 
 namespace {
@@ -179,6 +180,26 @@ void measure(std::size_t n) {
     std::printf("  %-52s %10.2f\n", "  ratio (change / every id)",
                 static_cast<double>(change_way) / static_cast<double>(all_way));
     if (told_all.size() != told_change.size()) std::abort();
+  }
+  {
+    // The proactive layer's table of the engine's containers, N/9 of them
+    // as the fleet's canned engine lists them: a 64-hex-digit id, a short
+    // name (the target), running and healthy.
+    const std::size_t count = n / 9;
+    const sweeps::proactive::Finding healthy{sweeps::decide::Verdict::alive, true, "container running, healthy"};
+    sweeps::proactive::ContainerTable table;
+    char id[65];
+    row("container table (N/9 containers, 64-digit ids)", held_by([&] {
+          table.begin_list();
+          for (std::size_t i = 0; i < count; ++i) {
+            std::snprintf(id, sizeof id, "%016zx%016zx%016zx%016zx", i, i * 7919, i * 104729, i * 2654435761);
+            const std::string name = "t-" + std::to_string(i);
+            table.note(name, id, true, healthy, name);
+          }
+          table.end_list();
+        }),
+        count);
+    if (table.size() != count) std::abort();
   }
   std::printf("\n");
 }

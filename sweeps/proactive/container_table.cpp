@@ -13,9 +13,9 @@ bool ContainerTable::note(std::string_view name, std::string_view id, bool runni
   s.list = list_;
   Entry& e = s.entry;
   if (e.id != id) {  // new, or the name now belongs to another container
-    unindex(e.id, key);
+    unindex(*it);     // while the index still hashes the old id
     e.id.assign(id);
-    if (!id.empty()) name_by_id_.insert_or_assign(e.id, std::string(key));
+    index(*it);
   }
   // assign() writes into the string's own buffer whenever the new value
   // fits: an unchanged container allocates nothing.
@@ -27,16 +27,25 @@ bool ContainerTable::note(std::string_view name, std::string_view id, bool runni
   return true;
 }
 
-void ContainerTable::unindex(std::string_view id, std::string_view name) {
+void ContainerTable::index(const Node& n) {
+  if (n.second.entry.id.empty()) return;
+  // The node noted last wins an id (a container renamed: its new name).
+  if (auto [at, added] = by_id_.insert(&n); !added) {
+    by_id_.erase(at);
+    by_id_.insert(&n);
+  }
+}
+
+void ContainerTable::unindex(const Node& n) {
   // Only its own: a container renamed keeps its id, now under its new name.
-  if (auto n = name_by_id_.find(id); n != name_by_id_.end() && n->second == name) name_by_id_.erase(n);
+  if (n.second.entry.id.empty()) return;
+  if (auto at = by_id_.find(std::string_view(n.second.entry.id)); at != by_id_.end() && *at == &n) by_id_.erase(at);
 }
 
 const ContainerTable::Slot* ContainerTable::slot_of(std::string_view name_or_id) const {
   if (name_or_id.empty()) return nullptr;
   if (auto it = by_name_.find(name_or_id); it != by_name_.end()) return &it->second;
-  if (auto n = name_by_id_.find(name_or_id); n != name_by_id_.end())
-    if (auto it = by_name_.find(n->second); it != by_name_.end()) return &it->second;
+  if (auto n = by_id_.find(name_or_id); n != by_id_.end()) return &(*n)->second;
   return nullptr;
 }
 
@@ -48,7 +57,7 @@ bool ContainerTable::in_list(std::string_view name_or_id) const {
 std::size_t ContainerTable::end_list() {
   return boost::unordered::erase_if(by_name_, [&](const auto& kv) {
     if (kv.second.list == list_) return false;
-    unindex(kv.second.entry.id, kv.first);
+    unindex(kv);
     return true;
   });
 }

@@ -9,11 +9,17 @@
 // container's name and by its id were rebuilt every sweep; at 11,200
 // containers they held ~20 MiB, and their nodes, freed and allocated again
 // every 15 s, kept ~15 MiB of freed heap resident.
+//
+// Each container's entry is one node of a node-based map, so it never moves;
+// the index by id holds pointers to those nodes, not a second copy of every
+// 64-character id and name (~300 B a container instead of ~455 B:
+// bench/bench_target_memory.cpp, "container table").
 #pragma once
 
 #include "sweeps/proactive/target_check.hpp"
 
-#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
+#include <boost/unordered/unordered_map.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -46,7 +52,8 @@ class ContainerTable {
   // Drops the containers the list did not name; returns how many.
   std::size_t end_list();
 
-  // By name, else by full id; null when unknown. Valid until the next note().
+  // By name, else by full id; null when unknown. Valid until end_list()
+  // drops it (entries never move).
   const Entry* find(std::string_view name_or_id) const;
   // The target of the container with this name or id (the name first).
   const std::string* target_of(std::string_view name, std::string_view id) const;
@@ -65,11 +72,29 @@ class ContainerTable {
     Entry entry;
     std::uint32_t list = 0;  // the list that named it last
   };
+  using ByName = boost::unordered_map<std::string, Slot, Hash, Equal>;
+  using Node = ByName::value_type;
+  // The index by id: a node, hashed and compared by its entry's id. An id
+  // held by two nodes (a container renamed, both names in the table until
+  // the list ends) is indexed to the one noted last.
+  struct IdHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const { return Hash{}(id); }
+    std::size_t operator()(const Node* n) const { return Hash{}(n->second.entry.id); }
+  };
+  struct IdEqual {
+    using is_transparent = void;
+    static std::string_view id(std::string_view s) { return s; }
+    static std::string_view id(const Node* n) { return n->second.entry.id; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const { return id(a) == id(b); }
+  };
   const Slot* slot_of(std::string_view name_or_id) const;
-  void unindex(std::string_view id, std::string_view name);
+  void index(const Node& n);
+  void unindex(const Node& n);
 
-  boost::unordered_flat_map<std::string, Slot, Hash, Equal> by_name_;
-  boost::unordered_flat_map<std::string, std::string, Hash, Equal> name_by_id_;
+  ByName by_name_;
+  boost::unordered_flat_set<const Node*, IdHash, IdEqual> by_id_;
   std::uint32_t list_ = 0;
 };
 

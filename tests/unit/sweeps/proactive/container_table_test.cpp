@@ -16,6 +16,10 @@ const Finding running{Verdict::alive, true, "container running for a while"};
 const Finding exited{Verdict::dead, true, "container exited (code 137) some time ago"};
 
 std::string full_id(int i) { return std::string(60, 'a') + std::to_string(1000 + i); }
+// An id short enough to live inside its std::string (no heap buffer).
+std::string short_id(int i) { return std::string("s").append(std::to_string(i)); }
+// The ids of EveryContainerIsFoundByItsId...: even full, odd short.
+std::string mixed_id(int i) { return i % 2 == 0 ? full_id(i) : short_id(i); }
 
 TEST(ContainerTable, FindsAContainerByNameOrByFullId) {
   ContainerTable t;
@@ -147,6 +151,46 @@ TEST(ContainerTable, AnUnchangedListKeepsEveryEntryAndItsBuffersInPlace) {
     EXPECT_EQ(e->finding.reason.data(), was[i].reason) << i;
   }
   EXPECT_EQ(t.size(), static_cast<std::size_t>(n));
+}
+
+// The index by id points at the entries themselves (issue 15, memory: no
+// second copy of every id and name). It holds while the table grows by
+// thousands (the entries never move), for short ids kept inside their
+// string as for full ones, and while names move between containers.
+TEST(ContainerTable, EveryContainerIsFoundByItsIdWhileTheTableGrowsAndNamesMove) {
+  ContainerTable t;
+  constexpr int n = 5000;
+  t.begin_list();
+  for (int i = 0; i < n; ++i) {
+    const std::string id = mixed_id(i);
+    t.note("c-" + std::to_string(i), id, true, running, "t-" + std::to_string(i));
+  }
+  t.end_list();
+  const auto* first = t.find("c-0");
+  for (int i = 0; i < n; ++i) {
+    const std::string id = mixed_id(i);
+    const auto* e = t.find(id);
+    ASSERT_NE(e, nullptr) << id;
+    EXPECT_EQ(e, t.find("c-" + std::to_string(i)));
+  }
+  // The next list swaps the names of containers 1 and 2 (each keeps its id)
+  // and drops container 3: the ids follow their containers.
+  t.begin_list();
+  t.note("c-1", "s2", true, running, "t-2");
+  t.note("c-2", "s1", true, running, "t-1");
+  for (int i = 0; i < n; ++i) {
+    if (i == 1 || i == 2 || i == 3) continue;
+    t.note("c-" + std::to_string(i), mixed_id(i), true, running,
+           "t-" + std::to_string(i));
+  }
+  EXPECT_EQ(t.end_list(), 1u);
+  EXPECT_EQ(t.find("c-0"), first) << "an entry never moves";
+  ASSERT_NE(t.find("s1"), nullptr);
+  EXPECT_EQ(t.find("s1"), t.find("c-2"));
+  EXPECT_EQ(t.find("s1")->target, "t-1");
+  EXPECT_EQ(t.find("s2"), t.find("c-1"));
+  EXPECT_EQ(t.find("s3"), nullptr) << "the dropped container's id goes with it";
+  EXPECT_EQ(t.size(), static_cast<std::size_t>(n - 1));
 }
 
 }  // namespace
