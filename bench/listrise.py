@@ -29,7 +29,7 @@ def main():
         before = max(r for t, r, _ in rows if at - 0.5 <= t < at - 0.05)
         after = max(h for t, _, h in rows if t < at + 1.0)
         print(f"{name}: config peak {first_peak / 1024:.1f}, list at {at:.2f} s, RSS before {before / 1024:.1f}, "
-              f"HWM after {after / 1024:.1f} (+{(after - before) / 1024:.1f}), HWM 20 s {max(h for _, _, h in rows) / 1024:.1f}")
+              f"HWM after {after / 1024:.1f} (+{(after - before) / 1024:.1f}), trace HWM {max(h for _, _, h in rows) / 1024:.1f}")
 
 
 if __name__ == "__main__":
