@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -31,16 +32,25 @@ void fresh() {
 
 // The point of the measure: a round of many short handlers holds the loop as
 // long as one long handler, but only the long one is a handler to split.
+// A handler is timed by the wall clock (what the loop's other work waits),
+// so a thread that loses its core in the middle of one 0.2 ms handler sees
+// it last as long as the preemption (39.7 ms once, with a SCHED_FIFO
+// benchmark holding both cores). Up to three rounds: a measure that took
+// the round for one handler would be over 12 ms in every one of them.
 TEST(HandlerTiming, ManyShortHandlersBackToBackAreNotOneLongOne) {
-  net::io_context ioc;
-  fresh();
-  const auto before = handlers();
-  for (int i = 0; i < 60; ++i) net::post(ioc, [] { spin(200us); });
-  const auto t0 = Clock::now();
-  ioc.run();
-  ASSERT_GE(Clock::now() - t0, 12ms) << "60 handlers of 0.2 ms ran back to back";
-  EXPECT_EQ(handlers() - before, 60u);
-  EXPECT_LT(take_longest_since(), 5ms) << "no single one of them held the loop 5 ms";
+  Clock::duration shortest_longest = Clock::duration::max();
+  for (int round = 0; round < 3 && shortest_longest >= 5ms; ++round) {
+    net::io_context ioc;
+    fresh();
+    const auto before = handlers();
+    for (int i = 0; i < 60; ++i) net::post(ioc, [] { spin(200us); });
+    const auto t0 = Clock::now();
+    ioc.run();
+    ASSERT_GE(Clock::now() - t0, 12ms) << "60 handlers of 0.2 ms ran back to back";
+    EXPECT_EQ(handlers() - before, 60u);
+    shortest_longest = std::min(shortest_longest, take_longest_since());
+  }
+  EXPECT_LT(shortest_longest, 5ms) << "no single one of them held the loop 5 ms";
 }
 
 TEST(HandlerTiming, OneLongHandlerIsItsOwnLength) {
