@@ -100,6 +100,7 @@ cleanup() {
     kill "$bg_pid" 2>/dev/null   # mmdebstrap unmounts its chroot on SIGTERM
     wait "$bg_pid" 2>/dev/null
   fi
+  rt_budget_restore 2>/dev/null
   if [ -d "$work/podman/root" ]; then
     "${P[@]}" rm -f -t 0 "$ctr" >/dev/null 2>&1
     "${P[@]}" rmi -f "$image" >/dev/null 2>&1
@@ -411,16 +412,25 @@ container_cpu_cgroups() {
     echo "$dir"
   done
 }
-# rt_budget US: each of those cgroups may run real-time tasks for US µs of
-# every period (parents first); rt_budget 0 takes it back (children first).
-rt_budget() {
-  local dirs
-  mapfile -t dirs < <(container_cpu_cgroups)
-  if [ "$1" -gt 0 ]; then
-    for d in "${dirs[@]}"; do echo "$1" >"$d/cpu.rt_runtime_us"; done
-  else
-    for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do echo 0 >"${dirs[$i]}/cpu.rt_runtime_us"; done
-  fi
+# rt_budget_give US: each of those cgroups may run real-time tasks for US µs
+# of every period (parents first); what each had is kept in
+# $work/rt-budget.orig. rt_budget_restore puts it back (children first);
+# cleanup() calls it too, for a run stopped in between.
+rt_budget_give() {
+  local d
+  : >"$work/rt-budget.orig"
+  for d in $(container_cpu_cgroups); do
+    echo "$d $(cat "$d/cpu.rt_runtime_us")" >>"$work/rt-budget.orig"
+    echo "$1" >"$d/cpu.rt_runtime_us"
+  done
+}
+rt_budget_restore() {
+  [ -f "$work/rt-budget.orig" ] || return 0
+  local d was
+  tac "$work/rt-budget.orig" | while read -r d was; do
+    [ -d "$d" ] && echo "$was" >"$d/cpu.rt_runtime_us"
+  done
+  rm -f "$work/rt-budget.orig"
 }
 
 # Runs the daemon with the drop-in and checks every thread is SCHED_FIFO 5.
@@ -464,12 +474,12 @@ check_realtime_dropin() {
     status=$(show ExecMainStatus)
     echo "no budget: the restart failed, ExecMainStatus=$status; $(in_ctr journalctl -u healthsweepd -o cat --no-pager -n 3 | tr '\n' ';')"
     [ "$status" = 214 ] || fail "ExecMainStatus=$status, not 214 (SETSCHEDULER)"
-    trap 'rt_budget 0' EXIT  # this check's subshell: taken back however it ends
-    rt_budget 100000
+    trap rt_budget_restore EXIT  # this check's subshell: taken back however it ends
+    rt_budget_give 100000
     echo "budget given: $(container_cpu_cgroups | while read -r d; do echo -n "${d#/sys/fs/cgroup/cpu}=$(cat "$d/cpu.rt_runtime_us") "; done)"
     runs_fifo_5
     in_ctr systemctl stop healthsweepd
-    rt_budget 0
+    rt_budget_restore
     trap - EXIT
   else
     runs_fifo_5
