@@ -16,7 +16,8 @@
 #   /usr/share/doc/healthsweepd/                 RUNBOOK.md, README.md, prometheus/ (scrape.yml,
 #                                                healthsweep.rules.yml and its promtool tests),
 #                                                alertmanager/alertmanager.yml, grafana/healthsweep.json,
-#                                                copyright, changelog.gz
+#                                                systemd/realtime.conf (the SCHED_FIFO drop-in, not
+#                                                installed as one), copyright, changelog.gz
 # Maintainer scripts (deploy/debian/postinst, prerm, postrm) are those
 # dh_installsysusers and dh_installsystemd would generate: systemd-sysusers,
 # deb-systemd-helper enable/mask/purge, daemon-reload, deb-systemd-invoke
@@ -118,6 +119,10 @@ install(FILES ${CMAKE_SOURCE_DIR}/deploy/alertmanager/alertmanager.yml
         DESTINATION ${HS_DOC}/alertmanager PERMISSIONS ${HS_DATA_PERMS})
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/grafana/healthsweep.json
         DESTINATION ${HS_DOC}/grafana PERMISSIONS ${HS_DATA_PERMS})
+# An example, not a drop-in in place: real-time scheduling is the operator's
+# choice (README, "A host whose cores are busy").
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/realtime.conf
+        DESTINATION ${HS_DOC}/systemd PERMISSIONS ${HS_DATA_PERMS})
 install(FILES ${HS_DEB_GEN}/healthsweepd.8.gz
         DESTINATION usr/share/man/man8 PERMISSIONS ${HS_DATA_PERMS})
 install(FILES ${HS_DEB_GEN}/healthsweepctl.1.gz

@@ -13,7 +13,8 @@
 #     NoNewPrivs, seccomp), not merely written in the unit;
 #   - `systemctl reload` re-reads the configuration (a new target appears in
 #     /admin/targets; "config reloaded" in the journal; same PID);
-#   - the shipped real-time drop-in (deploy/systemd/realtime.conf) runs
+#   - the shipped real-time drop-in (deploy/systemd/realtime.conf, in the
+#     package under /usr/share/doc/healthsweepd/systemd/) runs
 #     every thread of the daemon under SCHED_FIFO 5, the hardening
 #     notwithstanding; where the cgroup has no real-time budget (cgroup v1
 #     with CONFIG_RT_GROUP_SCHED, as here) the start fails with
@@ -270,7 +271,8 @@ check_install() {
            /usr/share/doc/healthsweepd/RUNBOOK.md /usr/share/doc/healthsweepd/copyright \
            /usr/share/doc/healthsweepd/prometheus/healthsweep.rules.yml \
            /usr/share/doc/healthsweepd/alertmanager/alertmanager.yml \
-           /usr/share/doc/healthsweepd/grafana/healthsweep.json; do
+           /usr/share/doc/healthsweepd/grafana/healthsweep.json \
+           /usr/share/doc/healthsweepd/systemd/realtime.conf; do
     in_ctr test -e "$f" || fail "$f not installed"
   done
   in_ctr dpkg-query -W -f='${Conffiles}\n' healthsweepd | grep -q '/etc/healthsweep/healthsweep.yaml' ||
@@ -463,8 +465,9 @@ check_realtime_dropin() {
   local rt_groups=no
   if in_ctr sh -c 'ls /sys/fs/cgroup/cpu*/cpu.rt_runtime_us' >/dev/null 2>&1; then rt_groups=yes; fi
   echo "cgroup v1 cpu controller with real-time group budgets: $rt_groups"
-  in_ctr mkdir -p /etc/systemd/system/healthsweepd.service.d
-  in_ctr_i sh -c 'cat > /etc/systemd/system/healthsweepd.service.d/realtime.conf' <"$src/deploy/systemd/realtime.conf"
+  # As the README says: the package's copy, installed as a drop-in.
+  in_ctr install -D -m 0644 /usr/share/doc/healthsweepd/systemd/realtime.conf \
+    /etc/systemd/system/healthsweepd.service.d/realtime.conf
   in_ctr systemctl daemon-reload
   echo "CPUSchedulingPolicy=$(show CPUSchedulingPolicy) CPUSchedulingPriority=$(show CPUSchedulingPriority)"
   [ "$(show CPUSchedulingPriority)" = 5 ] || fail "the drop-in is not applied"
