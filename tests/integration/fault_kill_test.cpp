@@ -12,7 +12,6 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "tests/integration/faults_support.hpp"
 #include "tests/integration/target_json.hpp"
@@ -53,14 +52,14 @@ void kill_during_burst(bool postgres_up) {
       // With PostgreSQL up the queue drains as the burst goes, and a drained
       // queue empties the spool file: the kill must come while the file
       // holds events, or there is no line to tear below. A stat is
-      // microseconds; the burst's events keep arriving for longer.
+      // microseconds, and the file may hold events for less than eventually's
+      // usual 10 ms: polled every 100 µs.
       const auto holds_events = [&] {
         std::error_code ec;
         const auto size = std::filesystem::file_size(spool_file, ec);
         return !ec && size > 0;
       };
-      const auto until = std::chrono::steady_clock::now() + 20s;
-      while (!holds_events() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100us);
+      (void)eventually(holds_events, 20s, 100us);  // the checks below say what the kill found
     }
     first.process().signal(SIGKILL);
     ASSERT_EQ(first.process().wait_exit(10s), 128 + SIGKILL);

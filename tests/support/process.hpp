@@ -73,9 +73,11 @@ class ClosedPort {
 };
 
 std::string read_file(const std::string& path);
-// Polls `pred` every 10 ms until it is true or `timeout` passes.
+// Polls `pred` every `poll` (10 ms unless said) until it is true or
+// `timeout` passes. A finer poll is for a moment that lasts less than 10 ms.
 template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout);
+bool eventually(Pred pred, std::chrono::milliseconds timeout,
+                std::chrono::microseconds poll = std::chrono::milliseconds(10));
 // Whether `pred` stays true for the whole `window` (polled every 10 ms).
 // "Nothing happens" can only be observed over a window: this names it, and
 // fails at the first moment it does happen.
