@@ -128,11 +128,14 @@ std::vector<std::string> ProactiveLayer::Impl::discovery_labels() const {
 }
 
 net::awaitable<void> ProactiveLayer::Impl::discover(std::vector<ContainerSummary> listed) {
+  if (label.empty()) {  // no discovery by label
+    release_in_stretches(executor, std::move(listed), yield_every);
+    co_return;
+  }
   std::vector<TargetSpec> specs;
   const auto seq = ++discoveries_begun;
   std::size_t done = 0;
   for (const auto& c : listed) {
-    if (label.empty()) break;
     if (yield_due(done)) co_await yield_turn();
     auto it = c.labels.find(label);
     if (it == c.labels.end() || it->second.empty()) continue;
@@ -143,7 +146,7 @@ net::awaitable<void> ProactiveLayer::Impl::discover(std::vector<ContainerSummary
     if (auto h = c.labels.find(label_http); h != c.labels.end()) spec.http = h->second;
     specs.push_back(std::move(spec));
   }
-  if (!label.empty() && !stopped) {
+  if (!stopped) {
     last_discovery = steady::now();
     if (const auto digest = discovery_digest(specs); digest != discovered_digest) {
       // The list goes first, a stretch a turn, and the specs are moved, not
