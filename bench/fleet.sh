@@ -274,6 +274,12 @@ engine_cpu0=$(cpu_of "$engine_pid"); daemon_cpu0=$(cpu_of "$hs_pid"); load_t0=$(
 run_delay() { local d=0 t; for t in /proc/"$1"/task/*/schedstat; do d=$((d + $(cut -d' ' -f2 "$t"))); done; echo "$d"; }
 loop_delay() { cut -d' ' -f2 "/proc/$1/task/$1/schedstat"; }  # the main thread: the event loop's
 redis_wait0=$(run_delay "$redis_pid"); daemon_wait0=$(run_delay "$hs_pid"); loop_wait0=$(loop_delay "$hs_pid")
+# Whose CPU the load is, taken 5 s before its end: the driver and wrk are
+# gone once it ends, and a process that has exited is not seen.
+python3 "$repo/bench/cpu_by_process.py" snapshot "$work/cpu-before.json"
+(sleep $((secs - 5)) && exec python3 "$repo/bench/cpu_by_process.py" diff "$work/cpu-before.json" $((secs - 5)) 12) \
+  >"$work/cpu-by-process.txt" 2>&1 &
+pids+=($!)
 redis-cli -s "$work/redis.sock" LATENCY RESET >/dev/null
 redis-cli -s "$work/redis.sock" SLOWLOG RESET >/dev/null
 echo "$hs_pid $hs_port" > "$work/ready.tmp" && mv "$work/ready.tmp" "$work/ready"
@@ -296,6 +302,7 @@ awk -v e="$(($(cpu_of "$engine_pid") - engine_cpu0))" -v d="$(($(cpu_of "$hs_pid
   -v w="$(( ($(run_delay "$hs_pid") - daemon_wait0) / 1000000 ))" -v lw="$(( ($(loop_delay "$hs_pid") - loop_wait0) / 1000000 ))" \
   'BEGIN { printf "cpu over the load (%.0f s): healthsweepd %.1f %% of a core, fleet_engine.py (the canned engine + proxy) %.1f %%; healthsweepd waited %d ms for a core (schedstat run delay, all its threads; its event loop %d ms)\n", t, 100 * d / hz / t, 100 * e / hz / t, w, lw }' \
   >> "$work/out/run.txt"
+cat "$work/cpu-by-process.txt" >> "$work/out/run.txt"
 # Redis over the load (JSON, one line each): its stalls by the latency
 # monitor (each event's history: [unix second, worst ms in it]), its slow
 # commands, and its wait for a core (schedstat run delay, all its threads).
