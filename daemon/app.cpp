@@ -25,6 +25,7 @@
 #include "daemon/heap_trim.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/logging.hpp"
+#include "daemon/loop_slice.hpp"
 #include "daemon/routes.hpp"
 #include "daemon/systemd_notify.hpp"
 #include "daemon/wiring.hpp"
@@ -274,6 +275,20 @@ void raise_fd_limit() {
   }
 }
 
+// The loop's thread asks for short slices (daemon/loop_slice.hpp), last
+// before it runs: the threads started so far keep the kernel's default.
+void ask_for_short_slices() {
+  SliceChange change;
+  if (const auto error = request_slice(loop_slice, change)) {
+    spdlog::warn("loop: could not ask the kernel for short time slices: {}", error.message());
+  } else if (!change.normal_policy) {
+    spdlog::info("loop: under a real-time policy; no time slice asked");
+  } else {
+    spdlog::info("loop: time slices of {} us asked, {} us in effect (the kernel's default {} us)",
+                 loop_slice.count() / 1000, change.after.count() / 1000, change.before.count() / 1000);
+  }
+}
+
 }  // namespace
 
 App::App(config::Config config, std::string config_path)
@@ -319,6 +334,7 @@ int App::run() {
   d.watch_log_drops();
   d.probe_loop_stalls();
   d.start_heap_trim();
+  ask_for_short_slices();
   d.ioc.run();
   d.http.reset();
   d.components.reset();
