@@ -374,6 +374,17 @@ check_hardening() {
   done
   grep -qE '^NoNewPrivs:[[:space:]]+1$' <<<"$status" || fail "NoNewPrivs is not 1"
   grep -qE '^Seccomp:[[:space:]]+2$' <<<"$status" || fail "no seccomp filter (SystemCallFilter)"
+  # The filter lets the loop ask for its short time slices (the unit takes
+  # sched_setattr back from @resources): 0.1 ms on a kernel that reports
+  # slices (EEVDF, Linux 6.6+), and the journal says so.
+  local slice
+  slice=$(in_ctr awk '$1 == "se.slice" { print $3 }' "/proc/$pid/sched")
+  echo "the loop's se.slice: ${slice:-(not reported by this kernel)}"
+  if [ -n "$slice" ]; then
+    [ "$slice" = 100000 ] || fail "the loop's slice is $slice ns, want 100000"
+  fi
+  in_ctr journalctl -u healthsweepd -o cat --no-pager | grep 'loop: time slices of 100 us asked' | tail -1 |
+    grep . || fail "no 'loop: time slices' line in the journal"
 }
 
 # The shipped config with one static target checked over TCP (its own
