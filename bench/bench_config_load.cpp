@@ -20,8 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_stats.hpp"
 #include "config/config.hpp"
 #include "config/reader.hpp"
+
+using healthsweep::bench::median;
 
 namespace {
 
@@ -79,11 +82,6 @@ Sample load_in_child(const std::string& yaml, bool one_tree) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return s;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace

@@ -16,11 +16,14 @@
 #include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench/bench_stats.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "sweeps/decide/state_machine.hpp"
 #include "sweeps/fleet.hpp"
 #include "sweeps/target_sources.hpp"
+
+using healthsweep::bench::median;
 
 namespace {
 
@@ -39,11 +42,6 @@ std::vector<TargetSpec> engine_specs(std::size_t m) {
     out.push_back(std::move(s));
   }
   return out;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 template <class F>

@@ -25,11 +25,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "bench/bench_stats.hpp"
 #include "daemon/loop_slice.hpp"
 
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+using healthsweep::bench::median;
 
 namespace {
 
@@ -71,11 +74,6 @@ Result run_loop(std::chrono::seconds duration, bool short_slice) {
                lateness.size(), short_slice ? change.after : change.before};
   }).join();
   return r;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace
