@@ -282,7 +282,7 @@ void ask_for_short_slices() {
   if (const auto error = request_slice(loop_slice, change)) {
     spdlog::warn("loop: could not ask the kernel for short time slices: {}", error.message());
   } else if (!change.normal_policy) {
-    spdlog::info("loop: under a real-time policy; no time slice asked");
+    spdlog::info("loop: not under the normal scheduling policy (real-time?); no time slice asked");
   } else {
     spdlog::info("loop: time slices of {} us asked, {} us in effect (the kernel's default {} us)",
                  loop_slice.count() / 1000, change.after.count() / 1000, change.before.count() / 1000);

@@ -8,11 +8,13 @@
 // preempts it on waking, where it used to wait for that slice to end. The
 // loop's work comes in short bursts (a reply, a timer, a request) and each
 // burst is a verdict waiting, so the loop asks for the shortest. It gets no
-// larger share of the CPU for it (the weight is still its nice value's), the
-// call needs no privilege, and older kernels accept it and ignore it.
+// larger share of the CPU for it (the weight is still its nice value's) and
+// the call needs no privilege. Kernels before 6.6 have no slices to ask for
+// (a refusal is logged once; the loop runs as before).
 //
-// A thread under a real-time policy (the unit's realtime.conf drop-in) is
-// left as it is: asking would put it back under the normal policy. Threads
+// A thread under another policy (SCHED_FIFO from the unit's realtime.conf
+// drop-in, or batch/idle) is left as it is: asking would put it back under
+// the normal policy. Threads
 // inherit the slice: the ones started before the loop runs (the log's, the
 // spool's fsync) keep the default; the loop's later ones (the engine list's
 // parse thread) work in bursts of about a millisecond too, and share it.
@@ -26,7 +28,7 @@ namespace healthsweep::daemon {
 inline constexpr std::chrono::nanoseconds loop_slice = std::chrono::microseconds{100};
 
 struct SliceChange {
-  bool normal_policy = false;           // false: real-time, left alone
+  bool normal_policy = false;           // false: another policy (real-time), left alone
   std::chrono::nanoseconds before{0};   // the slice it had (0: the kernel does not say)
   std::chrono::nanoseconds after{0};    // the slice it has now
 };
