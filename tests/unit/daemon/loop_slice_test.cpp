@@ -29,8 +29,6 @@ std::chrono::nanoseconds own_slice() {
   return std::chrono::nanoseconds{runtime};
 }
 
-pid_t own_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
-
 // Runs f on a thread of its own: the test process's threads keep theirs.
 template <typename F>
 void on_a_new_thread(F f) {
@@ -42,7 +40,7 @@ void on_a_new_thread(F f) {
 TEST(LoopSlice, TheLoopGetsTheShortSliceAndKeepsItsNiceValue) {
   on_a_new_thread([] {
     if (own_slice() == 0ns) GTEST_SKIP() << "SKIPPED: this kernel reports no slice (EEVDF is Linux 6.6+)";
-    ASSERT_EQ(::setpriority(PRIO_PROCESS, own_tid(), 3), 0) << std::strerror(errno);
+    ASSERT_EQ(::setpriority(PRIO_PROCESS, ::gettid(), 3), 0) << std::strerror(errno);
     SliceChange change;
     ASSERT_FALSE(request_slice(loop_slice, change));
     EXPECT_TRUE(change.normal_policy);
@@ -51,7 +49,7 @@ TEST(LoopSlice, TheLoopGetsTheShortSliceAndKeepsItsNiceValue) {
     EXPECT_EQ(own_slice(), loop_slice);
     EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);
     errno = 0;
-    EXPECT_EQ(::getpriority(PRIO_PROCESS, own_tid()), 3) << "the nice value was reset";
+    EXPECT_EQ(::getpriority(PRIO_PROCESS, ::gettid()), 3) << "the nice value was reset";
     EXPECT_EQ(errno, 0);
   });
 }
