@@ -8,7 +8,9 @@
 #
 # Usage: tests/lint/clang_tidy.sh SOURCE_DIR BUILD_DIR   (ctest: lint_clang_tidy)
 # HS_LINT_JOBS (default 2) files at a time; HS_LINT_ONLY=REGEX only the
-# files whose path matches (by hand, e.g. HS_LINT_ONLY=store/). Exit 0 clean, 1 a finding (or a
+# files whose path matches (by hand, e.g. HS_LINT_ONLY=store/); HS_TIDY_CACHE
+# where unchanged files' results are kept ("off": none; clang_tidy_run.py).
+# Exit 0 clean, 1 a finding (or a
 # file clang-tidy cannot parse), 77 skipped (no clang-tidy; a failure under
 # CI=true).
 set -euo pipefail
@@ -43,15 +45,15 @@ PY
 echo "clang-tidy $("$tidy" --version | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -1): $(echo "$files" | wc -l) files, $jobs at a time"
 
 out=$(mktemp); trap 'rm -f "$out"' EXIT
-# One clang-tidy per file, JOBS at a time (run-clang-tidy does the same, but
-# takes regexes, not paths). --quiet drops the "N warnings generated" lines.
-xargs_status=0
-echo "$files" | xargs -d '\n' -P "$jobs" -n 1 \
-  "$tidy" --quiet -p "$build" --header-filter="^$src/($dirs)/" >"$out" 2>&1 || xargs_status=$?
-# 123: some clang-tidy exited 1-125 (a finding: judged below); anything else
-# non-zero is clang-tidy killed by a signal or not runnable.
-if [ $xargs_status -ne 0 ] && [ $xargs_status -ne 123 ]; then
-  cat "$out"; echo "clang-tidy crashed or could not run (xargs status $xargs_status)"; exit 1
+# One clang-tidy per file, JOBS at a time, each file's result remembered
+# under a key of everything clang-tidy reads for it (clang_tidy_run.py says
+# what and why; HS_TIDY_CACHE=off analyses every file). --quiet drops the
+# "N warnings generated" lines. Its summary line goes to stderr, straight out.
+mapfile -t file_list <<<"$files"
+status=0
+python3 "$src/tests/lint/clang_tidy_run.py" "$src" "$build" "$tidy" "$jobs" "^$src/($dirs)/" "${file_list[@]}" >"$out" || status=$?
+if [ $status -ne 0 ]; then
+  cat "$out"; echo "clang-tidy crashed or could not run (status $status)"; exit 1
 fi
 
 # The verdict is read from the diagnostics, not from clang-tidy's status, for
