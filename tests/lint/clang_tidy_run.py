@@ -36,6 +36,8 @@ import sys
 import tempfile
 import time
 
+# Part of every key: change it when the clang-tidy command line in one() or
+# what an entry holds changes, so that no entry of the old form is used.
 SCHEMA = "healthsweep-clang-tidy-cache 1"
 UNUSED_DAYS = 30
 
