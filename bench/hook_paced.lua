@@ -6,35 +6,44 @@
 --           itself to RATE)
 --     C     the connections given to wrk's -c
 -- Every connection waits delay() ms after an answer before its next request.
--- The delay starts at C * 1000 / RATE and is corrected once a second by 1 ms
--- towards RATE (the previous second's count against it), so the rate holds
--- whatever the answers' latency; with C = 40 a 1 ms step is about 5 %.
+-- wrk takes whole milliseconds, so the delay is kept as a fraction and
+-- handed out dithered (4.8 ms: four 5s and one 4 in five), or the rate
+-- could only step by C/d - C/(d+1) (48 connections at 4-5 ms: 9,600 or
+-- 12,000/s, never 10,000). It starts at C * 1000 / RATE and is corrected
+-- once a second by half the error, in the delay that error means: with N
+-- sent in the last second, C/RATE - C/N seconds (the answers' latency
+-- cancels out), so the rate holds whatever the latency.
 -- Everything else is hook_post.lua's, loaded from beside this file.
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "hook_post.lua")
 
-local rate, delay_ms, least_ms = 0, 0, 0
+local rate, conns, delay_ms, least_ms, carry = 0, 1, 0, 0, 0
 local second, sent = 0, 0
 local formatted_init = init
 function init(args)
   formatted_init(args)
   rate = tonumber(args[4] or "0")
-  delay_ms = rate > 0 and math.floor(tonumber(args[5] or "1") * 1000 / rate) or 0
+  conns = tonumber(args[5] or "1")
+  delay_ms = rate > 0 and conns * 1000 / rate or 0
   -- A daemon that stalled must not be answered by a burst once it is back:
-  -- the delay never drops below 3/4 of the start (at most ~4/3 of RATE).
-  least_ms = math.floor(delay_ms * 3 / 4)
+  -- the delay never drops below half the start (at most about twice RATE,
+  -- and only after a second short of it).
+  least_ms = delay_ms / 2
 end
 
 function delay()
   local now = os.time()
   if now ~= second then
-    if second ~= 0 and rate > 0 then
-      if sent < rate then delay_ms = math.max(least_ms, delay_ms - 1)
-      elseif sent > rate then delay_ms = delay_ms + 1 end
+    if second ~= 0 and rate > 0 and sent > 0 then
+      local error_ms = (conns / rate - conns / sent) * 1000
+      delay_ms = math.max(least_ms, math.min(4 * conns * 1000 / rate, delay_ms + error_ms / 2))
     end
     second, sent = now, 0
   end
   sent = sent + 1
-  return delay_ms
+  carry = carry + delay_ms
+  local whole = math.floor(carry)
+  carry = carry - whole
+  return whole
 end
