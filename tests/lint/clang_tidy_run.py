@@ -148,10 +148,18 @@ class Runner:
         return stored["status"], restore(stored["output"], self.src, self.build)
 
     def store(self, key, status, output):
-        fd, tmp = tempfile.mkstemp(dir=self.cache, prefix=".tmp-")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"status": status, "output": normalize(output, self.src, self.build)}, f)
-        os.replace(tmp, os.path.join(self.cache, key))
+        # A cache that cannot be written (a full disk, a read-only home) costs
+        # the next run its time, never this run its verdict.
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.cache, prefix=".tmp-")
+            with os.fdopen(fd, "w") as f:
+                json.dump({"status": status, "output": normalize(output, self.src, self.build)}, f)
+            os.replace(tmp, os.path.join(self.cache, key))
+        except OSError as e:
+            print(f"clang-tidy cache: not stored ({e})", file=sys.stderr)
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
 
     def one(self, path):
         """(status, output, from_cache, cpu_seconds) for one file."""
@@ -176,7 +184,11 @@ class Runner:
 
     def prune(self):
         limit = time.time() - UNUSED_DAYS * 86400
-        for name in os.listdir(self.cache):
+        try:
+            names = os.listdir(self.cache)
+        except OSError:
+            return
+        for name in names:
             p = os.path.join(self.cache, name)
             try:
                 if os.path.getmtime(p) < limit:
