@@ -11,8 +11,11 @@ set -euo pipefail
 repo=$(cd "${1:?usage: $0 SOURCE_DIR}" && pwd)
 runner=$repo/tests/lint/clang_tidy_run.py
 tidy=$(command -v clang-tidy || true)
-major=$([ -n "$tidy" ] && "$tidy" --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -1)
-clangxx=$(command -v "clang++-$major" || true)
+major= clangxx=
+if [ -n "$tidy" ]; then
+  major=$("$tidy" --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -1)
+  clangxx=$(command -v "clang++-$major" || true)
+fi
 if [ -z "$tidy" ] || [ -z "$clangxx" ]; then
   echo "SKIPPED LOUDLY: needs clang-tidy and clang++ of its version (Debian clang-tidy, clang)"
   [ "${CI:-}" = true ] && exit 1
