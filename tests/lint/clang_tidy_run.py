@@ -31,6 +31,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,12 +107,11 @@ class Runner:
         if not m:
             return None
         for name in ("clang++-" + m.group(1), "clang++"):
-            for d in os.environ.get("PATH", "").split(os.pathsep):
-                exe = os.path.join(d, name)
-                if os.access(exe, os.X_OK):
-                    v = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
-                    if ("version " + m.group(1) + ".") in v:
-                        return exe
+            exe = shutil.which(name)
+            if exe:
+                v = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+                if ("version " + m.group(1) + ".") in v:
+                    return exe
         return None
 
     def key(self, path):
