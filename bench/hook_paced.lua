@@ -18,7 +18,7 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "hook_post.lua")
 
-local rate, conns, delay_ms, least_ms, carry = 0, 1, 0, 0, 0
+local rate, conns, delay_ms, least_ms, most_ms, carry = 0, 1, 0, 0, 0, 0
 local second, sent = 0, 0
 local formatted_init = init
 function init(args)
@@ -30,6 +30,7 @@ function init(args)
   -- the delay never drops below half the start (at most about twice RATE,
   -- and only after a second short of it).
   least_ms = delay_ms / 2
+  most_ms = delay_ms * 4
 end
 
 function delay()
@@ -37,7 +38,7 @@ function delay()
   if now ~= second then
     if second ~= 0 and rate > 0 and sent > 0 then
       local error_ms = (conns / rate - conns / sent) * 1000
-      delay_ms = math.max(least_ms, math.min(4 * conns * 1000 / rate, delay_ms + error_ms / 2))
+      delay_ms = math.max(least_ms, math.min(most_ms, delay_ms + error_ms / 2))
     end
     second, sent = now, 0
   end
