@@ -20,7 +20,7 @@ std::span<const FamilySpec> all_families() {
       process_resident_memory, process_virtual_memory, process_cpu, process_open_fds,
       process_max_fds, process_start_time,
       config_reloads, http_connections_refused, reactive_coalesced, reactive_refused,
-      reactive_false_alarms, proactive_overruns, proactive_event_deaths, proactive_process_exits,
+      reactive_false_alarms, reactive_checks, proactive_overruns, proactive_event_deaths, proactive_process_exits,
       proactive_watched_processes, proactive_event_stream_up, store_spool_write_errors,
       store_events_dropped, log_lines_dropped, event_loop_stall, event_loop_stall_max,
       event_loop_handler, event_loop_handler_max, cluster_members, cluster_lease_held, cluster_epoch,

@@ -92,6 +92,11 @@ inline constexpr FamilySpec reactive_refused{
 inline constexpr FamilySpec reactive_false_alarms{
     "healthsweep_reactive_false_alarms_total", Kind::counter, {},
     "Hook reports whose check found the target alive."};
+// How deep the reactive path is right now: a queue that grows while running
+// stays at its bound means the engine answers slower than reports arrive.
+inline constexpr FamilySpec reactive_checks{
+    "healthsweep_reactive_checks", Kind::gauge, {"state"},
+    "Reactive checks (hook reports and admin sweeps) now running against the engine, or queued for a slot."};
 inline constexpr FamilySpec proactive_overruns{
     "healthsweep_proactive_overruns_total", Kind::counter, {},
     "Proactive sweeps that took longer than the interval."};

@@ -102,9 +102,11 @@ struct Metrics::Impl {
   // Extras
   SeriesCache<Counter> reloads{r, family::config_reloads};
   SeriesCache<Counter> connections_refused{r, family::http_connections_refused};
+  SeriesCache<Gauge> reactive_checks{r, family::reactive_checks};
   ReactiveMetrics reactive{single<Counter>(r, family::reactive_coalesced),
                            single<Counter>(r, family::reactive_refused),
-                           single<Counter>(r, family::reactive_false_alarms)};
+                           single<Counter>(r, family::reactive_false_alarms),
+                           reactive_checks.get({"running"}), reactive_checks.get({"queued"})};
   ProactiveMetrics proactive{single<Counter>(r, family::proactive_overruns),
                              single<Counter>(r, family::proactive_event_deaths),
                              single<Counter>(r, family::proactive_process_exits),

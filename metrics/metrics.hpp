@@ -17,11 +17,13 @@ namespace healthsweep::metrics {
 
 class LivenessRegistry;
 
-// The reactive layer's counters (families.hpp: reactive_*).
+// The reactive layer's counters and gauges (families.hpp: reactive_*).
 struct ReactiveMetrics {
   prometheus::Counter& coalesced;
   prometheus::Counter& refused;
   prometheus::Counter& false_alarms;
+  prometheus::Gauge& running;  // healthsweep_reactive_checks{state="running"}
+  prometheus::Gauge& queued;   // healthsweep_reactive_checks{state="queued"}
 };
 
 // The proactive layer's counters and gauge (families.hpp: proactive_*).

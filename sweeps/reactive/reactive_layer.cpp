@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
 
 #include "metrics/liveness.hpp"
@@ -24,7 +25,8 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
       : executor(ex), options(o), check(std::move(c)), sink(std::move(s)), metrics(m),
         liveness(l), ticker(ex),
         coalesced_total(m.reactive().coalesced), refused_total(m.reactive().refused),
-        false_alarms_total(m.reactive().false_alarms) {}
+        false_alarms_total(m.reactive().false_alarms), running_gauge(m.reactive().running),
+        queued_gauge(m.reactive().queued) {}
 
   struct Flight {
     bool pending = false;
@@ -41,6 +43,8 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
   prometheus::Counter& coalesced_total;
   prometheus::Counter& refused_total;
   prometheus::Counter& false_alarms_total;
+  prometheus::Gauge& running_gauge;
+  prometheus::Gauge& queued_gauge;
   std::unordered_map<std::string, Flight> flights;
   // Waiting for a slot, each in arrival order; news goes first.
   std::deque<Report> news, repeats;
@@ -51,6 +55,11 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
   bool stopped = false;
 
   std::size_t waiting() const { return news.size() + repeats.size(); }
+  // After every change of `running` or the queues (two atomic stores).
+  void publish() {
+    running_gauge.Set(static_cast<double>(running));
+    queued_gauge.Set(static_cast<double>(waiting()));
+  }
   bool slot_for(bool repeat) const {
     return running < options.max_concurrent && (!repeat || running_repeats < options.max_concurrent_repeats);
   }
@@ -81,10 +90,12 @@ void ReactiveLayer::Impl::launch_waiting() {
     repeats.pop_front();
     launch(std::move(next), true);
   }
+  publish();
 }
 
 net::awaitable<void> ReactiveLayer::Impl::run_check(Report r, bool repeat) {
   auto self = shared_from_this();
+  const auto began = steady::now();
   Evidence ev = co_await check(r);
   if (r.admin_sweep) {
     ev.layer = Layer::proactive;
@@ -104,6 +115,17 @@ net::awaitable<void> ReactiveLayer::Impl::run_check(Report r, bool repeat) {
   auto& f = flights[r.target];
   f.pending = false;
   f.finished = steady::now();
+  // News found dead (a target nobody questioned lately): once per episode,
+  // since the reports that keep coming are repeats. The split says whether a
+  // slow verdict waited for a slot and the loop, or for the check (the
+  // engine's answer and the wake-up that reads it).
+  if (ev.verdict == Verdict::dead && !repeat && !r.admin_sweep) {
+    const auto ms_after = [&](steady::time_point t) {
+      return std::chrono::duration<double, std::milli>(t - r.received).count();
+    };
+    spdlog::info("reactive: {} dead ({}), verdict {:.1f} ms after the report (check began {:.1f} ms after it)",
+                 r.target, ev.reason, ms_after(f.finished), ms_after(began));
+  }
   if (!stopped) sink(std::move(ev));
   launch_waiting();
 }
@@ -146,6 +168,7 @@ void ReactiveLayer::stop() {
   impl_->stopped = true;
   impl_->news.clear();
   impl_->repeats.clear();
+  impl_->publish();
   impl_->ticker.cancel();
 }
 
@@ -174,11 +197,13 @@ ReactiveLayer::Admission ReactiveLayer::report(Report r) {
   if (d.slot_for(repeat) && (repeat ? d.repeats.empty() : d.news.empty())) {
     f.pending = true;
     d.launch(std::move(r), repeat);
+    d.publish();
     return Admission::started;
   }
   if (d.waiting() < d.options.max_queued) {
     f.pending = true;
     (repeat ? d.repeats : d.news).push_back(std::move(r));
+    d.publish();
     return Admission::queued;
   }
   d.refused_total.Increment();

@@ -56,6 +56,7 @@ const std::vector<Expected>& expected_families() {
       {"healthsweep_reactive_coalesced_total", "counter", {}},
       {"healthsweep_reactive_refused_total", "counter", {}},
       {"healthsweep_reactive_false_alarms_total", "counter", {}},
+      {"healthsweep_reactive_checks", "gauge", {"state"}},
       {"healthsweep_proactive_overruns_total", "counter", {}},
       {"healthsweep_proactive_event_deaths_total", "counter", {}},
       {"healthsweep_proactive_process_exits_total", "counter", {}},
@@ -261,6 +262,8 @@ TEST(Metrics, LayerHandlesCountIntoTheirOwnFamilies) {
   m.reactive().coalesced.Increment();
   m.reactive().refused.Increment(2);
   m.reactive().false_alarms.Increment(3);
+  m.reactive().running.Set(4);
+  m.reactive().queued.Set(5);
   m.proactive().overruns.Increment();
   m.proactive().event_deaths.Increment(2);
   m.proactive().process_exits.Increment(3);
@@ -272,6 +275,8 @@ TEST(Metrics, LayerHandlesCountIntoTheirOwnFamilies) {
   EXPECT_EQ(s.values.at("healthsweep_reactive_coalesced_total"), "1");
   EXPECT_EQ(s.values.at("healthsweep_reactive_refused_total"), "2");
   EXPECT_EQ(s.values.at("healthsweep_reactive_false_alarms_total"), "3");
+  EXPECT_EQ(s.values.at("healthsweep_reactive_checks{state=\"running\"}"), "4");
+  EXPECT_EQ(s.values.at("healthsweep_reactive_checks{state=\"queued\"}"), "5");
   EXPECT_EQ(s.values.at("healthsweep_proactive_overruns_total"), "1");
   EXPECT_EQ(s.values.at("healthsweep_proactive_event_deaths_total"), "2");
   EXPECT_EQ(s.values.at("healthsweep_proactive_process_exits_total"), "3");

@@ -1,12 +1,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
@@ -241,4 +245,78 @@ TEST(ReactiveLayer, AReportLongAfterTheLastCheckIsNewsAgain) {
   EXPECT_EQ(f.report("b"), ReactiveLayer::Admission::started) << "news again: not held to the one repeat slot";
   f.run_for(100ms);
   EXPECT_EQ(f.engine.calls, 4);
+}
+
+// healthsweep_reactive_checks{state}: how many checks run and how many wait
+// for a slot, kept in step with every admission, completion and stop.
+TEST(ReactiveLayer, ChecksRunningAndQueuedAreGaugesThatFollowTheQueue) {
+  ReactiveLayer::Options o;
+  o.max_concurrent = 2;
+  Fixture f(o);
+  const auto gauges = [&] {
+    const auto text = f.metrics.scrape(f.liveness);
+    const auto value = [&](const std::string& state) {
+      const std::string key = "healthsweep_reactive_checks{state=\"" + state + "\"} ";
+      const auto at = text.find(key);
+      return at == std::string::npos ? std::string("absent") : text.substr(at + key.size(), text.find('\n', at) - at - key.size());
+    };
+    return value("running") + "/" + value("queued");
+  };
+  EXPECT_EQ(gauges(), "0/0") << "both series exist before the first report";
+  for (const auto* id : {"a", "b", "c", "d"}) f.report(id);
+  EXPECT_EQ(gauges(), "2/2");
+  f.run_for(5ms);        // a and b begin their 20 ms checks
+  f.engine.hang = true;  // the next checks never answer
+  f.run_for(100ms);      // a and b done; c and d started and hanging
+  EXPECT_EQ(gauges(), "2/0");
+  f.report("e");
+  EXPECT_EQ(gauges(), "2/1");
+  f.layer->stop();
+  EXPECT_EQ(gauges(), "2/0") << "a stopped layer drops its queue; the checks running are still running";
+}
+
+namespace {
+// The default logger's lines while it lives (the test's own sink only).
+struct CapturedLog {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::logger> was = spdlog::default_logger();
+  CapturedLog() {
+    auto logger = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
+    logger->set_level(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+  }
+  ~CapturedLog() { spdlog::set_default_logger(was); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+};
+}  // namespace
+
+// A dead verdict on news says how long it took and where the time went (a
+// slot and the loop, or the check), once per episode: the reports that keep
+// coming for a dead target are repeats and stay quiet, as do alive verdicts.
+TEST(ReactiveLayer, ADeadVerdictOnNewsIsLoggedOnceWithItsSplit) {
+  ReactiveLayer::Options o;
+  o.coalesce_window = 200ms;
+  Fixture f(o);
+  CapturedLog log;
+  f.report("ws-1");
+  f.run_for(100ms);
+  const auto first = log.out.str();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(first, m, std::regex(
+      R"(reactive: ws-1 dead \(container exited\), verdict ([\d.]+) ms after the report \(check began ([\d.]+) ms after it\))")))
+      << first;
+  EXPECT_GE(std::stod(m[1]), 19.0) << "the check takes 20 ms";
+  EXPECT_LE(std::stod(m[2]), std::stod(m[1]) - 19.0) << "the check began before its 20 ms";
+
+  f.run_for(200ms);  // ~280 ms after the check: past the window, within two, a repeat
+  EXPECT_EQ(f.report("ws-1"), ReactiveLayer::Admission::started);
+  f.run_for(100ms);  // found dead again
+  ASSERT_EQ(f.evidence.size(), 2u);
+  EXPECT_EQ(f.evidence[1].verdict, Verdict::dead);
+  f.engine.verdict = Verdict::alive;
+  f.report("ws-2");
+  f.run_for(100ms);
+  EXPECT_EQ(f.engine.calls, 3);
+  EXPECT_EQ(log.out.str(), first) << "neither a repeat nor an alive verdict is logged";
 }
