@@ -21,7 +21,8 @@
 #                     kills alternating [both]
 #   FLEET_HTTP        HTTP targets w-* on loopback nginx, checked every 15 s [10000]
 #   FLEET_HOOK_RATE   hook reports/s over the FLEET_CANNED targets (wrk, hook_paced.lua) [10000]
-#   FLEET_HOOK_SAMPLES  hook → verdict samples on 200 extra canned containers [200]
+#   FLEET_HOOK_SAMPLES  hook → verdict samples, each on an extra canned container
+#                     [500: the p99 of 200, the earlier default, is their second-worst]
 #   FLEET_BASELINE    seconds of Redis CPU with the heartbeats alone, before the daemon [60]
 #   FLEET_OUT         where the raw results go [$TMPDIR/hs-fleet-results]
 #   FLEET_PG_PORT     PostgreSQL's port [a free one]
@@ -73,7 +74,7 @@ n_kills=${FLEET_KILLS:-200}
 kill_via=${FLEET_KILL_VIA:-both}
 n_http=${FLEET_HTTP:-10000}
 hook_rate=${FLEET_HOOK_RATE:-10000}
-hook_samples=${FLEET_HOOK_SAMPLES:-200}
+hook_samples=${FLEET_HOOK_SAMPLES:-500}
 baseline=${FLEET_BASELINE:-60}
 out=${FLEET_OUT:-${TMPDIR:-/tmp}/hs-fleet-results}
 hook_conns=48  # + the driver's probe, sampler and hook samples: under the daemon's 64 per client
@@ -349,6 +350,7 @@ hs_pid=""
 grep -v '^$' "$work/healthsweepd.log" | tail -200 > "$work/out/healthsweepd-tail.log"
 grep 'held the loop' "$work/healthsweepd.log" > "$work/out/long-handlers.log" || true
 grep 'passive: .* dead (' "$work/healthsweepd.log" > "$work/out/passive-verdicts.log" || true
+grep 'reactive: .* dead (' "$work/healthsweepd.log" > "$work/out/reactive-verdicts.log" || true
 [[ -n ${perf_pid:-} ]] && { wait "$perf_pid" || log "perf record exited with $?"; }
 if [[ -s $work/perf.data ]]; then
   log "reading the loop's profile"

@@ -13,7 +13,8 @@ RESP writer, heartbeat thread and engine calls, and soak_sample.py's sampler.
 alone, writes --baseline-file, waits for --ready ("PID PORT" of the daemon,
 written by fleet.sh once the daemon holds the fleet), then runs --duration
 seconds and writes into --out:
-  samples.csv   soak_sample's columns + redis_cpu_pct, stall_max_ms
+  samples.csv   soak_sample's columns + redis_cpu_pct, stall_max_ms,
+                reactive_running, reactive_queued (healthsweep_reactive_checks)
   lapses.jsonl  {target, deadline (unix s), shadow_expired (unix s or null)}
   kills.jsonl   {target, via ("api" | "signal"), t_kill, t_exit (the main process's exit, our own pidfd),
                  die_time (engine's timeNano), die_seen}
@@ -208,8 +209,10 @@ def kill_and_watch(sock, target, via):
 
 
 class FleetSampler(Sampler):
-    """soak_sample's row, plus Redis's CPU share and the loop-stall gauge
-    (healthsweep_event_loop_stall_max_seconds, when the daemon exports it)."""
+    """soak_sample's row, plus Redis's CPU share, the loop-stall gauge
+    (healthsweep_event_loop_stall_max_seconds) and the reactive checks
+    running and queued (healthsweep_reactive_checks), each when the daemon
+    exports it (empty for an older daemon)."""
 
     def __init__(self, pid, port, probe, start, redis_pid):
         super().__init__(pid, port, probe, start)
@@ -225,7 +228,10 @@ class FleetSampler(Sampler):
         m = parse_metrics(text)
         stall = metric_sum(m, "healthsweep_event_loop_stall_max_seconds")
         has = any(n == "healthsweep_event_loop_stall_max_seconds" for n, _ in m)
-        return row + [f"{pct:.1f}", f"{stall * 1000:.3f}" if has else ""]
+        checks = [metric_sum(m, "healthsweep_reactive_checks", f'state="{s}"') for s in ("running", "queued")]
+        has_checks = any(n == "healthsweep_reactive_checks" for n, _ in m)
+        return row + [f"{pct:.1f}", f"{stall * 1000:.3f}" if has else ""] + \
+            ([f"{c:.0f}" for c in checks] if has_checks else ["", ""])
 
 
 def jsonl(path):
@@ -320,7 +326,7 @@ def run(a):
     futures = []
     with open(os.path.join(a.out, "samples.csv"), "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(SAMPLE_COLUMNS + ["redis_cpu_pct", "stall_max_ms"])
+        out.writerow(SAMPLE_COLUMNS + ["redis_cpu_pct", "stall_max_ms", "reactive_running", "reactive_queued"])
         next_sample = start
         while True:
             now = time.time()

@@ -115,6 +115,22 @@ def passive_verdicts(path):
     return out
 
 
+def reactive_split(path, targets):
+    """The daemon's log line for each dead verdict on news (sweeps/reactive):
+    {target: (ms from the report to the verdict, ms from the report to the
+    check's start)} for the given targets. Empty without the log (a daemon
+    older than the line)."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    for line in open(path):
+        m = re.search(r"reactive: (\S+) dead \(.*\), verdict ([\d.-]+) ms after the report"
+                      r" \(check began ([\d.-]+) ms after it\)", line)
+        if m and m.group(1) in targets:
+            out[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+    return out
+
+
 def passive_split(verdicts, handlers_path, redis_path):
     """The daemon's own account of each lapse (its log line): when it asked
     Redis about the key (the deadline's timer, late by the loop), and how
@@ -323,6 +339,18 @@ def main():
     print(f"  daemon:   {trio(h_lat)}; {h_missed} of {len(hooks)} without a verdict; verdict layers {layers}")
     print(f"  BASELINE: engine round-trip (inspect through the same socket, just before): {trio(rtt)}")
     print(f"  p99 − engine p99: {pct(h_lat, 99) - pct(rtt, 99):+.2f} ms (ratio {pct(h_lat, 99) / pct(rtt, 99):.2f})")
+    split = reactive_split(os.path.join(d, prefix + "reactive-verdicts.log"), {x["target"] for x in hooks})
+    if split:
+        began = [b for _, b in split.values()]
+        checked = [v - b for v, b in split.values()]
+        print(f"  the daemon's split (its log, n={len(split)}): check began after the report {trio(began)}")
+        print(f"                     check (the engine's answer, read) {trio(checked)}")
+    gauges = [(float(r["reactive_running"]), float(r["reactive_queued"])) for r in samples
+              if r.get("reactive_running")]
+    if gauges:
+        print(f"  reactive checks at the samples (every 5 s, n={len(gauges)}): running mean"
+              f" {sum(g[0] for g in gauges) / len(gauges):.1f} max {max(g[0] for g in gauges):.0f};"
+              f" queued mean {sum(g[1] for g in gauges) / len(gauges):.1f} max {max(g[1] for g in gauges):.0f}")
     rows.append(("hook → verdict p99 ≤ engine round-trip + 5 ms",
                  f"p50 {pct(h_lat, 50):.1f} / p99 {pct(h_lat, 99):.1f} ms ({len(h_lat)} samples)",
                  f"inspect p99 {pct(rtt, 99):.1f} ms", f"{pct(h_lat, 99) / pct(rtt, 99):.2f}",
