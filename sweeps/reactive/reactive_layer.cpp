@@ -115,10 +115,11 @@ net::awaitable<void> ReactiveLayer::Impl::run_check(Report r, bool repeat) {
   auto& f = flights[r.target];
   f.pending = false;
   f.finished = steady::now();
-  // News found dead (a target nobody questioned lately): once per episode,
-  // since the reports that keep coming are repeats. The split says whether a
-  // slow verdict waited for a slot and the loop, or for the check (the
-  // engine's answer and the wake-up that reads it).
+  // News found dead (a target nobody questioned lately). A dead target that
+  // keeps being reported is a repeat from then on and stays quiet, so one
+  // target logs at most once per two windows. The split says whether a slow
+  // verdict waited for a slot and the loop, or for the check (the engine's
+  // answer and the wake-up that reads it).
   if (ev.verdict == Verdict::dead && !repeat && !r.admin_sweep) {
     const auto ms_after = [&](steady::time_point t) {
       return std::chrono::duration<double, std::milli>(t - r.received).count();
