@@ -14,6 +14,7 @@
 
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
+#include "tests/support/metrics_text.hpp"
 #include "sweeps/reactive/reactive_layer.hpp"
 #include "clients/engine/client.hpp"
 
@@ -255,14 +256,16 @@ TEST(ReactiveLayer, ChecksRunningAndQueuedAreGaugesThatFollowTheQueue) {
   Fixture f(o);
   const auto gauges = [&] {
     const auto text = f.metrics.scrape(f.liveness);
-    const auto value = [&](const std::string& state) {
-      const std::string key = "healthsweep_reactive_checks{state=\"" + state + "\"} ";
-      const auto at = text.find(key);
-      return at == std::string::npos ? std::string("absent") : text.substr(at + key.size(), text.find('\n', at) - at - key.size());
-    };
-    return value("running") + "/" + value("queued");
+    return std::to_string(static_cast<int>(healthsweep::testing::series_value(text, R"(healthsweep_reactive_checks{state="running"})"))) +
+           "/" + std::to_string(static_cast<int>(healthsweep::testing::series_value(text, R"(healthsweep_reactive_checks{state="queued"})")));
   };
-  EXPECT_EQ(gauges(), "0/0") << "both series exist before the first report";
+  // series_value reads an absent series as 0: that both exist is checked on the text.
+  const auto first = f.metrics.scrape(f.liveness);
+  EXPECT_NE(first.find("healthsweep_reactive_checks{state=\"running\"} 0\n"), std::string::npos)
+      << "both series exist before the first report";
+  EXPECT_NE(first.find("healthsweep_reactive_checks{state=\"queued\"} 0\n"), std::string::npos)
+      << "both series exist before the first report";
+  EXPECT_EQ(gauges(), "0/0");
   for (const auto* id : {"a", "b", "c", "d"}) f.report(id);
   EXPECT_EQ(gauges(), "2/2");
   f.run_for(5ms);        // a and b begin their 20 ms checks
