@@ -14,7 +14,10 @@
 #   FLEET_OTHER_KEYS  unrelated TTL keys in the same Redis [1000000]
 #   FLEET_LAPSES      h-* heartbeats stopped at known deadlines (+ shadow keys) [300]
 #   FLEET_CANNED      canned containers t-* (bench/fleet_engine.py), hook load's targets [10000]
-#   FLEET_CONTAINERS  real busybox containers c-* on Podman, process watch on [1000]
+#   FLEET_ENGINE      the real engine of those containers: podman (its API
+#                     service) or docker (the docker.io package's dockerd, vfs
+#                     storage, no networking), both from scripts/services [podman]
+#   FLEET_CONTAINERS  real busybox containers c-* on that engine, process watch on [1000]
 #   FLEET_KILLS       of those, killed during the load [200]
 #   FLEET_KILL_VIA    api (POST .../kill), signal (SIGKILL straight to the
 #                     container's process, as a crash ends it) or both, the
@@ -50,9 +53,9 @@
 #
 # What runs (loopback and unix sockets only; containers --network none):
 #   Redis of its own (127.0.0.1, free port; the driver also on its unix socket);
-#   PostgreSQL and a Podman API service from scripts/services (the store; the
-#   real engine); bench/fleet_engine.py, the daemon's one engine socket: the
-#   canned containers plus everything Podman has (main's daemon takes one
+#   PostgreSQL and a Podman API service or a dockerd from scripts/services (the
+#   store; the real engine); bench/fleet_engine.py, the daemon's one engine
+#   socket: the canned containers plus everything that engine has (main's daemon takes one
 #   `engine:` section); nginx serving FLEET_HTTP ports below 25400 (never the
 #   254xx/258xx PostgreSQL test ports); wrk with bench/hook_paced.lua;
 #   bench/fleet_driver.py (heartbeats, lapses, kills, hook samples, samples).
@@ -72,6 +75,8 @@ n_canned=${FLEET_CANNED:-10000}
 n_containers=${FLEET_CONTAINERS:-1000}
 n_kills=${FLEET_KILLS:-200}
 kill_via=${FLEET_KILL_VIA:-both}
+engine=${FLEET_ENGINE:-podman}
+[[ $engine == podman || $engine == docker ]] || { echo "fleet: FLEET_ENGINE is podman or docker, not $engine" >&2; exit 2; }
 n_http=${FLEET_HTTP:-10000}
 hook_rate=${FLEET_HOOK_RATE:-10000}
 hook_samples=${FLEET_HOOK_SAMPLES:-500}
@@ -86,6 +91,9 @@ n_honly=$((n_heart - n_http - n_canned - hook_samples - n_containers))
 ((n_kills <= n_containers && n_lapses <= n_honly)) || { echo "fleet: more kills/lapses than targets" >&2; exit 2; }
 . "$repo/scripts/lib/packages.sh"
 ensure_packages "${SOAK_PACKAGES[@]}" nginx-light
+# apart: asked for together with python3-matplotlib, apt's resolver wants
+# libboost1.74-dev, which conflicts with the build's libboost1.81-dev
+if [[ $engine == docker ]]; then ensure_packages docker.io; fi
 
 work=$(mktemp -d /tmp/hs-fleet.XXXXXX)
 chmod 755 "$work"
@@ -103,7 +111,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   [[ -f $work/redis.pid ]] && kill "$(cat "$work/redis.pid")" 2>/dev/null
   [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
-  # every container, the Podman service and PostgreSQL (by its data dir)
+  # every container, the engine and PostgreSQL (by its data dir)
   [[ -n $services_up ]] && "$repo/scripts/services" stop "$work/svc" >/dev/null 2>&1
   wait 2>/dev/null
   rm -rf "$work"
@@ -121,11 +129,11 @@ mkdir -p "$work/out"
   echo "# bench/fleet.sh $(date -u +%FT%TZ) commit $(git -C "$repo" rev-parse --short HEAD) daemon $daemon"
   echo "# $(nproc) cores; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# FLEET_SECONDS=$secs daemon_nice=${FLEET_DAEMON_NICE:-0} daemon_rt=${FLEET_DAEMON_RT:-none} redis_rt=${FLEET_REDIS_RT:-none} heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
-    "containers=$n_containers kills=$n_kills kill_via=$kill_via http=$n_http hook_rate=$hook_rate hook_samples=$hook_samples baseline=$baseline"
+    "containers=$n_containers engine=$engine kills=$n_kills kill_via=$kill_via http=$n_http hook_rate=$hook_rate hook_samples=$hook_samples baseline=$baseline"
 } > "$work/out/run.txt"
 
 # --- services ---
-log "starting Redis, PostgreSQL and Podman in $work"
+log "starting Redis, PostgreSQL and the $engine engine in $work"
 redis_port=$(free_port)
 # Redis's own latency monitor and slow log (5 ms): whether a slow answer to
 # the daemon was Redis's own stall (an expire cycle, a slow command) or time
@@ -135,9 +143,14 @@ redis_rt=()
 "${redis_rt[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$work/redis.sock" --save "" --appendonly no \
   --latency-monitor-threshold 5 --slowlog-log-slower-than 5000 --slowlog-max-len 10000 --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
 services_up=1
-eval "$(HS_SERVICES='postgres podman' HS_PG_PORT=${FLEET_PG_PORT:-$(free_port)} "$repo/scripts/services" start "$work/svc")"
-[[ -n ${HS_TEST_PG_DSN:-} && -n ${HS_TEST_ENGINE_SOCKET:-} ]] ||
-  { echo "fleet: PostgreSQL or the Podman API did not start" >&2; exit 1; }
+eval "$(HS_SERVICES="postgres $engine" HS_PG_PORT=${FLEET_PG_PORT:-$(free_port)} "$repo/scripts/services" start "$work/svc")"
+if [[ $engine == docker ]]; then
+  engine_socket=${HS_TEST_DOCKER_SOCKET:-} engine_image=${HS_TEST_DOCKER_IMAGE:-}
+else
+  engine_socket=${HS_TEST_ENGINE_SOCKET:-} engine_image=${HS_TEST_IMAGE:-}
+fi
+[[ -n ${HS_TEST_PG_DSN:-} && -n $engine_socket ]] ||
+  { echo "fleet: PostgreSQL or the $engine engine did not start" >&2; exit 1; }
 for _ in $(seq 50); do [[ -s $work/redis.pid && -S $work/redis.sock ]] && break; sleep 0.1; done
 redis_pid=$(cat "$work/redis.pid")
 
@@ -159,12 +172,12 @@ done
 [[ -n $base ]] || { echo "fleet: nginx did not start" >&2; cat "$work/nginx-error.log" >&2; exit 1; }
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$((base + n_http - 1))/" && break; sleep 0.1; done
 
-# --- the engine: Podman's busybox containers and the canned ones behind one socket ---
+# --- the engine: the real engine's busybox containers and the canned ones behind one socket ---
 log "creating $n_containers busybox containers"
 t0=$(date +%s.%N)
-python3 "$repo/bench/fleet_driver.py" containers "$HS_TEST_ENGINE_SOCKET" "$HS_TEST_IMAGE" "$n_containers"
+python3 "$repo/bench/fleet_driver.py" containers "$engine_socket" "$engine_image" "$n_containers"
 log "created in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s"
-python3 "$repo/bench/fleet_engine.py" "$work/engine.sock" "$HS_TEST_ENGINE_SOCKET" "$((n_canned + hook_samples))" \
+python3 "$repo/bench/fleet_engine.py" "$work/engine.sock" "$engine_socket" "$((n_canned + hook_samples))" \
   "$coalesce_ms" "$n_canned" 2>"$work/fleet_engine.log" &
 engine_pid=$!
 pids+=("$engine_pid")
@@ -212,7 +225,7 @@ EOF
 n_targets=$n_heart
 nice python3 "$repo/bench/fleet_driver.py" run --duration "$secs" --baseline "$baseline" \
   --baseline-file "$work/baseline.json" --ready "$work/ready" --redis "$work/redis.sock" --redis-pid "$redis_pid" \
-  --ids "$work/ids" --lapses "$n_lapses" --engine "$HS_TEST_ENGINE_SOCKET" --containers "$n_containers" \
+  --ids "$work/ids" --lapses "$n_lapses" --engine "$engine_socket" --containers "$n_containers" \
   --kills "$n_kills" --kill-via "$kill_via" --proxy "$work/engine.sock" --hook-first "$n_canned" --hook-samples "$hook_samples" \
   --token "$token" --out "$work/out" 2>"$work/driver.log" &
 driver_pid=$!

@@ -265,6 +265,9 @@ def main():
         arm = f"{float(m.group(3)) - float(m.group(1)):.2f}"
     except (AttributeError, ValueError):
         arm = "?"
+    # runs before FLEET_ENGINE had Podman only
+    m = re.search(r"\bengine=(\w+)", run)
+    engine_name = {"podman": "Podman", "docker": "Docker Engine"}.get(m.group(1) if m else "podman", "?")
     titles = {"signal": "SIGKILL straight to the container's process (a crash)",
               "api": "SIGKILL through the engine's API (POST /containers/{id}/kill)"}
     figures = {}
@@ -287,7 +290,7 @@ def main():
                 exit_lat.append((x["t_exit"] - x["t_kill"]) * 1000)
                 if v:
                     own_lat.append((v[0] - x["t_exit"]) * 1000)
-        print(f"\n== Proactive: kill -> offline, {titles[via]}, busybox on Podman, sweeps of every container running")
+        print(f"\n== Proactive: kill -> offline, {titles[via]}, busybox on {engine_name}, sweeps of every container running")
         print(f"  daemon:   {trio(k_lat)}; {k_missed} of {len(group)} without an offline verdict after the kill")
         print(f"  BASELINE: the engine's own `die` event time (timeNano) - kill: {trio(die_lat)}")
         print(f"            the `die` event delivered to a subscriber - kill:   {trio(seen_lat)}")
