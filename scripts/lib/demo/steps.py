@@ -76,11 +76,10 @@ class Player:
 
     # --- 2. a workspace frozen -----------------------------------------------------
     def freeze(self, wid):
-        pids = self.stack.container_pids(wid)
+        listed = self.stack.container_pids(wid)
         before, shown = self.admin.latency_snapshot(), set()
         fault = now()
-        for p in pids:
-            os.kill(p, signal.SIGSTOP)
+        pids = signal_each(listed, signal.SIGSTOP)
         self.header(2, "a workspace frozen", fault, f"SIGSTOP to every process of {wid} ({len(pids)}: "
                     f"its heartbeat loop and its HTTP server); the container stays `running`")
         last_hb = self.admin.target(wid).get("last_heartbeat", "?")
@@ -95,8 +94,7 @@ class Player:
 
     # --- 3. a connection error reported to the hook ------------------------------------
     def hook(self, wid, port):
-        httpd = [p for p in self.stack.container_pids(wid)
-                 if b"httpd" in open(f"/proc/{p}/cmdline", "rb").read()]
+        httpd = [p for p in self.stack.container_pids(wid) if b"httpd" in cmdline(p)]
         before, shown = self.admin.latency_snapshot(), set()
         fault = now()
         for p in httpd:
@@ -243,6 +241,29 @@ class Player:
         for t in sorted(self.admin.targets(), key=lambda t: t["id"]):
             self.say(f"{t['id']:<7} {t['state']:<12} {t.get('since', ''):<25} {t.get('restarts', 0):>8}  "
                      f"{t.get('reason', '')}")
+
+
+# The heartbeat loop's `sleep 1` and `nc` children live for a moment: one
+# listed by the /proc scan may be gone before it is signalled or read. That
+# raced under load (ProcessLookupError ended a demo in the middle).
+def signal_each(pids, sig):
+    """Sends sig to each of pids still alive; returns those it reached."""
+    reached = []
+    for p in pids:
+        try:
+            os.kill(p, sig)
+            reached.append(p)
+        except ProcessLookupError:
+            pass
+    return reached
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:  # gone since the scan
+        return b""
 
 
 def find_ctl():
