@@ -123,11 +123,29 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 port_range_free() {  # $1 first port, $2 count: no TCP socket on any of them
   ss -Htan | awk -v lo="$1" -v hi="$(($1 + $2))" '{ n = split($4, a, ":"); p = a[n] + 0; if (p >= lo && p < hi) bad = 1 } END { exit bad }'
 }
+# The host's own speed: the same fixed work at the start of every run and at
+# its end, so runs on different machines can be told apart. The VM under
+# these runs was once replaced between two runs (L and D1, 2026-12-06), and
+# every process then used 2-4 times the CPU for the same work. A million
+# 512-byte read+write pairs by dd (the kernel's system-call path) and a
+# pure-CPU Python loop, the best of 3 each; the boot time names the machine.
+host_speed() {
+  local dd_s py_s
+  dd_s=$(for _ in 1 2 3; do LC_ALL=C dd if=/dev/zero of=/dev/null bs=512 count=1000000 2>&1 |
+    awk '/copied/ { print $(NF-3) }'; done | sort -n | head -1)
+  py_s=$(python3 -c 'import time
+best = 9e9
+for _ in range(3):
+    t = time.perf_counter(); sum(i * i for i in range(2000000)); best = min(best, time.perf_counter() - t)
+print(f"{best:.3f}")')
+  echo "dd ${dd_s:-?} s, python ${py_s:-?} s; booted $(uptime -s)"
+}
 ulimit -n "$(ulimit -Hn)"
 mkdir -p "$work/out"
 {
   echo "# bench/fleet.sh $(date -u +%FT%TZ) commit $(git -C "$repo" rev-parse --short HEAD) daemon $daemon"
   echo "# $(nproc) cores; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# host speed at start: $(host_speed)"
   echo "# FLEET_SECONDS=$secs daemon_nice=${FLEET_DAEMON_NICE:-0} daemon_rt=${FLEET_DAEMON_RT:-none} redis_rt=${FLEET_REDIS_RT:-none} heartbeats=$n_heart other_keys=$n_other lapses=$n_lapses canned=$n_canned" \
     "containers=$n_containers engine=$engine kills=$n_kills kill_via=$kill_via http=$n_http hook_rate=$hook_rate hook_samples=$hook_samples baseline=$baseline"
 } > "$work/out/run.txt"
@@ -373,7 +391,7 @@ if [[ -s $work/perf.data ]]; then
     > "$work/out/long-turns.txt" 2>&1 || log "long_turns.py failed (see out/long-turns.txt)"
 fi
 cp "$work/baseline.json" "$work/out/"
-echo "# load at end $(cut -d' ' -f1-3 /proc/loadavg)" >> "$work/out/run.txt"
+{ echo "# load at end $(cut -d' ' -f1-3 /proc/loadavg)"; echo "# host speed at end: $(host_speed)"; } >> "$work/out/run.txt"
 
 python3 "$repo/bench/fleet_report.py" "$work/out" | tee "$work/out/report.txt"
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
