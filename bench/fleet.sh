@@ -38,7 +38,8 @@
 #                     under FLEET_SECONDS - 40); the
 #                     profile's long stretches and, with FLEET_LOG_LEVEL=debug,
 #                     each long handler's frames: out/long-turns.txt (the
-#                     profile's text: out/perf-script.txt.gz, tens of MB) [0: none]
+#                     profile's text: out/perf-script.txt.gz, tens of MB; each
+#                     function's share of it: bench/loop_profile.py) [0: none]
 #   FLEET_DAEMON_NICE the daemon's nice value (-20..19; as a unit's Nice=) [0]
 #   FLEET_DAEMON_RT   the daemon's SCHED_FIFO priority (1..99; as a unit's
 #                     CPUSchedulingPolicy=fifo + CPUSchedulingPriority=); the

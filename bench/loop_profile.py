@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Where the daemon's loop thread spent its CPU, from a fleet run's profile.
+
+    python3 bench/loop_profile.py OUT/perf-script.txt.gz [TOP]
+
+Reads `perf script -F tid,time,ip,sym` with call chains (bench/fleet.sh,
+FLEET_PERF) and prints, as shares of all samples:
+  - how many samples ended in the kernel (the leaf frame's address);
+  - the innermost healthsweep:: frame of each sample (self time of our
+    code, with the library and kernel frames under it folded in);
+  - each healthsweep:: function's inclusive share (on the stack at all);
+  - the leaf functions.
+Templates and argument lists are cut from the names so that one function
+is one line. Two runs' outputs side by side tell whether the same work got
+dearer (same shares, more CPU) or other work appeared (other shares).
+"""
+import collections
+import gzip
+import re
+import sys
+
+
+def short(sym):
+    sym = re.sub(r"<.*", "", sym)
+    return re.sub(r"\(.*", "", sym)[:110]
+
+
+def main():
+    path = sys.argv[1]
+    top = int(sys.argv[2]) if len(sys.argv) > 2 else 40
+    leaf, ours, incl = collections.Counter(), collections.Counter(), collections.Counter()
+    samples = kernel = 0
+    frames = []
+
+    def flush():
+        nonlocal samples, kernel
+        if not frames:
+            return
+        samples += 1
+        if frames[0][0].startswith("ffffffff"):
+            kernel += 1
+        leaf[short(frames[0][1])] += 1
+        first, seen = None, set()
+        for _, sym in frames:
+            s = short(sym)
+            if first is None and "healthsweep::" in s:
+                first = s
+            if s not in seen:
+                incl[s] += 1
+                seen.add(s)
+        ours[first or "(no healthsweep frame)"] += 1
+
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                flush()
+                frames = []
+            elif not line.startswith("\t"):  # a sample's header: tid time:
+                frames = []
+            else:
+                parts = line.strip().split(None, 1)
+                frames.append((parts[0], parts[1] if len(parts) > 1 else "?"))
+    flush()
+    if not samples:
+        sys.exit("loop_profile: no samples in " + path)
+    pct = lambda v: 100.0 * v / samples
+    print(f"samples {samples}; the leaf in the kernel: {kernel} ({pct(kernel):.1f} %)")
+    print("--- innermost healthsweep:: frame (self, libraries and kernel below it folded in)")
+    for k, v in ours.most_common(top):
+        print(f"{pct(v):6.2f} %  {k}")
+    print("--- inclusive, healthsweep:: functions")
+    for k, v in [kv for kv in incl.most_common() if "healthsweep::" in kv[0]][:top]:
+        print(f"{pct(v):6.2f} %  {k}")
+    print("--- leaf functions")
+    for k, v in leaf.most_common(top):
+        print(f"{pct(v):6.2f} %  {k}")
+
+
+if __name__ == "__main__":
+    main()
