@@ -9,7 +9,10 @@ FLEET_PERF) and prints, as shares of all samples:
   - the innermost healthsweep:: frame of each sample (self time of our
     code, with the library and kernel frames under it folded in);
   - each healthsweep:: function's inclusive share (on the stack at all);
-  - the leaf functions.
+  - the leaf functions;
+  - the system calls the kernel's samples were in (the handler under
+    do_syscall_64: on loopback a send also does the peer's receive and
+    wakes it, so __sys_sendmsg carries the peers' wake-ups).
 Templates and argument lists are cut from the names so that one function
 is one line. Two runs' outputs side by side tell whether the same work got
 dearer (same shares, more CPU) or other work appeared (other shares).
@@ -29,6 +32,7 @@ def main():
     path = sys.argv[1]
     top = int(sys.argv[2]) if len(sys.argv) > 2 else 40
     leaf, ours, incl = collections.Counter(), collections.Counter(), collections.Counter()
+    calls = collections.Counter()
     samples = kernel = 0
     frames = []
 
@@ -49,6 +53,16 @@ def main():
                 incl[s] += 1
                 seen.add(s)
         ours[first or "(no healthsweep frame)"] += 1
+        if frames[0][0].startswith("ffffffff"):
+            syms = [sym for _, sym in frames]
+            if "do_syscall_64" in syms:
+                at = syms.index("do_syscall_64")
+                handler = syms[at - 1] if at > 0 else "(do_syscall_64)"
+                if handler == "x64_sys_call" and at > 1:
+                    handler = syms[at - 2]
+                calls[handler] += 1
+            else:
+                calls["(not in a system call: " + short(syms[-1])[:40] + ")"] += 1
 
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", errors="replace") as f:
@@ -74,6 +88,9 @@ def main():
         print(f"{pct(v):6.2f} %  {k}")
     print("--- leaf functions")
     for k, v in leaf.most_common(top):
+        print(f"{pct(v):6.2f} %  {k}")
+    print("--- system calls of the samples that ended in the kernel")
+    for k, v in calls.most_common(top):
         print(f"{pct(v):6.2f} %  {k}")
 
 
