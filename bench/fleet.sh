@@ -127,7 +127,7 @@ port_range_free() {  # $1 first port, $2 count: no TCP socket on any of them
 # The host's own speed: the same fixed work at the start of every run and at
 # its end, so runs on different machines can be told apart. The VM under
 # these runs was once replaced between two runs (L and D1, 2026-12-06), and
-# every process then used 2-4 times the CPU for the same work. A million
+# nginx's fixed work then cost 3-4 times the CPU under load. A million
 # 512-byte read+write pairs by dd (the kernel's system-call path) and a
 # pure-CPU Python loop, the best of 3 each; the boot time names the machine.
 host_speed() {
