@@ -45,6 +45,11 @@ struct Redis {
   std::string heartbeat_key = "healthsweep:heartbeat:{id}";
   bool keyspace_events = true;
   Duration reconcile_interval = 10s;
+  // Beyond SPEC: how long a target may be without a heartbeat key before
+  // that is a death: after the target appeared, the daemon started, or the
+  // Redis server came back empty. It grows to the largest TTL seen. SPEC's
+  // production TTL, 60 s, is the default.
+  Duration grace = 60s;
   // Redis Sentinel: when set (both or neither), the master of `master_name`
   // is asked of these sentinels, and `url` gives only the db and password.
   std::vector<Endpoint> sentinels;

@@ -91,7 +91,7 @@ std::optional<Field> read_redis(const Section& root, Config& config) {
   if (!root.has("redis")) return std::nullopt;
   config.redis.enabled = true;
   const Section redis = root.child("redis", {"url", "heartbeat_key", "keyspace_events", "reconcile_interval",
-                                             "sentinels", "master_name"});
+                                             "grace", "sentinels", "master_name"});
   read_sentinels(redis, config);
   Reader& reader = redis.reader();
   std::string url;
@@ -110,6 +110,7 @@ std::optional<Field> read_redis(const Section& root, Config& config) {
       config.redis.heartbeat_key = key;
   }
   redis.boolean("keyspace_events", config.redis.keyspace_events);
+  redis.duration("grace", config.redis.grace, /*allow_zero=*/false);
   const bool ok = redis.duration("reconcile_interval", config.redis.reconcile_interval, /*allow_zero=*/false);
   return field_if(redis, "reconcile_interval", ok);
 }

@@ -116,6 +116,10 @@ void App::Impl::reload() {
                                std::pair{next.postgres.enabled != cfg.postgres.enabled ||
                                              next.postgres.dsn != cfg.postgres.dsn, "postgres"}})
     if (changed) spdlog::warn("config reload: {} connection changed; it takes effect at the next restart", what);
+  // The passive layer's grace has grown to the largest TTL seen since the
+  // start; a new floor would have to forget that, so it waits for a restart.
+  if (next.redis.enabled && cfg.redis.enabled && next.redis.grace != cfg.redis.grace)
+    spdlog::warn("config reload: redis.grace changed; it takes effect at the next restart");
   if (next.listen_max_connections_per_client != cfg.listen_max_connections_per_client)
     spdlog::warn("config reload: listen_max_connections_per_client changed; it takes effect at the next restart");
   next.listen = cfg.listen;

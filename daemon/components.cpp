@@ -326,6 +326,7 @@ void Components::Impl::build() {
   if (cfg.redis.enabled) {
     PassiveOptions po;
     po.stale_after = cfg.liveness_stale_after;
+    po.initial_grace = cfg.redis.grace;
     // Several instances share the Redis: each subscribes to the channels of
     // the keys it owns, not a pattern that brings every instance every key's
     // notifications (issue 14; the figures in bench/BENCHMARKS.md).

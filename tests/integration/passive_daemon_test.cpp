@@ -94,3 +94,28 @@ TEST(PassiveDaemon, TargetsAddedAndRemovedByAReloadAreWatchedAndForgotten) {
   EXPECT_EQ(state_of(d, "hb-0"), "online");
   EXPECT_EQ(metric(d, "healthsweep_detections_total{layer=\"passive\"}"), 1) << "the removed hb-1's key is nobody's";
 }
+
+TEST(PassiveDaemon, ATargetThatNeverHeartBeatsIsDeadAfterRedisGraceAndAReloadOfTheGraceWaitsForARestart) {
+  // redis.grace (beyond SPEC, 60 s by default) is the daemon's, not only the
+  // passive layer's: hb-0 has no key, so it is dead once 3 s have passed
+  // since it appeared, and not before. A reload cannot lower a grace that
+  // has grown with the TTLs seen: it says so and keeps the running value.
+  HS_REQUIRE_REDIS(redis);
+  std::string config = passive_config(*redis, 1);
+  const std::string reconcile = "  reconcile_interval: 1s\n";
+  config.insert(config.find(reconcile) + reconcile.size(), "  grace: 3s\n");
+  const auto before_start = std::chrono::steady_clock::now();
+  Daemon d(config);
+  ASSERT_TRUE(eventually([&] { return state_of(d, "hb-0") == "offline"; }, 20s)) << d.log();
+  EXPECT_GE(std::chrono::steady_clock::now() - before_start, 3s) << d.log();
+  EXPECT_NE(target(d, "hb-0")->reason.find("no heartbeat within grace"), std::string::npos) << d.log();
+
+  config.replace(config.find("grace: 3s"), 9, "grace: 30s");
+  d.write_config(config);
+  d.process().signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] {
+    return d.log().find("config reload: redis.grace changed; it takes effect at the next restart") != std::string::npos;
+  }, 10s)) << d.log();
+  EXPECT_TRUE(eventually([&] { return metric(d, "healthsweep_config_reloads_total{result=\"ok\"}") == 1; }, 10s))
+      << d.log();
+}

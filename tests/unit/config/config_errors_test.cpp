@@ -93,6 +93,8 @@ TEST_F(ConfigErrors, OutOfRangeValues) {
               ElementsAre("cfg.yaml:3:27: remediation.fail_safe.max_offline_fraction: must be between 0 and 1, got "
                           "'-0.1'",
                           "cfg.yaml:4:18: remediation.fail_safe.min_targets: must be between 0 and 100000000, got '-1'"));
+  EXPECT_THAT(errors_of("redis:\n  grace: 0s\n"),
+              ElementsAre("cfg.yaml:2:10: redis.grace: must be greater than 0, got '0s'"));
   EXPECT_THAT(errors_of("sweeps:\n  proactive:\n    jitter: .nan\n"),
               ElementsAre("cfg.yaml:3:13: sweeps.proactive.jitter: expected a number between 0 and 1, got '.nan'"));
 }

@@ -84,6 +84,7 @@ redis:
   heartbeat_key: "hb:{id}"
   keyspace_events: false
   reconcile_interval: 20s
+  grace: 2m
 engine:
   socket: "unix:///run/podman/podman.sock"
   api_version: "v1.40"
@@ -147,6 +148,7 @@ shutdown_grace: 3s
   EXPECT_EQ(c.redis.heartbeat_key, "hb:{id}");
   EXPECT_FALSE(c.redis.keyspace_events);
   EXPECT_EQ(c.redis.reconcile_interval, 20s);
+  EXPECT_EQ(c.redis.grace, 2min);
   EXPECT_TRUE(c.engine.enabled);
   EXPECT_EQ(c.engine.socket, "/run/podman/podman.sock");
   EXPECT_EQ(c.engine.api_version, "v1.40");
@@ -186,6 +188,7 @@ TEST_F(ConfigLoader, AbsentKeysKeepTheDefaultsAndSectionsSwitchLayersOn) {
   const Config defaults;
   EXPECT_TRUE(c.redis.enabled);  // present, even empty: on, with default values
   EXPECT_EQ(c.redis.url, defaults.redis.url);
+  EXPECT_EQ(c.redis.grace, 60s) << "SPEC's production TTL";
   EXPECT_TRUE(c.engine.enabled);
   EXPECT_EQ(c.engine.socket, defaults.engine.socket);
   EXPECT_FALSE(c.postgres.enabled);
