@@ -30,11 +30,13 @@ TIMELINE_KEYS = (("list", "list_containers"), ("sweep", "Impl::sweep"), ("arm", 
                  ("probe", "clients::http::"), ("hook", "HttpServer"), ("inspect", "clients::engine"),
                  ("redis", "clients::redis"), ("passive", "sweeps::passive"))
 HEADER = re.compile(r"^\s*(\d+)\s+(\d+\.\d+):\s*$")
-FRAME = re.compile(r"^\s+[0-9a-f]+\s+(.*)$")
+FRAME = re.compile(r"^\s+([0-9a-f]+)\s+(.*)$")
 
 
-def samples(lines):
-    """Yields (time, [frames innermost first]) per sample."""
+def stacks(lines):
+    """Yields (time, [(address, symbol) innermost first]) per sample of
+    `perf script -F tid,time,ip,sym` (bench/loop_profile.py reads the
+    addresses: a kernel frame's starts with ffffffff)."""
     time, frames = None, []
     for line in lines:
         m = HEADER.match(line)
@@ -45,9 +47,15 @@ def samples(lines):
             continue
         f = FRAME.match(line)
         if f and time is not None:
-            frames.append(f.group(1).strip())
+            frames.append((f.group(1), f.group(2).strip()))
     if time is not None:
         yield time, frames
+
+
+def samples(lines):
+    """Yields (time, [frames innermost first]) per sample."""
+    for time, frames in stacks(lines):
+        yield time, [symbol for _, symbol in frames]
 
 
 def ours(frames):

@@ -22,10 +22,23 @@ import gzip
 import re
 import sys
 
+from long_turns import stacks  # the perf script reader of the long-turn report
+
 
 def short(sym):
     sym = re.sub(r"<.*", "", sym)
     return re.sub(r"\(.*", "", sym)[:110]
+
+
+def syscall_of(symbols):
+    """The system call a kernel sample was in: the handler under do_syscall_64."""
+    if "do_syscall_64" not in symbols:
+        return "(not in a system call: " + short(symbols[-1])[:40] + ")"
+    at = symbols.index("do_syscall_64")
+    handler = symbols[at - 1] if at > 0 else "(do_syscall_64)"
+    if handler == "x64_sys_call" and at > 1:
+        handler = symbols[at - 2]
+    return handler
 
 
 def main():
@@ -34,48 +47,26 @@ def main():
     leaf, ours, incl = collections.Counter(), collections.Counter(), collections.Counter()
     calls = collections.Counter()
     samples = kernel = 0
-    frames = []
-
-    def flush():
-        nonlocal samples, kernel
-        if not frames:
-            return
-        samples += 1
-        if frames[0][0].startswith("ffffffff"):
-            kernel += 1
-        leaf[short(frames[0][1])] += 1
-        first, seen = None, set()
-        for _, sym in frames:
-            s = short(sym)
-            if first is None and "healthsweep::" in s:
-                first = s
-            if s not in seen:
-                incl[s] += 1
-                seen.add(s)
-        ours[first or "(no healthsweep frame)"] += 1
-        if frames[0][0].startswith("ffffffff"):
-            syms = [sym for _, sym in frames]
-            if "do_syscall_64" in syms:
-                at = syms.index("do_syscall_64")
-                handler = syms[at - 1] if at > 0 else "(do_syscall_64)"
-                if handler == "x64_sys_call" and at > 1:
-                    handler = syms[at - 2]
-                calls[handler] += 1
-            else:
-                calls["(not in a system call: " + short(syms[-1])[:40] + ")"] += 1
-
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", errors="replace") as f:
-        for line in f:
-            if not line.strip():
-                flush()
-                frames = []
-            elif not line.startswith("\t"):  # a sample's header: tid time:
-                frames = []
-            else:
-                parts = line.strip().split(None, 1)
-                frames.append((parts[0], parts[1] if len(parts) > 1 else "?"))
-    flush()
+        for _, frames in stacks(f):
+            if not frames:
+                continue
+            samples += 1
+            symbols = [sym for _, sym in frames]
+            leaf[short(symbols[0])] += 1
+            first, seen = None, set()
+            for sym in symbols:
+                s = short(sym)
+                if first is None and "healthsweep::" in s:
+                    first = s
+                if s not in seen:
+                    incl[s] += 1
+                    seen.add(s)
+            ours[first or "(no healthsweep frame)"] += 1
+            if frames[0][0].startswith("ffffffff"):
+                kernel += 1
+                calls[syscall_of(symbols)] += 1
     if not samples:
         sys.exit("loop_profile: no samples in " + path)
     pct = lambda v: 100.0 * v / samples
