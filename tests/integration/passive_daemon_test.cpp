@@ -14,9 +14,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string passive_config(const RedisServer& r, int targets) {
-  std::string c = "redis:\n  url: \"" + r.url() + "\"\n  reconcile_interval: 1s\n"
-                   "targets:\n  static:\n";
+// redis_extra: more keys of the redis section, each a line of its own.
+std::string passive_config(const RedisServer& r, int targets, const std::string& redis_extra = "") {
+  std::string c = "redis:\n  url: \"" + r.url() + "\"\n  reconcile_interval: 1s\n" + redis_extra +
+                  "targets:\n  static:\n";
   for (int i = 0; i < targets; ++i) c += "    - { id: hb-" + std::to_string(i) + " }\n";
   c += "liveness: { stale_after: 3s }\n";
   return c;
@@ -101,17 +102,13 @@ TEST(PassiveDaemon, ATargetThatNeverHeartBeatsIsDeadAfterRedisGraceAndAReloadOfT
   // since it appeared, and not before. A reload cannot lower a grace that
   // has grown with the TTLs seen: it says so and keeps the running value.
   HS_REQUIRE_REDIS(redis);
-  std::string config = passive_config(*redis, 1);
-  const std::string reconcile = "  reconcile_interval: 1s\n";
-  config.insert(config.find(reconcile) + reconcile.size(), "  grace: 3s\n");
   const auto before_start = std::chrono::steady_clock::now();
-  Daemon d(config);
+  Daemon d(passive_config(*redis, 1, "  grace: 3s\n"));
   ASSERT_TRUE(eventually([&] { return state_of(d, "hb-0") == "offline"; }, 20s)) << d.log();
   EXPECT_GE(std::chrono::steady_clock::now() - before_start, 3s) << d.log();
   EXPECT_NE(target(d, "hb-0")->reason.find("no heartbeat within grace"), std::string::npos) << d.log();
 
-  config.replace(config.find("grace: 3s"), 9, "grace: 30s");
-  d.write_config(config);
+  d.write_config(passive_config(*redis, 1, "  grace: 30s\n"));
   d.process().signal(SIGHUP);
   EXPECT_TRUE(eventually([&] {
     return d.log().find("config reload: redis.grace changed; it takes effect at the next restart") != std::string::npos;
