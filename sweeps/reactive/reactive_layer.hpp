@@ -8,14 +8,14 @@
 // reports queue (bounded) and then are refused (the hook answers 429), never
 // dropped silently.
 //
-// News before repeats: a report of a target checked within the last two
-// windows is a repeat (a storm's steady drumming on targets just looked at);
-// any other is news (a target nobody questioned lately). Repeats take at
-// most max_concurrent_repeats slots at once and wait behind news: a storm
-// over 10,000 targets filled every slot and the engine client's 8 pooled
-// connections with repeats, and a report of a target that had just died
-// waited behind ~60 of them (issue 15: hook -> verdict p99 15-38 ms against
-// an engine round trip of 4-9 ms).
+// News before repeats: a report of a target reported within the last two
+// windows is a repeat (a storm's steady drumming); any other is news (a
+// target nobody questioned lately). Repeats take at most
+// max_concurrent_repeats slots at once, wait behind news, and may fill only
+// three quarters of the queue: a storm over 10,000 targets filled every slot
+// and the engine client's 8 pooled connections with repeats, and a report of
+// a target that had just died waited behind ~60 of them (issue 15: hook ->
+// verdict p99 15-38 ms against an engine round trip of 4-9 ms).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -48,7 +48,7 @@ class ReactiveLayer {
     // all busy and news waited for one to come back: hook -> verdict p99
     // was 2.0-2.2 x the engine round trip (issue 15's fleet runs).
     std::size_t max_concurrent_repeats = 6;
-    std::size_t max_queued = 10000;    // waiting beyond that; more => refused
+    std::size_t max_queued = 10000;    // waiting beyond that (repeats: beyond 3/4 of it) => refused
     std::chrono::milliseconds stale_after{60000};
   };
   struct Report {

@@ -323,3 +323,56 @@ TEST(ReactiveLayer, ADeadVerdictOnNewsIsLoggedOnceWithItsSplit) {
   EXPECT_EQ(f.engine.calls, 3);
   EXPECT_EQ(log.out.str(), first) << "neither a repeat nor an alive verdict is logged";
 }
+
+// A repeat counts from the target's last report, not its last check: a
+// storm that reports each target every 1.5 windows stays repeats even when
+// a check ended more than two windows ago (a busy engine, a slow reporter).
+// Counting from the check's end, such reports turned into news in run P3 and
+// buried the report of a target that had just died.
+TEST(ReactiveLayer, AReportWithinTwoWindowsOfTheLastReportIsARepeatHoweverOldTheCheck) {
+  ReactiveLayer::Options o;
+  o.coalesce_window = 300ms;
+  Fixture f(o);
+  CapturedLog log;  // a dead verdict is logged for news only
+  EXPECT_EQ(f.report("ws-1"), ReactiveLayer::Admission::started);
+  f.run_for(200ms);  // checked (20 ms): dead, logged
+  EXPECT_EQ(f.report("ws-1"), ReactiveLayer::Admission::coalesced) << "within the window after the check";
+  f.run_for(450ms);  // ~630 ms after the check ended (over two windows), ~450 ms after the last report
+  EXPECT_EQ(f.report("ws-1"), ReactiveLayer::Admission::started);
+  f.run_for(100ms);
+  ASSERT_EQ(f.evidence.size(), 2u);
+  const auto lines = [&] {
+    const auto text = log.out.str();
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  EXPECT_EQ(lines(), 1) << "a repeat: not logged again\n" << log.out.str();
+  f.run_for(700ms);  // over two windows since the last report
+  EXPECT_EQ(f.report("ws-1"), ReactiveLayer::Admission::started);
+  f.run_for(100ms);
+  EXPECT_EQ(lines(), 2) << "news again, logged\n" << log.out.str();
+}
+
+// A storm that outruns the checks fills at most three quarters of the queue:
+// the rest is kept for news, which is then queued where a repeat is refused.
+TEST(ReactiveLayer, RepeatsFillAtMostThreeQuartersOfTheQueue) {
+  ReactiveLayer::Options o;
+  o.coalesce_window = 300ms;
+  o.max_concurrent = 1;
+  o.max_concurrent_repeats = 1;
+  o.max_queued = 8;
+  Fixture f(o);
+  for (int i = 0; i < 8; ++i) f.report("storm-" + std::to_string(i));  // news: one runs, seven wait
+  f.run_for(500ms);  // all eight checked (20 ms each), the last ~340 ms ago: past the window
+  ASSERT_EQ(f.evidence.size(), 8u);
+  f.engine.hang = true;
+  std::vector<ReactiveLayer::Admission> got;
+  for (int i = 0; i < 8; ++i) got.push_back(f.report("storm-" + std::to_string(i)));  // repeats
+  using A = ReactiveLayer::Admission;
+  EXPECT_EQ(got, (std::vector<A>{A::started, A::queued, A::queued, A::queued, A::queued, A::queued, A::queued,
+                                 A::refused}))
+      << "one runs, six (3/4 of 8) wait, the eighth is refused";
+  EXPECT_EQ(f.report("fresh-a"), A::queued) << "news has the last quarter";
+  EXPECT_EQ(f.report("fresh-b"), A::queued);
+  EXPECT_EQ(f.report("fresh-c"), A::refused) << "the whole queue is full";
+  f.layer->stop();
+}
