@@ -196,7 +196,8 @@ ReactiveLayer::Admission ReactiveLayer::report(Report r) {
   // became of those reports: a storm's drumming. Counting from the last
   // check's end instead, a storm whose checks ran late (the engine busy
   // with a sweep's list) turned into news and buried the report of a target
-  // that had just died (issue 15, run P3: hook -> verdict p99 908 ms).
+  // that had just died (issue 15, run P3: hook -> verdict p99 908 ms). An
+  // operator's admin sweep is always news, and is no report.
   const bool repeat = !force && f.reported != steady::time_point{} &&
                       r.received - f.reported < 2 * d.options.coalesce_window;
   if (!force) f.reported = r.received;
