@@ -33,6 +33,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "bench/latency_support.hpp"
 #include "metrics/liveness.hpp"
 #include "metrics/metrics.hpp"
 #include "sweeps/reactive/reactive_layer.hpp"
@@ -44,8 +45,6 @@ namespace net = boost::asio;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-double ms(steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 // The engine: `connections` requests at a time, each `service` long; the
 // rest wait in order, as behind the engine client's pooled connections.
@@ -90,16 +89,6 @@ struct FakeEngine {
   }
 };
 
-struct Percentiles {
-  double p50, p99, max;
-};
-Percentiles percentiles(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return {0, 0, 0};
-  const auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))]; };
-  return {at(0.5), at(0.99), v.back()};
-}
-
 struct Phase {
   std::vector<double> wait, verdict;  // news: report -> check began, -> verdict (ms)
   std::size_t news = 0;                // news reports sent
@@ -139,7 +128,8 @@ Phase run_phase(bool storm, int storm_targets, std::chrono::milliseconds period,
     net::steady_timer tick(ioc);
     std::uint64_t sent = 0;
     while (storm && steady::now() < end) {
-      const auto due = static_cast<std::uint64_t>(ms(steady::now() - start) / ms(period) * storm_targets);
+      const auto due = static_cast<std::uint64_t>(std::chrono::duration<double>(steady::now() - start) / period *
+                                                  storm_targets);
       for (; sent < due; ++sent) {
         const auto r = layer.report({"storm-" + std::to_string(sent % storm_targets), "connect ECONNREFUSED", "bench",
                                      steady::now()});
@@ -169,8 +159,8 @@ Phase run_phase(bool storm, int storm_targets, std::chrono::milliseconds period,
 
   out.news = reported.size();
   for (const auto& [id, at] : reported) {
-    if (engine.began.count(id)) out.wait.push_back(ms(engine.began[id] - at));
-    if (done.count(id)) out.verdict.push_back(ms(done[id] - at));
+    if (engine.began.count(id)) out.wait.push_back(hsbench::ms_between(at, engine.began[id]));
+    if (done.count(id)) out.verdict.push_back(hsbench::ms_between(at, done[id]));
   }
   const std::string text = log.str().substr(static_cast<std::size_t>(log_at_warm));
   for (std::size_t p = text.find("reactive: storm-"); p != std::string::npos; p = text.find("reactive: storm-", p + 1))
@@ -180,10 +170,11 @@ Phase run_phase(bool storm, int storm_targets, std::chrono::milliseconds period,
 }
 
 void print(const char* name, const Phase& p) {
-  const auto w = percentiles(p.wait), v = percentiles(p.verdict);
+  using hsbench::percentile;
   std::printf("%-9s news: %zu of %zu with a verdict; check began after the report p50 %.2f p99 %.2f max %.2f ms; "
               "verdict p50 %.2f p99 %.2f max %.2f ms\n",
-              name, p.verdict.size(), p.news, w.p50, w.p99, w.max, v.p50, v.p99, v.max);
+              name, p.verdict.size(), p.news, percentile(p.wait, 50), percentile(p.wait, 99), percentile(p.wait, 100),
+              percentile(p.verdict, 50), percentile(p.verdict, 99), percentile(p.verdict, 100));
 }
 
 }  // namespace
@@ -209,7 +200,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(storm.storm_refused),
               static_cast<unsigned long long>(storm.storm_news), static_cast<unsigned long long>(storm.checks),
               static_cast<double>(storm.checks) / static_cast<double>(length.count() + 1));
-  const auto q = percentiles(quiet.verdict), s = percentiles(storm.verdict);
-  std::printf("ratio of news verdict p99, storm / no storm: %.2f\n", s.p99 / std::max(q.p99, 1e-3));
+  std::printf("ratio of news verdict p99, storm / no storm: %.2f\n",
+              hsbench::percentile(storm.verdict, 99) / std::max(hsbench::percentile(quiet.verdict, 99), 1e-3));
   return 0;
 }

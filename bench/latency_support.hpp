@@ -1,5 +1,6 @@
 // Shared by the latency drivers (bench_reactive_latency.cpp,
-// bench_event_latency.cpp): a keep-alive HTTP client for the daemon and the
+// bench_event_latency.cpp; bench_reactive_storm.cpp takes only the
+// percentiles): a keep-alive HTTP client for the daemon and the
 // engine, a healthsweepd child process, percentiles, and the daemon's
 // detection-latency histogram read back from /metrics. A driver, not the
 // daemon: blocking process calls are fine here.
