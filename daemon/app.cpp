@@ -106,8 +106,15 @@ void App::Impl::reload() {
     return;
   }
   config::Config next = std::move(*result.config);
-  if (next.listen.host != cfg.listen.host || next.listen.port != cfg.listen.port)
-    spdlog::warn("config reload: listen changed; it takes effect at the next restart");
+  // Settings read only at the start: the listener's, and redis.grace (the
+  // passive layer's grace has grown to the largest TTL seen since the
+  // start; a new floor would have to forget that).
+  for (auto [changed, what] :
+       {std::pair{next.listen.host != cfg.listen.host || next.listen.port != cfg.listen.port, "listen"},
+        std::pair{next.redis.enabled && cfg.redis.enabled && next.redis.grace != cfg.redis.grace, "redis.grace"},
+        std::pair{next.listen_max_connections_per_client != cfg.listen_max_connections_per_client,
+                  "listen_max_connections_per_client"}})
+    if (changed) spdlog::warn("config reload: {} changed; it takes effect at the next restart", what);
   // A changed redis section applies at once (PassiveLayer::reconfigure);
   // adding or removing it, like the other connections, waits for a restart.
   for (auto [changed, what] : {std::pair{next.redis.enabled != cfg.redis.enabled, "redis"},
@@ -116,12 +123,6 @@ void App::Impl::reload() {
                                std::pair{next.postgres.enabled != cfg.postgres.enabled ||
                                              next.postgres.dsn != cfg.postgres.dsn, "postgres"}})
     if (changed) spdlog::warn("config reload: {} connection changed; it takes effect at the next restart", what);
-  // The passive layer's grace has grown to the largest TTL seen since the
-  // start; a new floor would have to forget that, so it waits for a restart.
-  if (next.redis.enabled && cfg.redis.enabled && next.redis.grace != cfg.redis.grace)
-    spdlog::warn("config reload: redis.grace changed; it takes effect at the next restart");
-  if (next.listen_max_connections_per_client != cfg.listen_max_connections_per_client)
-    spdlog::warn("config reload: listen_max_connections_per_client changed; it takes effect at the next restart");
   next.listen = cfg.listen;
   next.listen_max_connections_per_client = cfg.listen_max_connections_per_client;
   setup_logging(next.log_level, next.log_format);
