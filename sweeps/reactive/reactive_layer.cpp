@@ -1,6 +1,8 @@
 #include "sweeps/reactive/reactive_layer.hpp"
 #include "clients/net/log_failure.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -32,6 +34,7 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
     bool pending = false;
     steady::time_point finished{};  // last check's end; zero: never
     steady::time_point reported{};  // last hook report (admitted or not); zero: never
+    std::uint32_t news_ahead = 0;   // news queued before this check's report, for its log line
   };
 
   net::any_io_executor executor;
@@ -60,6 +63,9 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
   void publish() {
     running_gauge.Set(static_cast<double>(running));
     queued_gauge.Set(static_cast<double>(waiting()));
+  }
+  std::chrono::milliseconds repeat_horizon() const {
+    return std::max(options.repeat_within, 2 * options.coalesce_window);
   }
   bool slot_for(bool repeat) const {
     return running < options.max_concurrent && (!repeat || running_repeats < options.max_concurrent_repeats);
@@ -123,15 +129,17 @@ net::awaitable<void> ReactiveLayer::Impl::run_check(Report r, bool repeat) {
   f.finished = steady::now();
   // News found dead (a target nobody questioned lately). A dead target that
   // keeps being reported is a repeat from then on and stays quiet, so one
-  // target logs at most once per two windows. The split says whether a slow
+  // target logs at most once per repeat horizon. The split says whether a slow
   // verdict waited for a slot and the loop, or for the check (the engine's
-  // answer and the wake-up that reads it).
+  // answer and the wake-up that reads it); the news queued ahead of it says
+  // whether a slot's wait was behind other news or for a slot to free.
   if (ev.verdict == Verdict::dead && !repeat && !r.admin_sweep) {
     const auto ms_after = [&](steady::time_point t) {
       return std::chrono::duration<double, std::milli>(t - r.received).count();
     };
-    spdlog::info("reactive: {} dead ({}), verdict {:.1f} ms after the report (check began {:.1f} ms after it)",
-                 r.target, ev.reason, ms_after(f.finished), ms_after(began));
+    spdlog::info("reactive: {} dead ({}), verdict {:.1f} ms after the report (check began {:.1f} ms after it, "
+                 "behind {} news)",
+                 r.target, ev.reason, ms_after(f.finished), ms_after(began), f.news_ahead);
   }
   if (!stopped) sink(std::move(ev));
   launch_waiting();
@@ -192,14 +200,14 @@ ReactiveLayer::Admission ReactiveLayer::report(Report r) {
   auto& d = *impl_;
   const bool force = r.admin_sweep;
   auto& f = d.flights[r.target];
-  // A repeat is a target reported within the last two windows, whatever
-  // became of those reports: a storm's drumming. Counting from the last
-  // check's end instead, a storm whose checks ran late (the engine busy
-  // with a sweep's list) turned into news and buried the report of a target
-  // that had just died (issue 15, run P3: hook -> verdict p99 908 ms). An
-  // operator's admin sweep is always news, and is no report.
+  // A repeat is a target reported within the horizon, whatever became of
+  // those reports: a storm's drumming. Counting from the last check's end
+  // instead, a storm whose checks ran late (the engine busy with a sweep's
+  // list) turned into news and buried the report of a target that had just
+  // died (issue 15, run P3: hook -> verdict p99 908 ms). An operator's admin
+  // sweep is always news, and is no report.
   const bool repeat = !force && f.reported != steady::time_point{} &&
-                      r.received - f.reported < 2 * d.options.coalesce_window;
+                      r.received - f.reported < d.repeat_horizon();
   if (!force) f.reported = r.received;
   const bool recent = f.finished != steady::time_point{} &&
                       r.received - f.finished < d.options.coalesce_window;
@@ -207,6 +215,7 @@ ReactiveLayer::Admission ReactiveLayer::report(Report r) {
     d.coalesced_total.Increment();
     return Admission::coalesced;
   }
+  f.news_ahead = static_cast<std::uint32_t>(d.news.size());
   if (d.slot_for(repeat) && (repeat ? d.repeats.empty() : d.news.empty())) {
     f.pending = true;
     d.launch(std::move(r), repeat);
