@@ -118,16 +118,18 @@ def passive_verdicts(path):
 def reactive_split(path, targets):
     """The daemon's log line for each dead verdict on news (sweeps/reactive):
     {target: (ms from the report to the verdict, ms from the report to the
-    check's start)} for the given targets. Empty without the log (a daemon
-    older than the line)."""
+    check's start, news queued ahead of the report or None)} for the given
+    targets. Empty without the log (a daemon older than the line); the news
+    ahead is None from a daemon older than that count (8ceaa4d and before)."""
     out = {}
     if not os.path.exists(path):
         return out
     for line in open(path):
         m = re.search(r"reactive: (\S+) dead \(.*\), verdict ([\d.-]+) ms after the report"
-                      r" \(check began ([\d.-]+) ms after it\)", line)
+                      r" \(check began ([\d.-]+) ms after it(?:, behind (\d+) news)?\)", line)
         if m and m.group(1) in targets:
-            out[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+            ahead = int(m.group(4)) if m.group(4) is not None else None
+            out[m.group(1)] = (float(m.group(2)), float(m.group(3)), ahead)
     return out
 
 
@@ -344,10 +346,15 @@ def main():
     print(f"  p99 − engine p99: {pct(h_lat, 99) - pct(rtt, 99):+.2f} ms (ratio {pct(h_lat, 99) / pct(rtt, 99):.2f})")
     split = reactive_split(os.path.join(d, prefix + "reactive-verdicts.log"), {x["target"] for x in hooks})
     if split:
-        began = [b for _, b in split.values()]
-        checked = [v - b for v, b in split.values()]
+        began = [b for _, b, _ in split.values()]
+        checked = [v - b for v, b, _ in split.values()]
         print(f"  the daemon's split (its log, n={len(split)}): check began after the report {trio(began)}")
         print(f"                     check (the engine's answer, read) {trio(checked)}")
+        late = [(b, a) for _, b, a in split.values() if b > 5 and a is not None]
+        if late:
+            behind = sum(1 for _, a in late if a > 0)
+            print(f"                     of the {len(late)} that began > 5 ms late: {behind} queued behind other news"
+                  f" (most {max(a for _, a in late)}), {len(late) - behind} behind none (every slot taken)")
     gauges = [(float(r["reactive_running"]), float(r["reactive_queued"])) for r in samples
               if r.get("reactive_running")]
     if gauges:

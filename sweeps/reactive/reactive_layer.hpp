@@ -10,12 +10,13 @@
 //
 // News before repeats: a report of a target reported within the last
 // repeat_within (30 s; two windows if longer) is a repeat (a storm's
-// drumming); any other is news (a target nobody questioned lately). Repeats take at most
-// max_concurrent_repeats slots at once, wait behind news, and may fill only
-// three quarters of the queue: a storm over 10,000 targets filled every slot
-// and the engine client's 8 pooled connections with repeats, and a report of
-// a target that had just died waited behind ~60 of them (issue 15: hook ->
-// verdict p99 15-38 ms against an engine round trip of 4-9 ms).
+// drumming); any other is news (a target nobody questioned lately).
+// Repeats take at most max_concurrent_repeats slots at once, wait behind
+// news, and may fill only three quarters of the queue: a storm over 10,000
+// targets filled every slot and the engine client's 8 pooled connections
+// with repeats, and a report of a target that had just died waited behind
+// ~60 of them (issue 15: hook -> verdict p99 15-38 ms against an engine
+// round trip of 4-9 ms).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

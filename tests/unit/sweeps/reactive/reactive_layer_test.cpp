@@ -233,20 +233,33 @@ TEST(ReactiveLayer, RepeatsLeaveTwoOfTheEnginesPooledConnectionsForNews) {
   EXPECT_GE(o.max_concurrent, engine.max_connections) << "news may use the connections repeats leave";
 }
 
-TEST(ReactiveLayer, AReportLongAfterTheLastReportIsNewsAgain) {
-  ReactiveLayer::Options o;
-  o.coalesce_window = 100ms;
-  o.repeat_within = 300ms;
+namespace {
+// Two targets reported and checked, then reported again `after` the first
+// reports, with one slot for repeats of two: how the second reports of a
+// and b are admitted (news: both start; a repeat: b waits for the one slot).
+std::pair<ReactiveLayer::Admission, ReactiveLayer::Admission> second_reports(ReactiveLayer::Options o,
+                                                                            std::chrono::milliseconds after) {
   o.max_concurrent = 2;
   o.max_concurrent_repeats = 1;
   Fixture f(o);
   f.report("a");
   f.report("b");
-  f.run_for(350ms);  // both reported (and checked) longer ago than repeat_within
-  EXPECT_EQ(f.report("a"), ReactiveLayer::Admission::started);
-  EXPECT_EQ(f.report("b"), ReactiveLayer::Admission::started) << "news again: not held to the one repeat slot";
+  f.run_for(after);  // both checked (20 ms)
+  const auto a = f.report("a");
+  const auto b = f.report("b");
   f.run_for(100ms);
-  EXPECT_EQ(f.engine.calls, 4);
+  EXPECT_EQ(f.engine.calls, 4) << "every report checked in the end";
+  return {a, b};
+}
+}  // namespace
+
+TEST(ReactiveLayer, AReportLongAfterTheLastReportIsNewsAgain) {
+  ReactiveLayer::Options o;
+  o.coalesce_window = 100ms;
+  o.repeat_within = 300ms;
+  const auto [a, b] = second_reports(o, 350ms);  // longer ago than repeat_within
+  EXPECT_EQ(a, ReactiveLayer::Admission::started);
+  EXPECT_EQ(b, ReactiveLayer::Admission::started) << "news again: not held to the one repeat slot";
 }
 
 // A storm's reporter that slows down (its host busy: wrk fell to 2,800
@@ -279,16 +292,9 @@ TEST(ReactiveLayer, TheRepeatHorizonIsAtLeastTwoWindows) {
   ReactiveLayer::Options o;
   o.coalesce_window = 200ms;
   o.repeat_within = 0ms;
-  o.max_concurrent = 2;
-  o.max_concurrent_repeats = 1;
-  Fixture f(o);
-  f.report("a");
-  f.report("b");
-  f.run_for(250ms);  // checked; past the window, within two
-  EXPECT_EQ(f.report("a"), ReactiveLayer::Admission::started);
-  EXPECT_EQ(f.report("b"), ReactiveLayer::Admission::queued) << "a repeat, held to the one repeat slot";
-  f.run_for(100ms);
-  EXPECT_EQ(f.engine.calls, 4);
+  const auto [a, b] = second_reports(o, 250ms);  // past the window, within two
+  EXPECT_EQ(a, ReactiveLayer::Admission::started);
+  EXPECT_EQ(b, ReactiveLayer::Admission::queued) << "a repeat, held to the one repeat slot";
 }
 
 // healthsweep_reactive_checks{state}: how many checks run and how many wait
