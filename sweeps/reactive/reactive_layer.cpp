@@ -32,10 +32,11 @@ struct ReactiveLayer::Impl : std::enable_shared_from_this<ReactiveLayer::Impl> {
 
   struct Flight {
     bool pending = false;
+    std::uint32_t news_ahead = 0;   // news queued before this check's report, for its log line (in padding)
     steady::time_point finished{};  // last check's end; zero: never
     steady::time_point reported{};  // last hook report (admitted or not); zero: never
-    std::uint32_t news_ahead = 0;   // news queued before this check's report, for its log line
   };
+  static_assert(sizeof(Flight) == 24, "one per target ever reported: keep it small");
 
   net::any_io_executor executor;
   Options options;
