@@ -18,7 +18,8 @@ seconds and writes into --out:
   lapses.jsonl  {target, deadline (unix s), shadow_expired (unix s or null)}
   kills.jsonl   {target, via ("api" | "signal"), t_kill, t_exit (the main process's exit, our own pidfd),
                  die_time (engine's timeNano), die_seen}
-  hooks.jsonl   {target, t_post, status, inspect_ms: [engine round-trips just before]}
+  hooks.jsonl   {target, t_post, t_sent (connected and written), status,
+                 inspect_ms: [engine round-trips just before]}
   redis_cpu.json {baseline: {seconds, cpu_s}, load: {seconds, cpu_s}}
 The daemon's verdict times are its events in PostgreSQL (fleet.sh dumps them).
 """
@@ -263,14 +264,18 @@ def hook_sample(a, target, write):
     body = json.dumps({"target": target, "error": "connect ECONNREFUSED", "source": "fleet"})
     hook = http.client.HTTPConnection("127.0.0.1", a.port, timeout=10)
     t_post = time.time()
+    t_sent = None
     try:
         hook.request("POST", "/hooks/connection-error", body,
                      {"Authorization": f"Bearer {a.token}", "Content-Type": "application/json"})
+        # Connected and written: what passed since t_post is the driver's
+        # own (a new connection, Python waiting for a core), not the daemon's.
+        t_sent = time.time()
         status = hook.getresponse().status
     except (OSError, http.client.HTTPException) as e:  # counted as a sample without a verdict
         status = repr(e)
     hook.close()
-    write(target=target, t_post=t_post, status=status, inspect_ms=rtt)
+    write(target=target, t_post=t_post, t_sent=t_sent, status=status, inspect_ms=rtt)
 
 
 def run(a):
