@@ -353,12 +353,12 @@ def main():
         # Outside the daemon's span (a driver of 2026-12-07 day on): the
         # driver connecting and writing the POST, and after it, the daemon
         # reading it and recording the verdict, less its own span.
-        sent = [x for x in hooks if x.get("t_sent") and x["target"] in split
-                and after(offline, x["target"], x["t_post"])]
+        sent = [(x, after(offline, x["target"], x["t_post"])) for x in hooks
+                if x.get("t_sent") and x["target"] in split]
+        sent = [(x, v) for x, v in sent if v]
         if sent:
-            writing = [(x["t_sent"] - x["t_post"]) * 1000 for x in sent]
-            reading = [(after(offline, x["target"], x["t_post"])[0] - x["t_sent"]) * 1000 - split[x["target"]][0]
-                       for x in sent]
+            writing = [(x["t_sent"] - x["t_post"]) * 1000 for x, _ in sent]
+            reading = [(v[0] - x["t_sent"]) * 1000 - split[x["target"]][0] for x, v in sent]
             print(f"                     the driver connecting and writing the POST {trio(writing)}")
             print(f"                     from the POST written to the verdict recorded, less the span above {trio(reading)}")
         late = [(b, a) for _, b, a in split.values() if b > 5 and a is not None]
