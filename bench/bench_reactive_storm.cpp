@@ -6,10 +6,11 @@
 // 1-4 windows as its host slows it down), while a fake engine checks with 8
 // connections (the engine client's) and SERVICE per check: fewer checks a
 // second than the storm asks. Every 50 ms a report of a target nobody
-// reported before (news: a container that has just died) arrives. Figures: that report's wait for
-// its check to begin and its verdict, p50/p99/max; BASELINE, same run: the
-// same news with no storm. Also how many of the storm's admissions the
-// layer took for news (each news check found dead logs one line).
+// reported before (news: a container that has just died) arrives. Figures:
+// that report's wait for its check to begin and its verdict, p50/p99/max;
+// BASELINE, same run: the same news with no storm. Also how many of the
+// storm's admissions the layer took for news (each news check found dead
+// logs one line).
 //
 //   bench_reactive_storm [storm_targets=1000] [period_ms=300] [service_us=3000] [seconds=10]
 //
